@@ -1,0 +1,35 @@
+/*
+ * clock.c - monotonic and wall time, and their text form for records.
+ */
+#include "clock.h"
+
+#include <stdio.h>
+#include <time.h>
+
+double clock_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double clock_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void clock_format(double t, char *out, unsigned long outlen)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+	char base[24];
+	int ms = (int)((t - (double)secs) * 1000.0);
+
+	if (ms > 999)
+		ms = 999;
+	gmtime_r(&secs, &tm);
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outlen, "%s.%03dZ", base, ms);
+}

@@ -1,0 +1,16 @@
+/*
+ * clock.h - time for edsim's policies.
+ *
+ * All timeouts, windows and quotas read time through this module so that a
+ * later virtual clock can run them faster than real time. clock_now() is a
+ * monotonic reading in seconds; clock_wall() is Unix time for records.
+ */
+#ifndef EDSIM_CLOCK_H
+#define EDSIM_CLOCK_H
+
+double clock_now(void);
+double clock_wall(void);
+/* Formats Unix time t as RFC 3339 UTC with milliseconds into out (>= 32 bytes). */
+void clock_format(double t, char *out, unsigned long outlen);
+
+#endif

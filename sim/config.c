@@ -1,0 +1,329 @@
+/*
+ * config.c - reads the YAML configuration into struct config.
+ *
+ * The same reader serves the embedded defaults and the user's file, so every
+ * key has one parser and one error message. Unknown keys are errors: a typo
+ * must not silently fall back to a default.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embedded.h"
+#include "ydoc.h"
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void config_set_string(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value ? strdup(value) : NULL;
+}
+
+static int load_listen(struct ydoc *d, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"smtp", "smtps", "control", NULL};
+	yaml_node_t *v;
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "listen") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	if ((v = ydoc_get(d, n, "smtp")) != NULL)
+		rc |= ydoc_string_or_null(d, v, "listen.smtp", &cfg->listen_smtp);
+	if ((v = ydoc_get(d, n, "smtps")) != NULL)
+		rc |= ydoc_string_or_null(d, v, "listen.smtps", &cfg->listen_smtps);
+	if ((v = ydoc_get(d, n, "control")) != NULL)
+		rc |= ydoc_string_or_null(d, v, "listen.control", &cfg->listen_control);
+	return rc;
+}
+
+static int load_quota_unit(struct ydoc *d, yaml_node_t *n, enum quota_unit *out)
+{
+	const char *s = ydoc_scalar(n);
+
+	if (s != NULL && strcmp(s, "message") == 0)
+		*out = QUOTA_MESSAGE;
+	else if (s != NULL && strcmp(s, "recipient-chunk") == 0)
+		*out = QUOTA_RECIPIENT_CHUNK;
+	else
+		return ydoc_error(d, n, "limits.quota_unit: expected message or recipient-chunk");
+	return 0;
+}
+
+static int load_limits(struct ydoc *d, yaml_node_t *n, struct config_limits *l)
+{
+	static const char *const keys[] = {
+	    "message_bytes", "header_bytes", "line_bytes", "recipients", "connections_per_ip",
+	    "auth_failures_per_ip", "auth_failure_window", "command_timeout", "per_minute",
+	    "per_day", "quota_unit", "store_bytes", "drain_timeout", NULL};
+	struct {
+		const char *key;
+		unsigned long long *slot;
+	} counts[] = {
+	    {"message_bytes", &l->message_bytes}, {"header_bytes", &l->header_bytes},
+	    {"line_bytes", &l->line_bytes},       {"recipients", &l->recipients},
+	    {"connections_per_ip", &l->connections_per_ip},
+	    {"auth_failures_per_ip", &l->auth_failures_per_ip},
+	    {"per_minute", &l->per_minute},       {"per_day", &l->per_day},
+	    {"store_bytes", &l->store_bytes},
+	};
+	struct {
+		const char *key;
+		double *slot;
+	} durations[] = {{"auth_failure_window", &l->auth_failure_window},
+	                 {"command_timeout", &l->command_timeout},
+	                 {"drain_timeout", &l->drain_timeout}};
+	yaml_node_t *v;
+	char what[64];
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "limits") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+		if ((v = ydoc_get(d, n, counts[i].key)) != NULL) {
+			snprintf(what, sizeof what, "limits.%s", counts[i].key);
+			rc |= ydoc_uint(d, v, what, counts[i].slot);
+		}
+	for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++)
+		if ((v = ydoc_get(d, n, durations[i].key)) != NULL) {
+			snprintf(what, sizeof what, "limits.%s", durations[i].key);
+			rc |= ydoc_duration(d, v, what, durations[i].slot);
+		}
+	if ((v = ydoc_get(d, n, "quota_unit")) != NULL)
+		rc |= load_quota_unit(d, v, &l->quota_unit);
+	if (l->line_bytes < 80)
+		rc |= ydoc_error(d, n, "limits.line_bytes: expected at least 80");
+	return rc;
+}
+
+static int load_string_list(struct ydoc *d, yaml_node_t *n, const char *what, char ***out,
+                            size_t *nout)
+{
+	size_t len = ydoc_seq_len(n);
+	int rc = 0;
+
+	if (!ydoc_is_seq(n))
+		return ydoc_error(d, n, "%s: expected a list of strings", what);
+	free_strings(*out, *nout);
+	*out = calloc(len ? len : 1, sizeof **out);
+	*nout = len;
+	for (size_t i = 0; i < len; i++)
+		rc |= ydoc_string(d, ydoc_seq_item(d, n, i), what, &(*out)[i]);
+	return rc;
+}
+
+static void free_users(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nusers; i++) {
+		free(cfg->users[i].name);
+		free(cfg->users[i].password);
+		free_strings(cfg->users[i].approved_senders, cfg->users[i].napproved);
+	}
+	free(cfg->users);
+	cfg->users = NULL;
+	cfg->nusers = 0;
+}
+
+static int load_user(struct ydoc *d, yaml_node_t *n, struct config_user *u)
+{
+	static const char *const keys[] = {"name", "password", "approved_senders", NULL};
+	yaml_node_t *v;
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "users[]") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	v = ydoc_get(d, n, "name");
+	rc |= ydoc_string(d, v ? v : n, "users[].name", &u->name);
+	v = ydoc_get(d, n, "password");
+	rc |= ydoc_string(d, v ? v : n, "users[].password", &u->password);
+	if ((v = ydoc_get(d, n, "approved_senders")) != NULL)
+		rc |= load_string_list(d, v, "users[].approved_senders", &u->approved_senders,
+		                       &u->napproved);
+	return rc;
+}
+
+static int load_users(struct ydoc *d, yaml_node_t *n, struct config *cfg)
+{
+	size_t len = ydoc_seq_len(n);
+	int rc = 0;
+
+	if (!ydoc_is_seq(n))
+		return ydoc_error(d, n, "users: expected a list of {name, password, approved_senders}");
+	free_users(cfg);
+	cfg->users = calloc(len ? len : 1, sizeof *cfg->users);
+	cfg->nusers = len;
+	for (size_t i = 0; i < len; i++)
+		rc |= load_user(d, ydoc_seq_item(d, n, i), &cfg->users[i]);
+	return rc;
+}
+
+static int load_section_strings(struct ydoc *d, yaml_node_t *n, const char *section,
+                                const char *const *keys, char **const *slots)
+{
+	yaml_node_t *v;
+	char what[64];
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, section) < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	for (size_t i = 0; keys[i] != NULL; i++)
+		if ((v = ydoc_get(d, n, keys[i])) != NULL) {
+			snprintf(what, sizeof what, "%s.%s", section, keys[i]);
+			rc |= ydoc_string_or_null(d, v, what, slots[i]);
+		}
+	return rc;
+}
+
+static int load_auth(struct ydoc *d, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"required", NULL};
+	yaml_node_t *v;
+
+	if (ydoc_expect_map(d, n, "auth") < 0 || ydoc_check_keys(d, n, keys) < 0)
+		return -1;
+	if ((v = ydoc_get(d, n, "required")) != NULL)
+		return ydoc_bool(d, v, "auth.required", &cfg->auth_required);
+	return 0;
+}
+
+static int load_log(struct ydoc *d, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"level", NULL};
+	char **slots[] = {&cfg->log_level};
+	const char *s;
+
+	if (load_section_strings(d, n, "log", keys, slots) < 0)
+		return -1;
+	s = cfg->log_level;
+	if (s == NULL || (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") &&
+	                  strcmp(s, "error")))
+		return ydoc_error(d, ydoc_get(d, n, "level"),
+		                  "log.level: expected debug, info, warn or error");
+	return 0;
+}
+
+static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
+{
+	static const char *const keys[] = {"listen", "hostname", "state_dir", "store", "tls",
+	                                   "limits", "users", "suppressions", "auth", "log",
+	                                   NULL};
+	static const char *const store_keys[] = {"path", NULL};
+	static const char *const tls_keys[] = {"cert", "key", NULL};
+	char **store_slots[] = {&cfg->store_path};
+	char **tls_slots[] = {&cfg->tls_cert, &cfg->tls_key};
+	yaml_node_t *v;
+	int rc = 0;
+
+	if (ydoc_expect_map(d, root, "configuration") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, root, keys);
+	if ((v = ydoc_get(d, root, "listen")) != NULL)
+		rc |= load_listen(d, v, cfg);
+	if ((v = ydoc_get(d, root, "hostname")) != NULL)
+		rc |= ydoc_string(d, v, "hostname", &cfg->hostname);
+	if ((v = ydoc_get(d, root, "state_dir")) != NULL)
+		rc |= ydoc_string(d, v, "state_dir", &cfg->state_dir);
+	if ((v = ydoc_get(d, root, "store")) != NULL)
+		rc |= load_section_strings(d, v, "store", store_keys, store_slots);
+	if ((v = ydoc_get(d, root, "tls")) != NULL)
+		rc |= load_section_strings(d, v, "tls", tls_keys, tls_slots);
+	if ((v = ydoc_get(d, root, "limits")) != NULL)
+		rc |= load_limits(d, v, &cfg->limits);
+	if ((v = ydoc_get(d, root, "users")) != NULL)
+		rc |= load_users(d, v, cfg);
+	if ((v = ydoc_get(d, root, "suppressions")) != NULL)
+		rc |= load_string_list(d, v, "suppressions", &cfg->suppressions,
+		                       &cfg->nsuppressions);
+	if ((v = ydoc_get(d, root, "auth")) != NULL)
+		rc |= load_auth(d, v, cfg);
+	if ((v = ydoc_get(d, root, "log")) != NULL)
+		rc |= load_log(d, v, cfg);
+	if (cfg->store_path == NULL)
+		rc |= ydoc_error(d, ydoc_get(d, root, "store"), "store.path: expected a path or ':memory:'");
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+		rc |= ydoc_error(d, ydoc_get(d, root, "tls"), "tls: give both cert and key, or neither");
+	return rc;
+}
+
+static int load_text(struct config *cfg, const char *file, const unsigned char *text,
+                     size_t len, char **errors)
+{
+	struct ydoc d;
+	int rc = ydoc_load(&d, file, text, len);
+
+	if (rc == 0)
+		rc = load_root(&d, ydoc_root(&d), cfg);
+	if (rc != 0)
+		*errors = strdup(ydoc_errors(&d));
+	ydoc_free(&d);
+	return rc ? -1 : 0;
+}
+
+static int read_file(const char *file, unsigned char **text, size_t *len, char **errors)
+{
+	FILE *f = fopen(file, "rb");
+	char msg[512];
+	long size;
+
+	if (f == NULL) {
+		snprintf(msg, sizeof msg, "%s: cannot open: %s\n", file, strerror(errno));
+		*errors = strdup(msg);
+		return -1;
+	}
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	*text = malloc((size_t)size + 1);
+	*len = fread(*text, 1, (size_t)size, f);
+	(*text)[*len] = '\0';
+	fclose(f);
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *file, char **errors)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	*errors = NULL;
+	if (load_text(cfg, "<embedded default.yaml>", embedded_default_yaml,
+	              embedded_default_yaml_len(), errors) < 0)
+		return -1;
+	if (file == NULL)
+		return 0;
+	if (read_file(file, &text, &len, errors) < 0)
+		return -1;
+	rc = load_text(cfg, file, text, len, errors);
+	free(text);
+	return rc;
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->listen_smtp);
+	free(cfg->listen_smtps);
+	free(cfg->listen_control);
+	free(cfg->hostname);
+	free(cfg->state_dir);
+	free(cfg->store_path);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free_users(cfg);
+	free_strings(cfg->suppressions, cfg->nsuppressions);
+	free(cfg->log_level);
+	memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,64 @@
+/*
+ * config.h - edsim's settings.
+ *
+ * The embedded defaults (sim/default.yaml) are loaded first, then the file
+ * given with --config is laid over them, then the command-line flags. A bad
+ * file is refused whole with "file:line:column: what was expected". After
+ * start the configuration is read-only.
+ */
+#ifndef EDSIM_CONFIG_H
+#define EDSIM_CONFIG_H
+
+#include <stddef.h>
+
+enum quota_unit { QUOTA_MESSAGE, QUOTA_RECIPIENT_CHUNK };
+
+struct config_user {
+	char *name;
+	char *password;
+	char **approved_senders; /* glob patterns, matched case-insensitively */
+	size_t napproved;
+};
+
+struct config_limits {
+	unsigned long long message_bytes;
+	unsigned long long header_bytes;
+	unsigned long long line_bytes;
+	unsigned long long recipients;
+	unsigned long long connections_per_ip;
+	unsigned long long auth_failures_per_ip;
+	double auth_failure_window;
+	double command_timeout;
+	unsigned long long per_minute;
+	unsigned long long per_day;
+	enum quota_unit quota_unit;
+	unsigned long long store_bytes;
+	double drain_timeout;
+};
+
+struct config {
+	char *listen_smtp;    /* "host:port", NULL when disabled */
+	char *listen_smtps;
+	char *listen_control;
+	char *hostname;
+	char *state_dir;
+	char *store_path;     /* relative to state_dir, absolute, or ":memory:" */
+	char *tls_cert;
+	char *tls_key;
+	struct config_limits limits;
+	struct config_user *users;
+	size_t nusers;
+	char **suppressions;
+	size_t nsuppressions;
+	int auth_required;
+	char *log_level;
+};
+
+/* Loads the defaults, then file (may be NULL). On error returns -1 and
+ * *errors (malloc'ed) holds one "file:line:col: message" line per problem. */
+int config_load(struct config *cfg, const char *file, char **errors);
+void config_free(struct config *cfg);
+/* Replaces a string setting (used for command-line overrides). */
+void config_set_string(char **slot, const char *value);
+
+#endif

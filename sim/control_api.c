@@ -1,0 +1,316 @@
+/*
+ * control_api.c - routes of the control API.
+ *
+ *   GET    /api/v1/health
+ *   GET    /api/v1/messages?to=&from=&subject=&limit=   newest first
+ *   DELETE /api/v1/messages
+ *   GET    /api/v1/messages/{id}        envelope, headers, body
+ *   GET    /api/v1/messages/{id}/raw    message/rfc822
+ *   GET    /api/v1/events?since=N       events with id > N
+ *   GET    /api/v1/connections/{id}/transcript
+ *
+ * Unknown ids answer 404, unknown or malformed query parameters 400, other
+ * paths 404 and other methods 405, each with a JSON error body.
+ */
+#include "control_api.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <sys/queue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "message.h"
+#include "server.h"
+#include "util.h"
+
+struct control_api {
+	struct server *srv;
+	struct evhttp *http;
+};
+
+static void send_json(struct evhttp_request *req, int status, json_t *body)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *text = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	evbuffer_add_printf(out, "%s\n", text ? text : "null");
+	evhttp_send_reply(req, status, status < 400 ? "OK" : "Error", out);
+	free(text);
+	json_decref(body);
+	evbuffer_free(out);
+}
+
+static void send_error(struct evhttp_request *req, int status, const char *code, const char *msg)
+{
+	send_json(req, status, json_pack("{s:s, s:s}", "code", code, "message", msg));
+}
+
+/* Parses the query into q; refuses parameters not listed in allowed. */
+static int parse_query(struct evhttp_request *req, struct evkeyvalq *q, const char *const *allowed)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	char msg[200];
+
+	TAILQ_INIT(q);
+	if (query != NULL && evhttp_parse_query_str(query, q) < 0) {
+		send_error(req, 400, "InvalidParameter", "the query string is malformed");
+		return -1;
+	}
+	for (struct evkeyval *kv = q->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+		size_t i;
+		for (i = 0; allowed[i] != NULL && strcmp(allowed[i], kv->key) != 0; i++)
+			;
+		if (allowed[i] == NULL) {
+			snprintf(msg, sizeof msg, "unknown query parameter '%s'", kv->key);
+			send_error(req, 400, "InvalidParameter", msg);
+			evhttp_clear_headers(q);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void get_health(struct control_api *api, struct evhttp_request *req)
+{
+	struct server *srv = api->srv;
+
+	send_json(req, 200, json_pack("{s:s, s:s, s:f, s:I, s:b}", "status",
+	                              srv->draining ? "draining" : "ok", "version", EDSIM_VERSION,
+	                              "uptime_seconds", clock_now() - srv->started, "sessions",
+	                              (json_int_t)srv->nsessions, "draining", srv->draining));
+}
+
+static void get_messages(struct control_api *api, struct evhttp_request *req)
+{
+	static const char *const allowed[] = {"to", "from", "subject", "limit", NULL};
+	struct evkeyvalq q;
+	struct store_filter f;
+	const char *limit;
+	unsigned long long n = 100;
+
+	if (parse_query(req, &q, allowed) < 0)
+		return;
+	f.to = evhttp_find_header(&q, "to");
+	f.from = evhttp_find_header(&q, "from");
+	f.subject = evhttp_find_header(&q, "subject");
+	limit = evhttp_find_header(&q, "limit");
+	if (limit != NULL && (parse_ulonglong(limit, &n) < 0 || n == 0 || n > 100000)) {
+		send_error(req, 400, "InvalidParameter", "limit: expected an integer from 1 to 100000");
+		evhttp_clear_headers(&q);
+		return;
+	}
+	f.limit = (long)n;
+	send_json(req, 200, json_pack("{s:o}", "messages", store_list(api->srv->store, &f)));
+	evhttp_clear_headers(&q);
+}
+
+static void delete_messages(struct control_api *api, struct evhttp_request *req)
+{
+	long n = store_delete_all(api->srv->store);
+
+	if (n < 0)
+		send_error(req, 500, "InternalServerError", "the store could not delete the messages");
+	else
+		send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)n));
+}
+
+/* headers: [{name, value}] unfolded; body: the rest. */
+static void add_content(json_t *obj, const char *raw, size_t len)
+{
+	struct header_info h;
+	json_t *headers = json_array();
+	const char *p = raw, *end;
+
+	if (message_parse_headers(raw, len, len + 1, &h) != HDR_OK)
+		h.body_offset = 0;
+	end = raw + (h.body_offset ? h.body_offset : 0);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *line_end = nl ? nl : end, *colon;
+		size_t n = (size_t)(line_end - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;
+		if ((p[0] == ' ' || p[0] == '\t') && json_array_size(headers) > 0) {
+			json_t *last = json_array_get(headers, json_array_size(headers) - 1);
+			const char *old = json_string_value(json_object_get(last, "value"));
+			size_t oldlen = strlen(old);
+			char *joined = malloc(oldlen + n + 1);
+			memcpy(joined, old, oldlen);
+			memcpy(joined + oldlen, p, n);
+			json_object_set_new(last, "value", json_text(joined, oldlen + n));
+			free(joined);
+		} else if ((colon = memchr(p, ':', n)) != NULL) {
+			const char *v = colon + 1;
+			while (v < p + n && (*v == ' ' || *v == '\t'))
+				v++;
+			json_array_append_new(headers,
+			                      json_pack("{s:o, s:o}", "name", json_text(p, (size_t)(colon - p)),
+			                                "value", json_text(v, (size_t)(p + n - v))));
+		}
+		p = line_end + 1;
+	}
+	json_object_set_new(obj, "headers", headers);
+	json_object_set_new(obj, "body", json_text(raw + h.body_offset, len - h.body_offset));
+}
+
+static void get_message(struct control_api *api, struct evhttp_request *req, const char *id,
+                        int raw_only)
+{
+	json_t *obj = store_get(api->srv->store, id);
+	char *raw = NULL, msg[200];
+	size_t len = 0;
+
+	if (obj == NULL || store_raw(api->srv->store, id, &raw, &len) < 0) {
+		json_decref(obj);
+		snprintf(msg, sizeof msg, "no message with id '%s'", id);
+		send_error(req, 404, "NotFound", msg);
+		return;
+	}
+	if (raw_only) {
+		struct evbuffer *out = evbuffer_new();
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "message/rfc822");
+		evbuffer_add(out, raw, len);
+		evhttp_send_reply(req, 200, "OK", out);
+		evbuffer_free(out);
+		json_decref(obj);
+	} else {
+		add_content(obj, raw, len);
+		send_json(req, 200, obj);
+	}
+	free(raw);
+}
+
+static void get_events(struct control_api *api, struct evhttp_request *req)
+{
+	static const char *const allowed[] = {"since", NULL};
+	struct evkeyvalq q;
+	const char *since;
+	unsigned long long n = 0;
+
+	if (parse_query(req, &q, allowed) < 0)
+		return;
+	since = evhttp_find_header(&q, "since");
+	if (since != NULL && parse_ulonglong(since, &n) < 0) {
+		send_error(req, 400, "InvalidParameter", "since: expected an event id (a non-negative integer)");
+	} else {
+		send_json(req, 200, json_pack("{s:o}", "events", events_since(api->srv->events, n)));
+	}
+	evhttp_clear_headers(&q);
+}
+
+static void get_transcript(struct control_api *api, struct evhttp_request *req, const char *id)
+{
+	unsigned long long n;
+	json_t *t = NULL;
+	char msg[200];
+
+	if (parse_ulonglong(id, &n) == 0)
+		t = transcript_json(api->srv->events, n);
+	if (t == NULL) {
+		snprintf(msg, sizeof msg, "no transcript for connection '%s'", id);
+		send_error(req, 404, "NotFound", msg);
+		return;
+	}
+	send_json(req, 200, t);
+}
+
+static int method_is(struct evhttp_request *req, enum evhttp_cmd_type want)
+{
+	if (evhttp_request_get_command(req) == want)
+		return 1;
+	send_error(req, 405, "MethodNotAllowed", "this method is not allowed on this path");
+	return 0;
+}
+
+/* Copies the path segment after prefix (up to the next '/') into out. */
+static int path_segment(const char *path, const char *prefix, char *out, size_t outlen,
+                        const char **rest)
+{
+	size_t plen = strlen(prefix), n;
+
+	if (strncmp(path, prefix, plen) != 0)
+		return 0;
+	n = strcspn(path + plen, "/");
+	if (n == 0 || n >= outlen)
+		return 0;
+	memcpy(out, path + plen, n);
+	out[n] = '\0';
+	*rest = path + plen + n;
+	return 1;
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+	struct control_api *api = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)), *rest;
+	char id[128];
+
+	if (path == NULL)
+		path = "/";
+	if (strcmp(path, "/api/v1/health") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_health(api, req);
+	} else if (strcmp(path, "/api/v1/messages") == 0) {
+		if (evhttp_request_get_command(req) == EVHTTP_REQ_DELETE)
+			delete_messages(api, req);
+		else if (method_is(req, EVHTTP_REQ_GET))
+			get_messages(api, req);
+	} else if (path_segment(path, "/api/v1/messages/", id, sizeof id, &rest) &&
+	           (strcmp(rest, "") == 0 || strcmp(rest, "/raw") == 0)) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_message(api, req, id, strcmp(rest, "/raw") == 0);
+	} else if (strcmp(path, "/api/v1/events") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_events(api, req);
+	} else if (path_segment(path, "/api/v1/connections/", id, sizeof id, &rest) &&
+	           strcmp(rest, "/transcript") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_transcript(api, req, id);
+	} else {
+		send_error(req, 404, "NotFound", "no such path in the control API");
+	}
+}
+
+struct control_api *control_api_new(struct server *srv, const char *listen, int *port, char *err,
+                                    size_t errlen)
+{
+	struct control_api *api = calloc(1, sizeof *api);
+	struct evhttp_bound_socket *sock;
+	char host[256];
+	int want;
+
+	if (api == NULL || split_host_port(listen, host, sizeof host, &want) < 0) {
+		snprintf(err, errlen, "listen.control: expected host:port, found '%s'", listen);
+		free(api);
+		return NULL;
+	}
+	api->srv = srv;
+	api->http = evhttp_new(srv->base);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(api->http, route, api);
+	sock = evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)want);
+	if (sock == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (control API)", listen);
+		control_api_free(api);
+		return NULL;
+	}
+	*port = bound_port(evhttp_bound_socket_get_fd(sock));
+	return api;
+}
+
+void control_api_free(struct control_api *api)
+{
+	if (api == NULL)
+		return;
+	evhttp_free(api->http);
+	free(api);
+}

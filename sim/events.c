@@ -1,0 +1,274 @@
+/*
+ * events.c - the event log (memory ring + JSON-lines file) and transcripts.
+ *
+ * Events are serialised once, when they happen; the ring keeps their JSON
+ * text, so serving them is a concatenation. Transcript records are packed
+ * into one growing buffer per connection: time, direction, length, bytes.
+ */
+#include "events.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+struct transcript {
+	struct transcript *next;
+	uint64_t connection;
+	char client_ip[64];
+	double opened;
+	int closed;
+	int truncated;
+	char *buf;
+	size_t len, cap;
+};
+
+struct events {
+	FILE *file;
+	char *ring[EVENTS_KEEP];
+	uint64_t next_seq; /* sequence number of the next event */
+	struct transcript *transcripts; /* newest first */
+	size_t nclosed;
+};
+
+struct events *events_new(const char *state_dir, char *err, size_t errlen)
+{
+	struct events *ev = calloc(1, sizeof *ev);
+	char path[4096];
+
+	if (ev == NULL)
+		return NULL;
+	ev->next_seq = 1;
+	if (state_dir != NULL) {
+		snprintf(path, sizeof path, "%s/events.jsonl", state_dir);
+		ev->file = fopen(path, "a");
+		if (ev->file == NULL) {
+			snprintf(err, errlen, "cannot open %s for appending", path);
+			free(ev);
+			return NULL;
+		}
+	}
+	return ev;
+}
+
+static void transcript_free(struct transcript *t)
+{
+	free(t->buf);
+	free(t);
+}
+
+void events_clear(struct events *ev)
+{
+	for (size_t i = 0; i < EVENTS_KEEP; i++) {
+		free(ev->ring[i]);
+		ev->ring[i] = NULL;
+	}
+	for (struct transcript **p = &ev->transcripts; *p != NULL;) {
+		struct transcript *t = *p;
+		if (t->closed) {
+			*p = t->next;
+			transcript_free(t);
+		} else {
+			p = &t->next;
+		}
+	}
+	ev->nclosed = 0;
+}
+
+void events_free(struct events *ev)
+{
+	if (ev == NULL)
+		return;
+	events_clear(ev);
+	while (ev->transcripts != NULL) {
+		struct transcript *next = ev->transcripts->next;
+		transcript_free(ev->transcripts);
+		ev->transcripts = next;
+	}
+	if (ev->file != NULL)
+		fclose(ev->file);
+	free(ev);
+}
+
+json_t *json_text(const char *s, size_t len)
+{
+	json_t *str = json_stringn(s, len);
+	char *copy;
+
+	if (str != NULL)
+		return str;
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		return json_null();
+	for (size_t i = 0; i < len; i++)
+		copy[i] = ((unsigned char)s[i] < 0x80 && s[i] != '\0') ? s[i] : '?';
+	str = json_stringn(copy, len);
+	free(copy);
+	return str ? str : json_null();
+}
+
+static json_t *string_or_null(const char *s) { return s ? json_text(s, strlen(s)) : json_null(); }
+
+uint64_t events_emit(struct events *ev, const struct event_record *rec)
+{
+	uint64_t seq = ev->next_seq++;
+	double now = clock_wall();
+	char stamp[40];
+	json_t *obj;
+	char *text;
+
+	clock_format(now, stamp, sizeof stamp);
+	obj = json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "id",
+	                (json_int_t)seq, "time", stamp, "type", rec->type, "connection",
+	                (json_int_t)rec->connection, "client_ip", string_or_null(rec->client_ip),
+	                "user", string_or_null(rec->user), "stage", string_or_null(rec->stage),
+	                "command", string_or_null(rec->command), "code", rec->code, "reply",
+	                string_or_null(rec->reply), "message", string_or_null(rec->message));
+	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(obj);
+	if (text == NULL)
+		return seq;
+	if (ev->file != NULL)
+		fprintf(ev->file, "%s\n", text);
+	free(ev->ring[seq % EVENTS_KEEP]);
+	ev->ring[seq % EVENTS_KEEP] = text;
+	return seq;
+}
+
+void events_flush(struct events *ev)
+{
+	if (ev->file != NULL)
+		fflush(ev->file);
+}
+
+json_t *events_since(struct events *ev, uint64_t since)
+{
+	json_t *list = json_array();
+	uint64_t first = ev->next_seq > EVENTS_KEEP ? ev->next_seq - EVENTS_KEEP : 1;
+
+	if (since + 1 > first)
+		first = since + 1;
+	for (uint64_t seq = first; seq < ev->next_seq; seq++) {
+		const char *text = ev->ring[seq % EVENTS_KEEP];
+		json_t *obj = text ? json_loads(text, 0, NULL) : NULL;
+		if (obj != NULL)
+			json_array_append_new(list, obj);
+	}
+	return list;
+}
+
+struct transcript *transcript_open(struct events *ev, uint64_t connection, const char *client_ip)
+{
+	struct transcript *t = calloc(1, sizeof *t);
+
+	if (t == NULL)
+		return NULL;
+	t->connection = connection;
+	snprintf(t->client_ip, sizeof t->client_ip, "%s", client_ip);
+	t->opened = clock_wall();
+	t->next = ev->transcripts;
+	ev->transcripts = t;
+	return t;
+}
+
+static int buf_reserve(struct transcript *t, size_t more)
+{
+	size_t cap = t->cap ? t->cap : 1024;
+	char *grown;
+
+	while (cap < t->len + more)
+		cap *= 2;
+	if (cap == t->cap)
+		return 0;
+	grown = realloc(t->buf, cap);
+	if (grown == NULL)
+		return -1;
+	t->buf = grown;
+	t->cap = cap;
+	return 0;
+}
+
+void transcript_add(struct transcript *t, const char *dir, const char *line, size_t len)
+{
+	static const char note[] = "transcript truncated here: the rest of this connection is not kept";
+	double now = clock_wall();
+	unsigned int n;
+	char d = dir[0];
+
+	if (t == NULL || t->truncated)
+		return;
+	if (t->len + len > TRANSCRIPT_MAX_BYTES) {
+		t->truncated = 1;
+		d = 'n';
+		line = note;
+		len = sizeof note - 1;
+	}
+	if (buf_reserve(t, sizeof now + 1 + sizeof n + len) < 0)
+		return;
+	n = (unsigned int)len;
+	memcpy(t->buf + t->len, &now, sizeof now);
+	t->buf[t->len + sizeof now] = d;
+	memcpy(t->buf + t->len + sizeof now + 1, &n, sizeof n);
+	memcpy(t->buf + t->len + sizeof now + 1 + sizeof n, line, len);
+	t->len += sizeof now + 1 + sizeof n + len;
+}
+
+static void evict_oldest_closed(struct events *ev)
+{
+	struct transcript **p, **victim = NULL;
+
+	for (p = &ev->transcripts; *p != NULL; p = &(*p)->next)
+		if ((*p)->closed)
+			victim = p;
+	if (victim != NULL) {
+		struct transcript *t = *victim;
+		*victim = t->next;
+		transcript_free(t);
+		ev->nclosed--;
+	}
+}
+
+void transcript_close(struct events *ev, struct transcript *t)
+{
+	if (t == NULL)
+		return;
+	t->closed = 1;
+	ev->nclosed++;
+	if (ev->nclosed > TRANSCRIPTS_KEEP)
+		evict_oldest_closed(ev);
+}
+
+static const char *dir_name(char d)
+{
+	return d == 'i' ? "in" : d == 'o' ? "out" : "note";
+}
+
+json_t *transcript_json(struct events *ev, uint64_t connection)
+{
+	struct transcript *t;
+	json_t *lines;
+	char stamp[40];
+
+	for (t = ev->transcripts; t != NULL && t->connection != connection; t = t->next)
+		;
+	if (t == NULL)
+		return NULL;
+	lines = json_array();
+	for (size_t off = 0; off < t->len;) {
+		double when;
+		unsigned int n;
+		memcpy(&when, t->buf + off, sizeof when);
+		memcpy(&n, t->buf + off + sizeof when + 1, sizeof n);
+		clock_format(when, stamp, sizeof stamp);
+		json_array_append_new(lines, json_pack("{s:s, s:s, s:o}", "time", stamp, "dir",
+		                                       dir_name(t->buf[off + sizeof when]), "line",
+		                                       json_text(t->buf + off + sizeof when + 1 + sizeof n,
+		                                                 n)));
+		off += sizeof when + 1 + sizeof n + n;
+	}
+	clock_format(t->opened, stamp, sizeof stamp);
+	return json_pack("{s:I, s:s, s:s, s:b, s:o}", "connection", (json_int_t)connection,
+	                 "client_ip", t->client_ip, "opened", stamp, "open", !t->closed, "lines",
+	                 lines);
+}

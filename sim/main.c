@@ -1,0 +1,139 @@
+/*
+ * main.c - command line, configuration and the server's life.
+ *
+ * Exit status: 0 after a clean shutdown, 1 when the configuration or the
+ * start-up fails (with a message saying where), 2 for a bad command line.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: edsim [--config FILE] [--smtp HOST:PORT] [--smtps HOST:PORT]\n"
+	        "             [--control HOST:PORT] [--state-dir DIR] [--store PATH]\n"
+	        "             [--log-level debug|info|warn|error]\n"
+	        "       edsim --version | --help\n"
+	        "\n"
+	        "Starts the Email Delivery simulator. With no --config the embedded defaults\n"
+	        "serve (SMTP 127.0.0.1:2525 with STARTTLS, SMTPS 127.0.0.1:2465, control API\n"
+	        "127.0.0.1:8025, state in ./var). Flags override the file. A listen address\n"
+	        "of 'off' disables that listener; port 0 picks a free port (see\n"
+	        "STATE_DIR/edsim.ready for the ports chosen).\n");
+}
+
+struct overrides {
+	const char *smtp, *smtps, *control, *state_dir, *store, *log_level;
+};
+
+static void apply_listen(char **slot, const char *value)
+{
+	if (value != NULL)
+		config_set_string(slot, strcmp(value, "off") == 0 ? NULL : value);
+}
+
+static void apply_overrides(struct config *cfg, const struct overrides *o)
+{
+	apply_listen(&cfg->listen_smtp, o->smtp);
+	apply_listen(&cfg->listen_smtps, o->smtps);
+	apply_listen(&cfg->listen_control, o->control);
+	if (o->state_dir)
+		config_set_string(&cfg->state_dir, o->state_dir);
+	if (o->store)
+		config_set_string(&cfg->store_path, o->store);
+	if (o->log_level)
+		config_set_string(&cfg->log_level, o->log_level);
+}
+
+static int set_log_level(const char *name)
+{
+	static const char *const names[] = {"debug", "info", "warn", "error"};
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, names[i]) == 0) {
+			log_set_level((enum log_level)i);
+			return 0;
+		}
+	return -1;
+}
+
+/* Returns 0, or 2 after printing what is wrong with the command line. */
+static int parse_args(int argc, char **argv, const char **config_file, struct overrides *o)
+{
+	struct {
+		const char *flag;
+		const char **slot;
+	} flags[] = {{"--config", config_file}, {"--smtp", &o->smtp},
+	             {"--smtps", &o->smtps},    {"--control", &o->control},
+	             {"--state-dir", &o->state_dir}, {"--store", &o->store},
+	             {"--log-level", &o->log_level}};
+
+	for (int i = 1; i < argc; i++) {
+		size_t f;
+		for (f = 0; f < sizeof flags / sizeof flags[0]; f++)
+			if (strcmp(argv[i], flags[f].flag) == 0)
+				break;
+		if (f == sizeof flags / sizeof flags[0]) {
+			fprintf(stderr, "edsim: unknown argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "edsim: %s needs a value\n", argv[i]);
+			return 2;
+		}
+		*flags[f].slot = argv[++i];
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_file = NULL;
+	struct overrides o = {0};
+	struct config cfg;
+	struct server srv;
+	char *errors = NULL, err[1024];
+	int rc;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("edsim %s\n", EDSIM_VERSION);
+		return 0;
+	}
+	if ((rc = parse_args(argc, argv, &config_file, &o)) != 0)
+		return rc;
+	if (config_load(&cfg, config_file, &errors) < 0) {
+		fprintf(stderr, "%s", errors ? errors : "edsim: invalid configuration\n");
+		free(errors);
+		config_free(&cfg);
+		return 1;
+	}
+	apply_overrides(&cfg, &o);
+	if (set_log_level(cfg.log_level) < 0) {
+		fprintf(stderr, "edsim: --log-level: expected debug, info, warn or error\n");
+		config_free(&cfg);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (server_init(&srv, &cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "edsim: %s\n", err);
+		rc = 1;
+	} else {
+		rc = server_run(&srv) < 0 ? 1 : 0;
+		log_info("stopped");
+	}
+	server_free(&srv);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,253 @@
+/*
+ * policy.c - approval, suppression, throttles and quotas.
+ *
+ * Counters live in small linked tables keyed by client IP or user; edsim
+ * serves a handful of test clients, so a linear table is simpler than a hash
+ * and fast enough. Windows are fixed: a quota window opens at the first
+ * accepted message and closes a minute (or a day) later; an IP that reaches
+ * auth_failures_per_ip failures within auth_failure_window is blocked for
+ * one more window from the last failure (the cool-off).
+ */
+#include "policy.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct ip_entry {
+	struct ip_entry *next;
+	char ip[64];
+	unsigned long long connections;
+	unsigned long long failures;
+	double first_failure;
+	double blocked_until;
+};
+
+struct quota_entry {
+	struct quota_entry *next;
+	char user[256];
+	double minute_start, day_start;
+	unsigned long long minute_used, day_used;
+};
+
+struct policy {
+	const struct config *cfg;
+	struct ip_entry *ips;
+	struct quota_entry *quotas;
+};
+
+struct policy *policy_new(const struct config *cfg)
+{
+	struct policy *p = calloc(1, sizeof *p);
+
+	if (p != NULL)
+		p->cfg = cfg;
+	return p;
+}
+
+void policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	while (p->ips != NULL) {
+		struct ip_entry *next = p->ips->next;
+		free(p->ips);
+		p->ips = next;
+	}
+	while (p->quotas != NULL) {
+		struct quota_entry *next = p->quotas->next;
+		free(p->quotas);
+		p->quotas = next;
+	}
+	free(p);
+}
+
+int policy_is_open(const struct policy *p) { return p->cfg->nusers == 0; }
+
+static const struct config_user *find_user(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < p->cfg->nusers; i++)
+		if (strcmp(p->cfg->users[i].name, name) == 0)
+			return &p->cfg->users[i];
+	return NULL;
+}
+
+int policy_check_credentials(const struct policy *p, const char *user, const char *password)
+{
+	const struct config_user *u;
+
+	if (policy_is_open(p))
+		return 1;
+	u = find_user(p, user);
+	return u != NULL && strcmp(u->password, password) == 0;
+}
+
+static int user_approves(const struct config_user *u, const char *address)
+{
+	for (size_t i = 0; i < u->napproved; i++)
+		if (fnmatch(u->approved_senders[i], address, FNM_CASEFOLD) == 0)
+			return 1;
+	return 0;
+}
+
+int policy_sender_approved(const struct policy *p, const char *user, const char *address)
+{
+	const struct config_user *u;
+
+	if (policy_is_open(p))
+		return 1;
+	if (user != NULL) {
+		u = find_user(p, user);
+		return u != NULL && user_approves(u, address);
+	}
+	for (size_t i = 0; i < p->cfg->nusers; i++)
+		if (user_approves(&p->cfg->users[i], address))
+			return 1;
+	return 0;
+}
+
+int policy_is_suppressed(const struct policy *p, const char *address)
+{
+	for (size_t i = 0; i < p->cfg->nsuppressions; i++)
+		if (strcasecmp(p->cfg->suppressions[i], address) == 0)
+			return 1;
+	return 0;
+}
+
+static struct ip_entry *ip_entry(struct policy *p, const char *ip, int create)
+{
+	struct ip_entry *e;
+
+	for (e = p->ips; e != NULL; e = e->next)
+		if (strcmp(e->ip, ip) == 0)
+			return e;
+	if (!create || (e = calloc(1, sizeof *e)) == NULL)
+		return NULL;
+	strncpy(e->ip, ip, sizeof e->ip - 1);
+	e->next = p->ips;
+	p->ips = e;
+	return e;
+}
+
+int policy_connection_open(struct policy *p, const char *ip)
+{
+	struct ip_entry *e = ip_entry(p, ip, 1);
+	unsigned long long limit = p->cfg->limits.connections_per_ip;
+
+	if (e == NULL || (limit > 0 && e->connections >= limit))
+		return -1;
+	e->connections++;
+	return 0;
+}
+
+void policy_connection_close(struct policy *p, const char *ip)
+{
+	struct ip_entry *e = ip_entry(p, ip, 0);
+
+	if (e != NULL && e->connections > 0)
+		e->connections--;
+}
+
+void policy_auth_failure(struct policy *p, const char *ip, double now)
+{
+	struct ip_entry *e = ip_entry(p, ip, 1);
+	double window = p->cfg->limits.auth_failure_window;
+
+	if (e == NULL)
+		return;
+	if (e->failures == 0 || now - e->first_failure > window) {
+		e->failures = 0;
+		e->first_failure = now;
+	}
+	e->failures++;
+	if (p->cfg->limits.auth_failures_per_ip > 0 &&
+	    e->failures >= p->cfg->limits.auth_failures_per_ip)
+		e->blocked_until = now + window;
+}
+
+int policy_auth_blocked(struct policy *p, const char *ip, double now)
+{
+	struct ip_entry *e = ip_entry(p, ip, 0);
+
+	if (e == NULL || e->blocked_until == 0)
+		return 0;
+	if (now < e->blocked_until)
+		return 1;
+	e->blocked_until = 0;
+	e->failures = 0;
+	return 0;
+}
+
+static struct quota_entry *quota_entry(struct policy *p, const char *user)
+{
+	struct quota_entry *q;
+
+	if (user == NULL)
+		user = "";
+	for (q = p->quotas; q != NULL; q = q->next)
+		if (strcmp(q->user, user) == 0)
+			return q;
+	if ((q = calloc(1, sizeof *q)) == NULL)
+		return NULL;
+	strncpy(q->user, user, sizeof q->user - 1);
+	q->next = p->quotas;
+	p->quotas = q;
+	return q;
+}
+
+static void quota_roll(struct quota_entry *q, double now)
+{
+	if (q->minute_used > 0 && now - q->minute_start >= 60.0)
+		q->minute_used = 0;
+	if (q->day_used > 0 && now - q->day_start >= 86400.0)
+		q->day_used = 0;
+}
+
+enum quota_verdict policy_quota_check(struct policy *p, const char *user, double now,
+                                      unsigned long long *limit)
+{
+	const struct config_limits *l = &p->cfg->limits;
+	struct quota_entry *q;
+
+	if (l->per_minute == 0 && l->per_day == 0)
+		return QUOTA_OK;
+	if ((q = quota_entry(p, user)) == NULL)
+		return QUOTA_OK;
+	quota_roll(q, now);
+	if (l->per_day > 0 && q->day_used >= l->per_day) {
+		*limit = l->per_day;
+		return QUOTA_DAY;
+	}
+	if (l->per_minute > 0 && q->minute_used >= l->per_minute) {
+		*limit = l->per_minute;
+		return QUOTA_MINUTE;
+	}
+	return QUOTA_OK;
+}
+
+void policy_quota_charge(struct policy *p, const char *user, unsigned long long units, double now)
+{
+	struct quota_entry *q;
+
+	if (p->cfg->limits.per_minute == 0 && p->cfg->limits.per_day == 0)
+		return;
+	if ((q = quota_entry(p, user)) == NULL)
+		return;
+	quota_roll(q, now);
+	if (q->minute_used == 0)
+		q->minute_start = now;
+	if (q->day_used == 0)
+		q->day_start = now;
+	q->minute_used += units;
+	q->day_used += units;
+}
+
+unsigned long long policy_quota_units(const struct policy *p, size_t nrcpt, size_t bytes)
+{
+	const size_t chunk = 2 * 1024 * 1024;
+
+	if (p->cfg->limits.quota_unit == QUOTA_MESSAGE)
+		return 1;
+	return (unsigned long long)nrcpt * ((bytes + chunk - 1) / chunk + (bytes == 0));
+}

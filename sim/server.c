@@ -1,0 +1,300 @@
+/*
+ * server.c - start-up, listeners, signals and the orderly shutdown.
+ *
+ * Start-up order: state directory, catalog, TLS context, store, listeners,
+ * control API; only then is the ready file written. SIGTERM or SIGINT starts
+ * a drain: listeners stop accepting, idle sessions get 421 4.3.0 at once,
+ * busy ones after their transaction, and the loop ends when the last session
+ * is gone (or drain_timeout has passed).
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/util.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "control_api.h"
+#include "embedded.h"
+#include "log.h"
+#include "smtp_session.h"
+#include "tls.h"
+#include "util.h"
+
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return (mkdir(buf, 0755) < 0 && errno != EEXIST) ? -1 : 0;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
+{
+	struct server *srv = arg;
+
+	(void)len;
+	smtp_session_start(srv, fd, sa, l == srv->smtps_listener);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	log_warn("accept failed: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static struct evconnlistener *listen_on(struct server *srv, const char *text, const char *what,
+                                        int *port, char *err, size_t errlen)
+{
+	struct evutil_addrinfo hints, *ai = NULL;
+	struct evconnlistener *l = NULL;
+	char host[256], service[16];
+	int want;
+
+	if (split_host_port(text, host, sizeof host, &want) < 0) {
+		snprintf(err, errlen, "listen.%s: expected host:port, found '%s'", what, text);
+		return NULL;
+	}
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
+	snprintf(service, sizeof service, "%d", want);
+	if (evutil_getaddrinfo(host, service, &hints, &ai) != 0 || ai == NULL) {
+		snprintf(err, errlen, "listen.%s: cannot resolve '%s'", what, host);
+		return NULL;
+	}
+	l = evconnlistener_new_bind(srv->base, on_accept, srv,
+	                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	                            1024, ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (l == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (%s): %s", text, what, strerror(errno));
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l, on_accept_error);
+	*port = bound_port(evconnlistener_get_fd(l));
+	return l;
+}
+
+static void finish_if_drained(struct server *srv)
+{
+	if (srv->draining && srv->nsessions == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+void server_session_gone(struct server *srv) { finish_if_drained(srv); }
+
+static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct session *s, *next;
+
+	(void)fd;
+	(void)what;
+	log_warn("drain: %zu session(s) still open after the deadline, closing them", srv->nsessions);
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = smtp_session_next(s);
+		smtp_session_abort(s);
+	}
+}
+
+static void begin_drain(struct server *srv)
+{
+	struct session *s, *next;
+	struct timeval tv;
+
+	if (srv->draining)
+		return;
+	srv->draining = 1;
+	log_info("shutting down: draining %zu session(s)", srv->nsessions);
+	if (srv->smtp_listener)
+		evconnlistener_disable(srv->smtp_listener);
+	if (srv->smtps_listener)
+		evconnlistener_disable(srv->smtps_listener);
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = smtp_session_next(s);
+		smtp_session_drain(s);
+	}
+	tv.tv_sec = (long)srv->cfg->limits.drain_timeout;
+	tv.tv_usec = 0;
+	srv->drain_timer = evtimer_new(srv->base, on_drain_deadline, srv);
+	evtimer_add(srv->drain_timer, &tv);
+	finish_if_drained(srv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("received signal %d", (int)sig);
+	begin_drain(arg);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	events_flush(srv->events);
+}
+
+static int write_ready_file(struct server *srv, int smtp, int smtps, int control)
+{
+	FILE *f;
+	char tmp[4200];
+
+	snprintf(srv->ready_path, sizeof srv->ready_path, "%s/edsim.ready", srv->cfg->state_dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", srv->ready_path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "{\"pid\": %ld, \"smtp\": %d, \"smtps\": %d, \"control\": %d}\n", (long)getpid(),
+	        smtp, smtps, control);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, srv->ready_path);
+}
+
+static int open_store(struct server *srv, char *err, size_t errlen)
+{
+	const char *path = srv->cfg->store_path;
+	char full[4096];
+
+	if (strcmp(path, ":memory:") != 0 && path[0] != '/') {
+		snprintf(full, sizeof full, "%s/%s", srv->cfg->state_dir, path);
+		path = full;
+	}
+	srv->store = store_sqlite_open(srv->base, path, err, errlen);
+	return srv->store ? 0 : -1;
+}
+
+static int load_catalog(struct server *srv, char *err, size_t errlen)
+{
+	char *errors = NULL;
+
+	if (catalog_load(&srv->catalog, "scenarios/catalog/oci.yaml", embedded_catalog_oci_yaml,
+	                 embedded_catalog_oci_yaml_len(), &errors) < 0) {
+		snprintf(err, errlen, "%s", errors ? errors : "the catalog is invalid");
+		free(errors);
+		return -1;
+	}
+	return smtp_resolve_replies(srv, err, errlen);
+}
+
+static int start_listeners(struct server *srv, char *err, size_t errlen)
+{
+	struct config *cfg = srv->cfg;
+	int smtp = 0, smtps = 0, control = 0;
+	struct timeval flush = {0, 200000};
+
+	if (cfg->listen_smtp &&
+	    !(srv->smtp_listener = listen_on(srv, cfg->listen_smtp, "smtp", &smtp, err, errlen)))
+		return -1;
+	if (cfg->listen_smtps &&
+	    !(srv->smtps_listener = listen_on(srv, cfg->listen_smtps, "smtps", &smtps, err, errlen)))
+		return -1;
+	if (cfg->listen_control &&
+	    !(srv->control = control_api_new(srv, cfg->listen_control, &control, err, errlen)))
+		return -1;
+	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+	evsignal_add(srv->sigterm, NULL);
+	evsignal_add(srv->sigint, NULL);
+	srv->flush_timer = event_new(srv->base, -1, EV_PERSIST, on_flush, srv);
+	evtimer_add(srv->flush_timer, &flush);
+	if (write_ready_file(srv, smtp, smtps, control) < 0) {
+		snprintf(err, errlen, "cannot write %s", srv->ready_path);
+		return -1;
+	}
+	log_info("ready in %.1f ms: smtp port %d, smtps port %d, control port %d (state in %s)",
+	         (clock_now() - srv->started) * 1000.0, smtp, smtps, control, cfg->state_dir);
+	return 0;
+}
+
+int server_init(struct server *srv, struct config *cfg, char *err, size_t errlen)
+{
+	memset(srv, 0, sizeof *srv);
+	srv->cfg = cfg;
+	srv->started = clock_now();
+	if (make_dirs(cfg->state_dir) < 0) {
+		snprintf(err, errlen, "cannot create the state directory %s: %s", cfg->state_dir,
+		         strerror(errno));
+		return -1;
+	}
+	if (load_catalog(srv, err, errlen) < 0)
+		return -1;
+	if ((srv->tls = tls_context_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir, err, errlen)) == NULL)
+		return -1;
+	if ((srv->base = event_base_new()) == NULL) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return -1;
+	}
+	if (open_store(srv, err, errlen) < 0)
+		return -1;
+	srv->policy = policy_new(cfg);
+	if ((srv->events = events_new(cfg->state_dir, err, errlen)) == NULL)
+		return -1;
+	if (policy_is_open(srv->policy))
+		log_warn("no users configured: any credentials and any sender are accepted");
+	return start_listeners(srv, err, errlen);
+}
+
+int server_run(struct server *srv)
+{
+	return event_base_dispatch(srv->base) < 0 ? -1 : 0;
+}
+
+void server_free(struct server *srv)
+{
+	struct timeval tick = {0, 10000};
+
+	/* Normally the drain has closed every session; give stragglers one second. */
+	for (int i = 0; srv->sessions != NULL && i < 100; i++) {
+		for (struct session *s = srv->sessions; s != NULL; s = smtp_session_next(s))
+			smtp_session_abort(s);
+		event_base_loopexit(srv->base, &tick);
+		event_base_dispatch(srv->base);
+	}
+	if (srv->ready_path[0])
+		unlink(srv->ready_path);
+	if (srv->smtp_listener)
+		evconnlistener_free(srv->smtp_listener);
+	if (srv->smtps_listener)
+		evconnlistener_free(srv->smtps_listener);
+	control_api_free(srv->control);
+	if (srv->store)
+		store_close(srv->store);
+	if (srv->events)
+		events_flush(srv->events);
+	events_free(srv->events);
+	policy_free(srv->policy);
+	if (srv->sigterm)
+		event_free(srv->sigterm);
+	if (srv->sigint)
+		event_free(srv->sigint);
+	if (srv->drain_timer)
+		event_free(srv->drain_timer);
+	if (srv->flush_timer)
+		event_free(srv->flush_timer);
+	if (srv->base)
+		event_base_free(srv->base);
+	if (srv->tls)
+		SSL_CTX_free(srv->tls);
+	catalog_free(&srv->catalog);
+}

@@ -1,0 +1,88 @@
+/*
+ * smtp_auth.c - SASL PLAIN and LOGIN decoding with OpenSSL's base64.
+ *
+ * OpenSSL's EVP_DecodeBlock accepts sloppy input and keeps padding bytes, so
+ * the alphabet and padding are checked here first and the padding is removed
+ * from the decoded length.
+ */
+#include "smtp_auth.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+static int base64_well_formed(const char *in, size_t len, size_t *padding)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+
+	*padding = 0;
+	if (len == 0 || len % 4 != 0)
+		return 0;
+	for (i = 0; i < len && in[i] != '='; i++)
+		if (strchr(alphabet, in[i]) == NULL || in[i] == '\0')
+			return 0;
+	*padding = len - i;
+	if (*padding > 2)
+		return 0;
+	for (; i < len; i++)
+		if (in[i] != '=')
+			return 0;
+	return 1;
+}
+
+long auth_base64_decode(const char *in, unsigned char *out, size_t outlen)
+{
+	size_t len = strlen(in), padding;
+	int n;
+
+	if (strcmp(in, "=") == 0) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (!base64_well_formed(in, len, &padding) || len / 4 * 3 + 1 > outlen)
+		return -1;
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0)
+		return -1;
+	n -= (int)padding;
+	out[n] = '\0';
+	return n;
+}
+
+enum auth_decode auth_decode_plain(const char *b64, struct auth_credentials *cred)
+{
+	unsigned char buf[3 * AUTH_FIELD_MAX + 4];
+	const unsigned char *nul1, *nul2;
+	long n = auth_base64_decode(b64, buf, sizeof buf);
+	size_t userlen, passlen;
+
+	if (n < 0)
+		return AUTH_BAD_BASE64;
+	nul1 = memchr(buf, '\0', (size_t)n);
+	if (nul1 == NULL)
+		return AUTH_NO_NUL;
+	nul2 = memchr(nul1 + 1, '\0', (size_t)(buf + n - nul1 - 1));
+	if (nul2 == NULL)
+		return AUTH_NO_SECOND_NUL;
+	userlen = (size_t)(nul2 - nul1 - 1);
+	passlen = (size_t)(buf + n - nul2 - 1);
+	if (userlen >= AUTH_FIELD_MAX || passlen >= AUTH_FIELD_MAX)
+		return AUTH_BAD_BASE64;
+	memcpy(cred->user, nul1 + 1, userlen);
+	cred->user[userlen] = '\0';
+	memcpy(cred->password, nul2 + 1, passlen);
+	cred->password[passlen] = '\0';
+	return AUTH_DECODED;
+}
+
+enum auth_decode auth_decode_login(const char *b64, char *out, size_t outlen)
+{
+	unsigned char buf[3 * AUTH_FIELD_MAX + 4];
+	long n = auth_base64_decode(b64, buf, sizeof buf);
+
+	if (n < 0 || (size_t)n >= outlen)
+		return AUTH_BAD_BASE64;
+	memcpy(out, buf, (size_t)n + 1);
+	return AUTH_DECODED;
+}

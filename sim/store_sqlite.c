@@ -1,0 +1,472 @@
+/*
+ * store_sqlite.c - the SQLite (WAL) store with a group-committing writer.
+ *
+ * One writer thread owns all inserts: it takes every submission queued since
+ * its last commit and writes them in one transaction, so that one fsync
+ * (synchronous=FULL) covers them all, then hands the results back to the
+ * event loop through a pipe. The loop's thread reads through its own
+ * connection, which WAL lets run beside the writer. An in-memory store has a
+ * single connection, shared under db_lock.
+ *
+ * Invariant: a submission's callback runs on the loop's thread after its
+ * transaction committed (ok=1) or rolled back (ok=0), never before.
+ */
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "store.h"
+
+struct job {
+	struct job *next;
+	struct store_message *m;
+	store_done_fn done;
+	void *arg;
+	int ok;
+};
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *wdb, *rdb; /* equal for an in-memory store */
+	int memory;
+	pthread_t writer;
+	pthread_mutex_t lock; /* guards the job lists and stop */
+	pthread_cond_t wake;
+	pthread_mutex_t db_lock; /* guards the one connection of a memory store */
+	struct job *pending, **pending_tail;
+	struct job *done, **done_tail;
+	int stop;
+	int notify[2];
+	struct event *notify_event;
+	unsigned long long bytes_used; /* loop thread only */
+	sqlite3_stmt *insert_message, *insert_rcpt;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS messages("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, received REAL NOT NULL,"
+    " client_ip TEXT, connection INTEGER, user TEXT, mail_from TEXT, message_id TEXT,"
+    " subject TEXT, size INTEGER NOT NULL, state TEXT NOT NULL, raw BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS recipients("
+    " message_seq INTEGER NOT NULL REFERENCES messages(seq) ON DELETE CASCADE,"
+    " address TEXT NOT NULL, state TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS recipients_by_message ON recipients(message_seq);";
+
+static void db_enter(struct sqlite_store *s)
+{
+	if (s->memory)
+		pthread_mutex_lock(&s->db_lock);
+}
+
+static void db_leave(struct sqlite_store *s)
+{
+	if (s->memory)
+		pthread_mutex_unlock(&s->db_lock);
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	log_err("store: %s: %s", sql, msg ? msg : "error");
+	sqlite3_free(msg);
+	return -1;
+}
+
+static int insert_one(struct sqlite_store *s, const struct store_message *m)
+{
+	sqlite3_stmt *st = s->insert_message;
+	sqlite3_int64 seq;
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, m->id, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, m->received);
+	sqlite3_bind_text(st, 3, m->client_ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)m->connection);
+	sqlite3_bind_text(st, 5, m->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, m->mail_from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, m->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, m->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)m->raw_len);
+	sqlite3_bind_blob(st, 10, m->raw, (int)m->raw_len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -1;
+	seq = sqlite3_last_insert_rowid(s->wdb);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		sqlite3_reset(s->insert_rcpt);
+		sqlite3_bind_int64(s->insert_rcpt, 1, seq);
+		sqlite3_bind_text(s->insert_rcpt, 2, m->rcpts[i].address, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->insert_rcpt, 3, m->rcpts[i].suppressed ? "suppressed" : "queued",
+		                  -1, SQLITE_STATIC);
+		rc = sqlite3_step(s->insert_rcpt);
+		if (rc != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
+}
+
+static int commit_batch(struct sqlite_store *s, struct job *batch)
+{
+	int ok = 1;
+
+	db_enter(s);
+	if (exec_sql(s->wdb, "BEGIN IMMEDIATE") < 0) {
+		db_leave(s);
+		return 0;
+	}
+	for (struct job *j = batch; j != NULL && ok; j = j->next)
+		if (insert_one(s, j->m) < 0) {
+			log_err("store: insert failed: %s", sqlite3_errmsg(s->wdb));
+			ok = 0;
+		}
+	if (ok && exec_sql(s->wdb, "COMMIT") < 0)
+		ok = 0;
+	if (!ok)
+		exec_sql(s->wdb, "ROLLBACK");
+	db_leave(s);
+	return ok;
+}
+
+static void *writer_main(void *arg)
+{
+	struct sqlite_store *s = arg;
+
+	for (;;) {
+		struct job *batch;
+		int ok;
+
+		pthread_mutex_lock(&s->lock);
+		while (s->pending == NULL && !s->stop)
+			pthread_cond_wait(&s->wake, &s->lock);
+		batch = s->pending;
+		s->pending = NULL;
+		s->pending_tail = &s->pending;
+		pthread_mutex_unlock(&s->lock);
+		if (batch == NULL)
+			break;
+		ok = commit_batch(s, batch);
+		pthread_mutex_lock(&s->lock);
+		for (struct job *j = batch; j != NULL; j = j->next)
+			j->ok = ok;
+		*s->done_tail = batch;
+		while (*s->done_tail != NULL)
+			s->done_tail = &(*s->done_tail)->next;
+		pthread_mutex_unlock(&s->lock);
+		if (write(s->notify[1], "c", 1) < 0)
+			log_warn("store: cannot wake the event loop");
+	}
+	return NULL;
+}
+
+static void deliver_results(struct sqlite_store *s)
+{
+	struct job *list;
+
+	pthread_mutex_lock(&s->lock);
+	list = s->done;
+	s->done = NULL;
+	s->done_tail = &s->done;
+	pthread_mutex_unlock(&s->lock);
+	while (list != NULL) {
+		struct job *next = list->next;
+		if (!list->ok && s->bytes_used >= list->m->raw_len)
+			s->bytes_used -= list->m->raw_len;
+		list->done(list->arg, list->ok);
+		store_message_free(list->m);
+		free(list);
+		list = next;
+	}
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[256];
+
+	(void)what;
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	deliver_results(arg);
+}
+
+static int sqlite_submit(struct store *st, struct store_message *m, store_done_fn done, void *arg)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	struct job *j = calloc(1, sizeof *j);
+
+	if (j == NULL)
+		return -1;
+	j->m = m;
+	j->done = done;
+	j->arg = arg;
+	s->bytes_used += m->raw_len;
+	pthread_mutex_lock(&s->lock);
+	*s->pending_tail = j;
+	s->pending_tail = &j->next;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static json_t *recipients_json(struct sqlite_store *s, sqlite3_int64 seq)
+{
+	sqlite3_stmt *st;
+	json_t *list = json_array();
+
+	if (sqlite3_prepare_v2(s->rdb, "SELECT address, state FROM recipients WHERE message_seq=?",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return list;
+	sqlite3_bind_int64(st, 1, seq);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(list, json_pack("{s:s, s:s}", "address",
+		                                      (const char *)sqlite3_column_text(st, 0), "state",
+		                                      (const char *)sqlite3_column_text(st, 1)));
+	sqlite3_finalize(st);
+	return list;
+}
+
+static json_t *text_or_null(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return t ? json_string((const char *)t) : json_null();
+}
+
+#define SUMMARY_COLUMNS \
+	"seq, id, received, client_ip, connection, user, mail_from, message_id, subject, size, state"
+
+static json_t *summary_json(struct sqlite_store *s, sqlite3_stmt *st)
+{
+	char received[40];
+
+	clock_format(sqlite3_column_double(st, 2), received, sizeof received);
+	return json_pack("{s:o, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id",
+	                 text_or_null(st, 1), "received", received, "client_ip", text_or_null(st, 3),
+	                 "connection", (json_int_t)sqlite3_column_int64(st, 4), "user",
+	                 text_or_null(st, 5), "from", text_or_null(st, 6), "to",
+	                 recipients_json(s, sqlite3_column_int64(st, 0)), "message_id",
+	                 text_or_null(st, 7), "subject", text_or_null(st, 8), "size",
+	                 (json_int_t)sqlite3_column_int64(st, 9), "state", text_or_null(st, 10));
+}
+
+static json_t *sqlite_list(struct store *st, const struct store_filter *f)
+{
+	static const char sql[] =
+	    "SELECT " SUMMARY_COLUMNS " FROM messages m WHERE"
+	    " (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_seq = m.seq"
+	    "   AND instr(lower(r.address), lower(?1)) > 0))"
+	    " AND (?2 IS NULL OR instr(lower(m.mail_from), lower(?2)) > 0)"
+	    " AND (?3 IS NULL OR instr(lower(m.subject), lower(?3)) > 0)"
+	    " ORDER BY seq DESC LIMIT ?4";
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	json_t *list = json_array();
+	sqlite3_stmt *q;
+
+	db_enter(s);
+	if (sqlite3_prepare_v2(s->rdb, sql, -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, f->to, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, f->from, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, f->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, f->limit);
+		while (sqlite3_step(q) == SQLITE_ROW)
+			json_array_append_new(list, summary_json(s, q));
+		sqlite3_finalize(q);
+	}
+	db_leave(s);
+	return list;
+}
+
+static json_t *sqlite_get(struct store *st, const char *id)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	json_t *found = NULL;
+	sqlite3_stmt *q;
+
+	db_enter(s);
+	if (sqlite3_prepare_v2(s->rdb, "SELECT " SUMMARY_COLUMNS " FROM messages WHERE id=?", -1, &q,
+	                       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			found = summary_json(s, q);
+		sqlite3_finalize(q);
+	}
+	db_leave(s);
+	return found;
+}
+
+static int sqlite_raw(struct store *st, const char *id, char **raw, size_t *len)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	sqlite3_stmt *q;
+	int rc = -1;
+
+	db_enter(s);
+	if (sqlite3_prepare_v2(s->rdb, "SELECT raw FROM messages WHERE id=?", -1, &q, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			*len = (size_t)sqlite3_column_bytes(q, 0);
+			*raw = malloc(*len + 1);
+			memcpy(*raw, sqlite3_column_blob(q, 0), *len);
+			(*raw)[*len] = '\0';
+			rc = 0;
+		}
+		sqlite3_finalize(q);
+	}
+	db_leave(s);
+	return rc;
+}
+
+static long sqlite_delete_all(struct store *st)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	long n = -1;
+
+	db_enter(s);
+	if (exec_sql(s->rdb, "BEGIN IMMEDIATE; DELETE FROM recipients;") == 0 &&
+	    exec_sql(s->rdb, "DELETE FROM messages") == 0) {
+		n = sqlite3_changes(s->rdb);
+		if (exec_sql(s->rdb, "COMMIT") < 0)
+			n = -1;
+	}
+	if (n < 0)
+		exec_sql(s->rdb, "ROLLBACK");
+	else
+		s->bytes_used = 0;
+	db_leave(s);
+	return n;
+}
+
+static unsigned long long sqlite_bytes_used(struct store *st)
+{
+	return ((struct sqlite_store *)st)->bytes_used;
+}
+
+static void sqlite_close(struct store *st)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+
+	pthread_mutex_lock(&s->lock);
+	s->stop = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->writer, NULL);
+	deliver_results(s);
+	sqlite3_finalize(s->insert_message);
+	sqlite3_finalize(s->insert_rcpt);
+	if (s->rdb != s->wdb)
+		sqlite3_close(s->rdb);
+	sqlite3_close(s->wdb);
+	event_free(s->notify_event);
+	close(s->notify[0]);
+	close(s->notify[1]);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->db_lock);
+	pthread_cond_destroy(&s->wake);
+	free(s);
+}
+
+static const struct store_ops sqlite_ops = {
+    sqlite_submit, sqlite_list, sqlite_get, sqlite_raw, sqlite_delete_all, sqlite_bytes_used,
+    sqlite_close,
+};
+
+static int open_connection(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store %s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, 5000);
+	return 0;
+}
+
+static int prepare_schema(struct sqlite_store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *q;
+
+	if ((!s->memory && exec_sql(s->wdb, "PRAGMA journal_mode=WAL") < 0) ||
+	    exec_sql(s->wdb, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON") < 0 ||
+	    exec_sql(s->wdb, schema) < 0 ||
+	    sqlite3_prepare_v2(s->wdb,
+	                       "INSERT INTO messages(id, received, client_ip, connection, user,"
+	                       " mail_from, message_id, subject, size, state, raw)"
+	                       " VALUES(?,?,?,?,?,?,?,?,?,'queued',?)",
+	                       -1, &s->insert_message, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->wdb, "INSERT INTO recipients(message_seq, address, state) VALUES(?,?,?)",
+	                       -1, &s->insert_rcpt, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->wdb));
+		return -1;
+	}
+	if (sqlite3_prepare_v2(s->wdb, "SELECT COALESCE(SUM(size), 0) FROM messages", -1, &q, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			s->bytes_used = (unsigned long long)sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	return 0;
+}
+
+static void discard_partial(struct sqlite_store *s)
+{
+	sqlite3_finalize(s->insert_message);
+	sqlite3_finalize(s->insert_rcpt);
+	if (s->rdb != NULL && s->rdb != s->wdb)
+		sqlite3_close(s->rdb);
+	sqlite3_close(s->wdb);
+	if (s->notify_event != NULL)
+		event_free(s->notify_event);
+	if (s->notify[0] >= 0) {
+		close(s->notify[0]);
+		close(s->notify[1]);
+	}
+	free(s);
+}
+
+struct store *store_sqlite_open(struct event_base *base, const char *path, char *err,
+                                size_t errlen)
+{
+	struct sqlite_store *s = calloc(1, sizeof *s);
+
+	if (s == NULL)
+		return NULL;
+	s->base.ops = &sqlite_ops;
+	s->memory = strcmp(path, ":memory:") == 0;
+	s->notify[0] = s->notify[1] = -1;
+	s->pending_tail = &s->pending;
+	s->done_tail = &s->done;
+	if (open_connection(path, &s->wdb, err, errlen) < 0 ||
+	    prepare_schema(s, path, err, errlen) < 0 ||
+	    (!s->memory && open_connection(path, &s->rdb, err, errlen) < 0)) {
+		discard_partial(s);
+		return NULL;
+	}
+	if (s->memory)
+		s->rdb = s->wdb;
+	if (pipe2(s->notify, O_NONBLOCK | O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "store: cannot create the notification pipe");
+		discard_partial(s);
+		return NULL;
+	}
+	s->notify_event = event_new(base, s->notify[0], EV_READ | EV_PERSIST, on_notify, s);
+	event_add(s->notify_event, NULL);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->db_lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+		snprintf(err, errlen, "store: cannot start the writer thread");
+		discard_partial(s);
+		return NULL;
+	}
+	return &s->base;
+}
