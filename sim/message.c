@@ -97,6 +97,8 @@ enum header_result message_parse_headers(const char *msg, size_t len, size_t max
 		p += raw;
 		out->header_bytes = (size_t)(p - msg);
 	}
+	if (out->header_bytes == 0)
+		return HDR_NO_HEADERS;
 	if (p >= end)
 		out->body_offset = len;
 	out->nfrom = message_parse_address_list(from_value, out->from, HDR_FROM_MAX);

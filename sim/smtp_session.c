@@ -67,6 +67,7 @@ struct session {
 	char stored_id[40]; /* id of the message being committed */
 	struct transcript *transcript;
 	const char *command; /* verb of the command being answered */
+	const char *stage;   /* scenario stage of that command: connect, ehlo, mail, ... */
 	/* transaction */
 	int has_mail;
 	char mail_from[ADDR_MAX];
@@ -119,13 +120,9 @@ static void write_line(struct session *s, const char *line, size_t len)
 static void record_event(struct session *s, const char *type, int code, const char *text,
                          const char *message)
 {
-	struct event_record rec = {type,      s->id,     s->ip, s->authed ? s->user : NULL,
-	                           NULL,      s->command, code,  text,
-	                           message};
+	struct event_record rec = {type, s->id, s->ip, s->authed ? s->user : NULL, s->stage,
+	                           s->command, code, text, message};
 
-	rec.stage = s->state == ST_DATA || s->state == ST_COMMIT ? "data-end" : NULL;
-	if (rec.stage == NULL && s->command != NULL)
-		rec.stage = s->command;
 	events_emit(s->srv->events, &rec);
 }
 
@@ -143,8 +140,8 @@ static void reply_lines(struct session *s, enum smtp_reply r, const struct cat_v
 			line[3] = '-';
 		write_line(s, line, len);
 		if (e->code >= 400 && i == 0)
-			record_event(s, (s->state == ST_DATA || s->state == ST_COMMIT) ? "rejected" : "refused",
-			             e->code, line, NULL);
+			record_event(s, s->stage && strcmp(s->stage, "data-end") == 0 ? "rejected" : "refused", e->code,
+			             line, NULL);
 	}
 	if (e->closes)
 		session_close(s);
@@ -174,7 +171,8 @@ static void reset_transaction(struct session *s)
 static void send_greeting(struct session *s)
 {
 	s->state = ST_COMMAND;
-	s->command = "connect";
+	s->command = NULL;
+	s->stage = "connect";
 	if (s->refused) {
 		reply(s, R_TOO_MANY_CONNECTIONS, NOVARS);
 		return;
@@ -522,6 +520,8 @@ static void reply_accepted(struct session *s, const char *id)
 {
 	struct cat_var vars[2 * 50];
 	size_t nsup = 0;
+	char line[1024];
+	enum smtp_reply r = R_ACCEPTED;
 
 	for (size_t i = 0; i < s->nrcpt && nsup < 50; i++)
 		if (s->rcpts[i].suppressed) {
@@ -530,9 +530,12 @@ static void reply_accepted(struct session *s, const char *id)
 			nsup++;
 		}
 	if (nsup > 0)
-		reply_lines(s, R_SUPPRESSED, vars, 2, nsup);
+		r = R_SUPPRESSED;
 	else
-		reply(s, R_ACCEPTED, VARS({"id", id}));
+		vars[nsup++] = (struct cat_var){"id", id};
+	catalog_smtp_line(s->srv->replies[r], vars, r == R_SUPPRESSED ? 2 : 1, line, sizeof line);
+	record_event(s, "accepted", s->srv->replies[r]->code, line, id);
+	reply_lines(s, r, vars, r == R_SUPPRESSED ? 2 : 1, r == R_SUPPRESSED ? nsup : 1);
 }
 
 static void on_committed(void *arg, int ok)
@@ -550,7 +553,6 @@ static void on_committed(void *arg, int ok)
 		policy_quota_charge(s->srv->policy, s->authed ? s->user : NULL,
 		                    policy_quota_units(s->srv->policy, s->nrcpt, s->data_total),
 		                    clock_now());
-		record_event(s, "accepted", 250, NULL, s->stored_id);
 		reply_accepted(s, s->stored_id);
 	}
 	if (s->state == ST_CLOSING)
@@ -595,6 +597,7 @@ static void data_end(struct session *s)
 	struct store_message *m;
 	char note[96];
 
+	s->stage = "data-end";
 	snprintf(note, sizeof note, "message data: %zu bytes in %zu lines", s->data_total,
 	         s->data_lines);
 	transcript_add(s->transcript, "note", note, strlen(note));
@@ -693,12 +696,38 @@ static int read_data(struct session *s, struct evbuffer *in)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
+static const char *verb_stage(enum smtp_verb verb)
+{
+	switch (verb) {
+	case VERB_EHLO:
+	case VERB_HELO:
+		return "ehlo";
+	case VERB_STARTTLS:
+		return "starttls";
+	case VERB_AUTH:
+		return "auth";
+	case VERB_MAIL:
+		return "mail";
+	case VERB_RCPT:
+		return "rcpt";
+	case VERB_DATA:
+		return "data";
+	case VERB_RSET:
+		return "rset";
+	case VERB_QUIT:
+		return "quit";
+	default:
+		return "command";
+	}
+}
+
 static void proceed_command(struct session *s, const char *line)
 {
 	struct smtp_command cmd;
 
 	smtp_parse_command(line, &cmd);
 	s->command = cmd.verb == VERB_UNKNOWN ? "unknown" : smtp_verb_name(cmd.verb);
+	s->stage = verb_stage(cmd.verb);
 	switch (cmd.verb) {
 	case VERB_EHLO:
 		proceed_ehlo(s, cmd.arg, 1);
@@ -763,7 +792,8 @@ static int take_line(struct session *s, struct evbuffer *in, char *line, size_t 
 		evbuffer_drain(in, evbuffer_get_length(in));
 		if (!s->skip_line) {
 			s->skip_line = 1;
-			s->command = "line";
+			s->command = NULL;
+			s->stage = "command";
 			reply(s, R_LINE_TOO_LONG, NOVARS);
 		}
 		return 0;
@@ -771,7 +801,8 @@ static int take_line(struct session *s, struct evbuffer *in, char *line, size_t 
 	if (s->skip_line || (size_t)p.pos > max) {
 		evbuffer_drain(in, (size_t)p.pos + eol_len);
 		if (!s->skip_line) {
-			s->command = "line";
+			s->command = NULL;
+			s->stage = "command";
 			reply(s, R_LINE_TOO_LONG, NOVARS);
 		}
 		s->skip_line = 0;
@@ -861,9 +892,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		session_read(s);
 		return;
 	}
+	if ((what & BEV_EVENT_TIMEOUT) && s->state == ST_COMMIT) {
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE); /* the reply is on its way */
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != ST_CLOSING && s->state != ST_COMMIT &&
 	    s->state != ST_TLS_HANDSHAKE) {
-		s->command = "idle";
+		s->command = NULL;
+		s->stage = "idle";
 		reply(s, R_TIMEOUT, NOVARS);
 		return;
 	}
@@ -1029,7 +1065,8 @@ void smtp_session_drain(struct session *s)
 		session_free(s);
 	else if (s->state == ST_COMMAND || s->state == ST_AUTH_PLAIN ||
 	         s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS) {
-		s->command = "shutdown";
+		s->command = NULL;
+		s->stage = "shutdown";
 		reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
 	}
 }
@@ -1038,7 +1075,8 @@ void smtp_session_abort(struct session *s)
 {
 	if (s->state == ST_CLOSING || s->state == ST_COMMIT)
 		return;
-	s->command = "shutdown";
+	s->command = NULL;
+	s->stage = "shutdown";
 	reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
 }
 
