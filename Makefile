@@ -12,7 +12,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libyaml-dev libjansson-dev libsqlite3-dev
-TEST_DEPS := $(RUN_DEPS) libcunit1-dev expect tcl-expect swaks postfix curl openssl sqlite3 procps
+TEST_DEPS := $(RUN_DEPS) libcunit1-dev expect tcl-expect swaks postfix curl openssl sqlite3 procps python3
 
 SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
 SIM_HDR  := $(wildcard sim/*.h)
