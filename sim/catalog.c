@@ -13,8 +13,8 @@
 #include "ydoc.h"
 
 static const char *const entry_keys[] = {
-    "id", "protocol", "stage", "code", "enhanced", "text", "status", "error_code", "message",
-    "kind", "closes", "trigger", "client_should", "remedy", "source", NULL};
+    "id",      "protocol", "stage",  "code",    "enhanced",      "text",   "status", "error_code",
+    "message", "kind",     "closes", "trigger", "client_should", "remedy", "source", NULL};
 
 static void entry_free(struct cat_entry *e)
 {
@@ -185,7 +185,8 @@ size_t catalog_fill(const char *tmpl, const struct cat_var *vars, size_t nvars, 
 		return 0;
 	for (const char *p = tmpl; *p != '\0';) {
 		const char *close = (*p == '{') ? strchr(p + 1, '}') : NULL;
-		const char *value = close ? var_value(vars, nvars, p + 1, (size_t)(close - p - 1)) : NULL;
+		const char *value =
+		    close ? var_value(vars, nvars, p + 1, (size_t)(close - p - 1)) : NULL;
 		if (value != NULL) {
 			size_t vl = strlen(value);
 			if (vl > outlen - 1 - o)

@@ -17,18 +17,18 @@ struct cat_entry {
 	char *id;
 	enum cat_protocol protocol;
 	char *stage;
-	int code;        /* SMTP reply code */
-	char *enhanced;  /* "4.7.1" or NULL */
-	char *text;      /* SMTP text template */
-	int status;      /* HTTP status */
+	int code;       /* SMTP reply code */
+	char *enhanced; /* "4.7.1" or NULL */
+	char *text;     /* SMTP text template */
+	int status;     /* HTTP status */
 	char *error_code;
-	char *message;   /* HTTP message template */
-	char *kind;      /* transient | permanent | success */
-	int closes;      /* the server closes the connection after this reply */
+	char *message; /* HTTP message template */
+	char *kind;    /* transient | permanent | success */
+	int closes;    /* the server closes the connection after this reply */
 	char *trigger;
 	char *client_should;
 	char *remedy;
-	char *source;    /* documented | inferred */
+	char *source; /* documented | inferred */
 };
 
 struct catalog {

@@ -61,19 +61,25 @@ static int load_quota_unit(struct ydoc *d, yaml_node_t *n, enum quota_unit *out)
 
 static int load_limits(struct ydoc *d, yaml_node_t *n, struct config_limits *l)
 {
-	static const char *const keys[] = {
-	    "message_bytes", "header_bytes", "line_bytes", "recipients", "connections_per_ip",
-	    "auth_failures_per_ip", "auth_failure_window", "command_timeout", "per_minute",
-	    "per_day", "quota_unit", "store_bytes", "drain_timeout", NULL};
+	static const char *const keys[] = {"message_bytes",       "header_bytes",
+	                                   "line_bytes",          "recipients",
+	                                   "connections_per_ip",  "auth_failures_per_ip",
+	                                   "auth_failure_window", "command_timeout",
+	                                   "per_minute",          "per_day",
+	                                   "quota_unit",          "store_bytes",
+	                                   "drain_timeout",       NULL};
 	struct {
 		const char *key;
 		unsigned long long *slot;
 	} counts[] = {
-	    {"message_bytes", &l->message_bytes}, {"header_bytes", &l->header_bytes},
-	    {"line_bytes", &l->line_bytes},       {"recipients", &l->recipients},
+	    {"message_bytes", &l->message_bytes},
+	    {"header_bytes", &l->header_bytes},
+	    {"line_bytes", &l->line_bytes},
+	    {"recipients", &l->recipients},
 	    {"connections_per_ip", &l->connections_per_ip},
 	    {"auth_failures_per_ip", &l->auth_failures_per_ip},
-	    {"per_minute", &l->per_minute},       {"per_day", &l->per_day},
+	    {"per_minute", &l->per_minute},
+	    {"per_day", &l->per_day},
 	    {"store_bytes", &l->store_bytes},
 	};
 	struct {
@@ -159,7 +165,8 @@ static int load_users(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	int rc = 0;
 
 	if (!ydoc_is_seq(n))
-		return ydoc_error(d, n, "users: expected a list of {name, password, approved_senders}");
+		return ydoc_error(d, n,
+		                  "users: expected a list of {name, password, approved_senders}");
 	free_users(cfg);
 	cfg->users = calloc(len ? len : 1, sizeof *cfg->users);
 	cfg->nusers = len;
@@ -207,8 +214,8 @@ static int load_log(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	if (load_section_strings(d, n, "log", keys, slots) < 0)
 		return -1;
 	s = cfg->log_level;
-	if (s == NULL || (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") &&
-	                  strcmp(s, "error")))
+	if (s == NULL ||
+	    (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error")))
 		return ydoc_error(d, ydoc_get(d, n, "level"),
 		                  "log.level: expected debug, info, warn or error");
 	return 0;
@@ -216,9 +223,9 @@ static int load_log(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 
 static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 {
-	static const char *const keys[] = {"listen", "hostname", "state_dir", "store", "tls",
-	                                   "limits", "users", "suppressions", "auth", "log",
-	                                   NULL};
+	static const char *const keys[] = {"listen", "hostname", "state_dir", "store",
+	                                   "tls",    "limits",   "users",     "suppressions",
+	                                   "auth",   "log",      NULL};
 	static const char *const store_keys[] = {"path", NULL};
 	static const char *const tls_keys[] = {"cert", "key", NULL};
 	char **store_slots[] = {&cfg->store_path};
@@ -244,21 +251,23 @@ static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 	if ((v = ydoc_get(d, root, "users")) != NULL)
 		rc |= load_users(d, v, cfg);
 	if ((v = ydoc_get(d, root, "suppressions")) != NULL)
-		rc |= load_string_list(d, v, "suppressions", &cfg->suppressions,
-		                       &cfg->nsuppressions);
+		rc |=
+		    load_string_list(d, v, "suppressions", &cfg->suppressions, &cfg->nsuppressions);
 	if ((v = ydoc_get(d, root, "auth")) != NULL)
 		rc |= load_auth(d, v, cfg);
 	if ((v = ydoc_get(d, root, "log")) != NULL)
 		rc |= load_log(d, v, cfg);
 	if (cfg->store_path == NULL)
-		rc |= ydoc_error(d, ydoc_get(d, root, "store"), "store.path: expected a path or ':memory:'");
+		rc |= ydoc_error(d, ydoc_get(d, root, "store"),
+		                 "store.path: expected a path or ':memory:'");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
-		rc |= ydoc_error(d, ydoc_get(d, root, "tls"), "tls: give both cert and key, or neither");
+		rc |= ydoc_error(d, ydoc_get(d, root, "tls"),
+		                 "tls: give both cert and key, or neither");
 	return rc;
 }
 
-static int load_text(struct config *cfg, const char *file, const unsigned char *text,
-                     size_t len, char **errors)
+static int load_text(struct config *cfg, const char *file, const unsigned char *text, size_t len,
+                     char **errors)
 {
 	struct ydoc d;
 	int rc = ydoc_load(&d, file, text, len);

@@ -37,12 +37,12 @@ struct config_limits {
 };
 
 struct config {
-	char *listen_smtp;    /* "host:port", NULL when disabled */
+	char *listen_smtp; /* "host:port", NULL when disabled */
 	char *listen_smtps;
 	char *listen_control;
 	char *hostname;
 	char *state_dir;
-	char *store_path;     /* relative to state_dir, absolute, or ":memory:" */
+	char *store_path; /* relative to state_dir, absolute, or ":memory:" */
 	char *tls_cert;
 	char *tls_key;
 	struct config_limits limits;

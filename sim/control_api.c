@@ -38,7 +38,8 @@ static void send_json(struct evhttp_request *req, int status, json_t *body)
 	struct evbuffer *out = evbuffer_new();
 	char *text = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	                  "application/json");
 	evbuffer_add_printf(out, "%s\n", text ? text : "null");
 	evhttp_send_reply(req, status, status < 400 ? "OK" : "Error", out);
 	free(text);
@@ -80,10 +81,11 @@ static void get_health(struct control_api *api, struct evhttp_request *req)
 {
 	struct server *srv = api->srv;
 
-	send_json(req, 200, json_pack("{s:s, s:s, s:f, s:I, s:b}", "status",
-	                              srv->draining ? "draining" : "ok", "version", EDSIM_VERSION,
-	                              "uptime_seconds", clock_now() - srv->started, "sessions",
-	                              (json_int_t)srv->nsessions, "draining", srv->draining));
+	send_json(req, 200,
+	          json_pack("{s:s, s:s, s:f, s:I, s:b}", "status",
+	                    srv->draining ? "draining" : "ok", "version", EDSIM_VERSION,
+	                    "uptime_seconds", clock_now() - srv->started, "sessions",
+	                    (json_int_t)srv->nsessions, "draining", srv->draining));
 }
 
 static void get_messages(struct control_api *api, struct evhttp_request *req)
@@ -101,7 +103,8 @@ static void get_messages(struct control_api *api, struct evhttp_request *req)
 	f.subject = evhttp_find_header(&q, "subject");
 	limit = evhttp_find_header(&q, "limit");
 	if (limit != NULL && (parse_ulonglong(limit, &n) < 0 || n == 0 || n > 100000)) {
-		send_error(req, 400, "InvalidParameter", "limit: expected an integer from 1 to 100000");
+		send_error(req, 400, "InvalidParameter",
+		           "limit: expected an integer from 1 to 100000");
 		evhttp_clear_headers(&q);
 		return;
 	}
@@ -115,7 +118,8 @@ static void delete_messages(struct control_api *api, struct evhttp_request *req)
 	long n = store_delete_all(api->srv->store);
 
 	if (n < 0)
-		send_error(req, 500, "InternalServerError", "the store could not delete the messages");
+		send_error(req, 500, "InternalServerError",
+		           "the store could not delete the messages");
 	else
 		send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)n));
 }
@@ -152,8 +156,9 @@ static void add_content(json_t *obj, const char *raw, size_t len)
 			while (v < p + n && (*v == ' ' || *v == '\t'))
 				v++;
 			json_array_append_new(headers,
-			                      json_pack("{s:o, s:o}", "name", json_text(p, (size_t)(colon - p)),
-			                                "value", json_text(v, (size_t)(p + n - v))));
+			                      json_pack("{s:o, s:o}", "name",
+			                                json_text(p, (size_t)(colon - p)), "value",
+			                                json_text(v, (size_t)(p + n - v))));
 		}
 		p = line_end + 1;
 	}
@@ -176,7 +181,8 @@ static void get_message(struct control_api *api, struct evhttp_request *req, con
 	}
 	if (raw_only) {
 		struct evbuffer *out = evbuffer_new();
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "message/rfc822");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		                  "message/rfc822");
 		evbuffer_add(out, raw, len);
 		evhttp_send_reply(req, 200, "OK", out);
 		evbuffer_free(out);
@@ -199,9 +205,11 @@ static void get_events(struct control_api *api, struct evhttp_request *req)
 		return;
 	since = evhttp_find_header(&q, "since");
 	if (since != NULL && parse_ulonglong(since, &n) < 0) {
-		send_error(req, 400, "InvalidParameter", "since: expected an event id (a non-negative integer)");
+		send_error(req, 400, "InvalidParameter",
+		           "since: expected an event id (a non-negative integer)");
 	} else {
-		send_json(req, 200, json_pack("{s:o}", "events", events_since(api->srv->events, n)));
+		send_json(req, 200,
+		          json_pack("{s:o}", "events", events_since(api->srv->events, n)));
 	}
 	evhttp_clear_headers(&q);
 }

@@ -5,7 +5,10 @@
 
 #include <string.h>
 
-size_t embedded_default_yaml_len(void) { return strlen((const char *)embedded_default_yaml); }
+size_t embedded_default_yaml_len(void)
+{
+	return strlen((const char *)embedded_default_yaml);
+}
 
 size_t embedded_catalog_oci_yaml_len(void)
 {

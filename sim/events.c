@@ -27,7 +27,7 @@ struct transcript {
 struct events {
 	FILE *file;
 	char *ring[EVENTS_KEEP];
-	uint64_t next_seq; /* sequence number of the next event */
+	uint64_t next_seq;              /* sequence number of the next event */
 	struct transcript *transcripts; /* newest first */
 	size_t nclosed;
 };
@@ -108,7 +108,10 @@ json_t *json_text(const char *s, size_t len)
 	return str ? str : json_null();
 }
 
-static json_t *string_or_null(const char *s) { return s ? json_text(s, strlen(s)) : json_null(); }
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_text(s, strlen(s)) : json_null();
+}
 
 uint64_t events_emit(struct events *ev, const struct event_record *rec)
 {
@@ -191,7 +194,8 @@ static int buf_reserve(struct transcript *t, size_t more)
 
 void transcript_add(struct transcript *t, const char *dir, const char *line, size_t len)
 {
-	static const char note[] = "transcript truncated here: the rest of this connection is not kept";
+	static const char note[] =
+	    "transcript truncated here: the rest of this connection is not kept";
 	double now = clock_wall();
 	unsigned int n;
 	char d = dir[0];
@@ -261,10 +265,10 @@ json_t *transcript_json(struct events *ev, uint64_t connection)
 		memcpy(&when, t->buf + off, sizeof when);
 		memcpy(&n, t->buf + off + sizeof when + 1, sizeof n);
 		clock_format(when, stamp, sizeof stamp);
-		json_array_append_new(lines, json_pack("{s:s, s:s, s:o}", "time", stamp, "dir",
-		                                       dir_name(t->buf[off + sizeof when]), "line",
-		                                       json_text(t->buf + off + sizeof when + 1 + sizeof n,
-		                                                 n)));
+		json_array_append_new(
+		    lines, json_pack("{s:s, s:s, s:o}", "time", stamp, "dir",
+		                     dir_name(t->buf[off + sizeof when]), "line",
+		                     json_text(t->buf + off + sizeof when + 1 + sizeof n, n)));
 		off += sizeof when + 1 + sizeof n + n;
 	}
 	clock_format(t->opened, stamp, sizeof stamp);

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EVENTS_KEEP 20000
-#define TRANSCRIPTS_KEEP 1000
+#define EVENTS_KEEP          20000
+#define TRANSCRIPTS_KEEP     1000
 #define TRANSCRIPT_MAX_BYTES (256 * 1024)
 
 struct events;

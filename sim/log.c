@@ -12,7 +12,10 @@
 
 static enum log_level min_level = LOG_INFO;
 
-void log_set_level(enum log_level level) { min_level = level; }
+void log_set_level(enum log_level level)
+{
+	min_level = level;
+}
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
@@ -27,8 +30,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-	fprintf(stderr, "edsim %s.%03ld %s: ", stamp, (long)(tv.tv_usec / 1000),
-	        names[level]);
+	fprintf(stderr, "edsim %s.%03ld %s: ", stamp, (long)(tv.tv_usec / 1000), names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -16,17 +16,16 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: edsim [--config FILE] [--smtp HOST:PORT] [--smtps HOST:PORT]\n"
-	        "             [--control HOST:PORT] [--state-dir DIR] [--store PATH]\n"
-	        "             [--log-level debug|info|warn|error]\n"
-	        "       edsim --version | --help\n"
-	        "\n"
-	        "Starts the Email Delivery simulator. With no --config the embedded defaults\n"
-	        "serve (SMTP 127.0.0.1:2525 with STARTTLS, SMTPS 127.0.0.1:2465, control API\n"
-	        "127.0.0.1:8025, state in ./var). Flags override the file. A listen address\n"
-	        "of 'off' disables that listener; port 0 picks a free port (see\n"
-	        "STATE_DIR/edsim.ready for the ports chosen).\n");
+	fprintf(out, "usage: edsim [--config FILE] [--smtp HOST:PORT] [--smtps HOST:PORT]\n"
+	             "             [--control HOST:PORT] [--state-dir DIR] [--store PATH]\n"
+	             "             [--log-level debug|info|warn|error]\n"
+	             "       edsim --version | --help\n"
+	             "\n"
+	             "Starts the Email Delivery simulator. With no --config the embedded defaults\n"
+	             "serve (SMTP 127.0.0.1:2525 with STARTTLS, SMTPS 127.0.0.1:2465, control API\n"
+	             "127.0.0.1:8025, state in ./var). Flags override the file. A listen address\n"
+	             "of 'off' disables that listener; port 0 picks a free port (see\n"
+	             "STATE_DIR/edsim.ready for the ports chosen).\n");
 }
 
 struct overrides {
@@ -70,8 +69,8 @@ static int parse_args(int argc, char **argv, const char **config_file, struct ov
 	struct {
 		const char *flag;
 		const char **slot;
-	} flags[] = {{"--config", config_file}, {"--smtp", &o->smtp},
-	             {"--smtps", &o->smtps},    {"--control", &o->control},
+	} flags[] = {{"--config", config_file},      {"--smtp", &o->smtp},
+	             {"--smtps", &o->smtps},         {"--control", &o->control},
 	             {"--state-dir", &o->state_dir}, {"--store", &o->store},
 	             {"--log-level", &o->log_level}};
 

@@ -13,7 +13,7 @@
 enum header_result { HDR_OK, HDR_NO_HEADERS, HDR_TOO_LARGE, HDR_MALFORMED };
 
 #define HDR_VALUE_MAX 998
-#define HDR_FROM_MAX 8
+#define HDR_FROM_MAX  8
 
 struct header_info {
 	size_t header_bytes; /* bytes of the header section, without the blank line */

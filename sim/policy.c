@@ -63,7 +63,10 @@ void policy_free(struct policy *p)
 	free(p);
 }
 
-int policy_is_open(const struct policy *p) { return p->cfg->nusers == 0; }
+int policy_is_open(const struct policy *p)
+{
+	return p->cfg->nusers == 0;
+}
 
 static const struct config_user *find_user(const struct policy *p, const char *name)
 {

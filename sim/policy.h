@@ -37,8 +37,7 @@ int policy_auth_blocked(struct policy *p, const char *ip, double now);
 
 enum quota_verdict policy_quota_check(struct policy *p, const char *user, double now,
                                       unsigned long long *limit);
-void policy_quota_charge(struct policy *p, const char *user, unsigned long long units,
-                         double now);
+void policy_quota_charge(struct policy *p, const char *user, unsigned long long units, double now);
 /* Quota units for one accepted message under the configured quota_unit. */
 unsigned long long policy_quota_units(const struct policy *p, size_t nrcpt, size_t bytes);
 

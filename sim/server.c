@@ -80,7 +80,8 @@ static struct evconnlistener *listen_on(struct server *srv, const char *text, co
 		return NULL;
 	}
 	l = evconnlistener_new_bind(srv->base, on_accept, srv,
-	                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+	                                LEV_OPT_CLOSE_ON_EXEC,
 	                            1024, ai->ai_addr, (int)ai->ai_addrlen);
 	evutil_freeaddrinfo(ai);
 	if (l == NULL) {
@@ -98,7 +99,10 @@ static void finish_if_drained(struct server *srv)
 		event_base_loopexit(srv->base, NULL);
 }
 
-void server_session_gone(struct server *srv) { finish_if_drained(srv); }
+void server_session_gone(struct server *srv)
+{
+	finish_if_drained(srv);
+}
 
 static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -107,7 +111,8 @@ static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warn("drain: %zu session(s) still open after the deadline, closing them", srv->nsessions);
+	log_warn("drain: %zu session(s) still open after the deadline, closing them",
+	         srv->nsessions);
 	for (s = srv->sessions; s != NULL; s = next) {
 		next = smtp_session_next(s);
 		smtp_session_abort(s);
@@ -206,8 +211,8 @@ static int start_listeners(struct server *srv, char *err, size_t errlen)
 	if (cfg->listen_smtp &&
 	    !(srv->smtp_listener = listen_on(srv, cfg->listen_smtp, "smtp", &smtp, err, errlen)))
 		return -1;
-	if (cfg->listen_smtps &&
-	    !(srv->smtps_listener = listen_on(srv, cfg->listen_smtps, "smtps", &smtps, err, errlen)))
+	if (cfg->listen_smtps && !(srv->smtps_listener = listen_on(srv, cfg->listen_smtps, "smtps",
+	                                                           &smtps, err, errlen)))
 		return -1;
 	if (cfg->listen_control &&
 	    !(srv->control = control_api_new(srv, cfg->listen_control, &control, err, errlen)))
@@ -239,7 +244,8 @@ int server_init(struct server *srv, struct config *cfg, char *err, size_t errlen
 	}
 	if (load_catalog(srv, err, errlen) < 0)
 		return -1;
-	if ((srv->tls = tls_context_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir, err, errlen)) == NULL)
+	if ((srv->tls =
+	         tls_context_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir, err, errlen)) == NULL)
 		return -1;
 	if ((srv->base = event_base_new()) == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");

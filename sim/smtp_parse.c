@@ -15,10 +15,9 @@ static const struct {
 	const char *name;
 	enum smtp_verb verb;
 } verbs[] = {
-    {"EHLO", VERB_EHLO}, {"HELO", VERB_HELO}, {"STARTTLS", VERB_STARTTLS},
-    {"AUTH", VERB_AUTH}, {"MAIL", VERB_MAIL}, {"RCPT", VERB_RCPT},
-    {"DATA", VERB_DATA}, {"RSET", VERB_RSET}, {"NOOP", VERB_NOOP},
-    {"QUIT", VERB_QUIT}, {"VRFY", VERB_VRFY}, {"EXPN", VERB_EXPN},
+    {"EHLO", VERB_EHLO}, {"HELO", VERB_HELO}, {"STARTTLS", VERB_STARTTLS}, {"AUTH", VERB_AUTH},
+    {"MAIL", VERB_MAIL}, {"RCPT", VERB_RCPT}, {"DATA", VERB_DATA},         {"RSET", VERB_RSET},
+    {"NOOP", VERB_NOOP}, {"QUIT", VERB_QUIT}, {"VRFY", VERB_VRFY},         {"EXPN", VERB_EXPN},
     {"HELP", VERB_HELP},
 };
 
@@ -44,8 +43,8 @@ const char *smtp_verb_name(enum smtp_verb verb)
 	return "UNKNOWN";
 }
 
-enum path_result smtp_parse_path(const char *arg, const char *prefix, char *addr,
-                                 size_t addrlen, const char **params)
+enum path_result smtp_parse_path(const char *arg, const char *prefix, char *addr, size_t addrlen,
+                                 const char **params)
 {
 	size_t plen = strlen(prefix), alen;
 	const char *p = arg, *end;
@@ -120,8 +119,9 @@ enum param_result smtp_parse_mail_params(const char *params, unsigned long long 
 			if (end != value + valuelen)
 				return PARAM_SYNTAX;
 		} else if (strcasecmp(key, "BODY") == 0) {
-			if (value == NULL || !((valuelen == 4 && strncasecmp(value, "7BIT", 4) == 0) ||
-			                       (valuelen == 8 && strncasecmp(value, "8BITMIME", 8) == 0)))
+			if (value == NULL ||
+			    !((valuelen == 4 && strncasecmp(value, "7BIT", 4) == 0) ||
+			      (valuelen == 8 && strncasecmp(value, "8BITMIME", 8) == 0)))
 				return PARAM_SYNTAX;
 		} else if (strcasecmp(key, "AUTH") != 0) {
 			return PARAM_UNSUPPORTED;
@@ -176,7 +176,8 @@ static int domain_valid(const char *s)
 	if (len == 0 || len > 253)
 		return 0;
 	if (s[0] == '[')
-		return s[len - 1] == ']' && len > 2 && strspn(s + 1, "0123456789abcdefABCDEF.:Iv6") == len - 2;
+		return s[len - 1] == ']' && len > 2 &&
+		       strspn(s + 1, "0123456789abcdefABCDEF.:Iv6") == len - 2;
 	for (size_t i = 0; i <= len; i++) {
 		char c = s[i];
 		if (c == '.' || c == '\0') {

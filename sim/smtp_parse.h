@@ -10,8 +10,20 @@
 #include <stddef.h>
 
 enum smtp_verb {
-	VERB_UNKNOWN, VERB_EHLO, VERB_HELO, VERB_STARTTLS, VERB_AUTH, VERB_MAIL, VERB_RCPT,
-	VERB_DATA, VERB_RSET, VERB_NOOP, VERB_QUIT, VERB_VRFY, VERB_EXPN, VERB_HELP
+	VERB_UNKNOWN,
+	VERB_EHLO,
+	VERB_HELO,
+	VERB_STARTTLS,
+	VERB_AUTH,
+	VERB_MAIL,
+	VERB_RCPT,
+	VERB_DATA,
+	VERB_RSET,
+	VERB_NOOP,
+	VERB_QUIT,
+	VERB_VRFY,
+	VERB_EXPN,
+	VERB_HELP
 };
 
 struct smtp_command {
@@ -27,8 +39,8 @@ enum path_result { PATH_OK, PATH_SYNTAX, PATH_INVALID_ADDRESS };
 /* Parses "FROM:<addr> params" (prefix "FROM:") or "TO:<addr> params".
  * On PATH_OK and PATH_INVALID_ADDRESS, addr holds the address as written
  * (without brackets); *params points at the parameters ("" when none). */
-enum path_result smtp_parse_path(const char *arg, const char *prefix, char *addr,
-                                 size_t addrlen, const char **params);
+enum path_result smtp_parse_path(const char *arg, const char *prefix, char *addr, size_t addrlen,
+                                 const char **params);
 
 enum param_result { PARAM_OK, PARAM_UNSUPPORTED, PARAM_SYNTAX };
 

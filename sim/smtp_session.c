@@ -53,15 +53,15 @@ struct session {
 	enum state state;
 	uint64_t id;
 	char ip[64];
-	int counted;      /* holds a connection slot for its IP */
-	int refused;      /* over the per-IP limit: 421 instead of the greeting */
+	int counted; /* holds a connection slot for its IP */
+	int refused; /* over the per-IP limit: 421 instead of the greeting */
 	int implicit_tls;
 	int tls;
-	int helo;         /* EHLO or HELO seen (since the last TLS start) */
+	int helo; /* EHLO or HELO seen (since the last TLS start) */
 	int authed;
-	int draining;     /* close with 421 4.3.0 after the current transaction */
-	int dead;         /* freed as soon as the pending commit calls back */
-	int skip_line;    /* discarding the rest of an over-long line */
+	int draining;  /* close with 421 4.3.0 after the current transaction */
+	int dead;      /* freed as soon as the pending commit calls back */
+	int skip_line; /* discarding the rest of an over-long line */
 	char user[AUTH_FIELD_MAX];
 	char login_user[AUTH_FIELD_MAX];
 	char stored_id[40]; /* id of the message being committed */
@@ -79,8 +79,9 @@ struct session {
 	int data_line_start;
 };
 
-#define VARS(...) ((const struct cat_var[]){__VA_ARGS__}), \
-	(sizeof((const struct cat_var[]){__VA_ARGS__}) / sizeof(struct cat_var))
+#define VARS(...)                                                                                  \
+	((const struct cat_var[]){__VA_ARGS__}),                                                   \
+	    (sizeof((const struct cat_var[]){__VA_ARGS__}) / sizeof(struct cat_var))
 #define NOVARS NULL, 0
 
 static void session_read(struct session *s);
@@ -120,8 +121,9 @@ static void write_line(struct session *s, const char *line, size_t len)
 static void record_event(struct session *s, const char *type, int code, const char *text,
                          const char *message)
 {
-	struct event_record rec = {type, s->id, s->ip, s->authed ? s->user : NULL, s->stage,
-	                           s->command, code, text, message};
+	struct event_record rec = {type,     s->id,      s->ip, s->authed ? s->user : NULL,
+	                           s->stage, s->command, code,  text,
+	                           message};
 
 	events_emit(s->srv->events, &rec);
 }
@@ -140,8 +142,10 @@ static void reply_lines(struct session *s, enum smtp_reply r, const struct cat_v
 			line[3] = '-';
 		write_line(s, line, len);
 		if (e->code >= 400 && i == 0)
-			record_event(s, s->stage && strcmp(s->stage, "data-end") == 0 ? "rejected" : "refused", e->code,
-			             line, NULL);
+			record_event(s,
+			             s->stage && strcmp(s->stage, "data-end") == 0 ? "rejected"
+			                                                           : "refused",
+			             e->code, line, NULL);
 	}
 	if (e->closes)
 		session_close(s);
@@ -378,7 +382,8 @@ static int check_quota(struct session *s)
 	unsigned long long limit = 0;
 	char text[32];
 
-	switch (policy_quota_check(s->srv->policy, s->authed ? s->user : NULL, clock_now(), &limit)) {
+	switch (
+	    policy_quota_check(s->srv->policy, s->authed ? s->user : NULL, clock_now(), &limit)) {
 	case QUOTA_OK:
 		return 0;
 	case QUOTA_MINUTE:
@@ -500,7 +505,8 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 			matches_envelope = 1;
 	}
 	if (h->nfrom > 1)
-		transcript_add(s->transcript, "note", "From holds several addresses (discouraged)", 42);
+		transcript_add(s->transcript, "note", "From holds several addresses (discouraged)",
+		               42);
 	if (matches_envelope)
 		return 0;
 	policy_auth_failure(s->srv->policy, s->ip, clock_now());
@@ -605,7 +611,8 @@ static void data_end(struct session *s)
 		reply(s, R_SIZE_EXCEEDED, NOVARS);
 		goto done;
 	}
-	if (message_parse_headers(s->data ? s->data : "", s->data_len, l->header_bytes, &h) != HDR_OK) {
+	if (message_parse_headers(s->data ? s->data : "", s->data_len, l->header_bytes, &h) !=
+	    HDR_OK) {
 		reply(s, R_PARSE_ERROR, NOVARS);
 		goto done;
 	}
@@ -821,9 +828,9 @@ static void session_read(struct session *s)
 	char *line = malloc(max + 1);
 	int got;
 
-	while (line != NULL && (s->state == ST_COMMAND || s->state == ST_DATA ||
-	                        s->state == ST_AUTH_PLAIN || s->state == ST_AUTH_LOGIN_USER ||
-	                        s->state == ST_AUTH_LOGIN_PASS)) {
+	while (line != NULL &&
+	       (s->state == ST_COMMAND || s->state == ST_DATA || s->state == ST_AUTH_PLAIN ||
+	        s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS)) {
 		if (s->state == ST_DATA) {
 			if (!read_data(s, in))
 				break;
@@ -861,7 +868,8 @@ static void note_tls_error(struct session *s, const char *what)
 
 	if (e == 0)
 		e = ERR_peek_last_error();
-	snprintf(msg, sizeof msg, "%s: %s", what, e ? ERR_reason_error_string(e) : "connection closed");
+	snprintf(msg, sizeof msg, "%s: %s", what,
+	         e ? ERR_reason_error_string(e) : "connection closed");
 	transcript_add(s->transcript, "note", msg, strlen(msg));
 	log_info("connection %llu from %s: %s", (unsigned long long)s->id, s->ip, msg);
 	ERR_clear_error();
@@ -937,9 +945,10 @@ static void on_starttls_flushed(struct bufferevent *bev, void *arg)
 		return;
 	ssl = SSL_new(s->srv->tls);
 	bufferevent_free(s->bev);
-	s->bev = ssl ? bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
-	                                              BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
-	             : NULL;
+	s->bev =
+	    ssl ? bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
+	                                         BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+	        : NULL;
 	if (s->bev == NULL) {
 		SSL_free(ssl);
 		s->state = ST_CLOSING;
@@ -963,7 +972,8 @@ static void start_tls(struct session *s)
 	reset_transaction(s);
 	bufferevent_setcb(s->bev, NULL, on_starttls_flushed, on_event, s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+	bufferevent_trigger(s->bev, EV_WRITE,
+	                    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
 }
 
 static void session_close(struct session *s)
@@ -973,7 +983,8 @@ static void session_close(struct session *s)
 	bufferevent_setcb(s->bev, NULL, on_drained, on_event, s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+		bufferevent_trigger(s->bev, EV_WRITE,
+		                    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
 }
 
 static void session_free(struct session *s)
@@ -1023,10 +1034,10 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 	s->counted = policy_connection_open(srv->policy, s->ip) == 0;
 	s->refused = !s->counted;
 	s->transcript = transcript_open(srv->events, s->id, s->ip);
-	s->bev = implicit_tls ? bufferevent_openssl_socket_new(srv->base, fd, ssl,
-	                                                       BUFFEREVENT_SSL_ACCEPTING,
-	                                                       BEV_OPT_CLOSE_ON_FREE)
-	                      : bufferevent_socket_new(srv->base, fd, 0);
+	s->bev = implicit_tls
+	             ? bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                              BEV_OPT_CLOSE_ON_FREE)
+	             : bufferevent_socket_new(srv->base, fd, 0);
 	s->fd = fd;
 	s->bev_owns_fd = implicit_tls;
 	s->next = srv->sessions;
@@ -1080,4 +1091,7 @@ void smtp_session_abort(struct session *s)
 	reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
 }
 
-struct session *smtp_session_next(struct session *s) { return s->next; }
+struct session *smtp_session_next(struct session *s)
+{
+	return s->next;
+}

@@ -13,7 +13,8 @@ void store_assign_id(struct store *st, struct store_message *m)
 {
 	unsigned long long ms = (unsigned long long)(clock_wall() * 1000.0);
 
-	snprintf(m->id, sizeof m->id, "%011llx%05llx", ms, (unsigned long long)(st->next_id++ & 0xfffff));
+	snprintf(m->id, sizeof m->id, "%011llx%05llx", ms,
+	         (unsigned long long)(st->next_id++ & 0xfffff));
 }
 
 void store_message_free(struct store_message *m)

@@ -76,16 +76,25 @@ static inline json_t *store_list(struct store *st, const struct store_filter *f)
 {
 	return st->ops->list(st, f);
 }
-static inline json_t *store_get(struct store *st, const char *id) { return st->ops->get(st, id); }
+static inline json_t *store_get(struct store *st, const char *id)
+{
+	return st->ops->get(st, id);
+}
 static inline int store_raw(struct store *st, const char *id, char **raw, size_t *len)
 {
 	return st->ops->raw(st, id, raw, len);
 }
-static inline long store_delete_all(struct store *st) { return st->ops->delete_all(st); }
+static inline long store_delete_all(struct store *st)
+{
+	return st->ops->delete_all(st);
+}
 static inline unsigned long long store_bytes_used(struct store *st)
 {
 	return st->ops->bytes_used(st);
 }
-static inline void store_close(struct store *st) { st->ops->close(st); }
+static inline void store_close(struct store *st)
+{
+	st->ops->close(st);
+}
 
 #endif

@@ -106,8 +106,9 @@ static int insert_one(struct sqlite_store *s, const struct store_message *m)
 		sqlite3_reset(s->insert_rcpt);
 		sqlite3_bind_int64(s->insert_rcpt, 1, seq);
 		sqlite3_bind_text(s->insert_rcpt, 2, m->rcpts[i].address, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->insert_rcpt, 3, m->rcpts[i].suppressed ? "suppressed" : "queued",
-		                  -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->insert_rcpt, 3,
+		                  m->rcpts[i].suppressed ? "suppressed" : "queued", -1,
+		                  SQLITE_STATIC);
 		rc = sqlite3_step(s->insert_rcpt);
 		if (rc != SQLITE_DONE)
 			return -1;
@@ -227,9 +228,10 @@ static json_t *recipients_json(struct sqlite_store *s, sqlite3_int64 seq)
 		return list;
 	sqlite3_bind_int64(st, 1, seq);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(list, json_pack("{s:s, s:s}", "address",
-		                                      (const char *)sqlite3_column_text(st, 0), "state",
-		                                      (const char *)sqlite3_column_text(st, 1)));
+		json_array_append_new(list,
+		                      json_pack("{s:s, s:s}", "address",
+		                                (const char *)sqlite3_column_text(st, 0), "state",
+		                                (const char *)sqlite3_column_text(st, 1)));
 	sqlite3_finalize(st);
 	return list;
 }
@@ -241,8 +243,9 @@ static json_t *text_or_null(sqlite3_stmt *st, int col)
 	return t ? json_string((const char *)t) : json_null();
 }
 
-#define SUMMARY_COLUMNS \
-	"seq, id, received, client_ip, connection, user, mail_from, message_id, subject, size, state"
+#define SUMMARY_COLUMNS                                                                            \
+	"seq, id, received, client_ip, connection, user, mail_from, message_id, subject, size, "   \
+	"state"
 
 static json_t *summary_json(struct sqlite_store *s, sqlite3_stmt *st)
 {
@@ -250,9 +253,9 @@ static json_t *summary_json(struct sqlite_store *s, sqlite3_stmt *st)
 
 	clock_format(sqlite3_column_double(st, 2), received, sizeof received);
 	return json_pack("{s:o, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id",
-	                 text_or_null(st, 1), "received", received, "client_ip", text_or_null(st, 3),
-	                 "connection", (json_int_t)sqlite3_column_int64(st, 4), "user",
-	                 text_or_null(st, 5), "from", text_or_null(st, 6), "to",
+	                 text_or_null(st, 1), "received", received, "client_ip",
+	                 text_or_null(st, 3), "connection", (json_int_t)sqlite3_column_int64(st, 4),
+	                 "user", text_or_null(st, 5), "from", text_or_null(st, 6), "to",
 	                 recipients_json(s, sqlite3_column_int64(st, 0)), "message_id",
 	                 text_or_null(st, 7), "subject", text_or_null(st, 8), "size",
 	                 (json_int_t)sqlite3_column_int64(st, 9), "state", text_or_null(st, 10));
@@ -292,8 +295,8 @@ static json_t *sqlite_get(struct store *st, const char *id)
 	sqlite3_stmt *q;
 
 	db_enter(s);
-	if (sqlite3_prepare_v2(s->rdb, "SELECT " SUMMARY_COLUMNS " FROM messages WHERE id=?", -1, &q,
-	                       NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->rdb, "SELECT " SUMMARY_COLUMNS " FROM messages WHERE id=?", -1,
+	                       &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 		if (sqlite3_step(q) == SQLITE_ROW)
 			found = summary_json(s, q);
@@ -376,15 +379,17 @@ static void sqlite_close(struct store *st)
 }
 
 static const struct store_ops sqlite_ops = {
-    sqlite_submit, sqlite_list, sqlite_get, sqlite_raw, sqlite_delete_all, sqlite_bytes_used,
-    sqlite_close,
+    sqlite_submit,     sqlite_list,       sqlite_get,   sqlite_raw,
+    sqlite_delete_all, sqlite_bytes_used, sqlite_close,
 };
 
 static int open_connection(const char *path, sqlite3 **db, char *err, size_t errlen)
 {
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(path, db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "store %s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
+		snprintf(err, errlen, "store %s: %s", path,
+		         *db ? sqlite3_errmsg(*db) : "cannot open");
 		return -1;
 	}
 	sqlite3_busy_timeout(*db, 5000);
@@ -403,13 +408,14 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 	                       " mail_from, message_id, subject, size, state, raw)"
 	                       " VALUES(?,?,?,?,?,?,?,?,?,'queued',?)",
 	                       -1, &s->insert_message, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->wdb, "INSERT INTO recipients(message_seq, address, state) VALUES(?,?,?)",
+	    sqlite3_prepare_v2(s->wdb,
+	                       "INSERT INTO recipients(message_seq, address, state) VALUES(?,?,?)",
 	                       -1, &s->insert_rcpt, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->wdb));
 		return -1;
 	}
-	if (sqlite3_prepare_v2(s->wdb, "SELECT COALESCE(SUM(size), 0) FROM messages", -1, &q, NULL) ==
-	    SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->wdb, "SELECT COALESCE(SUM(size), 0) FROM messages", -1, &q,
+	                       NULL) == SQLITE_OK) {
 		if (sqlite3_step(q) == SQLITE_ROW)
 			s->bytes_used = (unsigned long long)sqlite3_column_int64(q, 0);
 		sqlite3_finalize(q);
@@ -433,8 +439,7 @@ static void discard_partial(struct sqlite_store *s)
 	free(s);
 }
 
-struct store *store_sqlite_open(struct event_base *base, const char *path, char *err,
-                                size_t errlen)
+struct store *store_sqlite_open(struct event_base *base, const char *path, char *err, size_t errlen)
 {
 	struct sqlite_store *s = calloc(1, sizeof *s);
 

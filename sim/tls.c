@@ -51,11 +51,13 @@ static X509 *make_certificate(EVP_PKEY *pkey)
 	X509_gmtime_adj(X509_getm_notAfter(cert), 10L * 365 * 24 * 3600);
 	X509_set_pubkey(cert, pkey);
 	name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"edsim", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"edsim", -1, -1,
+	                           0);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
 	                           -1, 0);
 	X509_set_issuer_name(cert, name);
-	if (add_ext(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1") < 0 ||
+	if (add_ext(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1") <
+	        0 ||
 	    add_ext(cert, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
 	    add_ext(cert, NID_key_usage, "critical,digitalSignature,keyCertSign") < 0 ||
 	    add_ext(cert, NID_ext_key_usage, "serverAuth") < 0 ||
@@ -89,7 +91,8 @@ static int generate_pair(const char *cert_path, const char *key_path, char *err,
 
 	if (cert == NULL)
 		openssl_error(err, errlen, "cannot generate a self-signed certificate");
-	else if (write_pem(key_path, 0600, pkey, NULL) < 0 || write_pem(cert_path, 0644, NULL, cert) < 0)
+	else if (write_pem(key_path, 0600, pkey, NULL) < 0 ||
+	         write_pem(cert_path, 0644, NULL, cert) < 0)
 		snprintf(err, errlen, "cannot write %s or %s", cert_path, key_path);
 	else
 		rc = 0;

@@ -12,7 +12,7 @@
 #include <openssl/ssl.h>
 
 /* Returns a ready SSL_CTX or NULL with a message in err. */
-SSL_CTX *tls_context_new(const char *cert, const char *key, const char *state_dir,
-                         char *err, size_t errlen);
+SSL_CTX *tls_context_new(const char *cert, const char *key, const char *state_dir, char *err,
+                         size_t errlen);
 
 #endif

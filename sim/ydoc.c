@@ -20,8 +20,8 @@ static void errors_append(struct ydoc *d, size_t line, size_t col, const char *m
 	if (grown == NULL)
 		return;
 	d->errors = grown;
-	snprintf(d->errors + d->errors_len, (size_t)need + 1, "%s:%zu:%zu: %s\n", d->file,
-	         line, col, msg);
+	snprintf(d->errors + d->errors_len, (size_t)need + 1, "%s:%zu:%zu: %s\n", d->file, line,
+	         col, msg);
 	d->errors_len += (size_t)need;
 	d->nerrors++;
 }
@@ -40,8 +40,8 @@ int ydoc_load(struct ydoc *d, const char *file, const unsigned char *text, size_
 	yaml_parser_set_input_string(&parser, text, len);
 	if (!yaml_parser_load(&parser, &d->doc)) {
 		snprintf(msg, sizeof msg, "YAML syntax error: %s%s%s",
-		         parser.problem ? parser.problem : "unknown",
-		         parser.context ? " " : "", parser.context ? parser.context : "");
+		         parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
+		         parser.context ? parser.context : "");
 		errors_append(d, parser.problem_mark.line + 1, parser.problem_mark.column + 1, msg);
 		yaml_parser_delete(&parser);
 		return -1;
@@ -63,7 +63,10 @@ void ydoc_free(struct ydoc *d)
 	memset(d, 0, sizeof *d);
 }
 
-const char *ydoc_errors(const struct ydoc *d) { return d->errors ? d->errors : ""; }
+const char *ydoc_errors(const struct ydoc *d)
+{
+	return d->errors ? d->errors : "";
+}
 
 yaml_node_t *ydoc_root(struct ydoc *d)
 {
@@ -85,8 +88,14 @@ int ydoc_error(struct ydoc *d, const yaml_node_t *node, const char *fmt, ...)
 	return -1;
 }
 
-int ydoc_is_map(const yaml_node_t *n) { return n != NULL && n->type == YAML_MAPPING_NODE; }
-int ydoc_is_seq(const yaml_node_t *n) { return n != NULL && n->type == YAML_SEQUENCE_NODE; }
+int ydoc_is_map(const yaml_node_t *n)
+{
+	return n != NULL && n->type == YAML_MAPPING_NODE;
+}
+int ydoc_is_seq(const yaml_node_t *n)
+{
+	return n != NULL && n->type == YAML_SEQUENCE_NODE;
+}
 
 int ydoc_is_null(const yaml_node_t *n)
 {
@@ -150,8 +159,8 @@ static void list_keys(const char *const *allowed, char *out, size_t outlen)
 
 	out[0] = '\0';
 	for (; *allowed != NULL && used < outlen; allowed++)
-		used += (size_t)snprintf(out + used, outlen - used, "%s%s",
-		                         used ? ", " : "", *allowed);
+		used +=
+		    (size_t)snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", *allowed);
 }
 
 int ydoc_check_keys(struct ydoc *d, const yaml_node_t *map, const char *const *allowed)
@@ -221,11 +230,13 @@ int ydoc_bool(struct ydoc *d, const yaml_node_t *n, const char *what, int *out)
 {
 	const char *s = ydoc_scalar(n);
 
-	if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)) {
+	if (s != NULL &&
+	    (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)) {
 		*out = 1;
 		return 0;
 	}
-	if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0)) {
+	if (s != NULL &&
+	    (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0)) {
 		*out = 0;
 		return 0;
 	}
@@ -264,6 +275,7 @@ int ydoc_duration(struct ydoc *d, const yaml_node_t *n, const char *what, double
 
 	if (parse_duration(s, secs) == 0)
 		return 0;
-	return ydoc_error(d, n, "%s: expected a duration such as 500ms, 60s, 10m, 1h or 3d, found '%s'",
+	return ydoc_error(d, n,
+	                  "%s: expected a duration such as 500ms, 60s, 10m, 1h or 3d, found '%s'",
 	                  what, s ? s : "a collection");
 }
