@@ -150,6 +150,8 @@ json_t *events_since(struct events *ev, uint64_t since)
 	json_t *list = json_array();
 	uint64_t first = ev->next_seq > EVENTS_KEEP ? ev->next_seq - EVENTS_KEEP : 1;
 
+	if (since >= ev->next_seq)
+		return list;
 	if (since + 1 > first)
 		first = since + 1;
 	for (uint64_t seq = first; seq < ev->next_seq; seq++) {

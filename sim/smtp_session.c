@@ -450,11 +450,13 @@ static void proceed_rcpt(struct session *s, const char *arg)
 	const char *params;
 	struct store_rcpt *grown;
 
+	if (needs_auth(s))
+		return;
 	if (!s->has_mail) {
 		reply(s, R_BAD_SEQUENCE, NOVARS);
 		return;
 	}
-	if (needs_auth(s) || take_path(s, arg, "TO:", addr, &params, 0) < 0)
+	if (take_path(s, arg, "TO:", addr, &params, 0) < 0)
 		return;
 	if (smtp_parse_rcpt_params(params) != PARAM_OK) {
 		reply(s, R_PARAM_UNSUPPORTED, NOVARS);
