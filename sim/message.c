@@ -105,59 +105,78 @@ enum header_result message_parse_headers(const char *msg, size_t len, size_t max
 	return HDR_OK;
 }
 
-/* Copies one address out of an element such as "Name" <a@b> or a@b (c). */
+/* Steps over s[*i] in an address list and returns 1 when that character
+ * stands outside quoted strings and comments; quoted pairs (\x) inside
+ * either are consumed whole, so an escaped quote or paren changes nothing. */
+static int lex_plain(const char *s, size_t len, size_t *i, int *quoted, int *comment)
+{
+	char c = s[*i];
+
+	if (*quoted || *comment) {
+		if (c == '\\' && *i + 1 < len)
+			(*i)++;
+		else if (*quoted && c == '"')
+			*quoted = 0;
+		else if (*comment && c == '(')
+			(*comment)++;
+		else if (*comment && c == ')')
+			(*comment)--;
+		return 0;
+	}
+	if (c == '"')
+		*quoted = 1;
+	else if (c == '(')
+		*comment = 1;
+	return !*quoted && !*comment;
+}
+
+/* Copies one address out of an element such as "Name" <a@b> or a@b (c):
+ * comments and blanks go, quoted strings stay as written. */
 static void element_address(const char *s, size_t len, char *out)
 {
 	const char *lt = NULL, *gt = NULL;
 	size_t o = 0;
 	int quoted = 0, comment = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' && comment == 0)
-			quoted = !quoted;
-		else if (!quoted && s[i] == '(')
-			comment++;
-		else if (!quoted && s[i] == ')' && comment > 0)
-			comment--;
-		else if (!quoted && comment == 0 && s[i] == '<')
-			lt = s + i;
-		else if (!quoted && comment == 0 && s[i] == '>' && lt)
-			gt = s + i;
-	}
+	for (size_t i = 0; i < len; i++)
+		if (lex_plain(s, len, &i, &quoted, &comment)) {
+			if (s[i] == '<')
+				lt = s + i;
+			else if (s[i] == '>' && lt)
+				gt = s + i;
+		}
 	if (lt && gt) {
 		s = lt + 1;
 		len = (size_t)(gt - lt - 1);
 	}
-	comment = 0;
-	for (size_t i = 0; i < len && o < 255; i++) {
-		if (s[i] == '(')
-			comment++;
-		else if (s[i] == ')' && comment > 0)
-			comment--;
-		else if (comment == 0 && !isspace((unsigned char)s[i]))
-			out[o++] = s[i];
+	quoted = comment = 0;
+	for (size_t i = 0; i < len; i++) {
+		size_t from = i;
+		int in_comment = comment > 0 || (!quoted && s[i] == '(');
+		if (lex_plain(s, len, &i, &quoted, &comment)) {
+			if (!isspace((unsigned char)s[i]) && o < 255)
+				out[o++] = s[i];
+		} else if (!in_comment) {
+			for (; from <= i && o < 255; from++)
+				out[o++] = s[from];
+		}
 	}
 	out[o] = '\0';
 }
 
 size_t message_parse_address_list(const char *value, char out[][256], size_t max)
 {
-	size_t count = 0, start = 0, i;
+	size_t count = 0, start = 0, i, len = strlen(value);
 	int quoted = 0, angle = 0, comment = 0;
 
 	for (i = 0;; i++) {
 		char c = value[i];
-		if (c == '"' && comment == 0)
-			quoted = !quoted;
-		else if (!quoted && c == '(')
-			comment++;
-		else if (!quoted && c == ')' && comment > 0)
-			comment--;
-		else if (!quoted && comment == 0 && c == '<')
+		int plain = c != '\0' && lex_plain(value, len, &i, &quoted, &comment);
+		if (plain && c == '<')
 			angle = 1;
-		else if (!quoted && comment == 0 && c == '>')
+		else if (plain && c == '>')
 			angle = 0;
-		if (c == '\0' || (c == ',' && !quoted && !angle && comment == 0)) {
+		if (c == '\0' || (plain && c == ',' && !angle)) {
 			char addr[256];
 			element_address(value + start, i - start, addr);
 			if (addr[0] != '\0') {

@@ -6,6 +6,7 @@
  */
 #include "smtp_parse.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,22 @@ static int local_part_valid(const char *s, size_t len)
 	return 1;
 }
 
+/* "1.2.3.4]" or "IPv6:...]" (RFC 5321 section 4.1.3), after the '['. */
+static int address_literal_valid(const char *s, size_t len)
+{
+	struct in6_addr v6;
+	struct in_addr v4;
+	char text[64];
+
+	if (len < 2 || len > sizeof text || s[len - 1] != ']')
+		return 0;
+	memcpy(text, s, len - 1);
+	text[len - 1] = '\0';
+	if (strncasecmp(text, "IPv6:", 5) == 0)
+		return inet_pton(AF_INET6, text + 5, &v6) == 1;
+	return inet_pton(AF_INET, text, &v4) == 1;
+}
+
 static int domain_valid(const char *s)
 {
 	size_t len = strlen(s), label = 0;
@@ -176,8 +193,7 @@ static int domain_valid(const char *s)
 	if (len == 0 || len > 253)
 		return 0;
 	if (s[0] == '[')
-		return s[len - 1] == ']' && len > 2 &&
-		       strspn(s + 1, "0123456789abcdefABCDEF.:Iv6") == len - 2;
+		return address_literal_valid(s + 1, len - 1);
 	for (size_t i = 0; i <= len; i++) {
 		char c = s[i];
 		if (c == '.' || c == '\0') {

@@ -6,6 +6,7 @@
  */
 #include "ydoc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,7 +249,7 @@ int parse_duration(const char *text, double *secs)
 	char *end;
 	double v;
 
-	if (text == NULL || *text == '\0' || *text == '-')
+	if (text == NULL || !(isdigit((unsigned char)*text) || *text == '.'))
 		return -1;
 	errno = 0;
 	v = strtod(text, &end);
