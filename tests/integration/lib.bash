@@ -107,3 +107,88 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 dialog() { expect -f "$HERE/expect/dialog.exp" "$1" 127.0.0.1 "$2" "$CA"; }
 
 write_config() { cat >"$T/$1"; echo "$T/$1"; }
+
+# b64 TEXT: base64 of TEXT after printf %b escapes (\0 for NUL), one line.
+b64() { printf '%b' "$1" | base64 -w0; }
+
+# poll TRIES CMD...: runs CMD every 0.1 s until it succeeds, at most TRIES times.
+poll() {
+	local tries=$1 i
+	shift
+	for ((i = 0; i < tries; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# transcript N: the lines of connection N's transcript, "dir line" one a line.
+transcript() {
+	api GET "/api/v1/connections/$1/transcript" |
+		json "'\n'.join(l['dir'] + ' ' + l['line'] for l in d.get('lines', []))"
+}
+
+# dialog_check NAME MODE PORT < script: runs a dialog, checks it passed, shows its output.
+dialog_check() {
+	local name=$1 out rc
+	out=$(dialog "$2" "$3")
+	rc=$?
+	check "$name" 0 "$rc"
+	echo "$out" | sed 's/^/    /'
+	return "$rc"
+}
+
+# --- added for concurrency.sh, durability.sh, control_api.sh -----------------
+#   smtp_load ARGS...          runs clients/smtp_load.py (see its header)
+#   message_ids                reads a GET /api/v1/messages answer on stdin,
+#                              prints its Message-IDs one a line, sorted
+#   ids_diff EXPECTED ACTUAL   two files of ids; prints the first 10 lines that
+#                              differ ("< only expected", "> only actual"),
+#                              nothing when both hold the same ids (duplicates count)
+#   wait_until TRIES DELAY CMD...  runs CMD until it succeeds, at most TRIES times
+smtp_load() { python3 "$HERE/clients/smtp_load.py" "$@"; }
+message_ids() {
+	python3 -c 'import json,sys
+for m in json.load(sys.stdin)["messages"]: print(m["message_id"])' | LC_ALL=C sort
+}
+ids_diff() { diff <(LC_ALL=C sort "$1") <(LC_ALL=C sort "$2") | grep '^[<>]' | head -10; }
+wait_until() {
+	local tries=$1 delay=$2 i
+	shift 2
+	for ((i = 0; i < tries; i++)); do
+		"$@" && return 0
+		sleep "$delay"
+	done
+	return 1
+}
+
+# message_lines FROM TO SUBJECT: a small message as dialog.exp lines, with the final dot.
+message_lines() { printf '> From: %s\n> To: %s\n> Subject: %s\n>\n> hello\n> .\n' "$1" "$2" "$3"; }
+
+# AUTH PLAIN payload for user "user", password "pass" (any credentials work without users).
+ANY_AUTH=AHVzZXIAcGFzcw==
+
+# connection_with NEEDLE: id of the newest connection whose transcript has a
+# line containing NEEDLE (connections 1..500 are searched), or nothing.
+connection_with() {
+	python3 - "$CONTROL_PORT" "$1" <<'P'
+import json, sys, urllib.request, urllib.error
+port, needle = sys.argv[1], sys.argv[2]
+found = None
+misses = 0
+for n in range(1, 501):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%s/api/v1/connections/%d/transcript" % (port, n)) as r:
+            t = json.load(r)
+    except urllib.error.HTTPError:
+        misses += 1
+        if misses > 20:
+            break
+        continue
+    misses = 0
+    if any(needle in l["line"] for l in t["lines"]):
+        found = n
+if found is not None:
+    print(found)
+P
+}

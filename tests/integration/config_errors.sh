@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# config_errors: a bad configuration file stops edsim before it listens, with
+# "FILE:LINE:COL: what" on stderr and exit status 1, and no edsim.ready.
+. "$(dirname "$0")/lib.bash"
+
+# try_config NAME FILE: runs edsim on FILE; sets RC, ERR (stderr) and READY (yes/no).
+try_config() {
+	local dir=$T/cfg-${1//[^A-Za-z0-9]/_}
+	mkdir -p "$dir"
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path=$dir/sanitizer \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$dir/sanitizer \
+		timeout 20 "$EDSIM" --config "$2" --state-dir "$dir/state" --smtp 127.0.0.1:0 \
+		--smtps 127.0.0.1:0 --control 127.0.0.1:0 >"$dir/stdout" 2>"$dir/stderr"
+	RC=$?
+	ERR=$(cat "$dir/stderr")
+	READY=$([ -e "$dir/state/edsim.ready" ] && echo yes || echo no)
+	SANITIZER=$(ls "$dir"/sanitizer* 2>/dev/null | head -1)
+}
+# expect_error NAME FILE PREFIX [MORE]: the whole set of checks for one bad file.
+expect_error() {
+	local name=$1 file=$2 prefix=$3
+	try_config "$name" "$file"
+	check "$name: exit status 1" 1 "$RC"
+	check "$name: stderr starts with '$prefix'" "$prefix" "${ERR:0:${#prefix}}"
+	check "$name: no edsim.ready was written" no "$READY"
+	check "$name: no sanitizer report" "" "$SANITIZER"
+	[ -n "$SANITIZER" ] && head -30 "$SANITIZER"
+}
+
+f=$(write_config unknown-key.yaml <<'Y'
+hostname: mail.test
+limts: {per_day: 10}
+Y
+)
+expect_error "unknown key limts" "$f" "$f:2:1: unknown key 'limts': expected one of listen, hostname,"
+
+f=$(write_config nested-unknown-key.yaml <<'Y'
+limits:
+  per_day: 10
+  per_hour: 5
+Y
+)
+expect_error "unknown key limits.per_hour" "$f" "$f:3:3: unknown key 'per_hour': expected one of message_bytes,"
+
+f=$(write_config bad-duration.yaml <<'Y'
+limits:
+  command_timeout: 10x
+Y
+)
+expect_error "bad duration 10x" "$f" \
+	"$f:2:20: limits.command_timeout: expected a duration such as 500ms, 60s, 10m, 1h or 3d, found '10x'"
+
+f=$(write_config wrong-type.yaml <<'Y'
+users: 5
+Y
+)
+expect_error "users: 5 (wrong type)" "$f" "$f:1:8: users: expected a list of {name, password, approved_senders}"
+
+f=$(write_config negative.yaml <<'Y'
+# quotas
+limits: {per_day: -1}
+Y
+)
+expect_error "a negative count" "$f" "$f:2:19: limits.per_day: expected a non-negative integer"
+
+f=$(write_config syntax.yaml <<'Y'
+hostname: mail.test
+limits: {message_bytes: [1, 2}
+Y
+)
+expect_error "YAML syntax error (unclosed flow sequence)" "$f" "$f:2:30: YAML syntax error: did not find expected ',' or ']'"
+
+f=$(write_config tab.yaml <<'Y'
+limits:
+	per_day: 1
+Y
+)
+expect_error "YAML syntax error (tab indentation)" "$f" "$f:2:1: YAML syntax error: found character that cannot start any token"
+
+f=$(write_config two-errors.yaml <<'Y'
+limits:
+  command_timeout: soon
+users: [{name: ocid1.user.oc1..a, passwd: x}]
+Y
+)
+expect_error "two errors" "$f" "$f:2:20: limits.command_timeout:"
+check_contains "two errors: the second one is reported too" "$f:3:35: unknown key 'passwd'" "$ERR"
+check_contains "two errors: and the missing password" "$f:3:9: users[].password: expected a string" "$ERR"
+
+expect_error "a missing file" "$T/no-such.yaml" "$T/no-such.yaml: cannot open: No such file or directory"
+
+# The same options with a good file do start (so the failures above are the file's).
+f=$(write_config good.yaml <<'Y'
+hostname: mail.test
+limits: {command_timeout: 10s, per_day: 10}
+users: [{name: ocid1.user.oc1..a, password: x, approved_senders: [a@example.com]}]
+Y
+)
+edsim_start good --config "$f"
+check "a good file: edsim starts and writes edsim.ready" yes \
+	"$([ -e "$T/good/state/edsim.ready" ] && echo yes || echo no)"
+edsim_stop good
