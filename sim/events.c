@@ -14,7 +14,8 @@
 #include "clock.h"
 
 struct transcript {
-	struct transcript *next;
+	struct transcript *prev, *next; /* all transcripts, newest first */
+	struct transcript *next_closed; /* closed ones, oldest first */
 	uint64_t connection;
 	char client_ip[64];
 	double opened;
@@ -29,6 +30,7 @@ struct events {
 	char *ring[EVENTS_KEEP];
 	uint64_t next_seq;              /* sequence number of the next event */
 	struct transcript *transcripts; /* newest first */
+	struct transcript *closed_head, *closed_tail;
 	size_t nclosed;
 };
 
@@ -58,21 +60,29 @@ static void transcript_free(struct transcript *t)
 	free(t);
 }
 
+static void transcript_unlink(struct events *ev, struct transcript *t)
+{
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		ev->transcripts = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+}
+
 void events_clear(struct events *ev)
 {
 	for (size_t i = 0; i < EVENTS_KEEP; i++) {
 		free(ev->ring[i]);
 		ev->ring[i] = NULL;
 	}
-	for (struct transcript **p = &ev->transcripts; *p != NULL;) {
-		struct transcript *t = *p;
-		if (t->closed) {
-			*p = t->next;
-			transcript_free(t);
-		} else {
-			p = &t->next;
-		}
+	while (ev->closed_head != NULL) {
+		struct transcript *t = ev->closed_head;
+		ev->closed_head = t->next_closed;
+		transcript_unlink(ev, t);
+		transcript_free(t);
 	}
+	ev->closed_tail = NULL;
 	ev->nclosed = 0;
 }
 
@@ -173,6 +183,8 @@ struct transcript *transcript_open(struct events *ev, uint64_t connection, const
 	snprintf(t->client_ip, sizeof t->client_ip, "%s", client_ip);
 	t->opened = clock_wall();
 	t->next = ev->transcripts;
+	if (ev->transcripts != NULL)
+		ev->transcripts->prev = t;
 	ev->transcripts = t;
 	return t;
 }
@@ -222,17 +234,16 @@ void transcript_add(struct transcript *t, const char *dir, const char *line, siz
 
 static void evict_oldest_closed(struct events *ev)
 {
-	struct transcript **p, **victim = NULL;
+	struct transcript *t = ev->closed_head;
 
-	for (p = &ev->transcripts; *p != NULL; p = &(*p)->next)
-		if ((*p)->closed)
-			victim = p;
-	if (victim != NULL) {
-		struct transcript *t = *victim;
-		*victim = t->next;
-		transcript_free(t);
-		ev->nclosed--;
-	}
+	if (t == NULL)
+		return;
+	ev->closed_head = t->next_closed;
+	if (ev->closed_head == NULL)
+		ev->closed_tail = NULL;
+	transcript_unlink(ev, t);
+	transcript_free(t);
+	ev->nclosed--;
 }
 
 void transcript_close(struct events *ev, struct transcript *t)
@@ -240,6 +251,11 @@ void transcript_close(struct events *ev, struct transcript *t)
 	if (t == NULL)
 		return;
 	t->closed = 1;
+	if (ev->closed_tail != NULL)
+		ev->closed_tail->next_closed = t;
+	else
+		ev->closed_head = t;
+	ev->closed_tail = t;
 	ev->nclosed++;
 	if (ev->nclosed > TRANSCRIPTS_KEEP)
 		evict_oldest_closed(ev);

@@ -217,10 +217,6 @@ static int start_listeners(struct server *srv, char *err, size_t errlen)
 	if (cfg->listen_control &&
 	    !(srv->control = control_api_new(srv, cfg->listen_control, &control, err, errlen)))
 		return -1;
-	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
-	srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
-	evsignal_add(srv->sigterm, NULL);
-	evsignal_add(srv->sigint, NULL);
 	srv->flush_timer = event_new(srv->base, -1, EV_PERSIST, on_flush, srv);
 	evtimer_add(srv->flush_timer, &flush);
 	if (write_ready_file(srv, smtp, smtps, control) < 0) {
@@ -229,6 +225,27 @@ static int start_listeners(struct server *srv, char *err, size_t errlen)
 	}
 	log_info("ready in %.1f ms: smtp port %d, smtps port %d, control port %d (state in %s)",
 	         (clock_now() - srv->started) * 1000.0, smtp, smtps, control, cfg->state_dir);
+	return 0;
+}
+
+/* The epoll change list folds a write event that is added and removed in
+ * one loop iteration into no system call at all. Signals are caught from
+ * here on, so a SIGTERM during start-up still shuts down in order. */
+static int create_loop(struct server *srv)
+{
+	struct event_config *ec = event_config_new();
+
+	if (ec == NULL)
+		return -1;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	srv->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (srv->base == NULL)
+		return -1;
+	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+	evsignal_add(srv->sigterm, NULL);
+	evsignal_add(srv->sigint, NULL);
 	return 0;
 }
 
@@ -247,7 +264,7 @@ int server_init(struct server *srv, struct config *cfg, char *err, size_t errlen
 	if ((srv->tls =
 	         tls_context_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir, err, errlen)) == NULL)
 		return -1;
-	if ((srv->base = event_base_new()) == NULL) {
+	if (create_loop(srv) < 0) {
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
 	}

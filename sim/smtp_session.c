@@ -66,6 +66,7 @@ struct session {
 	char login_user[AUTH_FIELD_MAX];
 	char stored_id[40]; /* id of the message being committed */
 	struct transcript *transcript;
+	struct evbuffer *replies; /* replies not yet handed to the bufferevent */
 	const char *command; /* verb of the command being answered */
 	const char *stage;   /* scenario stage of that command: connect, ehlo, mail, ... */
 	/* transaction */
@@ -111,11 +112,24 @@ static const char *user_label(const struct session *s)
 
 static void write_line(struct session *s, const char *line, size_t len)
 {
+	evbuffer_add(s->replies, line, len);
+	evbuffer_add(s->replies, "\r\n", 2);
+	transcript_add(s->transcript, "out", line, len);
+}
+
+/* Sends the replies gathered while the input was processed. On a plain
+ * socket with nothing queued they are written at once, which saves the
+ * event loop a round of write-readiness bookkeeping per reply. */
+static void flush_replies(struct session *s)
+{
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
-	evbuffer_add(out, line, len);
-	evbuffer_add(out, "\r\n", 2);
-	transcript_add(s->transcript, "out", line, len);
+	if (evbuffer_get_length(s->replies) == 0)
+		return;
+	if (!s->bev_owns_fd && evbuffer_get_length(out) == 0)
+		evbuffer_write(s->replies, s->fd);
+	if (evbuffer_get_length(s->replies) > 0)
+		evbuffer_add_buffer(out, s->replies);
 }
 
 static void record_event(struct session *s, const char *type, int code, const char *text,
@@ -182,6 +196,7 @@ static void send_greeting(struct session *s)
 		return;
 	}
 	reply(s, R_GREETING, VARS({"hostname", s->srv->cfg->hostname}));
+	flush_replies(s);
 }
 
 static void add_capability(struct session *s, const char *fmt, unsigned long long value)
@@ -845,6 +860,8 @@ static void session_read(struct session *s)
 			proceed_line(s, line, strlen(line));
 	}
 	free(line);
+	if (s->state != ST_CLOSING)
+		flush_replies(s);
 }
 
 /* ---- connection life ----------------------------------------------------------- */
@@ -966,6 +983,7 @@ static void start_tls(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 
+	flush_replies(s);
 	/* Anything pipelined after STARTTLS is plaintext injection: drop it. */
 	evbuffer_drain(in, evbuffer_get_length(in));
 	bufferevent_disable(s->bev, EV_READ);
@@ -980,6 +998,7 @@ static void start_tls(struct session *s)
 
 static void session_close(struct session *s)
 {
+	flush_replies(s);
 	s->state = ST_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setcb(s->bev, NULL, on_drained, on_event, s);
@@ -1008,6 +1027,7 @@ static void session_free(struct session *s)
 		policy_connection_close(srv->policy, s->ip);
 	transcript_close(srv->events, s->transcript);
 	bufferevent_free(s->bev);
+	evbuffer_free(s->replies);
 	if (!s->bev_owns_fd)
 		evutil_closesocket(s->fd);
 	reset_transaction(s);
@@ -1024,7 +1044,10 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 	                       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 	SSL *ssl = NULL;
 
-	if (s == NULL || (implicit_tls && (ssl = SSL_new(srv->tls)) == NULL)) {
+	if (s == NULL || (s->replies = evbuffer_new()) == NULL ||
+	    (implicit_tls && (ssl = SSL_new(srv->tls)) == NULL)) {
+		if (s != NULL && s->replies != NULL)
+			evbuffer_free(s->replies);
 		free(s);
 		evutil_closesocket(fd);
 		return;
@@ -1049,6 +1072,7 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 	srv->nsessions++;
 	if (s->bev == NULL) {
 		SSL_free(ssl);
+		evbuffer_free(s->replies);
 		evutil_closesocket(fd);
 		s->state = ST_CLOSING;
 		transcript_close(srv->events, s->transcript);

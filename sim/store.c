@@ -6,15 +6,27 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 
 void store_assign_id(struct store *st, struct store_message *m)
 {
-	unsigned long long ms = (unsigned long long)(clock_wall() * 1000.0);
+	uint64_t now = (uint64_t)(clock_wall() * 1000.0) << 20;
 
-	snprintf(m->id, sizeof m->id, "%011llx%05llx", ms,
-	         (unsigned long long)(st->next_id++ & 0xfffff));
+	st->last_seq = now > st->last_seq ? now : st->last_seq + 1;
+	m->seq = st->last_seq;
+	snprintf(m->id, sizeof m->id, "%016llx", (unsigned long long)m->seq);
+}
+
+int store_parse_id(const char *id, uint64_t *seq)
+{
+	char *end;
+
+	if (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16)
+		return -1;
+	*seq = strtoull(id, &end, 16);
+	return 0;
 }
 
 void store_message_free(struct store_message *m)

@@ -22,7 +22,8 @@ struct store_rcpt {
 };
 
 struct store_message {
-	char id[40];
+	uint64_t seq; /* the id as a number: increasing, derived from the time */
+	char id[40];  /* seq as 16 hex digits */
 	double received; /* Unix time */
 	char client_ip[64];
 	uint64_t connection;
@@ -57,14 +58,17 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
-	uint64_t next_id;
+	uint64_t last_seq; /* the highest id handed out or found in the store */
 };
 
 struct store *store_sqlite_open(struct event_base *base, const char *path, char *err,
                                 size_t errlen);
 
-/* Fills m->id with a new unique id (time in ms and a counter, in hex). */
+/* Gives m a new id: (Unix time in ms << 20), or one more than the last id
+ * when that is not higher, so ids always increase, even across restarts. */
 void store_assign_id(struct store *st, struct store_message *m);
+/* Parses a 16-hex-digit id back into its number; -1 when it is not one. */
+int store_parse_id(const char *id, uint64_t *seq);
 void store_message_free(struct store_message *m);
 
 static inline int store_submit(struct store *st, struct store_message *m, store_done_fn done,

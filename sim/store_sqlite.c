@@ -46,18 +46,17 @@ struct sqlite_store {
 	int notify[2];
 	struct event *notify_event;
 	unsigned long long bytes_used; /* loop thread only */
-	sqlite3_stmt *insert_message, *insert_rcpt;
+	sqlite3_stmt *insert_message;
 };
 
+/* One row per message; the recipients and their states are a JSON array,
+ * so that a message is one B-tree entry and a commit writes few pages. The
+ * raw message is the last column: listing rows never reads it. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS messages("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, received REAL NOT NULL,"
-    " client_ip TEXT, connection INTEGER, user TEXT, mail_from TEXT, message_id TEXT,"
-    " subject TEXT, size INTEGER NOT NULL, state TEXT NOT NULL, raw BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS recipients("
-    " message_seq INTEGER NOT NULL REFERENCES messages(seq) ON DELETE CASCADE,"
-    " address TEXT NOT NULL, state TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS recipients_by_message ON recipients(message_seq);";
+    " seq INTEGER PRIMARY KEY, received REAL NOT NULL, client_ip TEXT, connection INTEGER,"
+    " user TEXT, mail_from TEXT, recipients TEXT NOT NULL, message_id TEXT, subject TEXT,"
+    " size INTEGER NOT NULL, state TEXT NOT NULL, raw BLOB NOT NULL);";
 
 static void db_enter(struct sqlite_store *s)
 {
@@ -82,38 +81,44 @@ static int exec_sql(sqlite3 *db, const char *sql)
 	return -1;
 }
 
+static char *recipients_text(const struct store_message *m)
+{
+	json_t *list = json_array();
+	char *text;
+
+	for (size_t i = 0; i < m->nrcpt; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s}", "address", m->rcpts[i].address,
+		                                      "state",
+		                                      m->rcpts[i].suppressed ? "suppressed" : "queued"));
+	text = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	return text;
+}
+
 static int insert_one(struct sqlite_store *s, const struct store_message *m)
 {
 	sqlite3_stmt *st = s->insert_message;
-	sqlite3_int64 seq;
+	char *recipients = recipients_text(m);
 	int rc;
 
+	if (recipients == NULL)
+		return -1;
 	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, m->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)m->seq);
 	sqlite3_bind_double(st, 2, m->received);
 	sqlite3_bind_text(st, 3, m->client_ip, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)m->connection);
 	sqlite3_bind_text(st, 5, m->user, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, m->mail_from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, m->message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, m->subject, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)m->raw_len);
-	sqlite3_bind_blob(st, 10, m->raw, (int)m->raw_len, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return -1;
-	seq = sqlite3_last_insert_rowid(s->wdb);
-	for (size_t i = 0; i < m->nrcpt; i++) {
-		sqlite3_reset(s->insert_rcpt);
-		sqlite3_bind_int64(s->insert_rcpt, 1, seq);
-		sqlite3_bind_text(s->insert_rcpt, 2, m->rcpts[i].address, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->insert_rcpt, 3,
-		                  m->rcpts[i].suppressed ? "suppressed" : "queued", -1,
-		                  SQLITE_STATIC);
-		rc = sqlite3_step(s->insert_rcpt);
-		if (rc != SQLITE_DONE)
-			return -1;
-	}
-	return 0;
+	sqlite3_bind_text(st, 7, recipients, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, m->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, m->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)m->raw_len);
+	sqlite3_bind_blob(st, 11, m->raw, (int)m->raw_len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_clear_bindings(st);
+	free(recipients);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int commit_batch(struct sqlite_store *s, struct job *batch)
@@ -218,22 +223,12 @@ static int sqlite_submit(struct store *st, struct store_message *m, store_done_f
 	return 0;
 }
 
-static json_t *recipients_json(struct sqlite_store *s, sqlite3_int64 seq)
+static json_t *recipients_json(sqlite3_stmt *st, int col)
 {
-	sqlite3_stmt *st;
-	json_t *list = json_array();
+	const char *text = (const char *)sqlite3_column_text(st, col);
+	json_t *list = text ? json_loads(text, 0, NULL) : NULL;
 
-	if (sqlite3_prepare_v2(s->rdb, "SELECT address, state FROM recipients WHERE message_seq=?",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return list;
-	sqlite3_bind_int64(st, 1, seq);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(list,
-		                      json_pack("{s:s, s:s}", "address",
-		                                (const char *)sqlite3_column_text(st, 0), "state",
-		                                (const char *)sqlite3_column_text(st, 1)));
-	sqlite3_finalize(st);
-	return list;
+	return list ? list : json_array();
 }
 
 static json_t *text_or_null(sqlite3_stmt *st, int col)
@@ -244,19 +239,19 @@ static json_t *text_or_null(sqlite3_stmt *st, int col)
 }
 
 #define SUMMARY_COLUMNS                                                                            \
-	"seq, id, received, client_ip, connection, user, mail_from, message_id, subject, size, "   \
-	"state"
+	"seq, received, client_ip, connection, user, mail_from, recipients, message_id, subject,"  \
+	" size, state"
 
-static json_t *summary_json(struct sqlite_store *s, sqlite3_stmt *st)
+static json_t *summary_json(sqlite3_stmt *st)
 {
-	char received[40];
+	char received[40], id[20];
 
-	clock_format(sqlite3_column_double(st, 2), received, sizeof received);
-	return json_pack("{s:o, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id",
-	                 text_or_null(st, 1), "received", received, "client_ip",
-	                 text_or_null(st, 3), "connection", (json_int_t)sqlite3_column_int64(st, 4),
-	                 "user", text_or_null(st, 5), "from", text_or_null(st, 6), "to",
-	                 recipients_json(s, sqlite3_column_int64(st, 0)), "message_id",
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)sqlite3_column_int64(st, 0));
+	clock_format(sqlite3_column_double(st, 1), received, sizeof received);
+	return json_pack("{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id", id,
+	                 "received", received, "client_ip", text_or_null(st, 2), "connection",
+	                 (json_int_t)sqlite3_column_int64(st, 3), "user", text_or_null(st, 4),
+	                 "from", text_or_null(st, 5), "to", recipients_json(st, 6), "message_id",
 	                 text_or_null(st, 7), "subject", text_or_null(st, 8), "size",
 	                 (json_int_t)sqlite3_column_int64(st, 9), "state", text_or_null(st, 10));
 }
@@ -265,8 +260,8 @@ static json_t *sqlite_list(struct store *st, const struct store_filter *f)
 {
 	static const char sql[] =
 	    "SELECT " SUMMARY_COLUMNS " FROM messages m WHERE"
-	    " (?1 IS NULL OR EXISTS (SELECT 1 FROM recipients r WHERE r.message_seq = m.seq"
-	    "   AND instr(lower(r.address), lower(?1)) > 0))"
+	    " (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.recipients) r"
+	    "   WHERE instr(lower(json_extract(r.value, '$.address')), lower(?1)) > 0))"
 	    " AND (?2 IS NULL OR instr(lower(m.mail_from), lower(?2)) > 0)"
 	    " AND (?3 IS NULL OR instr(lower(m.subject), lower(?3)) > 0)"
 	    " ORDER BY seq DESC LIMIT ?4";
@@ -281,7 +276,7 @@ static json_t *sqlite_list(struct store *st, const struct store_filter *f)
 		sqlite3_bind_text(q, 3, f->subject, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 4, f->limit);
 		while (sqlite3_step(q) == SQLITE_ROW)
-			json_array_append_new(list, summary_json(s, q));
+			json_array_append_new(list, summary_json(q));
 		sqlite3_finalize(q);
 	}
 	db_leave(s);
@@ -293,13 +288,16 @@ static json_t *sqlite_get(struct store *st, const char *id)
 	struct sqlite_store *s = (struct sqlite_store *)st;
 	json_t *found = NULL;
 	sqlite3_stmt *q;
+	uint64_t seq;
 
+	if (store_parse_id(id, &seq) < 0)
+		return NULL;
 	db_enter(s);
-	if (sqlite3_prepare_v2(s->rdb, "SELECT " SUMMARY_COLUMNS " FROM messages WHERE id=?", -1,
+	if (sqlite3_prepare_v2(s->rdb, "SELECT " SUMMARY_COLUMNS " FROM messages WHERE seq=?", -1,
 	                       &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
 		if (sqlite3_step(q) == SQLITE_ROW)
-			found = summary_json(s, q);
+			found = summary_json(q);
 		sqlite3_finalize(q);
 	}
 	db_leave(s);
@@ -310,12 +308,15 @@ static int sqlite_raw(struct store *st, const char *id, char **raw, size_t *len)
 {
 	struct sqlite_store *s = (struct sqlite_store *)st;
 	sqlite3_stmt *q;
+	uint64_t seq;
 	int rc = -1;
 
+	if (store_parse_id(id, &seq) < 0)
+		return -1;
 	db_enter(s);
-	if (sqlite3_prepare_v2(s->rdb, "SELECT raw FROM messages WHERE id=?", -1, &q, NULL) ==
+	if (sqlite3_prepare_v2(s->rdb, "SELECT raw FROM messages WHERE seq=?", -1, &q, NULL) ==
 	    SQLITE_OK) {
-		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
 		if (sqlite3_step(q) == SQLITE_ROW) {
 			*len = (size_t)sqlite3_column_bytes(q, 0);
 			*raw = malloc(*len + 1);
@@ -335,7 +336,7 @@ static long sqlite_delete_all(struct store *st)
 	long n = -1;
 
 	db_enter(s);
-	if (exec_sql(s->rdb, "BEGIN IMMEDIATE; DELETE FROM recipients;") == 0 &&
+	if (exec_sql(s->rdb, "BEGIN IMMEDIATE") == 0 &&
 	    exec_sql(s->rdb, "DELETE FROM messages") == 0) {
 		n = sqlite3_changes(s->rdb);
 		if (exec_sql(s->rdb, "COMMIT") < 0)
@@ -365,7 +366,6 @@ static void sqlite_close(struct store *st)
 	pthread_join(s->writer, NULL);
 	deliver_results(s);
 	sqlite3_finalize(s->insert_message);
-	sqlite3_finalize(s->insert_rcpt);
 	if (s->rdb != s->wdb)
 		sqlite3_close(s->rdb);
 	sqlite3_close(s->wdb);
@@ -401,23 +401,22 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 	sqlite3_stmt *q;
 
 	if ((!s->memory && exec_sql(s->wdb, "PRAGMA journal_mode=WAL") < 0) ||
-	    exec_sql(s->wdb, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON") < 0 ||
+	    exec_sql(s->wdb, "PRAGMA synchronous=FULL") < 0 ||
 	    exec_sql(s->wdb, schema) < 0 ||
 	    sqlite3_prepare_v2(s->wdb,
-	                       "INSERT INTO messages(id, received, client_ip, connection, user,"
-	                       " mail_from, message_id, subject, size, state, raw)"
-	                       " VALUES(?,?,?,?,?,?,?,?,?,'queued',?)",
-	                       -1, &s->insert_message, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->wdb,
-	                       "INSERT INTO recipients(message_seq, address, state) VALUES(?,?,?)",
-	                       -1, &s->insert_rcpt, NULL) != SQLITE_OK) {
+	                       "INSERT INTO messages(seq, received, client_ip, connection, user,"
+	                       " mail_from, recipients, message_id, subject, size, state, raw)"
+	                       " VALUES(?,?,?,?,?,?,?,?,?,?,'queued',?)",
+	                       -1, &s->insert_message, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->wdb));
 		return -1;
 	}
-	if (sqlite3_prepare_v2(s->wdb, "SELECT COALESCE(SUM(size), 0) FROM messages", -1, &q,
-	                       NULL) == SQLITE_OK) {
-		if (sqlite3_step(q) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(s->wdb, "SELECT COALESCE(SUM(size), 0), COALESCE(MAX(seq), 0) FROM messages",
+	                       -1, &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW) {
 			s->bytes_used = (unsigned long long)sqlite3_column_int64(q, 0);
+			s->base.last_seq = (uint64_t)sqlite3_column_int64(q, 1);
+		}
 		sqlite3_finalize(q);
 	}
 	return 0;
@@ -426,7 +425,6 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 static void discard_partial(struct sqlite_store *s)
 {
 	sqlite3_finalize(s->insert_message);
-	sqlite3_finalize(s->insert_rcpt);
 	if (s->rdb != NULL && s->rdb != s->wdb)
 		sqlite3_close(s->rdb);
 	sqlite3_close(s->wdb);
