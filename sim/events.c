@@ -7,6 +7,7 @@
  */
 #include "events.h"
 
+#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,34 +119,78 @@ json_t *json_text(const char *s, size_t len)
 	return str ? str : json_null();
 }
 
-static json_t *string_or_null(const char *s)
+/* Appends s as a JSON string (or null). ASCII takes the short path; other
+ * text goes through jansson, which also replaces invalid UTF-8. */
+static void append_json_string(struct evbuffer *out, const char *s)
 {
-	return s ? json_text(s, strlen(s)) : json_null();
+	char *encoded;
+	json_t *str;
+	const char *p;
+
+	if (s == NULL) {
+		evbuffer_add(out, "null", 4);
+		return;
+	}
+	for (p = s; *p != '\0' && (unsigned char)*p < 0x80; p++)
+		;
+	if (*p != '\0') {
+		str = json_text(s, strlen(s));
+		encoded = json_dumps(str, JSON_ENCODE_ANY);
+		evbuffer_add(out, encoded, strlen(encoded));
+		free(encoded);
+		json_decref(str);
+		return;
+	}
+	evbuffer_add(out, "\"", 1);
+	for (p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			evbuffer_add_printf(out, "\\u%04x", c);
+		else
+			evbuffer_add(out, p, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+static void append_field(struct evbuffer *out, const char *name, const char *value)
+{
+	evbuffer_add_printf(out, ", \"%s\": ", name);
+	append_json_string(out, value);
 }
 
 uint64_t events_emit(struct events *ev, const struct event_record *rec)
 {
 	uint64_t seq = ev->next_seq++;
-	double now = clock_wall();
-	char stamp[40];
-	json_t *obj;
-	char *text;
+	struct evbuffer *out = evbuffer_new();
+	char stamp[40], *text;
+	size_t len;
 
-	clock_format(now, stamp, sizeof stamp);
-	obj = json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "id",
-	                (json_int_t)seq, "time", stamp, "type", rec->type, "connection",
-	                (json_int_t)rec->connection, "client_ip", string_or_null(rec->client_ip),
-	                "user", string_or_null(rec->user), "stage", string_or_null(rec->stage),
-	                "command", string_or_null(rec->command), "code", rec->code, "reply",
-	                string_or_null(rec->reply), "message", string_or_null(rec->message));
-	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(obj);
-	if (text == NULL)
+	if (out == NULL)
 		return seq;
-	if (ev->file != NULL)
-		fprintf(ev->file, "%s\n", text);
-	free(ev->ring[seq % EVENTS_KEEP]);
-	ev->ring[seq % EVENTS_KEEP] = text;
+	clock_format(clock_wall(), stamp, sizeof stamp);
+	evbuffer_add_printf(out, "{\"id\": %llu, \"time\": \"%s\"", (unsigned long long)seq, stamp);
+	append_field(out, "type", rec->type);
+	evbuffer_add_printf(out, ", \"connection\": %llu", (unsigned long long)rec->connection);
+	append_field(out, "client_ip", rec->client_ip);
+	append_field(out, "user", rec->user);
+	append_field(out, "stage", rec->stage);
+	append_field(out, "command", rec->command);
+	evbuffer_add_printf(out, ", \"code\": %d", rec->code);
+	append_field(out, "reply", rec->reply);
+	append_field(out, "message", rec->message);
+	evbuffer_add(out, "}", 2); /* with the terminating NUL */
+	len = evbuffer_get_length(out);
+	text = malloc(len);
+	if (text != NULL) {
+		evbuffer_remove(out, text, len);
+		if (ev->file != NULL)
+			fprintf(ev->file, "%s\n", text);
+		free(ev->ring[seq % EVENTS_KEEP]);
+		ev->ring[seq % EVENTS_KEEP] = text;
+	}
+	evbuffer_free(out);
 	return seq;
 }
 

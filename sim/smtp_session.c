@@ -67,8 +67,8 @@ struct session {
 	char stored_id[40]; /* id of the message being committed */
 	struct transcript *transcript;
 	struct evbuffer *replies; /* replies not yet handed to the bufferevent */
-	const char *command; /* verb of the command being answered */
-	const char *stage;   /* scenario stage of that command: connect, ehlo, mail, ... */
+	const char *command;      /* verb of the command being answered */
+	const char *stage;        /* scenario stage of that command: connect, ehlo, mail, ... */
 	/* transaction */
 	int has_mail;
 	char mail_from[ADDR_MAX];

@@ -22,8 +22,8 @@ struct store_rcpt {
 };
 
 struct store_message {
-	uint64_t seq; /* the id as a number: increasing, derived from the time */
-	char id[40];  /* seq as 16 hex digits */
+	uint64_t seq;    /* the id as a number: increasing, derived from the time */
+	char id[40];     /* seq as 16 hex digits */
 	double received; /* Unix time */
 	char client_ip[64];
 	uint64_t connection;

@@ -1,17 +1,22 @@
 /*
- * store_sqlite.c - the SQLite (WAL) store with a group-committing writer.
+ * store_sqlite.c - the SQLite (WAL) store with a pipelined group commit.
  *
- * One writer thread owns all inserts: it takes every submission queued since
- * its last commit and writes them in one transaction, so that one fsync
- * (synchronous=FULL) covers them all, then hands the results back to the
- * event loop through a pipe. The loop's thread reads through its own
- * connection, which WAL lets run beside the writer. An in-memory store has a
- * single connection, shared under db_lock.
+ * Two threads own the writing. The writer takes every submission queued
+ * since its last commit and writes them in one transaction (WAL,
+ * synchronous=NORMAL: the frames reach the file but are not yet synced).
+ * The syncer then makes every transaction written so far durable with one
+ * fdatasync() of the WAL file, while the writer already writes the next
+ * batch. Results go back to the event loop through a pipe. The loop's thread
+ * reads through its own connection, which WAL lets run beside the writer.
+ * An in-memory store has a single connection, shared under db_lock, and no
+ * syncer.
  *
  * Invariant: a submission's callback runs on the loop's thread after its
- * transaction committed (ok=1) or rolled back (ok=0), never before.
+ * transaction was committed and the WAL synced (ok=1), or after it failed
+ * (ok=0), never before.
  */
 #include <event2/event.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -36,13 +41,17 @@ struct sqlite_store {
 	struct store base;
 	sqlite3 *wdb, *rdb; /* equal for an in-memory store */
 	int memory;
-	pthread_t writer;
-	pthread_mutex_t lock; /* guards the job lists and stop */
-	pthread_cond_t wake;
-	pthread_mutex_t db_lock; /* guards the one connection of a memory store */
-	struct job *pending, **pending_tail;
-	struct job *done, **done_tail;
-	int stop;
+	pthread_t writer, syncer;
+	int wal_fd;                          /* the WAL file, synced by the syncer; -1 for memory */
+	pthread_mutex_t lock;                /* guards the job lists and stop */
+	pthread_cond_t wake;                 /* a submission for an idle writer */
+	pthread_mutex_t db_lock;             /* guards the one connection of a memory store */
+	struct job *pending, **pending_tail; /* submitted, not yet written */
+	struct job *written, **written_tail; /* committed, not yet synced */
+	struct job *done, **done_tail;       /* results for the loop */
+	pthread_cond_t wake_syncer;
+	int stop, stop_syncer;
+	int idle; /* the writer sleeps until a submission signals it */
 	int notify[2];
 	struct event *notify_event;
 	unsigned long long bytes_used; /* loop thread only */
@@ -87,9 +96,9 @@ static char *recipients_text(const struct store_message *m)
 	char *text;
 
 	for (size_t i = 0; i < m->nrcpt; i++)
-		json_array_append_new(list, json_pack("{s:s, s:s}", "address", m->rcpts[i].address,
-		                                      "state",
-		                                      m->rcpts[i].suppressed ? "suppressed" : "queued"));
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s}", "address", m->rcpts[i].address, "state",
+		                    m->rcpts[i].suppressed ? "suppressed" : "queued"));
 	text = json_dumps(list, JSON_COMPACT);
 	json_decref(list);
 	return text;
@@ -143,6 +152,39 @@ static int commit_batch(struct sqlite_store *s, struct job *batch)
 	return ok;
 }
 
+/* Waits for work and takes every submission queued so far.
+ * Called and returns with s->lock held. */
+static struct job *take_batch(struct sqlite_store *s)
+{
+	struct job *batch;
+
+	s->idle = 1;
+	while (s->pending == NULL && !s->stop)
+		pthread_cond_wait(&s->wake, &s->lock);
+	s->idle = 0;
+	batch = s->pending;
+	s->pending = NULL;
+	s->pending_tail = &s->pending;
+	return batch;
+}
+
+static void append_jobs(struct job ***tail, struct job *list)
+{
+	**tail = list;
+	while (**tail != NULL)
+		*tail = &(**tail)->next;
+}
+
+/* Hands finished jobs to the loop. Called with s->lock held. */
+static void finish_jobs(struct sqlite_store *s, struct job *list, int ok)
+{
+	for (struct job *j = list; j != NULL; j = j->next)
+		j->ok = ok;
+	append_jobs(&s->done_tail, list);
+	if (write(s->notify[1], "c", 1) < 0)
+		log_warn("store: cannot wake the event loop");
+}
+
 static void *writer_main(void *arg)
 {
 	struct sqlite_store *s = arg;
@@ -152,24 +194,46 @@ static void *writer_main(void *arg)
 		int ok;
 
 		pthread_mutex_lock(&s->lock);
-		while (s->pending == NULL && !s->stop)
-			pthread_cond_wait(&s->wake, &s->lock);
-		batch = s->pending;
-		s->pending = NULL;
-		s->pending_tail = &s->pending;
+		batch = take_batch(s);
 		pthread_mutex_unlock(&s->lock);
 		if (batch == NULL)
 			break;
 		ok = commit_batch(s, batch);
 		pthread_mutex_lock(&s->lock);
-		for (struct job *j = batch; j != NULL; j = j->next)
-			j->ok = ok;
-		*s->done_tail = batch;
-		while (*s->done_tail != NULL)
-			s->done_tail = &(*s->done_tail)->next;
+		if (ok && s->wal_fd >= 0) {
+			append_jobs(&s->written_tail, batch);
+			pthread_cond_signal(&s->wake_syncer);
+		} else {
+			finish_jobs(s, batch, ok);
+		}
 		pthread_mutex_unlock(&s->lock);
-		if (write(s->notify[1], "c", 1) < 0)
-			log_warn("store: cannot wake the event loop");
+	}
+	return NULL;
+}
+
+static void *syncer_main(void *arg)
+{
+	struct sqlite_store *s = arg;
+
+	for (;;) {
+		struct job *list;
+		int ok;
+
+		pthread_mutex_lock(&s->lock);
+		while (s->written == NULL && !s->stop_syncer)
+			pthread_cond_wait(&s->wake_syncer, &s->lock);
+		list = s->written;
+		s->written = NULL;
+		s->written_tail = &s->written;
+		pthread_mutex_unlock(&s->lock);
+		if (list == NULL)
+			break;
+		ok = fdatasync(s->wal_fd) == 0;
+		if (!ok)
+			log_err("store: cannot sync the write-ahead log");
+		pthread_mutex_lock(&s->lock);
+		finish_jobs(s, list, ok);
+		pthread_mutex_unlock(&s->lock);
 	}
 	return NULL;
 }
@@ -218,7 +282,8 @@ static int sqlite_submit(struct store *st, struct store_message *m, store_done_f
 	pthread_mutex_lock(&s->lock);
 	*s->pending_tail = j;
 	s->pending_tail = &j->next;
-	pthread_cond_signal(&s->wake);
+	if (s->idle)
+		pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -364,6 +429,14 @@ static void sqlite_close(struct store *st)
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->writer, NULL);
+	pthread_mutex_lock(&s->lock);
+	s->stop_syncer = 1;
+	pthread_cond_signal(&s->wake_syncer);
+	pthread_mutex_unlock(&s->lock);
+	if (s->wal_fd >= 0) {
+		pthread_join(s->syncer, NULL);
+		close(s->wal_fd);
+	}
 	deliver_results(s);
 	sqlite3_finalize(s->insert_message);
 	if (s->rdb != s->wdb)
@@ -375,6 +448,7 @@ static void sqlite_close(struct store *st)
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->db_lock);
 	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->wake_syncer);
 	free(s);
 }
 
@@ -400,8 +474,10 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 {
 	sqlite3_stmt *q;
 
-	if ((!s->memory && exec_sql(s->wdb, "PRAGMA journal_mode=WAL") < 0) ||
-	    exec_sql(s->wdb, "PRAGMA synchronous=FULL") < 0 ||
+	if ((!s->memory &&
+	     exec_sql(s->wdb, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL") < 0) ||
+	    exec_sql(s->wdb, s->memory ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL") <
+	        0 ||
 	    exec_sql(s->wdb, schema) < 0 ||
 	    sqlite3_prepare_v2(s->wdb,
 	                       "INSERT INTO messages(seq, received, client_ip, connection, user,"
@@ -411,7 +487,8 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->wdb));
 		return -1;
 	}
-	if (sqlite3_prepare_v2(s->wdb, "SELECT COALESCE(SUM(size), 0), COALESCE(MAX(seq), 0) FROM messages",
+	if (sqlite3_prepare_v2(s->wdb,
+	                       "SELECT COALESCE(SUM(size), 0), COALESCE(MAX(seq), 0) FROM messages",
 	                       -1, &q, NULL) == SQLITE_OK) {
 		if (sqlite3_step(q) == SQLITE_ROW) {
 			s->bytes_used = (unsigned long long)sqlite3_column_int64(q, 0);
@@ -434,7 +511,43 @@ static void discard_partial(struct sqlite_store *s)
 		close(s->notify[0]);
 		close(s->notify[1]);
 	}
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
 	free(s);
+}
+
+/* The syncer makes commits durable by syncing the WAL file itself; it
+ * exists as long as the store's connections are open. */
+static int open_wal(struct sqlite_store *s, const char *path, char *err, size_t errlen)
+{
+	char wal[4096];
+
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+	if (s->wal_fd < 0) {
+		snprintf(err, errlen, "store: cannot open %s: %s", wal, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int start_threads(struct sqlite_store *s, char *err, size_t errlen)
+{
+	if (s->wal_fd >= 0 && pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
+		snprintf(err, errlen, "store: cannot start the syncer thread");
+		return -1;
+	}
+	if (pthread_create(&s->writer, NULL, writer_main, s) == 0)
+		return 0;
+	snprintf(err, errlen, "store: cannot start the writer thread");
+	if (s->wal_fd >= 0) {
+		pthread_mutex_lock(&s->lock);
+		s->stop_syncer = 1;
+		pthread_cond_signal(&s->wake_syncer);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->syncer, NULL);
+	}
+	return -1;
 }
 
 struct store *store_sqlite_open(struct event_base *base, const char *path, char *err, size_t errlen)
@@ -446,11 +559,14 @@ struct store *store_sqlite_open(struct event_base *base, const char *path, char 
 	s->base.ops = &sqlite_ops;
 	s->memory = strcmp(path, ":memory:") == 0;
 	s->notify[0] = s->notify[1] = -1;
+	s->wal_fd = -1;
 	s->pending_tail = &s->pending;
+	s->written_tail = &s->written;
 	s->done_tail = &s->done;
 	if (open_connection(path, &s->wdb, err, errlen) < 0 ||
 	    prepare_schema(s, path, err, errlen) < 0 ||
-	    (!s->memory && open_connection(path, &s->rdb, err, errlen) < 0)) {
+	    (!s->memory && open_connection(path, &s->rdb, err, errlen) < 0) ||
+	    (!s->memory && open_wal(s, path, err, errlen) < 0)) {
 		discard_partial(s);
 		return NULL;
 	}
@@ -466,8 +582,8 @@ struct store *store_sqlite_open(struct event_base *base, const char *path, char 
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->db_lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
-	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-		snprintf(err, errlen, "store: cannot start the writer thread");
+	pthread_cond_init(&s->wake_syncer, NULL);
+	if (start_threads(s, err, errlen) < 0) {
 		discard_partial(s);
 		return NULL;
 	}
