@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "clock.h"
@@ -1052,6 +1054,8 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 		evutil_closesocket(fd);
 		return;
 	}
+	/* Replies are whole lines written at once: never hold one back. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	s->srv = srv;
 	s->id = ++srv->next_connection;
 	s->implicit_tls = implicit_tls;
