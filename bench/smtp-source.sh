@@ -281,7 +281,7 @@ run_edsim() {
 	t_stop=$(calc "round(($(now) - $t_stop) * 1000, 1)")
 	if [ "$store" == file ]; then
 		stored=$(sqlite3 "$dir/state/edsim.db" 'select count(*) from messages')
-		echo "R_${tag}_RCPTS=$(sqlite3 "$dir/state/edsim.db" 'select count(*) from recipients')" >>"$OUT"
+		echo "R_${tag}_RCPTS=$(sqlite3 "$dir/state/edsim.db" 'select sum(json_array_length(recipients)) from messages')" >>"$OUT"
 		echo "R_${tag}_SIZES='$(sqlite3 "$dir/state/edsim.db" 'select min(size)||"-"||max(size) from messages')'" >>"$OUT"
 		echo "R_${tag}_DBBYTES=$(($(stat -c %s "$dir/state/edsim.db") + $(stat -c %s "$dir/state/edsim.db-wal" 2>/dev/null || echo 0)))" >>"$OUT"
 	fi

@@ -517,6 +517,10 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 
 	if (policy_is_open(s->srv->policy))
 		return 0;
+	if (h->nfrom == 0) { /* RFC 5322 requires From; nothing to approve */
+		reply(s, R_PARSE_ERROR, NOVARS);
+		return 1;
+	}
 	for (size_t i = 0; i < shown; i++) {
 		if (sender_refused(s, h->from[i]))
 			return 1;
@@ -529,7 +533,7 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 	if (matches_envelope)
 		return 0;
 	policy_auth_failure(s->srv->policy, s->ip, clock_now());
-	reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", h->nfrom ? h->from[0] : ""}));
+	reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", h->from[0]}));
 	return 1;
 }
 

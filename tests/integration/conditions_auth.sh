@@ -240,6 +240,27 @@ S
 S
 } | dialog_check "header From other than the envelope sender: 535 after the final dot" starttls "$SMTP_PORT"
 
+dialog_check "a message with no From header: 554 after the final dot" starttls "$SMTP_PORT" <<S
+> EHLO client.test
+<~ 250 ENHANCEDSTATUSCODES
+> AUTH PLAIN $GOOD
+< 235 2.7.0 Authentication successful
+> MAIL FROM:<noreply@example.com>
+< 250 2.1.0 Sender OK
+> RCPT TO:<someone@example.net>
+< 250 2.1.5 Recipient OK
+> DATA
+< 354 End data with <CR><LF>.<CR><LF>
+> To: someone@example.net
+> Subject: header-from-missing
+>
+> no From header here
+> .
+< 554 Message parse error
+> QUIT
+< 221 2.0.0 Bye
+S
+
 check "refused messages are not stored" 0 \
 	"$(api GET "/api/v1/messages?subject=header-from" | json "len(d['messages'])")"
 check "accepted messages are stored for the user" "$USER $USER" \
