@@ -1,22 +1,22 @@
 /*
  * store_sqlite.c - the SQLite (WAL) store with a pipelined group commit.
  *
- * Two threads own the writing. The writer takes every submission queued
- * since its last commit and writes them in one transaction (WAL,
- * synchronous=NORMAL: the frames reach the file but are not yet synced).
- * The syncer then makes every transaction written so far durable with one
- * fdatasync() of the WAL file, while the writer already writes the next
- * batch. Results go back to the event loop through a pipe. The loop's thread
- * reads through its own connection, which WAL lets run beside the writer.
- * An in-memory store has a single connection, shared under db_lock, and no
- * syncer.
+ * The event loop's thread owns the connection. Submissions made while the
+ * loop handles one round of input are written at the end of that round in
+ * one transaction (WAL, synchronous=NORMAL: the frames reach the file but
+ * are not synced yet; no disk wait on the loop). A syncer thread then makes
+ * every transaction written so far durable with one fdatasync() of the WAL
+ * file, while the loop goes on, and hands the results back through a pipe.
+ * The syncer also checkpoints the WAL, through its own connection, when the
+ * commit hook reports it has grown, so checkpoints never stall the loop. An
+ * in-memory store has nothing to sync: its results are given at once.
  *
  * Invariant: a submission's callback runs on the loop's thread after its
  * transaction was committed and the WAL synced (ok=1), or after it failed
  * (ok=0), never before.
  */
-#include <event2/event.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -29,6 +29,9 @@
 #include "log.h"
 #include "store.h"
 
+/* WAL frames (16 KB pages) after which the syncer checkpoints. */
+#define CHECKPOINT_FRAMES 512
+
 struct job {
 	struct job *next;
 	struct store_message *m;
@@ -39,23 +42,24 @@ struct job {
 
 struct sqlite_store {
 	struct store base;
-	sqlite3 *wdb, *rdb; /* equal for an in-memory store */
+	sqlite3 *db;      /* the loop thread's connection */
+	sqlite3 *ckpt_db; /* the syncer's connection, for checkpoints; NULL in memory */
 	int memory;
-	pthread_t writer, syncer;
-	int wal_fd;                          /* the WAL file, synced by the syncer; -1 for memory */
-	pthread_mutex_t lock;                /* guards the job lists and stop */
-	pthread_cond_t wake;                 /* a submission for an idle writer */
-	pthread_mutex_t db_lock;             /* guards the one connection of a memory store */
-	struct job *pending, **pending_tail; /* submitted, not yet written */
+	int wal_fd; /* the WAL file, synced by the syncer; -1 in memory */
+	sqlite3_stmt *insert_message;
+	struct job *pending, **pending_tail; /* loop thread: not yet written */
+	struct event *commit_event;          /* writes pending at the end of the round */
+	unsigned long long bytes_used;       /* loop thread */
+	/* shared with the syncer, under lock */
+	pthread_t syncer;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
 	struct job *written, **written_tail; /* committed, not yet synced */
 	struct job *done, **done_tail;       /* results for the loop */
-	pthread_cond_t wake_syncer;
-	int stop, stop_syncer;
-	int idle; /* the writer sleeps until a submission signals it */
+	int checkpoint_wanted;
+	int stop;
 	int notify[2];
 	struct event *notify_event;
-	unsigned long long bytes_used; /* loop thread only */
-	sqlite3_stmt *insert_message;
 };
 
 /* One row per message; the recipients and their states are a JSON array,
@@ -66,18 +70,6 @@ static const char schema[] =
     " seq INTEGER PRIMARY KEY, received REAL NOT NULL, client_ip TEXT, connection INTEGER,"
     " user TEXT, mail_from TEXT, recipients TEXT NOT NULL, message_id TEXT, subject TEXT,"
     " size INTEGER NOT NULL, state TEXT NOT NULL, raw BLOB NOT NULL);";
-
-static void db_enter(struct sqlite_store *s)
-{
-	if (s->memory)
-		pthread_mutex_lock(&s->db_lock);
-}
-
-static void db_leave(struct sqlite_store *s)
-{
-	if (s->memory)
-		pthread_mutex_unlock(&s->db_lock);
-}
 
 static int exec_sql(sqlite3 *db, const char *sql)
 {
@@ -132,40 +124,18 @@ static int insert_one(struct sqlite_store *s, const struct store_message *m)
 
 static int commit_batch(struct sqlite_store *s, struct job *batch)
 {
-	int ok = 1;
+	int ok = exec_sql(s->db, "BEGIN IMMEDIATE") == 0;
 
-	db_enter(s);
-	if (exec_sql(s->wdb, "BEGIN IMMEDIATE") < 0) {
-		db_leave(s);
-		return 0;
-	}
 	for (struct job *j = batch; j != NULL && ok; j = j->next)
 		if (insert_one(s, j->m) < 0) {
-			log_err("store: insert failed: %s", sqlite3_errmsg(s->wdb));
+			log_err("store: insert failed: %s", sqlite3_errmsg(s->db));
 			ok = 0;
 		}
-	if (ok && exec_sql(s->wdb, "COMMIT") < 0)
+	if (ok && exec_sql(s->db, "COMMIT") < 0)
 		ok = 0;
-	if (!ok)
-		exec_sql(s->wdb, "ROLLBACK");
-	db_leave(s);
+	if (!ok && !sqlite3_get_autocommit(s->db))
+		exec_sql(s->db, "ROLLBACK");
 	return ok;
-}
-
-/* Waits for work and takes every submission queued so far.
- * Called and returns with s->lock held. */
-static struct job *take_batch(struct sqlite_store *s)
-{
-	struct job *batch;
-
-	s->idle = 1;
-	while (s->pending == NULL && !s->stop)
-		pthread_cond_wait(&s->wake, &s->lock);
-	s->idle = 0;
-	batch = s->pending;
-	s->pending = NULL;
-	s->pending_tail = &s->pending;
-	return batch;
 }
 
 static void append_jobs(struct job ***tail, struct job *list)
@@ -175,78 +145,9 @@ static void append_jobs(struct job ***tail, struct job *list)
 		*tail = &(**tail)->next;
 }
 
-/* Hands finished jobs to the loop. Called with s->lock held. */
-static void finish_jobs(struct sqlite_store *s, struct job *list, int ok)
+/* Runs the callbacks of finished jobs (loop thread) and frees them. */
+static void run_callbacks(struct sqlite_store *s, struct job *list)
 {
-	for (struct job *j = list; j != NULL; j = j->next)
-		j->ok = ok;
-	append_jobs(&s->done_tail, list);
-	if (write(s->notify[1], "c", 1) < 0)
-		log_warn("store: cannot wake the event loop");
-}
-
-static void *writer_main(void *arg)
-{
-	struct sqlite_store *s = arg;
-
-	for (;;) {
-		struct job *batch;
-		int ok;
-
-		pthread_mutex_lock(&s->lock);
-		batch = take_batch(s);
-		pthread_mutex_unlock(&s->lock);
-		if (batch == NULL)
-			break;
-		ok = commit_batch(s, batch);
-		pthread_mutex_lock(&s->lock);
-		if (ok && s->wal_fd >= 0) {
-			append_jobs(&s->written_tail, batch);
-			pthread_cond_signal(&s->wake_syncer);
-		} else {
-			finish_jobs(s, batch, ok);
-		}
-		pthread_mutex_unlock(&s->lock);
-	}
-	return NULL;
-}
-
-static void *syncer_main(void *arg)
-{
-	struct sqlite_store *s = arg;
-
-	for (;;) {
-		struct job *list;
-		int ok;
-
-		pthread_mutex_lock(&s->lock);
-		while (s->written == NULL && !s->stop_syncer)
-			pthread_cond_wait(&s->wake_syncer, &s->lock);
-		list = s->written;
-		s->written = NULL;
-		s->written_tail = &s->written;
-		pthread_mutex_unlock(&s->lock);
-		if (list == NULL)
-			break;
-		ok = fdatasync(s->wal_fd) == 0;
-		if (!ok)
-			log_err("store: cannot sync the write-ahead log");
-		pthread_mutex_lock(&s->lock);
-		finish_jobs(s, list, ok);
-		pthread_mutex_unlock(&s->lock);
-	}
-	return NULL;
-}
-
-static void deliver_results(struct sqlite_store *s)
-{
-	struct job *list;
-
-	pthread_mutex_lock(&s->lock);
-	list = s->done;
-	s->done = NULL;
-	s->done_tail = &s->done;
-	pthread_mutex_unlock(&s->lock);
 	while (list != NULL) {
 		struct job *next = list->next;
 		if (!list->ok && s->bytes_used >= list->m->raw_len)
@@ -258,6 +159,57 @@ static void deliver_results(struct sqlite_store *s)
 	}
 }
 
+static void *syncer_main(void *arg)
+{
+	struct sqlite_store *s = arg;
+
+	for (;;) {
+		struct job *list;
+		int checkpoint, ok = 1;
+
+		pthread_mutex_lock(&s->lock);
+		while (s->written == NULL && !s->checkpoint_wanted && !s->stop)
+			pthread_cond_wait(&s->wake, &s->lock);
+		list = s->written;
+		s->written = NULL;
+		s->written_tail = &s->written;
+		checkpoint = s->checkpoint_wanted;
+		s->checkpoint_wanted = 0;
+		pthread_mutex_unlock(&s->lock);
+		if (list == NULL && !checkpoint)
+			break;
+		if (list != NULL && fdatasync(s->wal_fd) < 0) {
+			log_err("store: cannot sync the write-ahead log: %s", strerror(errno));
+			ok = 0;
+		}
+		if (list != NULL) {
+			for (struct job *j = list; j != NULL; j = j->next)
+				j->ok = ok;
+			pthread_mutex_lock(&s->lock);
+			append_jobs(&s->done_tail, list);
+			pthread_mutex_unlock(&s->lock);
+			if (write(s->notify[1], "c", 1) < 0)
+				log_warn("store: cannot wake the event loop");
+		}
+		if (checkpoint)
+			sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+			                          NULL);
+	}
+	return NULL;
+}
+
+static void take_results(struct sqlite_store *s)
+{
+	struct job *list;
+
+	pthread_mutex_lock(&s->lock);
+	list = s->done;
+	s->done = NULL;
+	s->done_tail = &s->done;
+	pthread_mutex_unlock(&s->lock);
+	run_callbacks(s, list);
+}
+
 static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
 	char buf[256];
@@ -265,7 +217,53 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (read(fd, buf, sizeof buf) > 0)
 		;
-	deliver_results(arg);
+	take_results(arg);
+}
+
+/* End of a round of the loop: write what was submitted in it. */
+static void commit_pending(struct sqlite_store *s)
+{
+	struct job *batch = s->pending;
+	int ok;
+
+	if (batch == NULL)
+		return;
+	s->pending = NULL;
+	s->pending_tail = &s->pending;
+	ok = commit_batch(s, batch);
+	if (!ok || s->wal_fd < 0) {
+		for (struct job *j = batch; j != NULL; j = j->next)
+			j->ok = ok;
+		run_callbacks(s, batch);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	append_jobs(&s->written_tail, batch);
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void on_commit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	commit_pending(arg);
+}
+
+/* SQLite calls this after each commit with the WAL's length in frames. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct sqlite_store *s = arg;
+
+	(void)db;
+	(void)name;
+	if (frames >= CHECKPOINT_FRAMES) {
+		pthread_mutex_lock(&s->lock);
+		s->checkpoint_wanted = 1;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return SQLITE_OK;
 }
 
 static int sqlite_submit(struct store *st, struct store_message *m, store_done_fn done, void *arg)
@@ -279,12 +277,9 @@ static int sqlite_submit(struct store *st, struct store_message *m, store_done_f
 	j->done = done;
 	j->arg = arg;
 	s->bytes_used += m->raw_len;
-	pthread_mutex_lock(&s->lock);
 	*s->pending_tail = j;
 	s->pending_tail = &j->next;
-	if (s->idle)
-		pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->lock);
+	event_active(s->commit_event, EV_TIMEOUT, 0);
 	return 0;
 }
 
@@ -334,8 +329,7 @@ static json_t *sqlite_list(struct store *st, const struct store_filter *f)
 	json_t *list = json_array();
 	sqlite3_stmt *q;
 
-	db_enter(s);
-	if (sqlite3_prepare_v2(s->rdb, sql, -1, &q, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, f->to, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, f->from, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, f->subject, -1, SQLITE_STATIC);
@@ -344,7 +338,6 @@ static json_t *sqlite_list(struct store *st, const struct store_filter *f)
 			json_array_append_new(list, summary_json(q));
 		sqlite3_finalize(q);
 	}
-	db_leave(s);
 	return list;
 }
 
@@ -357,15 +350,13 @@ static json_t *sqlite_get(struct store *st, const char *id)
 
 	if (store_parse_id(id, &seq) < 0)
 		return NULL;
-	db_enter(s);
-	if (sqlite3_prepare_v2(s->rdb, "SELECT " SUMMARY_COLUMNS " FROM messages WHERE seq=?", -1,
+	if (sqlite3_prepare_v2(s->db, "SELECT " SUMMARY_COLUMNS " FROM messages WHERE seq=?", -1,
 	                       &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
 		if (sqlite3_step(q) == SQLITE_ROW)
 			found = summary_json(q);
 		sqlite3_finalize(q);
 	}
-	db_leave(s);
 	return found;
 }
 
@@ -378,8 +369,7 @@ static int sqlite_raw(struct store *st, const char *id, char **raw, size_t *len)
 
 	if (store_parse_id(id, &seq) < 0)
 		return -1;
-	db_enter(s);
-	if (sqlite3_prepare_v2(s->rdb, "SELECT raw FROM messages WHERE seq=?", -1, &q, NULL) ==
+	if (sqlite3_prepare_v2(s->db, "SELECT raw FROM messages WHERE seq=?", -1, &q, NULL) ==
 	    SQLITE_OK) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
 		if (sqlite3_step(q) == SQLITE_ROW) {
@@ -391,7 +381,6 @@ static int sqlite_raw(struct store *st, const char *id, char **raw, size_t *len)
 		}
 		sqlite3_finalize(q);
 	}
-	db_leave(s);
 	return rc;
 }
 
@@ -400,18 +389,16 @@ static long sqlite_delete_all(struct store *st)
 	struct sqlite_store *s = (struct sqlite_store *)st;
 	long n = -1;
 
-	db_enter(s);
-	if (exec_sql(s->rdb, "BEGIN IMMEDIATE") == 0 &&
-	    exec_sql(s->rdb, "DELETE FROM messages") == 0) {
-		n = sqlite3_changes(s->rdb);
-		if (exec_sql(s->rdb, "COMMIT") < 0)
+	if (exec_sql(s->db, "BEGIN IMMEDIATE") == 0 &&
+	    exec_sql(s->db, "DELETE FROM messages") == 0) {
+		n = sqlite3_changes(s->db);
+		if (exec_sql(s->db, "COMMIT") < 0)
 			n = -1;
 	}
 	if (n < 0)
-		exec_sql(s->rdb, "ROLLBACK");
+		exec_sql(s->db, "ROLLBACK");
 	else
 		s->bytes_used = 0;
-	db_leave(s);
 	return n;
 }
 
@@ -420,35 +407,34 @@ static unsigned long long sqlite_bytes_used(struct store *st)
 	return ((struct sqlite_store *)st)->bytes_used;
 }
 
-static void sqlite_close(struct store *st)
+static void stop_syncer(struct sqlite_store *s)
 {
-	struct sqlite_store *s = (struct sqlite_store *)st;
-
 	pthread_mutex_lock(&s->lock);
 	s->stop = 1;
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->writer, NULL);
-	pthread_mutex_lock(&s->lock);
-	s->stop_syncer = 1;
-	pthread_cond_signal(&s->wake_syncer);
-	pthread_mutex_unlock(&s->lock);
-	if (s->wal_fd >= 0) {
-		pthread_join(s->syncer, NULL);
-		close(s->wal_fd);
-	}
-	deliver_results(s);
+	pthread_join(s->syncer, NULL);
+}
+
+static void sqlite_close(struct store *st)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+
+	commit_pending(s);
+	if (s->wal_fd >= 0)
+		stop_syncer(s);
+	take_results(s);
 	sqlite3_finalize(s->insert_message);
-	if (s->rdb != s->wdb)
-		sqlite3_close(s->rdb);
-	sqlite3_close(s->wdb);
+	sqlite3_close(s->ckpt_db);
+	sqlite3_close(s->db);
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
+	event_free(s->commit_event);
 	event_free(s->notify_event);
 	close(s->notify[0]);
 	close(s->notify[1]);
 	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->db_lock);
 	pthread_cond_destroy(&s->wake);
-	pthread_cond_destroy(&s->wake_syncer);
 	free(s);
 }
 
@@ -475,19 +461,19 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 	sqlite3_stmt *q;
 
 	if ((!s->memory &&
-	     exec_sql(s->wdb, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL") < 0) ||
-	    exec_sql(s->wdb, s->memory ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL") <
+	     exec_sql(s->db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL") < 0) ||
+	    exec_sql(s->db, s->memory ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL") <
 	        0 ||
-	    exec_sql(s->wdb, schema) < 0 ||
-	    sqlite3_prepare_v2(s->wdb,
+	    exec_sql(s->db, schema) < 0 ||
+	    sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO messages(seq, received, client_ip, connection, user,"
 	                       " mail_from, recipients, message_id, subject, size, state, raw)"
 	                       " VALUES(?,?,?,?,?,?,?,?,?,?,'queued',?)",
 	                       -1, &s->insert_message, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->wdb));
+		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
 		return -1;
 	}
-	if (sqlite3_prepare_v2(s->wdb,
+	if (sqlite3_prepare_v2(s->db,
 	                       "SELECT COALESCE(SUM(size), 0), COALESCE(MAX(seq), 0) FROM messages",
 	                       -1, &q, NULL) == SQLITE_OK) {
 		if (sqlite3_step(q) == SQLITE_ROW) {
@@ -497,23 +483,6 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 		sqlite3_finalize(q);
 	}
 	return 0;
-}
-
-static void discard_partial(struct sqlite_store *s)
-{
-	sqlite3_finalize(s->insert_message);
-	if (s->rdb != NULL && s->rdb != s->wdb)
-		sqlite3_close(s->rdb);
-	sqlite3_close(s->wdb);
-	if (s->notify_event != NULL)
-		event_free(s->notify_event);
-	if (s->notify[0] >= 0) {
-		close(s->notify[0]);
-		close(s->notify[1]);
-	}
-	if (s->wal_fd >= 0)
-		close(s->wal_fd);
-	free(s);
 }
 
 /* The syncer makes commits durable by syncing the WAL file itself; it
@@ -531,23 +500,40 @@ static int open_wal(struct sqlite_store *s, const char *path, char *err, size_t 
 	return 0;
 }
 
-static int start_threads(struct sqlite_store *s, char *err, size_t errlen)
+static void discard_partial(struct sqlite_store *s)
 {
-	if (s->wal_fd >= 0 && pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
+	sqlite3_finalize(s->insert_message);
+	sqlite3_close(s->ckpt_db);
+	sqlite3_close(s->db);
+	if (s->commit_event != NULL)
+		event_free(s->commit_event);
+	if (s->notify_event != NULL)
+		event_free(s->notify_event);
+	if (s->notify[0] >= 0) {
+		close(s->notify[0]);
+		close(s->notify[1]);
+	}
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
+	free(s);
+}
+
+static int open_file_parts(struct sqlite_store *s, const char *path, char *err, size_t errlen)
+{
+	if (open_connection(path, &s->ckpt_db, err, errlen) < 0 ||
+	    exec_sql(s->ckpt_db, "PRAGMA synchronous=NORMAL") < 0 ||
+	    open_wal(s, path, err, errlen) < 0)
+		return -1;
+	sqlite3_wal_hook(s->db, on_wal_commit, s);
+	if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
 		snprintf(err, errlen, "store: cannot start the syncer thread");
+		close(s->wal_fd);
+		s->wal_fd = -1;
 		return -1;
 	}
-	if (pthread_create(&s->writer, NULL, writer_main, s) == 0)
-		return 0;
-	snprintf(err, errlen, "store: cannot start the writer thread");
-	if (s->wal_fd >= 0) {
-		pthread_mutex_lock(&s->lock);
-		s->stop_syncer = 1;
-		pthread_cond_signal(&s->wake_syncer);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->syncer, NULL);
-	}
-	return -1;
+	return 0;
 }
 
 struct store *store_sqlite_open(struct event_base *base, const char *path, char *err, size_t errlen)
@@ -558,32 +544,24 @@ struct store *store_sqlite_open(struct event_base *base, const char *path, char 
 		return NULL;
 	s->base.ops = &sqlite_ops;
 	s->memory = strcmp(path, ":memory:") == 0;
-	s->notify[0] = s->notify[1] = -1;
 	s->wal_fd = -1;
+	s->notify[0] = s->notify[1] = -1;
 	s->pending_tail = &s->pending;
 	s->written_tail = &s->written;
 	s->done_tail = &s->done;
-	if (open_connection(path, &s->wdb, err, errlen) < 0 ||
-	    prepare_schema(s, path, err, errlen) < 0 ||
-	    (!s->memory && open_connection(path, &s->rdb, err, errlen) < 0) ||
-	    (!s->memory && open_wal(s, path, err, errlen) < 0)) {
-		discard_partial(s);
-		return NULL;
-	}
-	if (s->memory)
-		s->rdb = s->wdb;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
 	if (pipe2(s->notify, O_NONBLOCK | O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "store: cannot create the notification pipe");
 		discard_partial(s);
 		return NULL;
 	}
 	s->notify_event = event_new(base, s->notify[0], EV_READ | EV_PERSIST, on_notify, s);
+	s->commit_event = event_new(base, -1, 0, on_commit, s);
 	event_add(s->notify_event, NULL);
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_mutex_init(&s->db_lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
-	pthread_cond_init(&s->wake_syncer, NULL);
-	if (start_threads(s, err, errlen) < 0) {
+	if (open_connection(path, &s->db, err, errlen) < 0 ||
+	    prepare_schema(s, path, err, errlen) < 0 ||
+	    (!s->memory && open_file_parts(s, path, err, errlen) < 0)) {
 		discard_partial(s);
 		return NULL;
 	}
