@@ -56,7 +56,7 @@ struct sqlite_store {
 	pthread_cond_t wake;
 	struct job *written, **written_tail; /* committed, not yet synced */
 	struct job *done, **done_tail;       /* results for the loop */
-	int checkpoint_wanted;
+	int wal_frames; /* the WAL's length after the last commit */
 	int stop;
 	int notify[2];
 	struct event *notify_event;
@@ -159,6 +159,15 @@ static void run_callbacks(struct sqlite_store *s, struct job *list)
 	}
 }
 
+/* A checkpoint copies the WAL into the database and costs two syncs, so
+ * it waits until no commit is waiting for its sync, unless the WAL has grown
+ * far beyond CHECKPOINT_FRAMES under sustained load. Called with s->lock. */
+static int checkpoint_due(const struct sqlite_store *s)
+{
+	return s->wal_frames >= CHECKPOINT_FRAMES &&
+	       (s->written == NULL || s->wal_frames >= 16 * CHECKPOINT_FRAMES);
+}
+
 static void *syncer_main(void *arg)
 {
 	struct sqlite_store *s = arg;
@@ -168,13 +177,14 @@ static void *syncer_main(void *arg)
 		int checkpoint, ok = 1;
 
 		pthread_mutex_lock(&s->lock);
-		while (s->written == NULL && !s->checkpoint_wanted && !s->stop)
+		while (s->written == NULL && !checkpoint_due(s) && !s->stop)
 			pthread_cond_wait(&s->wake, &s->lock);
 		list = s->written;
 		s->written = NULL;
 		s->written_tail = &s->written;
-		checkpoint = s->checkpoint_wanted;
-		s->checkpoint_wanted = 0;
+		checkpoint = list == NULL && checkpoint_due(s);
+		if (checkpoint)
+			s->wal_frames = 0;
 		pthread_mutex_unlock(&s->lock);
 		if (list == NULL && !checkpoint)
 			break;
@@ -257,12 +267,11 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 
 	(void)db;
 	(void)name;
-	if (frames >= CHECKPOINT_FRAMES) {
-		pthread_mutex_lock(&s->lock);
-		s->checkpoint_wanted = 1;
+	pthread_mutex_lock(&s->lock);
+	s->wal_frames = frames;
+	if (frames >= CHECKPOINT_FRAMES)
 		pthread_cond_signal(&s->wake);
-		pthread_mutex_unlock(&s->lock);
-	}
+	pthread_mutex_unlock(&s->lock);
 	return SQLITE_OK;
 }
 
