@@ -1,10 +1,11 @@
 /*
  * smtp_session.c - the SMTP server state machine (RFC 5321, 3207, 4954).
+ * The connection itself (sockets, TLS, close) is smtp_conn.c's.
  *
  * One session per connection. The state says what the next input line is:
  * a command, an AUTH response, or message data; while a message is being
  * committed (ST_COMMIT) input waits in the buffer, which keeps pipelined
- * replies in order. Every reply goes through reply(), which takes a catalog
+ * replies in order. Every reply goes through session_reply(), which takes a catalog
  * id, writes the transcript, records refusals as events and closes the
  * connection when the catalog says the reply closes it.
  *
@@ -16,15 +17,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 
 #include "clock.h"
 #include "log.h"
@@ -33,64 +29,7 @@
 #include "smtp_auth.h"
 #include "smtp_parse.h"
 
-enum state {
-	ST_TLS_HANDSHAKE, /* implicit TLS or STARTTLS handshake in progress */
-	ST_COMMAND,
-	ST_AUTH_PLAIN,      /* waiting for the PLAIN response */
-	ST_AUTH_LOGIN_USER, /* waiting for the LOGIN user name */
-	ST_AUTH_LOGIN_PASS, /* waiting for the LOGIN password */
-	ST_DATA,
-	ST_COMMIT, /* message handed to the store, reply pending */
-	ST_CLOSING,
-};
-
-#define ADDR_MAX 256
-
-struct session {
-	struct session *prev, *next;
-	struct server *srv;
-	struct bufferevent *bev;
-	evutil_socket_t fd;
-	int bev_owns_fd; /* the TLS bufferevent closes fd; the plain one does not */
-	enum state state;
-	uint64_t id;
-	char ip[64];
-	int counted; /* holds a connection slot for its IP */
-	int refused; /* over the per-IP limit: 421 instead of the greeting */
-	int implicit_tls;
-	int tls;
-	int helo; /* EHLO or HELO seen (since the last TLS start) */
-	int authed;
-	int draining;  /* close with 421 4.3.0 after the current transaction */
-	int dead;      /* freed as soon as the pending commit calls back */
-	int skip_line; /* discarding the rest of an over-long line */
-	char user[AUTH_FIELD_MAX];
-	char login_user[AUTH_FIELD_MAX];
-	char stored_id[40]; /* id of the message being committed */
-	struct transcript *transcript;
-	struct evbuffer *replies; /* replies not yet handed to the bufferevent */
-	const char *command;      /* verb of the command being answered */
-	const char *stage;        /* scenario stage of that command: connect, ehlo, mail, ... */
-	/* transaction */
-	int has_mail;
-	char mail_from[ADDR_MAX];
-	struct store_rcpt *rcpts;
-	size_t nrcpt;
-	/* message data */
-	char *data;
-	size_t data_len, data_cap, data_total, data_lines;
-	int data_line_start;
-};
-
-#define VARS(...)                                                                                  \
-	((const struct cat_var[]){__VA_ARGS__}),                                                   \
-	    (sizeof((const struct cat_var[]){__VA_ARGS__}) / sizeof(struct cat_var))
-#define NOVARS NULL, 0
-
-static void session_read(struct session *s);
-static void session_close(struct session *s);
-static void session_free(struct session *s);
-static void start_tls(struct session *s);
+#include "smtp_session_priv.h"
 
 int smtp_resolve_replies(struct server *srv, char *err, size_t errlen)
 {
@@ -112,7 +51,7 @@ static const char *user_label(const struct session *s)
 	return s->authed ? s->user : "anonymous";
 }
 
-static void write_line(struct session *s, const char *line, size_t len)
+void session_write_line(struct session *s, const char *line, size_t len)
 {
 	evbuffer_add(s->replies, line, len);
 	evbuffer_add(s->replies, "\r\n", 2);
@@ -122,7 +61,7 @@ static void write_line(struct session *s, const char *line, size_t len)
 /* Sends the replies gathered while the input was processed. On a plain
  * socket with nothing queued they are written at once, which saves the
  * event loop a round of write-readiness bookkeeping per reply. */
-static void flush_replies(struct session *s)
+void session_flush_replies(struct session *s)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
@@ -134,8 +73,8 @@ static void flush_replies(struct session *s)
 		evbuffer_add_buffer(out, s->replies);
 }
 
-static void record_event(struct session *s, const char *type, int code, const char *text,
-                         const char *message)
+void session_record_event(struct session *s, const char *type, int code, const char *text,
+                          const char *message)
 {
 	struct event_record rec = {type,     s->id,      s->ip, s->authed ? s->user : NULL,
 	                           s->stage, s->command, code,  text,
@@ -145,8 +84,8 @@ static void record_event(struct session *s, const char *type, int code, const ch
 }
 
 /* Sends one catalog reply, possibly as several lines (vars sets, one a line). */
-static void reply_lines(struct session *s, enum smtp_reply r, const struct cat_var *vars,
-                        size_t nvars_per_line, size_t nlines)
+void session_reply_lines(struct session *s, enum smtp_reply r, const struct cat_var *vars,
+                         size_t nvars_per_line, size_t nlines)
 {
 	const struct cat_entry *e = s->srv->replies[r];
 	char line[1024];
@@ -156,23 +95,23 @@ static void reply_lines(struct session *s, enum smtp_reply r, const struct cat_v
 		                               sizeof line);
 		if (i + 1 < nlines && len > 3)
 			line[3] = '-';
-		write_line(s, line, len);
+		session_write_line(s, line, len);
 		if (e->code >= 400 && i == 0)
-			record_event(s,
-			             s->stage && strcmp(s->stage, "data-end") == 0 ? "rejected"
-			                                                           : "refused",
-			             e->code, line, NULL);
+			session_record_event(
+			    s,
+			    s->stage && strcmp(s->stage, "data-end") == 0 ? "rejected" : "refused",
+			    e->code, line, NULL);
 	}
 	if (e->closes)
 		session_close(s);
 }
 
-static void reply(struct session *s, enum smtp_reply r, const struct cat_var *vars, size_t nvars)
+void session_reply(struct session *s, enum smtp_reply r, const struct cat_var *vars, size_t nvars)
 {
-	reply_lines(s, r, vars, nvars, 1);
+	session_reply_lines(s, r, vars, nvars, 1);
 }
 
-static void reset_transaction(struct session *s)
+void session_reset_transaction(struct session *s)
 {
 	for (size_t i = 0; i < s->nrcpt; i++)
 		free(s->rcpts[i].address);
@@ -188,17 +127,17 @@ static void reset_transaction(struct session *s)
 
 /* ---- greeting, EHLO, STARTTLS ------------------------------------------ */
 
-static void send_greeting(struct session *s)
+void session_send_greeting(struct session *s)
 {
 	s->state = ST_COMMAND;
 	s->command = NULL;
 	s->stage = "connect";
 	if (s->refused) {
-		reply(s, R_TOO_MANY_CONNECTIONS, NOVARS);
+		session_reply(s, R_TOO_MANY_CONNECTIONS, NOVARS);
 		return;
 	}
-	reply(s, R_GREETING, VARS({"hostname", s->srv->cfg->hostname}));
-	flush_replies(s);
+	session_reply(s, R_GREETING, VARS({"hostname", s->srv->cfg->hostname}));
+	session_flush_replies(s);
 }
 
 static void add_capability(struct session *s, const char *fmt, unsigned long long value)
@@ -207,7 +146,7 @@ static void add_capability(struct session *s, const char *fmt, unsigned long lon
 	int n = snprintf(line, sizeof line, "250-");
 
 	n += snprintf(line + n, sizeof line - (size_t)n, fmt, value);
-	write_line(s, line, (size_t)n);
+	session_write_line(s, line, (size_t)n);
 }
 
 static void proceed_ehlo(struct session *s, const char *arg, int extended)
@@ -218,18 +157,18 @@ static void proceed_ehlo(struct session *s, const char *arg, int extended)
 	size_t len;
 
 	if (*arg == '\0') {
-		reply(s, R_SYNTAX_ERROR, NOVARS);
+		session_reply(s, R_SYNTAX_ERROR, NOVARS);
 		return;
 	}
-	reset_transaction(s);
+	session_reset_transaction(s);
 	s->helo = 1;
 	len = catalog_smtp_line(e, vars, 2, line, sizeof line);
 	if (!extended) {
-		write_line(s, line, len);
+		session_write_line(s, line, len);
 		return;
 	}
 	line[3] = '-';
-	write_line(s, line, len);
+	session_write_line(s, line, len);
 	add_capability(s, "PIPELINING", 0);
 	add_capability(s, "SIZE %llu", s->srv->cfg->limits.message_bytes);
 	add_capability(s, "8BITMIME", 0);
@@ -237,20 +176,20 @@ static void proceed_ehlo(struct session *s, const char *arg, int extended)
 		add_capability(s, "STARTTLS", 0);
 	if (s->tls)
 		add_capability(s, "AUTH PLAIN LOGIN", 0);
-	write_line(s, "250 ENHANCEDSTATUSCODES", 23);
+	session_write_line(s, "250 ENHANCEDSTATUSCODES", 23);
 }
 
 static void proceed_starttls(struct session *s, const char *arg)
 {
 	if (s->tls)
-		reply(s, R_TLS_ALREADY, NOVARS);
+		session_reply(s, R_TLS_ALREADY, NOVARS);
 	else if (*arg != '\0')
-		reply(s, R_SYNTAX_ERROR, NOVARS);
+		session_reply(s, R_SYNTAX_ERROR, NOVARS);
 	else if (s->srv->tls == NULL)
-		reply(s, R_TLS_UNAVAILABLE, NOVARS);
+		session_reply(s, R_TLS_UNAVAILABLE, NOVARS);
 	else {
-		reply(s, R_STARTTLS_GO, NOVARS);
-		start_tls(s);
+		session_reply(s, R_STARTTLS_GO, NOVARS);
+		session_start_tls(s);
 	}
 }
 
@@ -259,7 +198,7 @@ static void proceed_starttls(struct session *s, const char *arg)
 static void auth_fail(struct session *s)
 {
 	policy_auth_failure(s->srv->policy, s->ip, clock_now());
-	reply(s, R_AUTH_INVALID, NOVARS);
+	session_reply(s, R_AUTH_INVALID, NOVARS);
 }
 
 static void auth_finish(struct session *s, const char *user, const char *password)
@@ -271,7 +210,7 @@ static void auth_finish(struct session *s, const char *user, const char *passwor
 	}
 	s->authed = 1;
 	snprintf(s->user, sizeof s->user, "%s", user);
-	reply(s, R_AUTH_OK, NOVARS);
+	session_reply(s, R_AUTH_OK, NOVARS);
 }
 
 static int reply_decode_error(struct session *s, enum auth_decode result)
@@ -279,13 +218,13 @@ static int reply_decode_error(struct session *s, enum auth_decode result)
 	s->state = ST_COMMAND;
 	switch (result) {
 	case AUTH_BAD_BASE64:
-		reply(s, R_AUTH_BAD_BASE64, NOVARS);
+		session_reply(s, R_AUTH_BAD_BASE64, NOVARS);
 		return 1;
 	case AUTH_NO_NUL:
-		reply(s, R_AUTH_NO_NUL, NOVARS);
+		session_reply(s, R_AUTH_NO_NUL, NOVARS);
 		return 1;
 	case AUTH_NO_SECOND_NUL:
-		reply(s, R_AUTH_NO_SECOND_NUL, NOVARS);
+		session_reply(s, R_AUTH_NO_SECOND_NUL, NOVARS);
 		return 1;
 	case AUTH_DECODED:
 		break;
@@ -307,7 +246,7 @@ static void auth_login_user(struct session *s, const char *payload)
 	if (reply_decode_error(s, auth_decode_login(payload, s->login_user, sizeof s->login_user)))
 		return;
 	s->state = ST_AUTH_LOGIN_PASS;
-	reply(s, R_AUTH_CHALLENGE, VARS({"challenge", "UGFzc3dvcmQ6"}));
+	session_reply(s, R_AUTH_CHALLENGE, VARS({"challenge", "UGFzc3dvcmQ6"}));
 }
 
 static void auth_login_password(struct session *s, const char *payload)
@@ -323,7 +262,7 @@ static void proceed_auth_response(struct session *s, const char *line)
 {
 	if (strcmp(line, "*") == 0) {
 		s->state = ST_COMMAND;
-		reply(s, R_AUTH_CANCELLED, NOVARS);
+		session_reply(s, R_AUTH_CANCELLED, NOVARS);
 	} else if (s->state == ST_AUTH_PLAIN) {
 		auth_plain(s, line);
 	} else if (s->state == ST_AUTH_LOGIN_USER) {
@@ -339,27 +278,27 @@ static void proceed_auth(struct session *s, const char *arg)
 	int fields = sscanf(arg, "%31s %2047s %7s", mech, initial, extra);
 
 	if (!s->helo || s->has_mail)
-		reply(s, R_BAD_SEQUENCE, NOVARS);
+		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 	else if (!s->tls)
-		reply(s, R_TLS_REQUIRED, NOVARS);
+		session_reply(s, R_TLS_REQUIRED, NOVARS);
 	else if (s->authed)
-		reply(s, R_ALREADY_AUTHENTICATED, NOVARS);
+		session_reply(s, R_ALREADY_AUTHENTICATED, NOVARS);
 	else if (policy_auth_blocked(s->srv->policy, s->ip, clock_now()))
-		reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
+		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
 	else if (fields < 1 || fields > 2 || strlen(arg) > 2 * AUTH_FIELD_MAX)
-		reply(s, R_AUTH_MECHANISM_MISMATCH, NOVARS);
+		session_reply(s, R_AUTH_MECHANISM_MISMATCH, NOVARS);
 	else if (strcasecmp(mech, "PLAIN") == 0 && fields == 2)
 		auth_plain(s, initial);
 	else if (strcasecmp(mech, "PLAIN") == 0) {
 		s->state = ST_AUTH_PLAIN;
-		reply(s, R_AUTH_CHALLENGE, VARS({"challenge", ""}));
+		session_reply(s, R_AUTH_CHALLENGE, VARS({"challenge", ""}));
 	} else if (strcasecmp(mech, "LOGIN") == 0 && fields == 2)
 		auth_login_user(s, initial);
 	else if (strcasecmp(mech, "LOGIN") == 0) {
 		s->state = ST_AUTH_LOGIN_USER;
-		reply(s, R_AUTH_CHALLENGE, VARS({"challenge", "VXNlcm5hbWU6"}));
+		session_reply(s, R_AUTH_CHALLENGE, VARS({"challenge", "VXNlcm5hbWU6"}));
 	} else
-		reply(s, R_AUTH_METHOD_UNSUPPORTED, NOVARS);
+		session_reply(s, R_AUTH_METHOD_UNSUPPORTED, NOVARS);
 }
 
 /* ---- MAIL, RCPT, DATA ------------------------------------------------------ */
@@ -368,7 +307,7 @@ static int needs_auth(struct session *s)
 {
 	if (!s->srv->cfg->auth_required || s->authed)
 		return 0;
-	reply(s, R_AUTH_REQUIRED, NOVARS);
+	session_reply(s, R_AUTH_REQUIRED, NOVARS);
 	return 1;
 }
 
@@ -380,7 +319,7 @@ static int take_path(struct session *s, const char *arg, const char *prefix, cha
 
 	switch (smtp_parse_path(arg, prefix, addr, ADDR_MAX, params)) {
 	case PATH_SYNTAX:
-		reply(s, R_SYNTAX_ERROR, NOVARS);
+		session_reply(s, R_SYNTAX_ERROR, NOVARS);
 		return -1;
 	case PATH_OK:
 		if ((allow_empty && addr[0] == '\0') || address_is_valid(addr))
@@ -388,7 +327,7 @@ static int take_path(struct session *s, const char *arg, const char *prefix, cha
 		/* fall through */
 	case PATH_INVALID_ADDRESS:
 		snprintf(shown, sizeof shown, "<%s>", addr);
-		reply(s, R_INVALID_ADDRESS, VARS({"address", shown}));
+		session_reply(s, R_INVALID_ADDRESS, VARS({"address", shown}));
 		return -1;
 	}
 	return -1;
@@ -405,11 +344,11 @@ static int check_quota(struct session *s)
 		return 0;
 	case QUOTA_MINUTE:
 		snprintf(text, sizeof text, "%llu", limit);
-		reply(s, R_RATE_MINUTE, VARS({"limit", text}));
+		session_reply(s, R_RATE_MINUTE, VARS({"limit", text}));
 		return -1;
 	case QUOTA_DAY:
 		snprintf(text, sizeof text, "%llu", limit);
-		reply(s, R_RATE_DAY, VARS({"limit", text}));
+		session_reply(s, R_RATE_DAY, VARS({"limit", text}));
 		return -1;
 	}
 	return 0;
@@ -420,7 +359,7 @@ static int sender_refused(struct session *s, const char *address)
 	if (policy_sender_approved(s->srv->policy, s->authed ? s->user : NULL, address))
 		return 0;
 	policy_auth_failure(s->srv->policy, s->ip, clock_now());
-	reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", address}));
+	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", address}));
 	return 1;
 }
 
@@ -431,34 +370,34 @@ static void proceed_mail(struct session *s, const char *arg)
 	unsigned long long size;
 
 	if (!s->helo || s->has_mail) {
-		reply(s, R_BAD_SEQUENCE, NOVARS);
+		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 		return;
 	}
 	if (needs_auth(s) || take_path(s, arg, "FROM:", addr, &params, 1) < 0)
 		return;
 	switch (smtp_parse_mail_params(params, &size)) {
 	case PARAM_UNSUPPORTED:
-		reply(s, R_PARAM_UNSUPPORTED, NOVARS);
+		session_reply(s, R_PARAM_UNSUPPORTED, NOVARS);
 		return;
 	case PARAM_SYNTAX:
-		reply(s, R_SYNTAX_ERROR, NOVARS);
+		session_reply(s, R_SYNTAX_ERROR, NOVARS);
 		return;
 	case PARAM_OK:
 		break;
 	}
 	if (size > s->srv->cfg->limits.message_bytes) {
-		reply(s, R_SIZE_EXCEEDED, NOVARS);
+		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
 		return;
 	}
 	if (policy_auth_blocked(s->srv->policy, s->ip, clock_now())) {
-		reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
+		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
 		return;
 	}
 	if (sender_refused(s, addr) || check_quota(s) < 0)
 		return;
 	s->has_mail = 1;
 	snprintf(s->mail_from, sizeof s->mail_from, "%s", addr);
-	reply(s, R_MAIL_OK, NOVARS);
+	session_reply(s, R_MAIL_OK, NOVARS);
 }
 
 static void proceed_rcpt(struct session *s, const char *arg)
@@ -470,25 +409,25 @@ static void proceed_rcpt(struct session *s, const char *arg)
 	if (needs_auth(s))
 		return;
 	if (!s->has_mail) {
-		reply(s, R_BAD_SEQUENCE, NOVARS);
+		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 		return;
 	}
 	if (take_path(s, arg, "TO:", addr, &params, 0) < 0)
 		return;
 	if (smtp_parse_rcpt_params(params) != PARAM_OK) {
-		reply(s, R_PARAM_UNSUPPORTED, NOVARS);
+		session_reply(s, R_PARAM_UNSUPPORTED, NOVARS);
 		return;
 	}
 	if (s->nrcpt >= s->srv->cfg->limits.recipients ||
 	    (grown = realloc(s->rcpts, (s->nrcpt + 1) * sizeof *s->rcpts)) == NULL) {
-		reply(s, R_TOO_MANY_RECIPIENTS, NOVARS);
+		session_reply(s, R_TOO_MANY_RECIPIENTS, NOVARS);
 		return;
 	}
 	s->rcpts = grown;
 	s->rcpts[s->nrcpt].address = strdup(addr);
 	s->rcpts[s->nrcpt].suppressed = policy_is_suppressed(s->srv->policy, addr);
 	s->nrcpt++;
-	reply(s, R_RCPT_OK, NOVARS);
+	session_reply(s, R_RCPT_OK, NOVARS);
 }
 
 static void proceed_data(struct session *s, const char *arg)
@@ -496,14 +435,14 @@ static void proceed_data(struct session *s, const char *arg)
 	if (needs_auth(s))
 		return;
 	if (s->nrcpt == 0) {
-		reply(s, R_NEED_RCPT, NOVARS);
+		session_reply(s, R_NEED_RCPT, NOVARS);
 		return;
 	}
 	if (*arg != '\0') {
-		reply(s, R_SYNTAX_ERROR, NOVARS);
+		session_reply(s, R_SYNTAX_ERROR, NOVARS);
 		return;
 	}
-	reply(s, R_DATA_GO, NOVARS);
+	session_reply(s, R_DATA_GO, NOVARS);
 	s->state = ST_DATA;
 	s->data_line_start = 1;
 }
@@ -518,7 +457,7 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 	if (policy_is_open(s->srv->policy))
 		return 0;
 	if (h->nfrom == 0) { /* RFC 5322 requires From; nothing to approve */
-		reply(s, R_PARSE_ERROR, NOVARS);
+		session_reply(s, R_PARSE_ERROR, NOVARS);
 		return 1;
 	}
 	for (size_t i = 0; i < shown; i++) {
@@ -533,16 +472,16 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 	if (matches_envelope)
 		return 0;
 	policy_auth_failure(s->srv->policy, s->ip, clock_now());
-	reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", h->from[0]}));
+	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", h->from[0]}));
 	return 1;
 }
 
 static void finish_transaction(struct session *s)
 {
-	reset_transaction(s);
+	session_reset_transaction(s);
 	s->state = ST_COMMAND;
 	if (s->draining)
-		reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
+		session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
 }
 
 static void reply_accepted(struct session *s, const char *id)
@@ -563,8 +502,8 @@ static void reply_accepted(struct session *s, const char *id)
 	else
 		vars[nsup++] = (struct cat_var){"id", id};
 	catalog_smtp_line(s->srv->replies[r], vars, r == R_SUPPRESSED ? 2 : 1, line, sizeof line);
-	record_event(s, "accepted", s->srv->replies[r]->code, line, id);
-	reply_lines(s, r, vars, r == R_SUPPRESSED ? 2 : 1, r == R_SUPPRESSED ? nsup : 1);
+	session_record_event(s, "accepted", s->srv->replies[r]->code, line, id);
+	session_reply_lines(s, r, vars, r == R_SUPPRESSED ? 2 : 1, r == R_SUPPRESSED ? nsup : 1);
 }
 
 static void on_committed(void *arg, int ok)
@@ -577,7 +516,7 @@ static void on_committed(void *arg, int ok)
 		return;
 	}
 	if (!ok) {
-		reply(s, R_STORAGE_ERROR, NOVARS);
+		session_reply(s, R_STORAGE_ERROR, NOVARS);
 	} else {
 		policy_quota_charge(s->srv->policy, s->authed ? s->user : NULL,
 		                    policy_quota_units(s->srv->policy, s->nrcpt, s->data_total),
@@ -631,23 +570,23 @@ static void data_end(struct session *s)
 	         s->data_lines);
 	transcript_add(s->transcript, "note", note, strlen(note));
 	if (s->data_total > l->message_bytes) {
-		reply(s, R_SIZE_EXCEEDED, NOVARS);
+		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
 		goto done;
 	}
 	if (message_parse_headers(s->data ? s->data : "", s->data_len, l->header_bytes, &h) !=
 	    HDR_OK) {
-		reply(s, R_PARSE_ERROR, NOVARS);
+		session_reply(s, R_PARSE_ERROR, NOVARS);
 		goto done;
 	}
 	if (header_from_refused(s, &h))
 		goto done;
 	if (l->store_bytes > 0 && store_bytes_used(s->srv->store) + s->data_len > l->store_bytes) {
-		reply(s, R_STORAGE_ERROR, NOVARS);
+		session_reply(s, R_STORAGE_ERROR, NOVARS);
 		goto done;
 	}
 	m = build_message(s, &h);
 	if (m == NULL) {
-		reply(s, R_STORAGE_ERROR, NOVARS);
+		session_reply(s, R_STORAGE_ERROR, NOVARS);
 		goto done;
 	}
 	snprintf(s->stored_id, sizeof s->stored_id, "%s", m->id);
@@ -655,7 +594,7 @@ static void data_end(struct session *s)
 	if (store_submit(s->srv->store, m, on_committed, s) == 0)
 		return;
 	store_message_free(m);
-	reply(s, R_STORAGE_ERROR, NOVARS);
+	session_reply(s, R_STORAGE_ERROR, NOVARS);
 done:
 	if (s->state != ST_CLOSING)
 		finish_transaction(s);
@@ -781,22 +720,22 @@ static void proceed_command(struct session *s, const char *line)
 		proceed_data(s, cmd.arg);
 		break;
 	case VERB_RSET:
-		reset_transaction(s);
-		reply(s, R_RSET_OK, NOVARS);
+		session_reset_transaction(s);
+		session_reply(s, R_RSET_OK, NOVARS);
 		break;
 	case VERB_NOOP:
-		reply(s, R_NOOP_OK, NOVARS);
+		session_reply(s, R_NOOP_OK, NOVARS);
 		break;
 	case VERB_QUIT:
-		reply(s, R_BYE, NOVARS);
+		session_reply(s, R_BYE, NOVARS);
 		break;
 	case VERB_VRFY:
 	case VERB_EXPN:
 	case VERB_HELP:
-		reply(s, R_NOT_IMPLEMENTED, NOVARS);
+		session_reply(s, R_NOT_IMPLEMENTED, NOVARS);
 		break;
 	case VERB_UNKNOWN:
-		reply(s, R_UNKNOWN_COMMAND, NOVARS);
+		session_reply(s, R_UNKNOWN_COMMAND, NOVARS);
 		break;
 	}
 }
@@ -824,7 +763,7 @@ static int take_line(struct session *s, struct evbuffer *in, char *line, size_t 
 			s->skip_line = 1;
 			s->command = NULL;
 			s->stage = "command";
-			reply(s, R_LINE_TOO_LONG, NOVARS);
+			session_reply(s, R_LINE_TOO_LONG, NOVARS);
 		}
 		return 0;
 	}
@@ -833,7 +772,7 @@ static int take_line(struct session *s, struct evbuffer *in, char *line, size_t 
 		if (!s->skip_line) {
 			s->command = NULL;
 			s->stage = "command";
-			reply(s, R_LINE_TOO_LONG, NOVARS);
+			session_reply(s, R_LINE_TOO_LONG, NOVARS);
 		}
 		s->skip_line = 0;
 		return -1;
@@ -844,7 +783,7 @@ static int take_line(struct session *s, struct evbuffer *in, char *line, size_t 
 	return 1;
 }
 
-static void session_read(struct session *s)
+void session_read(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	size_t max = s->srv->cfg->limits.line_bytes;
@@ -867,265 +806,5 @@ static void session_read(struct session *s)
 	}
 	free(line);
 	if (s->state != ST_CLOSING)
-		flush_replies(s);
-}
-
-/* ---- connection life ----------------------------------------------------------- */
-
-static void on_read(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	session_read(arg);
-}
-
-static void on_drained(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_free(s);
-}
-
-static void note_tls_error(struct session *s, const char *what)
-{
-	char msg[300];
-	unsigned long e = bufferevent_get_openssl_error(s->bev);
-
-	if (e == 0)
-		e = ERR_peek_last_error();
-	snprintf(msg, sizeof msg, "%s: %s", what,
-	         e ? ERR_reason_error_string(e) : "connection closed");
-	transcript_add(s->transcript, "note", msg, strlen(msg));
-	log_info("connection %llu from %s: %s", (unsigned long long)s->id, s->ip, msg);
-	ERR_clear_error();
-}
-
-static void note_tls_established(struct session *s)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-	char msg[200];
-
-	snprintf(msg, sizeof msg, "TLS established: %s %s", SSL_get_version(ssl),
-	         SSL_get_cipher_name(ssl));
-	transcript_add(s->transcript, "note", msg, strlen(msg));
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		s->tls = 1;
-		note_tls_established(s);
-		if (s->implicit_tls && !s->helo && s->state == ST_TLS_HANDSHAKE)
-			send_greeting(s);
-		else
-			s->state = ST_COMMAND;
-		session_read(s);
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && s->state == ST_COMMIT) {
-		bufferevent_enable(s->bev, EV_READ | EV_WRITE); /* the reply is on its way */
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && s->state != ST_CLOSING && s->state != ST_COMMIT &&
-	    s->state != ST_TLS_HANDSHAKE) {
-		s->command = NULL;
-		s->stage = "idle";
-		reply(s, R_TIMEOUT, NOVARS);
-		return;
-	}
-	if (s->state == ST_TLS_HANDSHAKE && (what & BEV_EVENT_ERROR))
-		note_tls_error(s, "TLS handshake failed");
-	else if (what & BEV_EVENT_EOF)
-		transcript_add(s->transcript, "note", "client closed the connection", 28);
-	if (s->state == ST_COMMIT) {
-		s->dead = 1;
-		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-		return;
-	}
-	session_free(s);
-}
-
-static void set_callbacks(struct session *s)
-{
-	struct timeval tv;
-	double t = s->srv->cfg->limits.command_timeout;
-
-	tv.tv_sec = (long)t;
-	tv.tv_usec = (long)((t - (double)tv.tv_sec) * 1e6);
-	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-}
-
-/* The 220 for STARTTLS has left: switch the socket to a TLS bufferevent. */
-static void on_starttls_flushed(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-	SSL *ssl;
-
-	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
-		return;
-	ssl = SSL_new(s->srv->tls);
-	bufferevent_free(s->bev);
-	s->bev =
-	    ssl ? bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
-	                                         BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
-	        : NULL;
-	if (s->bev == NULL) {
-		SSL_free(ssl);
-		s->state = ST_CLOSING;
-		session_free(s);
-		return;
-	}
-	s->bev_owns_fd = 1;
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	set_callbacks(s);
-}
-
-static void start_tls(struct session *s)
-{
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-
-	flush_replies(s);
-	/* Anything pipelined after STARTTLS is plaintext injection: drop it. */
-	evbuffer_drain(in, evbuffer_get_length(in));
-	bufferevent_disable(s->bev, EV_READ);
-	s->state = ST_TLS_HANDSHAKE;
-	s->helo = 0;
-	reset_transaction(s);
-	bufferevent_setcb(s->bev, NULL, on_starttls_flushed, on_event, s);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	bufferevent_trigger(s->bev, EV_WRITE,
-	                    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
-}
-
-static void session_close(struct session *s)
-{
-	flush_replies(s);
-	s->state = ST_CLOSING;
-	bufferevent_disable(s->bev, EV_READ);
-	bufferevent_setcb(s->bev, NULL, on_drained, on_event, s);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		bufferevent_trigger(s->bev, EV_WRITE,
-		                    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
-}
-
-static void session_free(struct session *s)
-{
-	struct server *srv = s->srv;
-
-	if (s->state == ST_COMMIT) {
-		s->dead = 1;
-		return;
-	}
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	srv->nsessions--;
-	if (s->counted)
-		policy_connection_close(srv->policy, s->ip);
-	transcript_close(srv->events, s->transcript);
-	bufferevent_free(s->bev);
-	evbuffer_free(s->replies);
-	if (!s->bev_owns_fd)
-		evutil_closesocket(s->fd);
-	reset_transaction(s);
-	free(s);
-	server_session_gone(srv);
-}
-
-void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
-                        int implicit_tls)
-{
-	struct session *s = calloc(1, sizeof *s);
-	const void *addr = sa->sa_family == AF_INET6
-	                       ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-	                       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-	SSL *ssl = NULL;
-
-	if (s == NULL || (s->replies = evbuffer_new()) == NULL ||
-	    (implicit_tls && (ssl = SSL_new(srv->tls)) == NULL)) {
-		if (s != NULL && s->replies != NULL)
-			evbuffer_free(s->replies);
-		free(s);
-		evutil_closesocket(fd);
-		return;
-	}
-	/* Replies are whole lines written at once: never hold one back. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-	s->srv = srv;
-	s->id = ++srv->next_connection;
-	s->implicit_tls = implicit_tls;
-	evutil_inet_ntop(sa->sa_family, addr, s->ip, sizeof s->ip);
-	s->counted = policy_connection_open(srv->policy, s->ip) == 0;
-	s->refused = !s->counted;
-	s->transcript = transcript_open(srv->events, s->id, s->ip);
-	s->bev = implicit_tls
-	             ? bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	                                              BEV_OPT_CLOSE_ON_FREE)
-	             : bufferevent_socket_new(srv->base, fd, 0);
-	s->fd = fd;
-	s->bev_owns_fd = implicit_tls;
-	s->next = srv->sessions;
-	if (srv->sessions)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nsessions++;
-	if (s->bev == NULL) {
-		SSL_free(ssl);
-		evbuffer_free(s->replies);
-		evutil_closesocket(fd);
-		s->state = ST_CLOSING;
-		transcript_close(srv->events, s->transcript);
-		s->transcript = NULL;
-		srv->nsessions--;
-		srv->sessions = s->next;
-		if (s->next)
-			s->next->prev = NULL;
-		if (s->counted)
-			policy_connection_close(srv->policy, s->ip);
-		free(s);
-		return;
-	}
-	if (implicit_tls)
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	set_callbacks(s);
-	if (implicit_tls)
-		s->state = ST_TLS_HANDSHAKE;
-	else
-		send_greeting(s);
-}
-
-void smtp_session_drain(struct session *s)
-{
-	s->draining = 1;
-	if (s->state == ST_TLS_HANDSHAKE)
-		session_free(s);
-	else if (s->state == ST_COMMAND || s->state == ST_AUTH_PLAIN ||
-	         s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS) {
-		s->command = NULL;
-		s->stage = "shutdown";
-		reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
-	}
-}
-
-void smtp_session_abort(struct session *s)
-{
-	if (s->state == ST_CLOSING || s->state == ST_COMMIT)
-		return;
-	s->command = NULL;
-	s->stage = "shutdown";
-	reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
-}
-
-struct session *smtp_session_next(struct session *s)
-{
-	return s->next;
+		session_flush_replies(s);
 }

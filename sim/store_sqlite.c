@@ -56,7 +56,7 @@ struct sqlite_store {
 	pthread_cond_t wake;
 	struct job *written, **written_tail; /* committed, not yet synced */
 	struct job *done, **done_tail;       /* results for the loop */
-	int wal_frames; /* the WAL's length after the last commit */
+	int wal_frames;                      /* the WAL's length after the last commit */
 	int stop;
 	int notify[2];
 	struct event *notify_event;

@@ -1,0 +1,551 @@
+/*
+ * scenario.c - loading and checking scenario files.
+ *
+ * Every key is checked against what its place allows, every catalog id
+ * against the catalog, every duration and number against its syntax; all
+ * problems are reported, each with its line and column, and a scenario with
+ * any problem is refused whole.
+ */
+#include "scenario.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "embedded.h"
+#include "ydoc.h"
+
+static const char *const stage_names[STAGE_COUNT] = {"connect", "ehlo", "starttls", "auth", "mail",
+                                                     "rcpt",    "data", "data-end", "rset", "quit"};
+
+/* Stages the language has, but this edsim does not serve yet. */
+static const char *const later_stages[] = {"data-body",  "idle",  "request", "submit",
+                                           "submit-raw", "relay", NULL};
+
+static const char *const outcomes[] = {"delivered-once", "delivered-once-after-retry",
+                                       "not-delivered", "suppressed", NULL};
+
+const char *scenario_stage_name(enum scenario_stage stage)
+{
+	return stage < STAGE_COUNT ? stage_names[stage] : "?";
+}
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (; s != NULL && *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int load_stage(struct ydoc *d, yaml_node_t *when, enum scenario_stage *out)
+{
+	yaml_node_t *n = ydoc_get(d, when, "stage");
+	const char *s = ydoc_scalar(n);
+
+	if (n == NULL)
+		return ydoc_error(d, when,
+		                  "when: missing 'stage' (connect, ehlo, starttls, auth, mail, "
+		                  "rcpt, data, data-end, rset or quit)");
+	for (int i = 0; i < STAGE_COUNT; i++)
+		if (s != NULL && strcmp(s, stage_names[i]) == 0) {
+			*out = (enum scenario_stage)i;
+			return 0;
+		}
+	if (in_list(s, later_stages))
+		return ydoc_error(d, n, "stage '%s' is not served by this version of edsim", s);
+	return ydoc_error(d, n,
+	                  "unknown stage '%s': expected connect, ehlo, starttls, auth, mail, "
+	                  "rcpt, data, data-end, rset or quit",
+	                  s ? s : "");
+}
+
+static int load_count(struct ydoc *d, yaml_node_t *map, const char *key, unsigned long long *out)
+{
+	yaml_node_t *n = ydoc_get(d, map, key);
+	char what[32];
+
+	if (n == NULL)
+		return 0;
+	snprintf(what, sizeof what, "when.%s", key);
+	if (ydoc_uint(d, n, what, out) < 0)
+		return -1;
+	if (*out == 0)
+		return ydoc_error(d, n, "%s: counts start at 1", what);
+	return 0;
+}
+
+static int load_text(struct ydoc *d, yaml_node_t *map, const char *key, char **out)
+{
+	yaml_node_t *n = ydoc_get(d, map, key);
+
+	return n ? ydoc_string(d, n, key, out) : 0;
+}
+
+static int load_probability(struct ydoc *d, yaml_node_t *when, double *out)
+{
+	yaml_node_t *n = ydoc_get(d, when, "probability");
+	const char *s = ydoc_scalar(n);
+	char *end;
+
+	*out = 1.0;
+	if (n == NULL)
+		return 0;
+	if (s != NULL)
+		*out = strtod(s, &end);
+	if (s == NULL || *s == '\0' || *end != '\0' || *out < 0.0 || *out > 1.0)
+		return ydoc_error(d, n, "when.probability: expected a number from 0 to 1");
+	return 0;
+}
+
+/* Which matchers make sense at which stage. */
+static int check_matchers(struct ydoc *d, yaml_node_t *when, const struct rule_when *w)
+{
+	enum scenario_stage st = w->stage;
+	int rc = 0;
+
+	if (w->attempt && st != STAGE_DATA_END)
+		rc = ydoc_error(d, ydoc_get(d, when, "attempt"),
+		                "when.attempt: only at stage data-end, where the message is known "
+		                "(by its Message-ID, else by its envelope)");
+	if (w->sender &&
+	    !(st == STAGE_MAIL || st == STAGE_RCPT || st == STAGE_DATA || st == STAGE_DATA_END))
+		rc = ydoc_error(d, ydoc_get(d, when, "sender"),
+		                "when.sender: only at stages mail, rcpt, data and data-end");
+	if (w->recipient && !(st == STAGE_RCPT || st == STAGE_DATA || st == STAGE_DATA_END))
+		rc = ydoc_error(d, ydoc_get(d, when, "recipient"),
+		                "when.recipient: only at stages rcpt, data and data-end");
+	if (w->mechanism && st != STAGE_AUTH)
+		rc = ydoc_error(d, ydoc_get(d, when, "mechanism"),
+		                "when.mechanism: only at stage auth");
+	if (w->command && st == STAGE_CONNECT)
+		rc = ydoc_error(d, ydoc_get(d, when, "command"),
+		                "when.command: not at stage connect, which has no command");
+	return rc;
+}
+
+static int load_when(struct ydoc *d, yaml_node_t *when, struct rule_when *w)
+{
+	static const char *const keys[] = {"stage",     "connection", "command",     "attempt",
+	                                   "times",     "sender",     "recipient",   "user",
+	                                   "client_ip", "mechanism",  "probability", NULL};
+	int rc = 0;
+
+	if (ydoc_expect_map(d, when, "when") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, when, keys);
+	rc |= load_stage(d, when, &w->stage);
+	rc |= load_count(d, when, "connection", &w->connection);
+	rc |= load_count(d, when, "command", &w->command);
+	rc |= load_count(d, when, "attempt", &w->attempt);
+	rc |= load_count(d, when, "times", &w->times);
+	rc |= load_text(d, when, "sender", &w->sender);
+	rc |= load_text(d, when, "recipient", &w->recipient);
+	rc |= load_text(d, when, "user", &w->user);
+	rc |= load_text(d, when, "client_ip", &w->client_ip);
+	rc |= load_text(d, when, "mechanism", &w->mechanism);
+	rc |= load_probability(d, when, &w->probability);
+	if (rc == 0)
+		rc |= check_matchers(d, when, w);
+	return rc ? -1 : 0;
+}
+
+static int literal_line_valid(const char *line)
+{
+	return line[0] >= '2' && line[0] <= '5' && isdigit((unsigned char)line[1]) &&
+	       isdigit((unsigned char)line[2]) && (line[3] == '\0' || line[3] == ' ');
+}
+
+/* reply: a catalog id, or literal reply lines ("451 4.3.0 Try again"). */
+static int load_reply(struct ydoc *d, yaml_node_t *n, const struct catalog *cat, struct rule_do *a)
+{
+	const char *s = ydoc_scalar(n);
+	char *copy, *line, *save = NULL;
+
+	if (s == NULL || *s == '\0')
+		return ydoc_error(d, n,
+		                  "do.reply: expected a catalog id or a reply line such as "
+		                  "\"451 4.3.0 Try again later\"");
+	if (isalpha((unsigned char)s[0])) {
+		a->reply_entry = catalog_find(cat, s);
+		if (a->reply_entry == NULL)
+			return ydoc_error(d, n, "do.reply: unknown catalog id '%s'", s);
+		if (a->reply_entry->protocol != CAT_SMTP)
+			return ydoc_error(d, n, "do.reply: '%s' is not an SMTP condition", s);
+		return 0;
+	}
+	copy = strdup(s);
+	for (line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(line);
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (!literal_line_valid(line) || len > 512) {
+			free(copy);
+			return ydoc_error(d, n,
+			                  "do.reply: '%s' is not a reply line: expected a code "
+			                  "from 200 to 599, a space and text",
+			                  line);
+		}
+		a->reply_lines =
+		    realloc(a->reply_lines, (a->nreply_lines + 1) * sizeof *a->reply_lines);
+		a->reply_lines[a->nreply_lines++] = strdup(line);
+	}
+	free(copy);
+	if (a->nreply_lines == 0)
+		return ydoc_error(d, n, "do.reply: no reply line");
+	return 0;
+}
+
+static int load_flag(struct ydoc *d, yaml_node_t *map, const char *key, int *out)
+{
+	yaml_node_t *n = ydoc_get(d, map, key);
+	char what[32];
+
+	if (n == NULL)
+		return 0;
+	snprintf(what, sizeof what, "do.%s", key);
+	return ydoc_bool(d, n, what, out);
+}
+
+static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do *a,
+                         enum scenario_stage st)
+{
+	int has_reply = a->reply_entry != NULL || a->nreply_lines > 0;
+	int rc = 0;
+
+	if (!has_reply && !a->drop && !a->close && !a->accept && !a->discard && !a->suppress &&
+	    a->delay == 0)
+		rc = ydoc_error(d, act,
+		                "do: expected at least one action (reply, close, drop, delay, "
+		                "accept, discard or suppress)");
+	if (a->drop && (has_reply || a->close))
+		rc = ydoc_error(
+		    d, act, "do: drop closes without a reply; it cannot go with reply or close");
+	if (a->discard && st != STAGE_DATA_END)
+		rc = ydoc_error(d, ydoc_get(d, act, "discard"),
+		                "do.discard: only at stage data-end");
+	if (a->suppress && st != STAGE_RCPT)
+		rc = ydoc_error(d, ydoc_get(d, act, "suppress"), "do.suppress: only at stage rcpt");
+	if (a->accept && has_reply)
+		rc = ydoc_error(
+		    d, ydoc_get(d, act, "accept"),
+		    "do.accept: the native reply is kept; give reply or accept, not both");
+	return rc;
+}
+
+static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
+                   enum scenario_stage st, struct rule_do *a)
+{
+	static const char *const keys[] = {"reply",    "delay",   "close",    "drop",
+	                                   "accept",   "discard", "suppress", "trickle",
+	                                   "tls-fail", "set",     NULL};
+	static const char *const later[] = {"trickle", "tls-fail", "set", NULL};
+	yaml_node_t *n;
+	int rc = 0;
+
+	if (ydoc_expect_map(d, act, "do") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, act, keys);
+	for (size_t i = 0; later[i] != NULL; i++)
+		if ((n = ydoc_get(d, act, later[i])) != NULL)
+			rc |= ydoc_error(d, n, "do.%s is not served by this version of edsim",
+			                 later[i]);
+	if ((n = ydoc_get(d, act, "reply")) != NULL)
+		rc |= load_reply(d, n, cat, a);
+	if ((n = ydoc_get(d, act, "delay")) != NULL)
+		rc |= ydoc_duration(d, n, "do.delay", &a->delay);
+	rc |= load_flag(d, act, "close", &a->close);
+	rc |= load_flag(d, act, "drop", &a->drop);
+	rc |= load_flag(d, act, "accept", &a->accept);
+	rc |= load_flag(d, act, "discard", &a->discard);
+	rc |= load_flag(d, act, "suppress", &a->suppress);
+	if (rc == 0)
+		rc |= check_actions(d, act, a, st);
+	return rc ? -1 : 0;
+}
+
+static int load_rule(struct ydoc *d, yaml_node_t *n, const struct catalog *cat, struct rule *r)
+{
+	static const char *const keys[] = {"when", "do", NULL};
+	yaml_node_t *when, *act;
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "rules[]") < 0)
+		return -1;
+	r->line = (int)n->start_mark.line + 1;
+	rc |= ydoc_check_keys(d, n, keys);
+	when = ydoc_get(d, n, "when");
+	act = ydoc_get(d, n, "do");
+	if (when == NULL)
+		return ydoc_error(d, n, "rule: missing 'when'");
+	if (act == NULL)
+		return ydoc_error(d, n, "rule: missing 'do'");
+	if (load_when(d, when, &r->when) < 0)
+		return -1;
+	rc |= load_do(d, act, cat, r->when.stage, &r->act);
+	return rc ? -1 : 0;
+}
+
+static int load_rules(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
+                      struct scenario *sc)
+{
+	int rc = 0;
+
+	if (!ydoc_is_seq(n))
+		return ydoc_error(d, n, "rules: expected a list of {when, do}");
+	sc->nrules = ydoc_seq_len(n);
+	sc->rules = calloc(sc->nrules ? sc->nrules : 1, sizeof *sc->rules);
+	for (size_t i = 0; i < sc->nrules; i++)
+		rc |= load_rule(d, ydoc_seq_item(d, n, i), cat, &sc->rules[i]);
+	return rc ? -1 : 0;
+}
+
+static int load_expect(struct ydoc *d, yaml_node_t *n, struct scenario_expect *e)
+{
+	static const char *const keys[] = {"outcome",  "attempts", "min_gap", "backoff",
+	                                   "gives_up", "report",   NULL};
+	static const char *const range_keys[] = {"min", "max", NULL};
+	static const char *const report_keys[] = {"failure", "code", NULL};
+	static const char *const backoffs[] = {"growing", "constant", "any", NULL};
+	yaml_node_t *v, *w;
+	unsigned long long code;
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "expect") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	if ((v = ydoc_get(d, n, "outcome")) == NULL)
+		rc |= ydoc_error(d, n,
+		                 "expect: missing 'outcome' (delivered-once, "
+		                 "delivered-once-after-retry, not-delivered or suppressed)");
+	else if (ydoc_string(d, v, "expect.outcome", &e->outcome) == 0 &&
+	         !in_list(e->outcome, outcomes))
+		rc |= ydoc_error(d, v,
+		                 "expect.outcome: expected delivered-once, "
+		                 "delivered-once-after-retry, not-delivered or suppressed");
+	if ((v = ydoc_get(d, n, "attempts")) != NULL &&
+	    ydoc_expect_map(d, v, "expect.attempts") == 0) {
+		rc |= ydoc_check_keys(d, v, range_keys);
+		if ((w = ydoc_get(d, v, "min")) != NULL)
+			rc |= ydoc_uint(d, w, "expect.attempts.min", &e->attempts_min);
+		if ((w = ydoc_get(d, v, "max")) != NULL)
+			rc |= ydoc_uint(d, w, "expect.attempts.max", &e->attempts_max);
+		if (e->attempts_max && e->attempts_min > e->attempts_max)
+			rc |= ydoc_error(d, v, "expect.attempts: min is above max");
+	}
+	if ((v = ydoc_get(d, n, "min_gap")) != NULL)
+		rc |= ydoc_duration(d, v, "expect.min_gap", &e->min_gap);
+	if ((v = ydoc_get(d, n, "backoff")) != NULL &&
+	    ydoc_string(d, v, "expect.backoff", &e->backoff) == 0 && !in_list(e->backoff, backoffs))
+		rc |= ydoc_error(d, v, "expect.backoff: expected growing, constant or any");
+	if ((v = ydoc_get(d, n, "gives_up")) != NULL)
+		rc |= ydoc_bool(d, v, "expect.gives_up", &e->gives_up);
+	if ((v = ydoc_get(d, n, "report")) != NULL && ydoc_expect_map(d, v, "expect.report") == 0) {
+		rc |= ydoc_check_keys(d, v, report_keys);
+		if ((w = ydoc_get(d, v, "failure")) != NULL)
+			rc |= ydoc_bool(d, w, "expect.report.failure", &e->report_failure);
+		if ((w = ydoc_get(d, v, "code")) != NULL &&
+		    ydoc_uint(d, w, "expect.report.code", &code) == 0) {
+			if (code < 200 || code > 599)
+				rc |= ydoc_error(
+				    d, w,
+				    "expect.report.code: expected a reply code from 200 to 599");
+			e->report_code = (int)code;
+		}
+	}
+	return rc ? -1 : 0;
+}
+
+static int load_exercises(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
+                          struct scenario *sc)
+{
+	int rc = 0;
+
+	if (!ydoc_is_seq(n))
+		return ydoc_error(d, n, "exercises: expected a list of catalog ids");
+	sc->nexercises = ydoc_seq_len(n);
+	sc->exercises = calloc(sc->nexercises ? sc->nexercises : 1, sizeof *sc->exercises);
+	for (size_t i = 0; i < sc->nexercises; i++) {
+		yaml_node_t *item = ydoc_seq_item(d, n, i);
+		if (ydoc_string(d, item, "exercises[]", &sc->exercises[i]) < 0)
+			rc = -1;
+		else if (catalog_find(cat, sc->exercises[i]) == NULL)
+			rc = ydoc_error(d, item, "exercises: unknown catalog id '%s'",
+			                sc->exercises[i]);
+	}
+	return rc;
+}
+
+static int load_header(struct ydoc *d, yaml_node_t *root, const struct catalog *cat,
+                       struct scenario *sc)
+{
+	yaml_node_t *v = ydoc_get(d, root, "edsim");
+	const char *version = ydoc_scalar(v);
+	int rc = 0;
+
+	if (v == NULL)
+		rc |= ydoc_error(d, root, "missing 'edsim: 1' (the scenario language version)");
+	else if (version == NULL || strcmp(version, "1") != 0)
+		rc |= ydoc_error(d, v,
+		                 "edsim: expected 1, the only version of the scenario language");
+	if ((v = ydoc_get(d, root, "name")) == NULL)
+		rc |= ydoc_error(d, root, "missing 'name'");
+	else
+		rc |= ydoc_string(d, v, "name", &sc->name);
+	rc |= load_text(d, root, "title", &sc->title);
+	rc |= load_text(d, root, "description", &sc->description);
+	if ((v = ydoc_get(d, root, "profile")) != NULL &&
+	    ydoc_string(d, v, "profile", &sc->profile) == 0 && strcmp(sc->profile, "oci") != 0)
+		rc |= ydoc_error(d, v, "profile: expected oci");
+	if ((v = ydoc_get(d, root, "exercises")) != NULL)
+		rc |= load_exercises(d, v, cat, sc);
+	if ((v = ydoc_get(d, root, "seed")) != NULL)
+		rc |= ydoc_uint(d, v, "seed", &sc->seed);
+	return rc;
+}
+
+static int load_scenario(struct ydoc *d, const struct catalog *cat, struct scenario *sc)
+{
+	static const char *const keys[] = {"edsim",       "name",      "title", "profile",
+	                                   "description", "exercises", "seed",  "rules",
+	                                   "expect",      "settings",  "clock", NULL};
+	yaml_node_t *root = ydoc_root(d), *v;
+	int rc = 0;
+
+	if (ydoc_expect_map(d, root, "scenario") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, root, keys);
+	rc |= load_header(d, root, cat, sc);
+	if ((v = ydoc_get(d, root, "settings")) != NULL)
+		rc |= ydoc_error(d, v, "settings: not served by this version of edsim");
+	if ((v = ydoc_get(d, root, "clock")) != NULL)
+		rc |= ydoc_error(d, v, "clock: not served by this version of edsim");
+	if ((v = ydoc_get(d, root, "rules")) != NULL)
+		rc |= load_rules(d, v, cat, sc);
+	if ((v = ydoc_get(d, root, "expect")) != NULL)
+		rc |= load_expect(d, v, &sc->expect);
+	return rc;
+}
+
+struct scenario *scenario_load(const char *file, const char *text, size_t len,
+                               const struct catalog *catalog, char **errors)
+{
+	struct scenario *sc = calloc(1, sizeof *sc);
+	struct ydoc d;
+	int rc;
+
+	*errors = NULL;
+	if (sc == NULL)
+		return NULL;
+	sc->expect.gives_up = sc->expect.report_failure = -1;
+	rc = ydoc_load(&d, file, (const unsigned char *)text, len);
+	if (rc == 0)
+		rc = load_scenario(&d, catalog, sc);
+	if (rc != 0 || d.nerrors > 0) {
+		*errors = strdup(ydoc_errors(&d));
+		ydoc_free(&d);
+		scenario_free(sc);
+		return NULL;
+	}
+	ydoc_free(&d);
+	sc->file = strdup(file);
+	sc->text = malloc(len + 1);
+	memcpy(sc->text, text, len);
+	sc->text[len] = '\0';
+	return sc;
+}
+
+static void rule_free(struct rule *r)
+{
+	free(r->when.sender);
+	free(r->when.recipient);
+	free(r->when.user);
+	free(r->when.client_ip);
+	free(r->when.mechanism);
+	free_strings(r->act.reply_lines, r->act.nreply_lines);
+}
+
+void scenario_free(struct scenario *sc)
+{
+	if (sc == NULL)
+		return;
+	for (size_t i = 0; i < sc->nrules; i++)
+		rule_free(&sc->rules[i]);
+	free(sc->rules);
+	free_strings(sc->exercises, sc->nexercises);
+	free(sc->file);
+	free(sc->text);
+	free(sc->name);
+	free(sc->title);
+	free(sc->profile);
+	free(sc->description);
+	free(sc->expect.outcome);
+	free(sc->expect.backoff);
+	free(sc);
+}
+
+static char *read_whole(const char *file, size_t *len)
+{
+	FILE *f = fopen(file, "rb");
+	char *text;
+	long size;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	text = malloc((size_t)(size > 0 ? size : 0) + 1);
+	*len = text ? fread(text, 1, (size_t)(size > 0 ? size : 0), f) : 0;
+	if (text)
+		text[*len] = '\0';
+	fclose(f);
+	return text;
+}
+
+int scenario_check_files(int nfiles, char **files)
+{
+	struct catalog cat;
+	char *errors = NULL;
+	int bad = 0;
+
+	if (catalog_load(&cat, "scenarios/catalog/oci.yaml", embedded_catalog_oci_yaml,
+	                 embedded_catalog_oci_yaml_len(), &errors) < 0) {
+		fprintf(stderr, "%s", errors ? errors : "the catalog is invalid\n");
+		free(errors);
+		return 1;
+	}
+	for (int i = 0; i < nfiles; i++) {
+		size_t len = 0;
+		char *text = read_whole(files[i], &len);
+		struct scenario *sc;
+		if (text == NULL) {
+			fprintf(stderr, "%s:1:1: cannot read the file\n", files[i]);
+			bad++;
+			continue;
+		}
+		sc = scenario_load(files[i], text, len, &cat, &errors);
+		if (sc == NULL) {
+			fputs(errors ? errors : "", stderr);
+			bad++;
+		} else {
+			printf("%s: ok (%s, %zu rule%s)\n", files[i], sc->name, sc->nrules,
+			       sc->nrules == 1 ? "" : "s");
+		}
+		free(errors);
+		errors = NULL;
+		free(text);
+		scenario_free(sc);
+	}
+	catalog_free(&cat);
+	return bad ? 1 : 0;
+}

@@ -1,0 +1,98 @@
+/*
+ * scenario.h - a scenario file, parsed and checked.
+ *
+ * A scenario is YAML: metadata, rules (`when` a stage and its counters and
+ * matchers hold, `do` these actions) and `expect` (what a well-behaved
+ * client does, kept for the conformance runner). scenario_load() refuses a
+ * file whole and reports every problem as "file:line:column: message".
+ * A loaded scenario is immutable except for its rules' fire counters, which
+ * belong to the scenario engine (scenario_engine.c).
+ */
+#ifndef EDSIM_SCENARIO_H
+#define EDSIM_SCENARIO_H
+
+#include <stddef.h>
+
+#include "catalog.h"
+
+/* Stages where rules hook in. SMTP stages first; the HTTPS and relay
+ * stages are known to the checker so that files can name them. */
+enum scenario_stage {
+	STAGE_CONNECT,
+	STAGE_EHLO,
+	STAGE_STARTTLS,
+	STAGE_AUTH,
+	STAGE_MAIL,
+	STAGE_RCPT,
+	STAGE_DATA,
+	STAGE_DATA_END,
+	STAGE_RSET,
+	STAGE_QUIT,
+	STAGE_COUNT
+};
+
+const char *scenario_stage_name(enum scenario_stage stage);
+
+#define WHEN_ANY 0ULL /* a counter matcher that is not set */
+
+struct rule_when {
+	enum scenario_stage stage;
+	unsigned long long connection; /* nth connection since the scenario started */
+	unsigned long long command;    /* nth command of the connection */
+	unsigned long long attempt;    /* nth time this message reached data-end */
+	unsigned long long times;      /* the rule fires at most this often (0: no bound) */
+	char *sender, *recipient;      /* glob patterns, case-insensitive */
+	char *user, *client_ip;        /* exact */
+	char *mechanism;               /* AUTH mechanism, case-insensitive */
+	double probability;            /* 1.0 unless set */
+};
+
+struct rule_do {
+	const struct cat_entry *reply_entry; /* a catalog reply ... */
+	char **reply_lines;                  /* ... or literal lines */
+	size_t nreply_lines;
+	double delay; /* seconds before acting */
+	int close;    /* close after the reply */
+	int drop;     /* close without a reply */
+	int accept;   /* the stage's native checks pass */
+	int discard;  /* data-end: answer as accepted, store nothing */
+	int suppress; /* rcpt: treat the recipient as suppressed */
+};
+
+struct rule {
+	struct rule_when when;
+	struct rule_do act;
+	int line; /* where the rule starts in the file */
+};
+
+struct scenario_expect {
+	char *outcome;
+	unsigned long long attempts_min, attempts_max;
+	double min_gap;
+	char *backoff;
+	int gives_up;       /* -1 unset */
+	int report_failure; /* -1 unset */
+	int report_code;    /* 0 unset */
+};
+
+struct scenario {
+	char *file;
+	char *text; /* the YAML as loaded, for GET /api/v1/scenario */
+	char *name, *title, *profile, *description;
+	char **exercises;
+	size_t nexercises;
+	unsigned long long seed;
+	struct rule *rules;
+	size_t nrules;
+	struct scenario_expect expect;
+};
+
+/* Parses and checks text; on failure returns NULL and *errors (malloc'ed)
+ * holds one "file:line:col: message" line per problem. */
+struct scenario *scenario_load(const char *file, const char *text, size_t len,
+                               const struct catalog *catalog, char **errors);
+void scenario_free(struct scenario *sc);
+/* `edsim check FILE...`: prints every error; returns the exit status. */
+int scenario_check_files(int nfiles, char **files);
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * scenario_engine.c - matching rules against what happens, in file order.
+ *
+ * Probability draws come from a xorshift64* generator seeded with the
+ * scenario's seed, drawn only when a rule with a probability below 1 is
+ * otherwise matching, so that the same traffic gives the same decisions.
+ */
+#include "scenario_engine.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct attempt_entry {
+	struct attempt_entry *next;
+	uint64_t count;
+	char key[];
+};
+
+struct engine {
+	struct scenario *sc;
+	unsigned long long *fired; /* per rule */
+	uint64_t connections;
+	uint64_t random_state;
+	struct attempt_entry *attempts;
+};
+
+struct engine *engine_new(void)
+{
+	return calloc(1, sizeof(struct engine));
+}
+
+static void reset(struct engine *e)
+{
+	while (e->attempts != NULL) {
+		struct attempt_entry *next = e->attempts->next;
+		free(e->attempts);
+		e->attempts = next;
+	}
+	free(e->fired);
+	e->fired = NULL;
+	e->connections = 0;
+	e->random_state = 0;
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	reset(e);
+	scenario_free(e->sc);
+	free(e);
+}
+
+void engine_set(struct engine *e, struct scenario *sc)
+{
+	reset(e);
+	scenario_free(e->sc);
+	e->sc = sc;
+	if (sc != NULL) {
+		e->fired = calloc(sc->nrules ? sc->nrules : 1, sizeof *e->fired);
+		e->random_state = sc->seed ? sc->seed : 0x9e3779b97f4a7c15ULL;
+	}
+}
+
+const struct scenario *engine_scenario(const struct engine *e)
+{
+	return e->sc;
+}
+
+uint64_t engine_connection_opened(struct engine *e)
+{
+	return ++e->connections;
+}
+
+uint64_t engine_attempt(struct engine *e, const char *key)
+{
+	struct attempt_entry *a;
+	size_t len = strlen(key);
+
+	for (a = e->attempts; a != NULL; a = a->next)
+		if (strcmp(a->key, key) == 0)
+			return ++a->count;
+	a = malloc(sizeof *a + len + 1);
+	if (a == NULL)
+		return 1;
+	memcpy(a->key, key, len + 1);
+	a->count = 1;
+	a->next = e->attempts;
+	e->attempts = a;
+	return 1;
+}
+
+static double next_random(struct engine *e)
+{
+	uint64_t x = e->random_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	e->random_state = x;
+	return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+static int glob_matches(const char *pattern, const char *value)
+{
+	return value != NULL && fnmatch(pattern, value, FNM_CASEFOLD) == 0;
+}
+
+static int any_recipient_matches(const char *pattern, const struct hook_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nrecipients; i++)
+		if (glob_matches(pattern, ctx->recipients[i]))
+			return 1;
+	return 0;
+}
+
+static int counters_match(const struct rule_when *w, const struct hook_ctx *ctx)
+{
+	return (w->connection == WHEN_ANY || w->connection == ctx->connection) &&
+	       (w->command == WHEN_ANY || w->command == ctx->command) &&
+	       (w->attempt == WHEN_ANY || w->attempt == ctx->attempt);
+}
+
+static int matchers_match(const struct rule_when *w, const struct hook_ctx *ctx)
+{
+	return (w->sender == NULL || glob_matches(w->sender, ctx->sender)) &&
+	       (w->recipient == NULL || any_recipient_matches(w->recipient, ctx)) &&
+	       (w->user == NULL || (ctx->user != NULL && strcmp(w->user, ctx->user) == 0)) &&
+	       (w->client_ip == NULL ||
+	        (ctx->client_ip != NULL && strcmp(w->client_ip, ctx->client_ip) == 0)) &&
+	       (w->mechanism == NULL ||
+	        (ctx->mechanism != NULL && strcasecmp(w->mechanism, ctx->mechanism) == 0));
+}
+
+const struct rule *engine_match(struct engine *e, const struct hook_ctx *ctx)
+{
+	if (e->sc == NULL)
+		return NULL;
+	for (size_t i = 0; i < e->sc->nrules; i++) {
+		const struct rule *r = &e->sc->rules[i];
+		if (r->when.stage != ctx->stage || !counters_match(&r->when, ctx) ||
+		    !matchers_match(&r->when, ctx))
+			continue;
+		if (r->when.times != 0 && e->fired[i] >= r->when.times)
+			continue;
+		if (r->when.probability < 1.0 && next_random(e) >= r->when.probability)
+			continue;
+		e->fired[i]++;
+		return r;
+	}
+	return NULL;
+}
+
+void engine_rule_label(const struct engine *e, const struct rule *r, char *out, size_t outlen)
+{
+	size_t index = e->sc ? (size_t)(r - e->sc->rules) + 1 : 0;
+
+	snprintf(out, outlen, "rule %zu (line %d)", index, r->line);
+}

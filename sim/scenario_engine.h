@@ -1,0 +1,48 @@
+/*
+ * scenario_engine.h - runs the active scenario: counters, matching, firing.
+ *
+ * The SMTP session asks at every stage, before its native policy, whether a
+ * rule acts; the first matching rule in file order wins. The engine owns
+ * the active scenario and every counter that belongs to it (connections
+ * since it started, attempts per message, how often each rule fired, the
+ * seeded random sequence); swapping the scenario resets them all.
+ */
+#ifndef EDSIM_SCENARIO_ENGINE_H
+#define EDSIM_SCENARIO_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scenario.h"
+
+struct engine;
+
+struct hook_ctx {
+	enum scenario_stage stage;
+	uint64_t connection; /* nth connection since the scenario started */
+	uint64_t command;    /* nth command of the connection */
+	uint64_t attempt;    /* data-end: nth time this message arrived */
+	const char *sender;
+	const char *const *recipients; /* rcpt: the one being added; data stages: all */
+	size_t nrecipients;
+	const char *user;
+	const char *client_ip;
+	const char *mechanism;
+};
+
+struct engine *engine_new(void);
+void engine_free(struct engine *e);
+/* Makes sc the active scenario (or none, when NULL), resetting every counter.
+ * The engine owns sc from then on. */
+void engine_set(struct engine *e, struct scenario *sc);
+const struct scenario *engine_scenario(const struct engine *e);
+/* Counts a new connection; returns its number since the scenario started. */
+uint64_t engine_connection_opened(struct engine *e);
+/* Counts an arrival of the message known by key at data-end; returns its number. */
+uint64_t engine_attempt(struct engine *e, const char *key);
+/* The rule that acts for ctx, or NULL; counts its firing. */
+const struct rule *engine_match(struct engine *e, const struct hook_ctx *ctx);
+/* A rule's label for events and transcripts: "rule 2 (line 14)". */
+void engine_rule_label(const struct engine *e, const struct rule *r, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * smtp_session_priv.h - what the SMTP session's files share: the session
+ * itself and the few functions one of them calls in another.
+ *
+ *   smtp_session.c  the protocol: commands, AUTH, the message, replies
+ *   smtp_conn.c     the connection: sockets, TLS, timeouts, close, drain
+ *   smtp_hooks.c    the scenario hooks: matching context, forced replies, delays
+ */
+#ifndef EDSIM_SMTP_SESSION_PRIV_H
+#define EDSIM_SMTP_SESSION_PRIV_H
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "scenario.h"
+#include "server.h"
+#include "smtp_auth.h"
+#include "store.h"
+
+enum state {
+	ST_TLS_HANDSHAKE, /* implicit TLS or STARTTLS handshake in progress */
+	ST_COMMAND,
+	ST_AUTH_PLAIN,      /* waiting for the PLAIN response */
+	ST_AUTH_LOGIN_USER, /* waiting for the LOGIN user name */
+	ST_AUTH_LOGIN_PASS, /* waiting for the LOGIN password */
+	ST_DATA,
+	ST_COMMIT, /* message handed to the store, reply pending */
+	ST_CLOSING,
+};
+
+#define ADDR_MAX 256
+
+struct session {
+	struct session *prev, *next;
+	struct server *srv;
+	struct bufferevent *bev;
+	evutil_socket_t fd;
+	int bev_owns_fd; /* the TLS bufferevent closes fd; the plain one does not */
+	enum state state;
+	uint64_t id;
+	char ip[64];
+	int counted; /* holds a connection slot for its IP */
+	int refused; /* over the per-IP limit: 421 instead of the greeting */
+	int implicit_tls;
+	int tls;
+	int helo; /* EHLO or HELO seen (since the last TLS start) */
+	int authed;
+	int draining;  /* close with 421 4.3.0 after the current transaction */
+	int dead;      /* freed as soon as the pending commit calls back */
+	int skip_line; /* discarding the rest of an over-long line */
+	char user[AUTH_FIELD_MAX];
+	char login_user[AUTH_FIELD_MAX];
+	char stored_id[40]; /* id of the message being committed */
+	struct transcript *transcript;
+	struct evbuffer *replies; /* replies not yet handed to the bufferevent */
+	const char *command;      /* verb of the command being answered */
+	const char *stage;        /* scenario stage of that command: connect, ehlo, mail, ... */
+	/* transaction */
+	int has_mail;
+	char mail_from[ADDR_MAX];
+	struct store_rcpt *rcpts;
+	size_t nrcpt;
+	/* message data */
+	char *data;
+	size_t data_len, data_cap, data_total, data_lines;
+	int data_line_start;
+};
+
+#define VARS(...)                                                                                  \
+	((const struct cat_var[]){__VA_ARGS__}),                                                   \
+	    (sizeof((const struct cat_var[]){__VA_ARGS__}) / sizeof(struct cat_var))
+#define NOVARS NULL, 0
+
+/* smtp_session.c */
+void session_write_line(struct session *s, const char *line, size_t len);
+void session_flush_replies(struct session *s);
+void session_record_event(struct session *s, const char *type, int code, const char *text,
+                          const char *message);
+void session_reply_lines(struct session *s, enum smtp_reply r, const struct cat_var *vars,
+                         size_t nvars_per_line, size_t nlines);
+void session_reply(struct session *s, enum smtp_reply r, const struct cat_var *vars, size_t nvars);
+void session_reset_transaction(struct session *s);
+void session_send_greeting(struct session *s);
+void session_read(struct session *s);
+
+/* smtp_conn.c */
+void session_close(struct session *s);
+void session_free(struct session *s);
+void session_start_tls(struct session *s);
+
+#endif
