@@ -180,6 +180,7 @@ uint64_t events_emit(struct events *ev, const struct event_record *rec)
 	evbuffer_add_printf(out, ", \"code\": %d", rec->code);
 	append_field(out, "reply", rec->reply);
 	append_field(out, "message", rec->message);
+	append_field(out, "rule", rec->rule);
 	evbuffer_add(out, "}", 2); /* with the terminating NUL */
 	len = evbuffer_get_length(out);
 	text = malloc(len);

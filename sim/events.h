@@ -32,6 +32,7 @@ struct event_record {
 	int code;
 	const char *reply;
 	const char *message; /* stored message id, when there is one */
+	const char *rule;    /* the scenario rule that acted, when one did */
 };
 
 /* state_dir NULL: no events file (unit tests). */

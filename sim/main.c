@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "scenario.h"
 #include "server.h"
 #include "util.h"
 
@@ -29,7 +30,7 @@ static void usage(FILE *out)
 }
 
 struct overrides {
-	const char *smtp, *smtps, *control, *state_dir, *store, *log_level;
+	const char *smtp, *smtps, *control, *state_dir, *store, *log_level, *scenario;
 };
 
 static void apply_listen(char **slot, const char *value)
@@ -72,7 +73,7 @@ static int parse_args(int argc, char **argv, const char **config_file, struct ov
 	} flags[] = {{"--config", config_file},      {"--smtp", &o->smtp},
 	             {"--smtps", &o->smtps},         {"--control", &o->control},
 	             {"--state-dir", &o->state_dir}, {"--store", &o->store},
-	             {"--log-level", &o->log_level}};
+	             {"--log-level", &o->log_level}, {"--scenario", &o->scenario}};
 
 	for (int i = 1; i < argc; i++) {
 		size_t f;
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
 	struct overrides o = {0};
 	struct config cfg;
 	struct server srv;
-	char *errors = NULL, err[1024];
+	char *errors = NULL, err[8192];
 	int rc;
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -109,6 +110,13 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("edsim %s\n", EDSIM_VERSION);
 		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+		if (argc == 2) {
+			fprintf(stderr, "usage: edsim check FILE...\n");
+			return 2;
+		}
+		return scenario_check_files(argc - 2, argv + 2);
 	}
 	if ((rc = parse_args(argc, argv, &config_file, &o)) != 0)
 		return rc;
@@ -125,7 +133,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (server_init(&srv, &cfg, err, sizeof err) < 0) {
+	if (server_init(&srv, &cfg, o.scenario, err, sizeof err) < 0) {
 		fprintf(stderr, "edsim: %s\n", err);
 		rc = 1;
 	} else {

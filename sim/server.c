@@ -22,6 +22,7 @@
 #include "control_api.h"
 #include "embedded.h"
 #include "log.h"
+#include "scenario_engine.h"
 #include "smtp_session.h"
 #include "tls.h"
 #include "util.h"
@@ -249,7 +250,42 @@ static int create_loop(struct server *srv)
 	return 0;
 }
 
-int server_init(struct server *srv, struct config *cfg, char *err, size_t errlen)
+/* Reads and checks a scenario file against the loaded catalog. */
+struct scenario *server_load_scenario(struct server *srv, const char *file, const char *text,
+                                      size_t len, char **errors)
+{
+	return scenario_load(file, text, len, &srv->catalog, errors);
+}
+
+static int load_scenario_file(struct server *srv, const char *file, char *err, size_t errlen)
+{
+	char *text = NULL, *errors = NULL;
+	size_t len = 0;
+	struct scenario *sc;
+	FILE *f = fopen(file, "rb");
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) == 0 && (len = (size_t)ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0)
+		text = malloc(len + 1);
+	len = text ? fread(text, 1, len, f) : 0;
+	fclose(f);
+	sc = text ? server_load_scenario(srv, file, text, len, &errors) : NULL;
+	free(text);
+	if (sc == NULL) {
+		snprintf(err, errlen, "the scenario is refused:\n%s", errors ? errors : file);
+		free(errors);
+		return -1;
+	}
+	engine_set(srv->engine, sc);
+	log_info("scenario %s loaded from %s: %zu rule(s)", sc->name, file, sc->nrules);
+	return 0;
+}
+
+int server_init(struct server *srv, struct config *cfg, const char *scenario_file, char *err,
+                size_t errlen)
 {
 	memset(srv, 0, sizeof *srv);
 	srv->cfg = cfg;
@@ -260,6 +296,9 @@ int server_init(struct server *srv, struct config *cfg, char *err, size_t errlen
 		return -1;
 	}
 	if (load_catalog(srv, err, errlen) < 0)
+		return -1;
+	srv->engine = engine_new();
+	if (scenario_file != NULL && load_scenario_file(srv, scenario_file, err, errlen) < 0)
 		return -1;
 	if ((srv->tls =
 	         tls_context_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir, err, errlen)) == NULL)
@@ -307,6 +346,7 @@ void server_free(struct server *srv)
 		events_flush(srv->events);
 	events_free(srv->events);
 	policy_free(srv->policy);
+	engine_free(srv->engine);
 	if (srv->sigterm)
 		event_free(srv->sigterm);
 	if (srv->sigint)

@@ -81,6 +81,7 @@ struct server {
 	SSL_CTX *tls;
 	struct store *store;
 	struct policy *policy;
+	struct engine *engine; /* the active scenario, if any */
 	struct events *events;
 	struct evconnlistener *smtp_listener;
 	struct evconnlistener *smtps_listener;
@@ -96,7 +97,12 @@ struct server {
 
 /* Builds everything and binds the listeners; nothing is served before
  * server_run(). Returns -1 with a message in err. */
-int server_init(struct server *srv, struct config *cfg, char *err, size_t errlen);
+int server_init(struct server *srv, struct config *cfg, const char *scenario_file, char *err,
+                size_t errlen);
+struct scenario;
+/* Parses a scenario against the server's catalog (NULL and *errors on failure). */
+struct scenario *server_load_scenario(struct server *srv, const char *file, const char *text,
+                                      size_t len, char **errors);
 int server_run(struct server *srv);
 void server_free(struct server *srv);
 /* Called by a session when it is freed, so a drain can finish. */

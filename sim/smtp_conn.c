@@ -78,7 +78,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		session_read(s);
 		return;
 	}
-	if ((what & BEV_EVENT_TIMEOUT) && s->state == ST_COMMIT) {
+	if ((what & BEV_EVENT_TIMEOUT) && (s->state == ST_COMMIT || s->state == ST_WAIT)) {
 		bufferevent_enable(s->bev, EV_READ | EV_WRITE); /* the reply is on its way */
 		return;
 	}
@@ -167,6 +167,16 @@ void session_close(struct session *s)
 		                    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
 }
 
+/* Closes with no reply at all: whatever was about to be sent is dropped. */
+void session_drop(struct session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	evbuffer_drain(s->replies, evbuffer_get_length(s->replies));
+	evbuffer_drain(out, evbuffer_get_length(out));
+	session_close(s);
+}
+
 void session_free(struct session *s)
 {
 	struct server *srv = s->srv;
@@ -185,6 +195,7 @@ void session_free(struct session *s)
 	if (s->counted)
 		policy_connection_close(srv->policy, s->ip);
 	transcript_close(srv->events, s->transcript);
+	smtp_hook_cancel(s);
 	bufferevent_free(s->bev);
 	evbuffer_free(s->replies);
 	if (!s->bev_owns_fd)
@@ -218,6 +229,7 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 	s->implicit_tls = implicit_tls;
 	evutil_inet_ntop(sa->sa_family, addr, s->ip, sizeof s->ip);
 	s->counted = policy_connection_open(srv->policy, s->ip) == 0;
+	s->scenario_conn = engine_connection_opened(srv->engine);
 	s->refused = !s->counted;
 	s->transcript = transcript_open(srv->events, s->id, s->ip);
 	s->bev = implicit_tls
@@ -262,7 +274,9 @@ void smtp_session_drain(struct session *s)
 	if (s->state == ST_TLS_HANDSHAKE)
 		session_free(s);
 	else if (s->state == ST_COMMAND || s->state == ST_AUTH_PLAIN ||
-	         s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS) {
+	         s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS ||
+	         s->state == ST_WAIT) {
+		smtp_hook_cancel(s);
 		s->command = NULL;
 		s->stage = "shutdown";
 		session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
@@ -273,6 +287,7 @@ void smtp_session_abort(struct session *s)
 {
 	if (s->state == ST_CLOSING || s->state == ST_COMMIT)
 		return;
+	smtp_hook_cancel(s);
 	s->command = NULL;
 	s->stage = "shutdown";
 	session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);

@@ -78,7 +78,7 @@ void session_record_event(struct session *s, const char *type, int code, const c
 {
 	struct event_record rec = {type,     s->id,      s->ip, s->authed ? s->user : NULL,
 	                           s->stage, s->command, code,  text,
-	                           message};
+	                           message,  s->rule_label[0] ? s->rule_label : NULL};
 
 	events_emit(s->srv->events, &rec);
 }
@@ -129,10 +129,19 @@ void session_reset_transaction(struct session *s)
 
 void session_send_greeting(struct session *s)
 {
+	struct hook_ctx ctx = {.stage = STAGE_CONNECT};
+	struct hook_outcome h;
+
 	s->state = ST_COMMAND;
 	s->command = NULL;
 	s->stage = "connect";
-	if (s->refused) {
+	h = smtp_hook(s, &ctx, 0);
+	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
+		if (s->state != ST_CLOSING)
+			session_flush_replies(s);
+		return;
+	}
+	if (s->refused && h.result != HOOK_ACCEPT) {
 		session_reply(s, R_TOO_MANY_CONNECTIONS, NOVARS);
 		return;
 	}
@@ -156,8 +165,19 @@ static void proceed_ehlo(struct session *s, const char *arg, int extended)
 	char line[1024];
 	size_t len;
 
+	struct hook_ctx ctx = {.stage = STAGE_EHLO};
+	struct hook_outcome h;
+
 	if (*arg == '\0') {
 		session_reply(s, R_SYNTAX_ERROR, NOVARS);
+		return;
+	}
+	h = smtp_hook(s, &ctx, 0);
+	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
+		if (h.result == HOOK_DONE && h.code > 0 && h.code < 400) {
+			session_reset_transaction(s);
+			s->helo = 1;
+		}
 		return;
 	}
 	session_reset_transaction(s);
@@ -181,6 +201,14 @@ static void proceed_ehlo(struct session *s, const char *arg, int extended)
 
 static void proceed_starttls(struct session *s, const char *arg)
 {
+	struct hook_ctx ctx = {.stage = STAGE_STARTTLS};
+	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+
+	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
+		if (h.code == 220 && !s->tls && s->srv->tls != NULL && s->state != ST_CLOSING)
+			session_start_tls(s);
+		return;
+	}
 	if (s->tls)
 		session_reply(s, R_TLS_ALREADY, NOVARS);
 	else if (*arg != '\0')
@@ -204,7 +232,7 @@ static void auth_fail(struct session *s)
 static void auth_finish(struct session *s, const char *user, const char *password)
 {
 	s->state = ST_COMMAND;
-	if (!policy_check_credentials(s->srv->policy, user, password)) {
+	if (!s->accept_auth && !policy_check_credentials(s->srv->policy, user, password)) {
 		auth_fail(s);
 		return;
 	}
@@ -276,14 +304,24 @@ static void proceed_auth(struct session *s, const char *arg)
 {
 	char mech[32] = "", initial[4 * AUTH_FIELD_MAX] = "", extra[8] = "";
 	int fields = sscanf(arg, "%31s %2047s %7s", mech, initial, extra);
+	struct hook_ctx ctx = {.stage = STAGE_AUTH, .mechanism = mech};
+	struct hook_outcome h = smtp_hook(s, &ctx, 0);
 
+	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
+		if (h.code == 235) {
+			s->authed = 1;
+			snprintf(s->user, sizeof s->user, "%s", "scenario");
+		}
+		return;
+	}
+	s->accept_auth = h.result == HOOK_ACCEPT;
 	if (!s->helo || s->has_mail)
 		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 	else if (!s->tls)
 		session_reply(s, R_TLS_REQUIRED, NOVARS);
 	else if (s->authed)
 		session_reply(s, R_ALREADY_AUTHENTICATED, NOVARS);
-	else if (policy_auth_blocked(s->srv->policy, s->ip, clock_now()))
+	else if (!s->accept_auth && policy_auth_blocked(s->srv->policy, s->ip, clock_now()))
 		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
 	else if (fields < 1 || fields > 2 || strlen(arg) > 2 * AUTH_FIELD_MAX)
 		session_reply(s, R_AUTH_MECHANISM_MISMATCH, NOVARS);
@@ -363,17 +401,41 @@ static int sender_refused(struct session *s, const char *address)
 	return 1;
 }
 
+static void accept_mail(struct session *s, const char *addr)
+{
+	s->has_mail = 1;
+	snprintf(s->mail_from, sizeof s->mail_from, "%s", addr);
+}
+
+/* The native checks of MAIL, in the order the service applies them. */
+static int mail_refused(struct session *s, const char *addr, unsigned long long size)
+{
+	if (needs_auth(s))
+		return 1;
+	if (size > s->srv->cfg->limits.message_bytes) {
+		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
+		return 1;
+	}
+	if (policy_auth_blocked(s->srv->policy, s->ip, clock_now())) {
+		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
+		return 1;
+	}
+	return sender_refused(s, addr) || check_quota(s) < 0;
+}
+
 static void proceed_mail(struct session *s, const char *arg)
 {
 	char addr[ADDR_MAX];
 	const char *params;
 	unsigned long long size;
+	struct hook_ctx ctx = {.stage = STAGE_MAIL, .sender = addr};
+	struct hook_outcome h;
 
 	if (!s->helo || s->has_mail) {
 		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 		return;
 	}
-	if (needs_auth(s) || take_path(s, arg, "FROM:", addr, &params, 1) < 0)
+	if (take_path(s, arg, "FROM:", addr, &params, 1) < 0)
 		return;
 	switch (smtp_parse_mail_params(params, &size)) {
 	case PARAM_UNSUPPORTED:
@@ -385,54 +447,97 @@ static void proceed_mail(struct session *s, const char *arg)
 	case PARAM_OK:
 		break;
 	}
-	if (size > s->srv->cfg->limits.message_bytes) {
-		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
+	h = smtp_hook(s, &ctx, 0);
+	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
+		if (h.code > 0 && h.code < 400)
+			accept_mail(s, addr);
 		return;
 	}
-	if (policy_auth_blocked(s->srv->policy, s->ip, clock_now())) {
-		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
+	if (h.result != HOOK_ACCEPT && mail_refused(s, addr, size))
 		return;
-	}
-	if (sender_refused(s, addr) || check_quota(s) < 0)
-		return;
-	s->has_mail = 1;
-	snprintf(s->mail_from, sizeof s->mail_from, "%s", addr);
+	accept_mail(s, addr);
 	session_reply(s, R_MAIL_OK, NOVARS);
+}
+
+static int add_recipient(struct session *s, const char *addr, int suppressed)
+{
+	struct store_rcpt *grown = realloc(s->rcpts, (s->nrcpt + 1) * sizeof *s->rcpts);
+
+	if (grown == NULL)
+		return -1;
+	s->rcpts = grown;
+	s->rcpts[s->nrcpt].address = strdup(addr);
+	s->rcpts[s->nrcpt].suppressed = suppressed || policy_is_suppressed(s->srv->policy, addr);
+	s->nrcpt++;
+	return 0;
 }
 
 static void proceed_rcpt(struct session *s, const char *arg)
 {
 	char addr[ADDR_MAX];
-	const char *params;
-	struct store_rcpt *grown;
+	const char *params, *one[1] = {addr};
+	struct hook_ctx ctx = {.stage = STAGE_RCPT, .sender = s->mail_from, .recipients = one,
+	                       .nrecipients = 1};
+	struct hook_outcome h;
+	int override;
 
-	if (needs_auth(s))
+	if (take_path(s, arg, "TO:", addr, &params, 0) < 0)
+		return;
+	h = smtp_hook(s, &ctx, 0);
+	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
+		if (h.code > 0 && h.code < 400 && s->has_mail)
+			add_recipient(s, addr, 0);
+		return;
+	}
+	override = h.result == HOOK_ACCEPT && h.rule->act.accept;
+	if (!override && needs_auth(s))
 		return;
 	if (!s->has_mail) {
 		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 		return;
 	}
-	if (take_path(s, arg, "TO:", addr, &params, 0) < 0)
-		return;
 	if (smtp_parse_rcpt_params(params) != PARAM_OK) {
 		session_reply(s, R_PARAM_UNSUPPORTED, NOVARS);
 		return;
 	}
-	if (s->nrcpt >= s->srv->cfg->limits.recipients ||
-	    (grown = realloc(s->rcpts, (s->nrcpt + 1) * sizeof *s->rcpts)) == NULL) {
+	if ((!override && s->nrcpt >= s->srv->cfg->limits.recipients) ||
+	    add_recipient(s, addr, h.rule != NULL && h.rule->act.suppress) < 0) {
 		session_reply(s, R_TOO_MANY_RECIPIENTS, NOVARS);
 		return;
 	}
-	s->rcpts = grown;
-	s->rcpts[s->nrcpt].address = strdup(addr);
-	s->rcpts[s->nrcpt].suppressed = policy_is_suppressed(s->srv->policy, addr);
-	s->nrcpt++;
 	session_reply(s, R_RCPT_OK, NOVARS);
+}
+
+static void enter_data(struct session *s)
+{
+	s->state = ST_DATA;
+	s->data_line_start = 1;
+}
+
+/* The envelope's recipients as a list of strings, for the scenario. */
+static const char **recipient_list(const struct session *s)
+{
+	const char **list = calloc(s->nrcpt ? s->nrcpt : 1, sizeof *list);
+
+	for (size_t i = 0; list != NULL && i < s->nrcpt; i++)
+		list[i] = s->rcpts[i].address;
+	return list;
 }
 
 static void proceed_data(struct session *s, const char *arg)
 {
-	if (needs_auth(s))
+	const char **rcpts = recipient_list(s);
+	struct hook_ctx ctx = {.stage = STAGE_DATA, .sender = s->mail_from, .recipients = rcpts,
+	                       .nrecipients = rcpts ? s->nrcpt : 0};
+	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+
+	free(rcpts);
+	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
+		if (h.code == 354)
+			enter_data(s);
+		return;
+	}
+	if (h.result != HOOK_ACCEPT && needs_auth(s))
 		return;
 	if (s->nrcpt == 0) {
 		session_reply(s, R_NEED_RCPT, NOVARS);
@@ -443,8 +548,7 @@ static void proceed_data(struct session *s, const char *arg)
 		return;
 	}
 	session_reply(s, R_DATA_GO, NOVARS);
-	s->state = ST_DATA;
-	s->data_line_start = 1;
+	enter_data(s);
 }
 
 /* ---- the end of DATA: checks, commit, reply -------------------------------- */
@@ -476,12 +580,23 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 	return 1;
 }
 
+/* A rule asked to close after the native reply: do it now. */
+static void honour_close_after(struct session *s)
+{
+	if (!s->close_after_reply || s->state == ST_CLOSING || s->state == ST_COMMIT ||
+	    s->state == ST_WAIT)
+		return;
+	s->close_after_reply = 0;
+	session_close(s);
+}
+
 static void finish_transaction(struct session *s)
 {
 	session_reset_transaction(s);
 	s->state = ST_COMMAND;
 	if (s->draining)
 		session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
+	honour_close_after(s);
 }
 
 static void reply_accepted(struct session *s, const char *id)
@@ -506,6 +621,20 @@ static void reply_accepted(struct session *s, const char *id)
 	session_reply_lines(s, r, vars, r == R_SUPPRESSED ? 2 : 1, r == R_SUPPRESSED ? nsup : 1);
 }
 
+/* A rule's 2xx at data-end, sent once the message is stored. */
+static void reply_forced_after_commit(struct session *s)
+{
+	const char **rcpts = recipient_list(s);
+	struct hook_ctx ctx = {.stage = STAGE_DATA_END, .sender = s->mail_from, .recipients = rcpts,
+	                       .nrecipients = rcpts ? s->nrcpt : 0};
+	const struct rule *r = s->commit_rule;
+
+	s->commit_rule = NULL;
+	session_record_event(s, "accepted", smtp_hook_reply_code(r), NULL, s->stored_id);
+	smtp_hook_send(s, r, &ctx);
+	free(rcpts);
+}
+
 static void on_committed(void *arg, int ok)
 {
 	struct session *s = arg;
@@ -516,12 +645,16 @@ static void on_committed(void *arg, int ok)
 		return;
 	}
 	if (!ok) {
+		s->commit_rule = NULL;
 		session_reply(s, R_STORAGE_ERROR, NOVARS);
 	} else {
 		policy_quota_charge(s->srv->policy, s->authed ? s->user : NULL,
 		                    policy_quota_units(s->srv->policy, s->nrcpt, s->data_total),
 		                    clock_now());
-		reply_accepted(s, s->stored_id);
+		if (s->commit_rule != NULL)
+			reply_forced_after_commit(s);
+		else
+			reply_accepted(s, s->stored_id);
 	}
 	if (s->state == ST_CLOSING)
 		return;
@@ -558,44 +691,121 @@ static struct store_message *build_message(struct session *s, const struct heade
 	return m;
 }
 
-static void data_end(struct session *s)
+/* The message's identity for attempt counting: its Message-ID, else its
+ * envelope (sender and recipients). */
+static void message_key(const struct session *s, const struct header_info *h, char *out,
+                        size_t len)
+{
+	size_t used;
+
+	if (h->message_id[0] != '\0') {
+		snprintf(out, len, "id:%s", h->message_id);
+		return;
+	}
+	used = (size_t)snprintf(out, len, "envelope:%s", s->mail_from);
+	for (size_t i = 0; i < s->nrcpt && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, " %s", s->rcpts[i].address);
+}
+
+/* Native checks at the end of DATA; replies and returns 1 on a refusal. */
+static int message_refused(struct session *s, enum header_result hr, const struct header_info *h)
 {
 	const struct config_limits *l = &s->srv->cfg->limits;
-	struct header_info h;
-	struct store_message *m;
-	char note[96];
 
-	s->stage = "data-end";
-	snprintf(note, sizeof note, "message data: %zu bytes in %zu lines", s->data_total,
-	         s->data_lines);
-	transcript_add(s->transcript, "note", note, strlen(note));
 	if (s->data_total > l->message_bytes) {
 		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
-		goto done;
+		return 1;
 	}
-	if (message_parse_headers(s->data ? s->data : "", s->data_len, l->header_bytes, &h) !=
-	    HDR_OK) {
+	if (hr != HDR_OK) {
 		session_reply(s, R_PARSE_ERROR, NOVARS);
-		goto done;
+		return 1;
 	}
-	if (header_from_refused(s, &h))
-		goto done;
+	if (header_from_refused(s, h))
+		return 1;
 	if (l->store_bytes > 0 && store_bytes_used(s->srv->store) + s->data_len > l->store_bytes) {
 		session_reply(s, R_STORAGE_ERROR, NOVARS);
-		goto done;
+		return 1;
 	}
-	m = build_message(s, &h);
-	if (m == NULL) {
-		session_reply(s, R_STORAGE_ERROR, NOVARS);
-		goto done;
+	return 0;
+}
+
+/* Hands the message to the store; the reply comes from on_committed(). */
+static void commit_message(struct session *s, const struct header_info *h)
+{
+	struct store_message *m = build_message(s, h);
+
+	if (m != NULL) {
+		snprintf(s->stored_id, sizeof s->stored_id, "%s", m->id);
+		s->state = ST_COMMIT;
+		if (store_submit(s->srv->store, m, on_committed, s) == 0)
+			return;
+		store_message_free(m);
+		s->state = ST_COMMAND;
 	}
-	snprintf(s->stored_id, sizeof s->stored_id, "%s", m->id);
-	s->state = ST_COMMIT;
-	if (store_submit(s->srv->store, m, on_committed, s) == 0)
-		return;
-	store_message_free(m);
+	s->commit_rule = NULL;
 	session_reply(s, R_STORAGE_ERROR, NOVARS);
-done:
+	if (s->state != ST_CLOSING)
+		finish_transaction(s);
+}
+
+/* A rule's discard: the client hears "accepted", the store gets nothing. */
+static void reply_discarded(struct session *s)
+{
+	struct store_message unstored;
+
+	store_assign_id(s->srv->store, &unstored);
+	transcript_add(s->transcript, "note", "message discarded by the scenario", 33);
+	session_record_event(s, "discarded", 250, NULL, NULL);
+	session_reply(s, R_ACCEPTED, VARS({"id", unstored.id}));
+}
+
+static struct hook_outcome data_end_hook(struct session *s)
+{
+	const char **rcpts = recipient_list(s);
+	struct hook_ctx ctx = {.stage = STAGE_DATA_END, .sender = s->mail_from, .recipients = rcpts,
+	                       .nrecipients = rcpts ? s->nrcpt : 0, .attempt = s->attempt};
+	struct hook_outcome out = smtp_hook(s, &ctx, 1);
+
+	free(rcpts);
+	return out;
+}
+
+void session_data_end(struct session *s)
+{
+	struct header_info h;
+	enum header_result hr;
+	struct hook_outcome out;
+	char note[96], key[1200];
+
+	s->stage = "data-end";
+	hr = message_parse_headers(s->data ? s->data : "", s->data_len,
+	                           s->srv->cfg->limits.header_bytes, &h);
+	if (s->forced_rule == NULL) {
+		snprintf(note, sizeof note, "message data: %zu bytes in %zu lines", s->data_total,
+		         s->data_lines);
+		transcript_add(s->transcript, "note", note, strlen(note));
+		if (engine_scenario(s->srv->engine) != NULL) {
+			message_key(s, &h, key, sizeof key);
+			s->attempt = engine_attempt(s->srv->engine, key);
+		}
+	}
+	out = data_end_hook(s);
+	if (out.result == HOOK_WAIT)
+		return;
+	if (out.result == HOOK_DONE && out.code > 0 && out.code < 400 && s->state != ST_CLOSING) {
+		s->commit_rule = out.rule;
+		commit_message(s, &h);
+		return;
+	}
+	if (out.result == HOOK_ACCEPT && out.rule->act.discard)
+		reply_discarded(s);
+	else if (out.result == HOOK_DONE ||
+	         (!(out.result == HOOK_ACCEPT && out.rule->act.accept) && message_refused(s, hr, &h)))
+		;
+	else {
+		commit_message(s, &h);
+		return;
+	}
 	if (s->state != ST_CLOSING)
 		finish_transaction(s);
 }
@@ -649,7 +859,7 @@ static int read_data(struct session *s, struct evbuffer *in)
 		evbuffer_copyout(in, first, p.pos >= 2 ? 2 : (size_t)p.pos);
 		if (s->data_line_start && p.pos == 1 && first[0] == '.') {
 			evbuffer_drain(in, 1 + eol_len);
-			data_end(s);
+			session_data_end(s);
 			return 1;
 		}
 		if (s->data_line_start && p.pos > 0 && first[0] == '.') {
@@ -664,6 +874,33 @@ static int read_data(struct session *s, struct evbuffer *in)
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
+
+static void proceed_rset(struct session *s)
+{
+	struct hook_ctx ctx = {.stage = STAGE_RSET};
+	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+
+	if (h.result == HOOK_WAIT || (h.result == HOOK_DONE && (h.code == 0 || h.code >= 400)))
+		return;
+	session_reset_transaction(s);
+	if (h.result != HOOK_DONE)
+		session_reply(s, R_RSET_OK, NOVARS);
+}
+
+static void proceed_quit(struct session *s)
+{
+	struct hook_ctx ctx = {.stage = STAGE_QUIT};
+	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+
+	if (h.result == HOOK_WAIT)
+		return;
+	if (h.result == HOOK_DONE) {
+		if (s->state != ST_CLOSING)
+			session_close(s);
+		return;
+	}
+	session_reply(s, R_BYE, NOVARS);
+}
 
 static const char *verb_stage(enum smtp_verb verb)
 {
@@ -690,10 +927,15 @@ static const char *verb_stage(enum smtp_verb verb)
 	}
 }
 
-static void proceed_command(struct session *s, const char *line)
+void session_proceed_command(struct session *s, const char *line)
 {
 	struct smtp_command cmd;
 
+	if (s->forced_rule == NULL) { /* not a delayed command acting at last */
+		s->ncommands++;
+		s->rule_label[0] = '\0';
+	}
+	s->line = line;
 	smtp_parse_command(line, &cmd);
 	s->command = cmd.verb == VERB_UNKNOWN ? "unknown" : smtp_verb_name(cmd.verb);
 	s->stage = verb_stage(cmd.verb);
@@ -720,14 +962,13 @@ static void proceed_command(struct session *s, const char *line)
 		proceed_data(s, cmd.arg);
 		break;
 	case VERB_RSET:
-		session_reset_transaction(s);
-		session_reply(s, R_RSET_OK, NOVARS);
+		proceed_rset(s);
 		break;
 	case VERB_NOOP:
 		session_reply(s, R_NOOP_OK, NOVARS);
 		break;
 	case VERB_QUIT:
-		session_reply(s, R_BYE, NOVARS);
+		proceed_quit(s);
 		break;
 	case VERB_VRFY:
 	case VERB_EXPN:
@@ -738,13 +979,14 @@ static void proceed_command(struct session *s, const char *line)
 		session_reply(s, R_UNKNOWN_COMMAND, NOVARS);
 		break;
 	}
+	honour_close_after(s);
 }
 
 static void proceed_line(struct session *s, const char *line, size_t len)
 {
 	transcript_add(s->transcript, "in", line, len);
 	if (s->state == ST_COMMAND)
-		proceed_command(s, line);
+		session_proceed_command(s, line);
 	else
 		proceed_auth_response(s, line);
 }

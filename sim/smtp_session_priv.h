@@ -15,6 +15,7 @@
 
 #include "catalog.h"
 #include "scenario.h"
+#include "scenario_engine.h"
 #include "server.h"
 #include "smtp_auth.h"
 #include "store.h"
@@ -27,6 +28,7 @@ enum state {
 	ST_AUTH_LOGIN_PASS, /* waiting for the LOGIN password */
 	ST_DATA,
 	ST_COMMIT, /* message handed to the store, reply pending */
+	ST_WAIT,   /* a scenario rule delays the reply */
 	ST_CLOSING,
 };
 
@@ -57,6 +59,19 @@ struct session {
 	struct evbuffer *replies; /* replies not yet handed to the bufferevent */
 	const char *command;      /* verb of the command being answered */
 	const char *stage;        /* scenario stage of that command: connect, ehlo, mail, ... */
+	/* scenario */
+	uint64_t scenario_conn;         /* this connection's number since the scenario started */
+	uint64_t ncommands;             /* commands received on this connection */
+	const char *line;               /* the command line being answered */
+	char rule_label[48];            /* the rule that acted on the command, or "" */
+	const struct rule *forced_rule; /* a delayed rule, acting now */
+	const struct rule *commit_rule; /* a rule whose 2xx answers the commit */
+	struct event *resume_timer;     /* ends a delay */
+	char *resume_line;              /* the delayed command */
+	enum scenario_stage resume_stage;
+	int close_after_reply;          /* a rule said close after the native reply */
+	int accept_auth;                /* a rule accepts the credentials */
+	uint64_t attempt;               /* the message's arrival number at data-end */
 	/* transaction */
 	int has_mail;
 	char mail_from[ADDR_MAX];
@@ -85,9 +100,37 @@ void session_reset_transaction(struct session *s);
 void session_send_greeting(struct session *s);
 void session_read(struct session *s);
 
+void session_proceed_command(struct session *s, const char *line);
+void session_data_end(struct session *s);
+
 /* smtp_conn.c */
 void session_close(struct session *s);
 void session_free(struct session *s);
 void session_start_tls(struct session *s);
+void session_drop(struct session *s);
+
+/* smtp_hooks.c */
+enum hook_result {
+	HOOK_NATIVE, /* no rule: native behaviour */
+	HOOK_ACCEPT, /* a rule overrides the stage's native rejections */
+	HOOK_DONE,   /* a rule replied (code says how) or dropped the connection */
+	HOOK_WAIT,   /* a rule delays; the command runs again when the delay ends */
+};
+
+struct hook_outcome {
+	enum hook_result result;
+	const struct rule *rule;
+	int code; /* the forced reply's code, 0 without one */
+};
+
+/* Asks the active scenario about this stage; ctx carries the stage and its
+ * matchers, the session fills in counters, user and client IP. */
+struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer_success);
+/* With defer_success, a forced reply below 400 is not sent: the caller
+ * sends it with smtp_hook_send() once its work is done (data-end: after the
+ * commit). */
+int smtp_hook_send(struct session *s, const struct rule *r, const struct hook_ctx *ctx);
+int smtp_hook_reply_code(const struct rule *r);
+void smtp_hook_cancel(struct session *s);
 
 #endif

@@ -1,0 +1,204 @@
+/*
+ * smtp_hooks.c - where the SMTP session meets the scenario engine.
+ *
+ * At every stage the session asks smtp_hook() before its native policy. A
+ * matching rule may reply in the native reply's place (a catalog entry with
+ * its placeholders filled, or literal lines), close after replying, drop
+ * the connection without a word, wait before acting, or let the stage pass
+ * its native checks. The rule that acted is named in the transcript and in
+ * the events of that command.
+ */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp_session_priv.h"
+
+static void note(struct session *s, const char *fmt, const char *a, const char *b)
+{
+	char text[200];
+
+	snprintf(text, sizeof text, fmt, a, b);
+	transcript_add(s->transcript, "note", text, strlen(text));
+}
+
+static const char *limit_for(const struct session *s, const struct cat_entry *e, char *buf,
+                             size_t len)
+{
+	const struct config_limits *l = &s->srv->cfg->limits;
+	unsigned long long v = l->message_bytes;
+
+	if (strcmp(e->id, "oci.smtp.rate-minute") == 0)
+		v = l->per_minute;
+	else if (strcmp(e->id, "oci.smtp.rate-day") == 0)
+		v = l->per_day;
+	snprintf(buf, len, "%llu", v);
+	return buf;
+}
+
+static int reply_code(const char *line) { return atoi(line); }
+
+static void record_forced(struct session *s, int code, const char *line)
+{
+	if (code >= 400)
+		session_record_event(s, strcmp(s->stage, "data-end") == 0 ? "rejected" : "refused", code,
+		                     line, NULL);
+}
+
+static int reply_from_catalog(struct session *s, const struct cat_entry *e,
+                              const struct hook_ctx *ctx)
+{
+	char limit[32], line[1024], shown[300];
+	const char *recipient = ctx->nrecipients ? ctx->recipients[0] : "";
+	const char *address = ctx->sender ? ctx->sender : recipient;
+	struct cat_var vars[] = {{"user", s->authed ? s->user : "anonymous"},
+	                         {"recipient", recipient},
+	                         {"address", address},
+	                         {"sender", ctx->sender ? ctx->sender : ""},
+	                         {"hostname", s->srv->cfg->hostname},
+	                         {"limit", limit_for(s, e, limit, sizeof limit)},
+	                         {"id", "-"}};
+	size_t len;
+
+	if (strcmp(e->id, "oci.smtp.invalid-address") == 0) {
+		snprintf(shown, sizeof shown, "<%s>", address);
+		vars[2].value = shown;
+	}
+	len = catalog_smtp_line(e, vars, sizeof vars / sizeof vars[0], line, sizeof line);
+	session_write_line(s, line, len);
+	record_forced(s, e->code, line);
+	if (e->closes)
+		session_close(s);
+	return e->code;
+}
+
+static int reply_literal(struct session *s, const struct rule *r)
+{
+	char line[520];
+	int code = reply_code(r->act.reply_lines[0]);
+
+	for (size_t i = 0; i < r->act.nreply_lines; i++) {
+		snprintf(line, sizeof line, "%s", r->act.reply_lines[i]);
+		if (i + 1 < r->act.nreply_lines && strlen(line) > 3)
+			line[3] = '-';
+		else if (strlen(line) == 3)
+			strcat(line, " ");
+		session_write_line(s, line, strlen(line));
+	}
+	record_forced(s, code, r->act.reply_lines[0]);
+	if (code == 421) /* RFC 5321: 421 closes the transmission channel */
+		session_close(s);
+	return code;
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	char *line = s->resume_line;
+
+	(void)fd;
+	(void)what;
+	s->resume_line = NULL;
+	s->state = ST_COMMAND;
+	if (s->resume_stage == STAGE_CONNECT)
+		session_send_greeting(s);
+	else if (s->resume_stage == STAGE_DATA_END)
+		session_data_end(s);
+	else if (line != NULL)
+		session_proceed_command(s, line);
+	free(line);
+	s->forced_rule = NULL;
+	if (s->state == ST_COMMAND)
+		session_read(s);
+	else if (s->state != ST_CLOSING)
+		session_flush_replies(s);
+}
+
+static void wait_then_resume(struct session *s, const struct rule *r, enum scenario_stage stage)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (long)r->act.delay;
+	tv.tv_usec = (long)((r->act.delay - (double)tv.tv_sec) * 1e6);
+	if (s->resume_timer == NULL)
+		s->resume_timer = evtimer_new(s->srv->base, on_resume, s);
+	free(s->resume_line);
+	s->resume_line = s->line ? strdup(s->line) : NULL;
+	s->resume_stage = stage;
+	s->forced_rule = r;
+	s->state = ST_WAIT;
+	evtimer_add(s->resume_timer, &tv);
+}
+
+void smtp_hook_cancel(struct session *s)
+{
+	if (s->resume_timer != NULL)
+		event_free(s->resume_timer);
+	s->resume_timer = NULL;
+	free(s->resume_line);
+	s->resume_line = NULL;
+}
+
+static int has_reply(const struct rule *r)
+{
+	return r->act.reply_entry != NULL || r->act.nreply_lines > 0;
+}
+
+int smtp_hook_reply_code(const struct rule *r)
+{
+	if (r->act.reply_entry != NULL)
+		return r->act.reply_entry->code;
+	return r->act.nreply_lines > 0 ? reply_code(r->act.reply_lines[0]) : 0;
+}
+
+int smtp_hook_send(struct session *s, const struct rule *r, const struct hook_ctx *ctx)
+{
+	int code = r->act.reply_entry ? reply_from_catalog(s, r->act.reply_entry, ctx)
+	                              : reply_literal(s, r);
+
+	if (r->act.close && s->state != ST_CLOSING)
+		session_close(s);
+	return code;
+}
+
+struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer_success)
+{
+	struct hook_outcome out = {HOOK_NATIVE, NULL, 0};
+	const struct rule *r = s->forced_rule;
+
+	s->forced_rule = NULL;
+	if (r == NULL) {
+		ctx->connection = s->scenario_conn;
+		ctx->command = s->ncommands;
+		ctx->user = s->authed ? s->user : NULL;
+		ctx->client_ip = s->ip;
+		r = engine_match(s->srv->engine, ctx);
+		if (r == NULL)
+			return out;
+		engine_rule_label(s->srv->engine, r, s->rule_label, sizeof s->rule_label);
+		note(s, "%s acts at stage %s", s->rule_label, scenario_stage_name(ctx->stage));
+		if (r->act.delay > 0) {
+			wait_then_resume(s, r, ctx->stage);
+			out.result = HOOK_WAIT;
+			return out;
+		}
+	}
+	out.rule = r;
+	if (r->act.drop) {
+		note(s, "%s drops the connection%s", s->rule_label, "");
+		session_drop(s);
+		out.result = HOOK_DONE;
+		return out;
+	}
+	if (has_reply(r)) {
+		out.code = smtp_hook_reply_code(r);
+		out.result = HOOK_DONE;
+		if (!(defer_success && out.code < 400))
+			smtp_hook_send(s, r, ctx);
+		return out;
+	}
+	s->close_after_reply = r->act.close;
+	out.result = r->act.accept || r->act.discard || r->act.suppress ? HOOK_ACCEPT : HOOK_NATIVE;
+	return out;
+}
