@@ -52,6 +52,7 @@ static int load_stage(struct ydoc *d, yaml_node_t *when, enum scenario_stage *ou
 	yaml_node_t *n = ydoc_get(d, when, "stage");
 	const char *s = ydoc_scalar(n);
 
+	*out = STAGE_COUNT; /* unknown: stage-specific checks are skipped */
 	if (n == NULL)
 		return ydoc_error(d, when,
 		                  "when: missing 'stage' (connect, ehlo, starttls, auth, mail, "
@@ -154,7 +155,7 @@ static int load_when(struct ydoc *d, yaml_node_t *when, struct rule_when *w)
 	rc |= load_text(d, when, "client_ip", &w->client_ip);
 	rc |= load_text(d, when, "mechanism", &w->mechanism);
 	rc |= load_probability(d, when, &w->probability);
-	if (rc == 0)
+	if (w->stage != STAGE_COUNT)
 		rc |= check_matchers(d, when, w);
 	return rc ? -1 : 0;
 }
@@ -230,6 +231,8 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 	if (a->drop && (has_reply || a->close))
 		rc = ydoc_error(
 		    d, act, "do: drop closes without a reply; it cannot go with reply or close");
+	if (st == STAGE_COUNT)
+		return rc;
 	if (a->discard && st != STAGE_DATA_END)
 		rc = ydoc_error(d, ydoc_get(d, act, "discard"),
 		                "do.discard: only at stage data-end");
@@ -289,8 +292,7 @@ static int load_rule(struct ydoc *d, yaml_node_t *n, const struct catalog *cat, 
 		return ydoc_error(d, n, "rule: missing 'when'");
 	if (act == NULL)
 		return ydoc_error(d, n, "rule: missing 'do'");
-	if (load_when(d, when, &r->when) < 0)
-		return -1;
+	rc |= load_when(d, when, &r->when);
 	rc |= load_do(d, act, cat, r->when.stage, &r->act);
 	return rc ? -1 : 0;
 }
