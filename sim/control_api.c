@@ -8,6 +8,10 @@
  *   GET    /api/v1/messages/{id}/raw    message/rfc822
  *   GET    /api/v1/events?since=N       events with id > N
  *   GET    /api/v1/connections/{id}/transcript
+ *   GET    /api/v1/scenario             the active scenario, if any
+ *   PUT    /api/v1/scenario             YAML body: check it, make it active
+ *   DELETE /api/v1/scenario             back to native behaviour
+ *   POST   /api/v1/reset                clear messages, events, quotas and throttles
  *
  * Unknown ids answer 404, unknown or malformed query parameters 400, other
  * paths 404 and other methods 405, each with a JSON error body.
@@ -25,6 +29,7 @@
 
 #include "clock.h"
 #include "message.h"
+#include "scenario_engine.h"
 #include "server.h"
 #include "util.h"
 
@@ -230,6 +235,73 @@ static void get_transcript(struct control_api *api, struct evhttp_request *req, 
 	send_json(req, 200, t);
 }
 
+static json_t *scenario_json(const struct scenario *sc)
+{
+	json_t *ids;
+
+	if (sc == NULL)
+		return json_pack("{s:b}", "active", 0);
+	ids = json_array();
+	for (size_t i = 0; i < sc->nexercises; i++)
+		json_array_append_new(ids, json_string(sc->exercises[i]));
+	return json_pack("{s:b, s:s, s:s?, s:s, s:I, s:o, s:s}", "active", 1, "name", sc->name,
+	                 "title", sc->title, "file", sc->file, "rules", (json_int_t)sc->nrules,
+	                 "exercises", ids, "text", sc->text);
+}
+
+static void put_scenario(struct control_api *api, struct evhttp_request *req)
+{
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(body);
+	char *text = malloc(len + 1), *errors = NULL;
+	struct scenario *sc;
+
+	if (text == NULL) {
+		send_error(req, 500, "InternalServerError", "out of memory");
+		return;
+	}
+	evbuffer_remove(body, text, len);
+	text[len] = '\0';
+	sc = server_load_scenario(api->srv, "scenario", text, len, &errors);
+	free(text);
+	if (sc == NULL) {
+		send_error(req, 400, "InvalidScenario",
+		           errors ? errors : "the scenario is invalid");
+		free(errors);
+		return;
+	}
+	engine_set(api->srv->engine, sc);
+	send_json(req, 200, scenario_json(sc));
+}
+
+static void route_scenario(struct control_api *api, struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		send_json(req, 200, scenario_json(engine_scenario(api->srv->engine)));
+		break;
+	case EVHTTP_REQ_PUT:
+		put_scenario(api, req);
+		break;
+	case EVHTTP_REQ_DELETE:
+		engine_set(api->srv->engine, NULL);
+		send_json(req, 200, scenario_json(NULL));
+		break;
+	default:
+		send_error(req, 405, "MethodNotAllowed", "this method is not allowed on this path");
+	}
+}
+
+static void post_reset(struct control_api *api, struct evhttp_request *req)
+{
+	long deleted = store_delete_all(api->srv->store);
+
+	events_clear(api->srv->events);
+	policy_reset_counters(api->srv->policy);
+	engine_reset(api->srv->engine);
+	send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)(deleted < 0 ? 0 : deleted)));
+}
+
 static int method_is(struct evhttp_request *req, enum evhttp_cmd_type want)
 {
 	if (evhttp_request_get_command(req) == want)
@@ -282,6 +354,11 @@ static void route(struct evhttp_request *req, void *arg)
 	           strcmp(rest, "/transcript") == 0) {
 		if (method_is(req, EVHTTP_REQ_GET))
 			get_transcript(api, req, id);
+	} else if (strcmp(path, "/api/v1/scenario") == 0) {
+		route_scenario(api, req);
+	} else if (strcmp(path, "/api/v1/reset") == 0) {
+		if (method_is(req, EVHTTP_REQ_POST))
+			post_reset(api, req);
 	} else {
 		send_error(req, 404, "NotFound", "no such path in the control API");
 	}

@@ -63,6 +63,19 @@ void policy_free(struct policy *p)
 	free(p);
 }
 
+void policy_reset_counters(struct policy *p)
+{
+	for (struct ip_entry *e = p->ips; e != NULL; e = e->next) {
+		e->failures = 0;
+		e->blocked_until = 0;
+	}
+	while (p->quotas != NULL) {
+		struct quota_entry *next = p->quotas->next;
+		free(p->quotas);
+		p->quotas = next;
+	}
+}
+
 int policy_is_open(const struct policy *p)
 {
 	return p->cfg->nusers == 0;

@@ -19,6 +19,8 @@ enum quota_verdict { QUOTA_OK, QUOTA_MINUTE, QUOTA_DAY };
 
 struct policy *policy_new(const struct config *cfg);
 void policy_free(struct policy *p);
+/* Forgets auth failures, blocks and quota usage (open connections stay). */
+void policy_reset_counters(struct policy *p);
 
 /* True when no users are configured: any credentials and sender pass. */
 int policy_is_open(const struct policy *p);

@@ -160,3 +160,11 @@ void engine_rule_label(const struct engine *e, const struct rule *r, char *out, 
 
 	snprintf(out, outlen, "rule %zu (line %d)", index, r->line);
 }
+
+void engine_reset(struct engine *e)
+{
+	struct scenario *sc = e->sc;
+
+	e->sc = NULL;
+	engine_set(e, sc);
+}

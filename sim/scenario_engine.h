@@ -35,6 +35,8 @@ void engine_free(struct engine *e);
 /* Makes sc the active scenario (or none, when NULL), resetting every counter.
  * The engine owns sc from then on. */
 void engine_set(struct engine *e, struct scenario *sc);
+/* Starts the active scenario's counters afresh. */
+void engine_reset(struct engine *e);
 const struct scenario *engine_scenario(const struct engine *e);
 /* Counts a new connection; returns its number since the scenario started. */
 uint64_t engine_connection_opened(struct engine *e);

@@ -268,7 +268,8 @@ static int load_scenario_file(struct server *srv, const char *file, char *err, s
 		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
 		return -1;
 	}
-	if (fseek(f, 0, SEEK_END) == 0 && (len = (size_t)ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0)
+	if (fseek(f, 0, SEEK_END) == 0 && (len = (size_t)ftell(f)) > 0 &&
+	    fseek(f, 0, SEEK_SET) == 0)
 		text = malloc(len + 1);
 	len = text ? fread(text, 1, len, f) : 0;
 	fclose(f);

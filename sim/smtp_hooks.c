@@ -37,13 +37,16 @@ static const char *limit_for(const struct session *s, const struct cat_entry *e,
 	return buf;
 }
 
-static int reply_code(const char *line) { return atoi(line); }
+static int reply_code(const char *line)
+{
+	return atoi(line);
+}
 
 static void record_forced(struct session *s, int code, const char *line)
 {
 	if (code >= 400)
-		session_record_event(s, strcmp(s->stage, "data-end") == 0 ? "rejected" : "refused", code,
-		                     line, NULL);
+		session_record_event(s, strcmp(s->stage, "data-end") == 0 ? "rejected" : "refused",
+		                     code, line, NULL);
 }
 
 static int reply_from_catalog(struct session *s, const struct cat_entry *e,

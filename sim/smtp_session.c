@@ -76,8 +76,10 @@ void session_flush_replies(struct session *s)
 void session_record_event(struct session *s, const char *type, int code, const char *text,
                           const char *message)
 {
-	struct event_record rec = {type,     s->id,      s->ip, s->authed ? s->user : NULL,
-	                           s->stage, s->command, code,  text,
+	struct event_record rec = {type,     s->id,
+	                           s->ip,    s->authed ? s->user : NULL,
+	                           s->stage, s->command,
+	                           code,     text,
 	                           message,  s->rule_label[0] ? s->rule_label : NULL};
 
 	events_emit(s->srv->events, &rec);
@@ -476,8 +478,8 @@ static void proceed_rcpt(struct session *s, const char *arg)
 {
 	char addr[ADDR_MAX];
 	const char *params, *one[1] = {addr};
-	struct hook_ctx ctx = {.stage = STAGE_RCPT, .sender = s->mail_from, .recipients = one,
-	                       .nrecipients = 1};
+	struct hook_ctx ctx = {
+	    .stage = STAGE_RCPT, .sender = s->mail_from, .recipients = one, .nrecipients = 1};
 	struct hook_outcome h;
 	int override;
 
@@ -527,7 +529,9 @@ static const char **recipient_list(const struct session *s)
 static void proceed_data(struct session *s, const char *arg)
 {
 	const char **rcpts = recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA, .sender = s->mail_from, .recipients = rcpts,
+	struct hook_ctx ctx = {.stage = STAGE_DATA,
+	                       .sender = s->mail_from,
+	                       .recipients = rcpts,
 	                       .nrecipients = rcpts ? s->nrcpt : 0};
 	struct hook_outcome h = smtp_hook(s, &ctx, 0);
 
@@ -625,7 +629,9 @@ static void reply_accepted(struct session *s, const char *id)
 static void reply_forced_after_commit(struct session *s)
 {
 	const char **rcpts = recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA_END, .sender = s->mail_from, .recipients = rcpts,
+	struct hook_ctx ctx = {.stage = STAGE_DATA_END,
+	                       .sender = s->mail_from,
+	                       .recipients = rcpts,
 	                       .nrecipients = rcpts ? s->nrcpt : 0};
 	const struct rule *r = s->commit_rule;
 
@@ -693,8 +699,7 @@ static struct store_message *build_message(struct session *s, const struct heade
 
 /* The message's identity for attempt counting: its Message-ID, else its
  * envelope (sender and recipients). */
-static void message_key(const struct session *s, const struct header_info *h, char *out,
-                        size_t len)
+static void message_key(const struct session *s, const struct header_info *h, char *out, size_t len)
 {
 	size_t used;
 
@@ -762,8 +767,11 @@ static void reply_discarded(struct session *s)
 static struct hook_outcome data_end_hook(struct session *s)
 {
 	const char **rcpts = recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA_END, .sender = s->mail_from, .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->nrcpt : 0, .attempt = s->attempt};
+	struct hook_ctx ctx = {.stage = STAGE_DATA_END,
+	                       .sender = s->mail_from,
+	                       .recipients = rcpts,
+	                       .nrecipients = rcpts ? s->nrcpt : 0,
+	                       .attempt = s->attempt};
 	struct hook_outcome out = smtp_hook(s, &ctx, 1);
 
 	free(rcpts);
@@ -799,8 +807,8 @@ void session_data_end(struct session *s)
 	}
 	if (out.result == HOOK_ACCEPT && out.rule->act.discard)
 		reply_discarded(s);
-	else if (out.result == HOOK_DONE ||
-	         (!(out.result == HOOK_ACCEPT && out.rule->act.accept) && message_refused(s, hr, &h)))
+	else if (out.result == HOOK_DONE || (!(out.result == HOOK_ACCEPT && out.rule->act.accept) &&
+	                                     message_refused(s, hr, &h)))
 		;
 	else {
 		commit_message(s, &h);

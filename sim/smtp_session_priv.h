@@ -69,9 +69,9 @@ struct session {
 	struct event *resume_timer;     /* ends a delay */
 	char *resume_line;              /* the delayed command */
 	enum scenario_stage resume_stage;
-	int close_after_reply;          /* a rule said close after the native reply */
-	int accept_auth;                /* a rule accepts the credentials */
-	uint64_t attempt;               /* the message's arrival number at data-end */
+	int close_after_reply; /* a rule said close after the native reply */
+	int accept_auth;       /* a rule accepts the credentials */
+	uint64_t attempt;      /* the message's arrival number at data-end */
 	/* transaction */
 	int has_mail;
 	char mail_from[ADDR_MAX];
