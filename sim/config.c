@@ -336,3 +336,82 @@ void config_free(struct config *cfg)
 	free(cfg->log_level);
 	memset(cfg, 0, sizeof *cfg);
 }
+
+static char **copy_strings(char *const *v, size_t n)
+{
+	char **out = calloc(n ? n : 1, sizeof *out);
+
+	for (size_t i = 0; out != NULL && i < n; i++)
+		out[i] = v[i] ? strdup(v[i]) : NULL;
+	return out;
+}
+
+static char *copy_string(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void config_copy(struct config *dst, const struct config *src)
+{
+	*dst = *src;
+	dst->listen_smtp = copy_string(src->listen_smtp);
+	dst->listen_smtps = copy_string(src->listen_smtps);
+	dst->listen_control = copy_string(src->listen_control);
+	dst->hostname = copy_string(src->hostname);
+	dst->state_dir = copy_string(src->state_dir);
+	dst->store_path = copy_string(src->store_path);
+	dst->tls_cert = copy_string(src->tls_cert);
+	dst->tls_key = copy_string(src->tls_key);
+	dst->log_level = copy_string(src->log_level);
+	dst->suppressions = copy_strings(src->suppressions, src->nsuppressions);
+	dst->users = calloc(src->nusers ? src->nusers : 1, sizeof *dst->users);
+	for (size_t i = 0; i < src->nusers; i++) {
+		dst->users[i].name = copy_string(src->users[i].name);
+		dst->users[i].password = copy_string(src->users[i].password);
+		dst->users[i].approved_senders =
+		    copy_strings(src->users[i].approved_senders, src->users[i].napproved);
+		dst->users[i].napproved = src->users[i].napproved;
+	}
+}
+
+/* Keys a running edsim can change: listeners, state, store and TLS are
+ * fixed at start. */
+static const char *const runtime_keys[] = {"hostname",     "limits", "users",
+                                           "suppressions", "auth",   NULL};
+
+int config_overlay_node(struct config *cfg, struct ydoc *d, yaml_node_t *n, const char *what)
+{
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, what) < 0)
+		return -1;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *key = yaml_document_get_node(&d->doc, p->key);
+		const char *k = ydoc_scalar(key);
+		size_t i;
+		for (i = 0;
+		     runtime_keys[i] != NULL && (k == NULL || strcmp(k, runtime_keys[i]) != 0); i++)
+			;
+		if (runtime_keys[i] == NULL)
+			rc = ydoc_error(
+			    d, key,
+			    "%s: '%s' cannot change while edsim runs: expected hostname, "
+			    "limits, users, suppressions or auth",
+			    what, k ? k : "?");
+	}
+	return load_root(d, n, cfg) < 0 || rc < 0 ? -1 : 0;
+}
+
+int config_overlay_text(struct config *cfg, const char *text, size_t len, char **errors)
+{
+	struct ydoc d;
+	int rc = ydoc_load(&d, "settings", (const unsigned char *)text, len);
+
+	if (rc == 0)
+		rc = config_overlay_node(cfg, &d, ydoc_root(&d), "settings");
+	if (rc != 0 && errors != NULL)
+		*errors = strdup(ydoc_errors(&d));
+	ydoc_free(&d);
+	return rc ? -1 : 0;
+}

@@ -58,6 +58,16 @@ struct config {
  * *errors (malloc'ed) holds one "file:line:col: message" line per problem. */
 int config_load(struct config *cfg, const char *file, char **errors);
 void config_free(struct config *cfg);
+struct ydoc;
+struct yaml_node_s;
+/* A deep copy of src into dst (to be freed with config_free). */
+void config_copy(struct config *dst, const struct config *src);
+/* Lays a mapping of runtime settings (hostname, limits, users, suppressions,
+ * auth) over cfg; errors are recorded in d at the node's location. */
+int config_overlay_node(struct config *cfg, struct ydoc *d, struct yaml_node_s *n,
+                        const char *what);
+/* The same from YAML text (a scenario's settings or a rule's set). */
+int config_overlay_text(struct config *cfg, const char *text, size_t len, char **errors);
 /* Replaces a string setting (used for command-line overrides). */
 void config_set_string(char **slot, const char *value);
 

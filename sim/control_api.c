@@ -270,12 +270,20 @@ static void put_scenario(struct control_api *api, struct evhttp_request *req)
 		free(errors);
 		return;
 	}
-	engine_set(api->srv->engine, sc);
+	if (server_use_scenario(api->srv, sc, &errors) < 0) {
+		send_error(req, 400, "InvalidScenario",
+		           errors ? errors : "the settings do not apply");
+		free(errors);
+		scenario_free(sc);
+		return;
+	}
 	send_json(req, 200, scenario_json(sc));
 }
 
 static void route_scenario(struct control_api *api, struct evhttp_request *req)
 {
+	char *errors = NULL;
+
 	switch (evhttp_request_get_command(req)) {
 	case EVHTTP_REQ_GET:
 		send_json(req, 200, scenario_json(engine_scenario(api->srv->engine)));
@@ -284,7 +292,8 @@ static void route_scenario(struct control_api *api, struct evhttp_request *req)
 		put_scenario(api, req);
 		break;
 	case EVHTTP_REQ_DELETE:
-		engine_set(api->srv->engine, NULL);
+		server_use_scenario(api->srv, NULL, &errors);
+		free(errors);
 		send_json(req, 200, scenario_json(NULL));
 		break;
 	default:

@@ -46,6 +46,11 @@ struct policy *policy_new(const struct config *cfg)
 	return p;
 }
 
+void policy_set_config(struct policy *p, const struct config *cfg)
+{
+	p->cfg = cfg;
+}
+
 void policy_free(struct policy *p)
 {
 	if (p == NULL)

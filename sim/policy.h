@@ -19,6 +19,8 @@ enum quota_verdict { QUOTA_OK, QUOTA_MINUTE, QUOTA_DAY };
 
 struct policy *policy_new(const struct config *cfg);
 void policy_free(struct policy *p);
+/* The configuration changed (a scenario's settings): read limits from cfg. */
+void policy_set_config(struct policy *p, const struct config *cfg);
 /* Forgets auth failures, blocks and quota usage (open connections stay). */
 void policy_reset_counters(struct policy *p);
 

@@ -14,8 +14,60 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "embedded.h"
 #include "ydoc.h"
+
+/* The scenario text being loaded, for cutting out settings fragments. */
+struct source {
+	const char *text;
+	size_t len;
+};
+
+/* The YAML of node n as a document of its own: the node's text, indented
+ * as it stands in the file so that a block mapping parses alone. */
+static char *fragment(const struct source *src, const yaml_node_t *n)
+{
+	size_t start = n->start_mark.index, end = n->end_mark.index, col = n->start_mark.column;
+	char *out;
+
+	if (end > src->len || start > end)
+		return NULL;
+	out = malloc(col + end - start + 2);
+	if (out == NULL)
+		return NULL;
+	memset(out, ' ', col);
+	memcpy(out + col, src->text + start, end - start);
+	out[col + end - start] = '\n';
+	out[col + end - start + 1] = '\0';
+	return out;
+}
+
+/* Checks settings against the configuration's own rules, on a scratch copy
+ * of the defaults, so that errors point into the scenario file. */
+static int check_settings(struct ydoc *d, yaml_node_t *n, const char *what)
+{
+	struct config scratch;
+	char *errors = NULL;
+	int rc;
+
+	if (config_load(&scratch, NULL, &errors) < 0) {
+		free(errors);
+		return ydoc_error(d, n, "%s: the default configuration does not load", what);
+	}
+	rc = config_overlay_node(&scratch, d, n, what);
+	config_free(&scratch);
+	return rc;
+}
+
+static int load_settings(struct ydoc *d, yaml_node_t *n, const struct source *src, const char *what,
+                         char **out)
+{
+	if (check_settings(d, n, what) < 0)
+		return -1;
+	*out = fragment(src, n);
+	return *out ? 0 : ydoc_error(d, n, "%s: cannot keep this text", what);
+}
 
 static const char *const stage_names[STAGE_COUNT] = {"connect", "ehlo", "starttls", "auth", "mail",
                                                      "rcpt",    "data", "data-end", "rset", "quit"};
@@ -190,11 +242,12 @@ static int load_reply(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		if (!literal_line_valid(line) || len > 512) {
+			ydoc_error(d, n,
+			           "do.reply: '%s' is not a reply line: expected a code from 200 to "
+			           "599, a space and text",
+			           line);
 			free(copy);
-			return ydoc_error(d, n,
-			                  "do.reply: '%s' is not a reply line: expected a code "
-			                  "from 200 to 599, a space and text",
-			                  line);
+			return -1;
 		}
 		a->reply_lines =
 		    realloc(a->reply_lines, (a->nreply_lines + 1) * sizeof *a->reply_lines);
@@ -224,7 +277,7 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 	int rc = 0;
 
 	if (!has_reply && !a->drop && !a->close && !a->accept && !a->discard && !a->suppress &&
-	    a->delay == 0)
+	    a->delay == 0 && a->set_text == NULL)
 		rc = ydoc_error(d, act,
 		                "do: expected at least one action (reply, close, drop, delay, "
 		                "accept, discard or suppress)");
@@ -246,12 +299,12 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 }
 
 static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
-                   enum scenario_stage st, struct rule_do *a)
+                   const struct source *src, enum scenario_stage st, struct rule_do *a)
 {
 	static const char *const keys[] = {"reply",    "delay",   "close",    "drop",
 	                                   "accept",   "discard", "suppress", "trickle",
 	                                   "tls-fail", "set",     NULL};
-	static const char *const later[] = {"trickle", "tls-fail", "set", NULL};
+	static const char *const later[] = {"trickle", "tls-fail", NULL};
 	yaml_node_t *n;
 	int rc = 0;
 
@@ -271,12 +324,15 @@ static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
 	rc |= load_flag(d, act, "accept", &a->accept);
 	rc |= load_flag(d, act, "discard", &a->discard);
 	rc |= load_flag(d, act, "suppress", &a->suppress);
+	if ((n = ydoc_get(d, act, "set")) != NULL)
+		rc |= load_settings(d, n, src, "do.set", &a->set_text);
 	if (rc == 0)
 		rc |= check_actions(d, act, a, st);
 	return rc ? -1 : 0;
 }
 
-static int load_rule(struct ydoc *d, yaml_node_t *n, const struct catalog *cat, struct rule *r)
+static int load_rule(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
+                     const struct source *src, struct rule *r)
 {
 	static const char *const keys[] = {"when", "do", NULL};
 	yaml_node_t *when, *act;
@@ -293,12 +349,12 @@ static int load_rule(struct ydoc *d, yaml_node_t *n, const struct catalog *cat, 
 	if (act == NULL)
 		return ydoc_error(d, n, "rule: missing 'do'");
 	rc |= load_when(d, when, &r->when);
-	rc |= load_do(d, act, cat, r->when.stage, &r->act);
+	rc |= load_do(d, act, cat, src, r->when.stage, &r->act);
 	return rc ? -1 : 0;
 }
 
 static int load_rules(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
-                      struct scenario *sc)
+                      const struct source *src, struct scenario *sc)
 {
 	int rc = 0;
 
@@ -307,7 +363,7 @@ static int load_rules(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 	sc->nrules = ydoc_seq_len(n);
 	sc->rules = calloc(sc->nrules ? sc->nrules : 1, sizeof *sc->rules);
 	for (size_t i = 0; i < sc->nrules; i++)
-		rc |= load_rule(d, ydoc_seq_item(d, n, i), cat, &sc->rules[i]);
+		rc |= load_rule(d, ydoc_seq_item(d, n, i), cat, src, &sc->rules[i]);
 	return rc ? -1 : 0;
 }
 
@@ -415,7 +471,26 @@ static int load_header(struct ydoc *d, yaml_node_t *root, const struct catalog *
 	return rc;
 }
 
-static int load_scenario(struct ydoc *d, const struct catalog *cat, struct scenario *sc)
+static int load_clock(struct ydoc *d, yaml_node_t *n, double *speed)
+{
+	static const char *const keys[] = {"speed", NULL};
+	yaml_node_t *v;
+	const char *s;
+	char *end;
+
+	if (ydoc_expect_map(d, n, "clock") < 0 || ydoc_check_keys(d, n, keys) < 0)
+		return -1;
+	if ((v = ydoc_get(d, n, "speed")) == NULL)
+		return 0;
+	s = ydoc_scalar(v);
+	*speed = s ? strtod(s, &end) : 0;
+	if (s == NULL || *s == '\0' || *end != '\0' || *speed < 1.0 || *speed > 1e6)
+		return ydoc_error(d, v, "clock.speed: expected a number from 1 to 1000000");
+	return 0;
+}
+
+static int load_scenario(struct ydoc *d, const struct catalog *cat, const struct source *src,
+                         struct scenario *sc)
 {
 	static const char *const keys[] = {"edsim",       "name",      "title", "profile",
 	                                   "description", "exercises", "seed",  "rules",
@@ -428,11 +503,11 @@ static int load_scenario(struct ydoc *d, const struct catalog *cat, struct scena
 	rc |= ydoc_check_keys(d, root, keys);
 	rc |= load_header(d, root, cat, sc);
 	if ((v = ydoc_get(d, root, "settings")) != NULL)
-		rc |= ydoc_error(d, v, "settings: not served by this version of edsim");
+		rc |= load_settings(d, v, src, "settings", &sc->settings_text);
 	if ((v = ydoc_get(d, root, "clock")) != NULL)
-		rc |= ydoc_error(d, v, "clock: not served by this version of edsim");
+		rc |= load_clock(d, v, &sc->clock_speed);
 	if ((v = ydoc_get(d, root, "rules")) != NULL)
-		rc |= load_rules(d, v, cat, sc);
+		rc |= load_rules(d, v, cat, src, sc);
 	if ((v = ydoc_get(d, root, "expect")) != NULL)
 		rc |= load_expect(d, v, &sc->expect);
 	return rc;
@@ -442,6 +517,7 @@ struct scenario *scenario_load(const char *file, const char *text, size_t len,
                                const struct catalog *catalog, char **errors)
 {
 	struct scenario *sc = calloc(1, sizeof *sc);
+	struct source src = {text, len};
 	struct ydoc d;
 	int rc;
 
@@ -449,9 +525,10 @@ struct scenario *scenario_load(const char *file, const char *text, size_t len,
 	if (sc == NULL)
 		return NULL;
 	sc->expect.gives_up = sc->expect.report_failure = -1;
+	sc->clock_speed = 1.0;
 	rc = ydoc_load(&d, file, (const unsigned char *)text, len);
 	if (rc == 0)
-		rc = load_scenario(&d, catalog, sc);
+		rc = load_scenario(&d, catalog, &src, sc);
 	if (rc != 0 || d.nerrors > 0) {
 		*errors = strdup(ydoc_errors(&d));
 		ydoc_free(&d);
@@ -474,6 +551,7 @@ static void rule_free(struct rule *r)
 	free(r->when.client_ip);
 	free(r->when.mechanism);
 	free_strings(r->act.reply_lines, r->act.nreply_lines);
+	free(r->act.set_text);
 }
 
 void scenario_free(struct scenario *sc)
@@ -491,6 +569,7 @@ void scenario_free(struct scenario *sc)
 	free(sc->profile);
 	free(sc->description);
 	free(sc->expect.outcome);
+	free(sc->settings_text);
 	free(sc->expect.backoff);
 	free(sc);
 }

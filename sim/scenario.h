@@ -51,12 +51,13 @@ struct rule_do {
 	const struct cat_entry *reply_entry; /* a catalog reply ... */
 	char **reply_lines;                  /* ... or literal lines */
 	size_t nreply_lines;
-	double delay; /* seconds before acting */
-	int close;    /* close after the reply */
-	int drop;     /* close without a reply */
-	int accept;   /* the stage's native checks pass */
-	int discard;  /* data-end: answer as accepted, store nothing */
-	int suppress; /* rcpt: treat the recipient as suppressed */
+	double delay;   /* seconds before acting */
+	int close;      /* close after the reply */
+	int drop;       /* close without a reply */
+	int accept;     /* the stage's native checks pass */
+	int discard;    /* data-end: answer as accepted, store nothing */
+	int suppress;   /* rcpt: treat the recipient as suppressed */
+	char *set_text; /* settings laid over the running configuration, as YAML */
 };
 
 struct rule {
@@ -82,6 +83,8 @@ struct scenario {
 	char **exercises;
 	size_t nexercises;
 	unsigned long long seed;
+	char *settings_text; /* configuration overrides for the scenario's run, as YAML */
+	double clock_speed;  /* virtual clock: quotas, windows and timeouts run this much faster */
 	struct rule *rules;
 	size_t nrules;
 	struct scenario_expect expect;

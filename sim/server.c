@@ -280,26 +280,80 @@ static int load_scenario_file(struct server *srv, const char *file, char *err, s
 		free(errors);
 		return -1;
 	}
-	engine_set(srv->engine, sc);
+	if (server_use_scenario(srv, sc, &errors) < 0) {
+		snprintf(err, errlen, "the scenario's settings do not apply:\n%s",
+		         errors ? errors : "");
+		free(errors);
+		scenario_free(sc);
+		return -1;
+	}
 	log_info("scenario %s loaded from %s: %zu rule(s)", sc->name, file, sc->nrules);
 	return 0;
+}
+
+double server_now(const struct server *srv)
+{
+	return srv->clock_origin_virtual +
+	       (clock_now() - srv->clock_origin_real) * srv->clock_speed;
+}
+
+static void set_clock_speed(struct server *srv, double speed)
+{
+	srv->clock_origin_virtual = server_now(srv);
+	srv->clock_origin_real = clock_now();
+	srv->clock_speed = speed;
+}
+
+int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
+{
+	struct config *next = calloc(1, sizeof *next);
+
+	*errors = NULL;
+	if (next == NULL)
+		return -1;
+	config_copy(next, srv->base_cfg);
+	if (sc != NULL && sc->settings_text != NULL &&
+	    config_overlay_text(next, sc->settings_text, strlen(sc->settings_text), errors) < 0) {
+		config_free(next);
+		free(next);
+		return -1;
+	}
+	policy_set_config(srv->policy, next);
+	config_free(srv->cfg);
+	free(srv->cfg);
+	srv->cfg = next;
+	set_clock_speed(srv, sc != NULL ? sc->clock_speed : 1.0);
+	engine_set(srv->engine, sc);
+	return 0;
+}
+
+void server_apply_set(struct server *srv, const char *text)
+{
+	char *errors = NULL;
+
+	if (config_overlay_text(srv->cfg, text, strlen(text), &errors) < 0)
+		log_warn("a rule's set did not apply: %s", errors ? errors : "");
+	free(errors);
 }
 
 int server_init(struct server *srv, struct config *cfg, const char *scenario_file, char *err,
                 size_t errlen)
 {
 	memset(srv, 0, sizeof *srv);
-	srv->cfg = cfg;
+	srv->base_cfg = cfg;
+	srv->cfg = calloc(1, sizeof *srv->cfg);
+	if (srv->cfg == NULL)
+		return -1;
+	config_copy(srv->cfg, cfg);
 	srv->started = clock_now();
+	srv->clock_speed = 1.0;
+	srv->clock_origin_real = srv->clock_origin_virtual = srv->started;
 	if (make_dirs(cfg->state_dir) < 0) {
 		snprintf(err, errlen, "cannot create the state directory %s: %s", cfg->state_dir,
 		         strerror(errno));
 		return -1;
 	}
 	if (load_catalog(srv, err, errlen) < 0)
-		return -1;
-	srv->engine = engine_new();
-	if (scenario_file != NULL && load_scenario_file(srv, scenario_file, err, errlen) < 0)
 		return -1;
 	if ((srv->tls =
 	         tls_context_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir, err, errlen)) == NULL)
@@ -310,7 +364,10 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 	}
 	if (open_store(srv, err, errlen) < 0)
 		return -1;
-	srv->policy = policy_new(cfg);
+	srv->policy = policy_new(srv->cfg);
+	srv->engine = engine_new();
+	if (scenario_file != NULL && load_scenario_file(srv, scenario_file, err, errlen) < 0)
+		return -1;
 	if ((srv->events = events_new(cfg->state_dir, err, errlen)) == NULL)
 		return -1;
 	if (policy_is_open(srv->policy))
@@ -361,4 +418,7 @@ void server_free(struct server *srv)
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
 	catalog_free(&srv->catalog);
+	if (srv->cfg != NULL)
+		config_free(srv->cfg);
+	free(srv->cfg);
 }

@@ -75,7 +75,10 @@ struct control_api;
 
 struct server {
 	struct event_base *base;
-	struct config *cfg;
+	struct config *cfg;            /* in force: base, the scenario's settings, rules' set */
+	const struct config *base_cfg; /* as edsim started */
+	double clock_speed;            /* the scenario's virtual clock */
+	double clock_origin_real, clock_origin_virtual;
 	struct catalog catalog;
 	const struct cat_entry *replies[R_COUNT];
 	SSL_CTX *tls;
@@ -105,6 +108,13 @@ struct scenario *server_load_scenario(struct server *srv, const char *file, cons
                                       size_t len, char **errors);
 int server_run(struct server *srv);
 void server_free(struct server *srv);
+/* Makes sc (or none) the active scenario with its settings and clock;
+ * -1 with *errors when its settings do not apply (the old one stays). */
+int server_use_scenario(struct server *srv, struct scenario *sc, char **errors);
+/* A rule's `set`: lays settings over the configuration in force. */
+void server_apply_set(struct server *srv, const char *text);
+/* The virtual clock (seconds, monotonic): real time times the scenario's speed. */
+double server_now(const struct server *srv);
 /* Called by a session when it is freed, so a drain can finish. */
 void server_session_gone(struct server *srv);
 

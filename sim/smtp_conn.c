@@ -104,7 +104,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void set_callbacks(struct session *s)
 {
 	struct timeval tv;
-	double t = s->srv->cfg->limits.command_timeout;
+	double t = s->srv->cfg->limits.command_timeout / s->srv->clock_speed;
 
 	tv.tv_sec = (long)t;
 	tv.tv_usec = (long)((t - (double)tv.tv_sec) * 1e6);

@@ -188,6 +188,8 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 		}
 	}
 	out.rule = r;
+	if (r->act.set_text != NULL)
+		server_apply_set(s->srv, r->act.set_text);
 	if (r->act.drop) {
 		note(s, "%s drops the connection%s", s->rule_label, "");
 		session_drop(s);

@@ -227,7 +227,7 @@ static void proceed_starttls(struct session *s, const char *arg)
 
 static void auth_fail(struct session *s)
 {
-	policy_auth_failure(s->srv->policy, s->ip, clock_now());
+	policy_auth_failure(s->srv->policy, s->ip, server_now(s->srv));
 	session_reply(s, R_AUTH_INVALID, NOVARS);
 }
 
@@ -323,7 +323,7 @@ static void proceed_auth(struct session *s, const char *arg)
 		session_reply(s, R_TLS_REQUIRED, NOVARS);
 	else if (s->authed)
 		session_reply(s, R_ALREADY_AUTHENTICATED, NOVARS);
-	else if (!s->accept_auth && policy_auth_blocked(s->srv->policy, s->ip, clock_now()))
+	else if (!s->accept_auth && policy_auth_blocked(s->srv->policy, s->ip, server_now(s->srv)))
 		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
 	else if (fields < 1 || fields > 2 || strlen(arg) > 2 * AUTH_FIELD_MAX)
 		session_reply(s, R_AUTH_MECHANISM_MISMATCH, NOVARS);
@@ -378,8 +378,8 @@ static int check_quota(struct session *s)
 	unsigned long long limit = 0;
 	char text[32];
 
-	switch (
-	    policy_quota_check(s->srv->policy, s->authed ? s->user : NULL, clock_now(), &limit)) {
+	switch (policy_quota_check(s->srv->policy, s->authed ? s->user : NULL, server_now(s->srv),
+	                           &limit)) {
 	case QUOTA_OK:
 		return 0;
 	case QUOTA_MINUTE:
@@ -398,7 +398,7 @@ static int sender_refused(struct session *s, const char *address)
 {
 	if (policy_sender_approved(s->srv->policy, s->authed ? s->user : NULL, address))
 		return 0;
-	policy_auth_failure(s->srv->policy, s->ip, clock_now());
+	policy_auth_failure(s->srv->policy, s->ip, server_now(s->srv));
 	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", address}));
 	return 1;
 }
@@ -418,7 +418,7 @@ static int mail_refused(struct session *s, const char *addr, unsigned long long 
 		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
 		return 1;
 	}
-	if (policy_auth_blocked(s->srv->policy, s->ip, clock_now())) {
+	if (policy_auth_blocked(s->srv->policy, s->ip, server_now(s->srv))) {
 		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
 		return 1;
 	}
@@ -579,7 +579,7 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 		               42);
 	if (matches_envelope)
 		return 0;
-	policy_auth_failure(s->srv->policy, s->ip, clock_now());
+	policy_auth_failure(s->srv->policy, s->ip, server_now(s->srv));
 	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", h->from[0]}));
 	return 1;
 }
@@ -656,7 +656,7 @@ static void on_committed(void *arg, int ok)
 	} else {
 		policy_quota_charge(s->srv->policy, s->authed ? s->user : NULL,
 		                    policy_quota_units(s->srv->policy, s->nrcpt, s->data_total),
-		                    clock_now());
+		                    server_now(s->srv));
 		if (s->commit_rule != NULL)
 			reply_forced_after_commit(s);
 		else
