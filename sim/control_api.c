@@ -307,7 +307,7 @@ static void post_reset(struct control_api *api, struct evhttp_request *req)
 
 	events_clear(api->srv->events);
 	policy_reset_counters(api->srv->policy);
-	engine_reset(api->srv->engine);
+	server_restart_scenario(api->srv);
 	send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)(deleted < 0 ? 0 : deleted)));
 }
 

@@ -19,7 +19,8 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: edsim [--config FILE] [--smtp HOST:PORT] [--smtps HOST:PORT]\n"
 	             "             [--control HOST:PORT] [--state-dir DIR] [--store PATH]\n"
-	             "             [--log-level debug|info|warn|error]\n"
+	             "             [--log-level debug|info|warn|error] [--scenario FILE]\n"
+	             "       edsim check FILE...    check scenario files (file:line:col errors)\n"
 	             "       edsim --version | --help\n"
 	             "\n"
 	             "Starts the Email Delivery simulator. With no --config the embedded defaults\n"

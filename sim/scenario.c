@@ -242,10 +242,11 @@ static int load_reply(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		if (!literal_line_valid(line) || len > 512) {
-			ydoc_error(d, n,
-			           "do.reply: '%s' is not a reply line: expected a code from 200 to "
-			           "599, a space and text",
-			           line);
+			ydoc_error(
+			    d, n,
+			    "do.reply: '%s' is not a reply line: expected a code from 200 to "
+			    "599, a space and text",
+			    line);
 			free(copy);
 			return -1;
 		}

@@ -327,6 +327,26 @@ int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
 	return 0;
 }
 
+int server_restart_scenario(struct server *srv)
+{
+	struct config *next = calloc(1, sizeof *next);
+	const struct scenario *sc = engine_scenario(srv->engine);
+	int rc = 0;
+
+	if (next == NULL)
+		return -1;
+	config_copy(next, srv->base_cfg);
+	if (sc != NULL && sc->settings_text != NULL)
+		rc = config_overlay_text(next, sc->settings_text, strlen(sc->settings_text), NULL);
+	policy_set_config(srv->policy, next);
+	config_free(srv->cfg);
+	free(srv->cfg);
+	srv->cfg = next;
+	set_clock_speed(srv, sc != NULL ? sc->clock_speed : 1.0);
+	engine_reset(srv->engine);
+	return rc;
+}
+
 void server_apply_set(struct server *srv, const char *text)
 {
 	char *errors = NULL;

@@ -111,6 +111,9 @@ void server_free(struct server *srv);
 /* Makes sc (or none) the active scenario with its settings and clock;
  * -1 with *errors when its settings do not apply (the old one stays). */
 int server_use_scenario(struct server *srv, struct scenario *sc, char **errors);
+/* POST /api/v1/reset: the active scenario starts afresh (its settings
+ * without any rule's set, its counters at zero). */
+int server_restart_scenario(struct server *srv);
 /* A rule's `set`: lays settings over the configuration in force. */
 void server_apply_set(struct server *srv, const char *text);
 /* The virtual clock (seconds, monotonic): real time times the scenario's speed. */

@@ -54,7 +54,9 @@ static int reply_from_catalog(struct session *s, const struct cat_entry *e,
 {
 	char limit[32], line[1024], shown[300];
 	const char *recipient = ctx->nrecipients ? ctx->recipients[0] : "";
-	const char *address = ctx->sender ? ctx->sender : recipient;
+	/* The address a reply speaks of: the recipient at RCPT, else the sender. */
+	const char *address =
+	    ctx->stage == STAGE_RCPT || ctx->sender == NULL ? recipient : ctx->sender;
 	struct cat_var vars[] = {{"user", s->authed ? s->user : "anonymous"},
 	                         {"recipient", recipient},
 	                         {"address", address},
@@ -192,6 +194,7 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 		server_apply_set(s->srv, r->act.set_text);
 	if (r->act.drop) {
 		note(s, "%s drops the connection%s", s->rule_label, "");
+		session_record_event(s, "dropped", 0, NULL, NULL);
 		session_drop(s);
 		out.result = HOOK_DONE;
 		return out;
