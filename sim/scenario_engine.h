@@ -28,6 +28,9 @@ struct hook_ctx {
 	const char *user;
 	const char *client_ip;
 	const char *mechanism;
+	/* for filling a forced reply's placeholders, not for matching */
+	const char *helo;      /* the EHLO/HELO name */
+	const char *stored_id; /* data-end: the id the message was stored under */
 };
 
 struct engine *engine_new(void);

@@ -304,6 +304,12 @@ static void set_clock_speed(struct server *srv, double speed)
 	srv->clock_speed = speed;
 }
 
+static void forget_rules(struct server *srv)
+{
+	for (struct session *s = srv->sessions; s != NULL; s = smtp_session_next(s))
+		smtp_session_scenario_changed(s);
+}
+
 int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
 {
 	struct config *next = calloc(1, sizeof *next);
@@ -323,6 +329,7 @@ int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
 	free(srv->cfg);
 	srv->cfg = next;
 	set_clock_speed(srv, sc != NULL ? sc->clock_speed : 1.0);
+	forget_rules(srv);
 	engine_set(srv->engine, sc);
 	return 0;
 }
@@ -343,6 +350,7 @@ int server_restart_scenario(struct server *srv)
 	free(srv->cfg);
 	srv->cfg = next;
 	set_clock_speed(srv, sc != NULL ? sc->clock_speed : 1.0);
+	forget_rules(srv);
 	engine_reset(srv->engine);
 	return rc;
 }

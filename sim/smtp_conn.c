@@ -293,6 +293,11 @@ void smtp_session_abort(struct session *s)
 	session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
 }
 
+void smtp_session_scenario_changed(struct session *s)
+{
+	smtp_hook_scenario_changed(s);
+}
+
 struct session *smtp_session_next(struct session *s)
 {
 	return s->next;

@@ -63,7 +63,9 @@ static int reply_from_catalog(struct session *s, const struct cat_entry *e,
 	                         {"sender", ctx->sender ? ctx->sender : ""},
 	                         {"hostname", s->srv->cfg->hostname},
 	                         {"limit", limit_for(s, e, limit, sizeof limit)},
-	                         {"id", "-"}};
+	                         {"helo", ctx->helo ? ctx->helo : s->helo_name},
+	                         {"challenge", ""},
+	                         {"id", ctx->stored_id ? ctx->stored_id : "-"}};
 	size_t len;
 
 	if (strcmp(e->id, "oci.smtp.invalid-address") == 0) {
@@ -106,6 +108,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	s->resume_line = NULL;
 	s->state = ST_COMMAND;
+	s->resuming = 1;
 	if (s->resume_stage == STAGE_CONNECT)
 		session_send_greeting(s);
 	else if (s->resume_stage == STAGE_DATA_END)
@@ -114,6 +117,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 		session_proceed_command(s, line);
 	free(line);
 	s->forced_rule = NULL;
+	s->resuming = 0;
 	if (s->state == ST_COMMAND)
 		session_read(s);
 	else if (s->state != ST_CLOSING)
@@ -129,11 +133,26 @@ static void wait_then_resume(struct session *s, const struct rule *r, enum scena
 	if (s->resume_timer == NULL)
 		s->resume_timer = evtimer_new(s->srv->base, on_resume, s);
 	free(s->resume_line);
-	s->resume_line = s->line ? strdup(s->line) : NULL;
+	s->resume_line = stage != STAGE_CONNECT && stage != STAGE_DATA_END && s->line != NULL
+	                     ? strdup(s->line)
+	                     : NULL;
 	s->resume_stage = stage;
 	s->forced_rule = r;
 	s->state = ST_WAIT;
 	evtimer_add(s->resume_timer, &tv);
+}
+
+void smtp_hook_scenario_changed(struct session *s)
+{
+	static const struct timeval now = {0, 0};
+
+	s->commit_rule = NULL;
+	if (s->state == ST_WAIT && s->resume_timer != NULL) {
+		/* The waiting rule belongs to the old scenario: the command runs
+		 * again at once and meets the new one. */
+		s->forced_rule = NULL;
+		evtimer_add(s->resume_timer, &now);
+	}
 }
 
 void smtp_hook_cancel(struct session *s)

@@ -167,7 +167,7 @@ static void proceed_ehlo(struct session *s, const char *arg, int extended)
 	char line[1024];
 	size_t len;
 
-	struct hook_ctx ctx = {.stage = STAGE_EHLO};
+	struct hook_ctx ctx = {.stage = STAGE_EHLO, .helo = arg};
 	struct hook_outcome h;
 
 	if (*arg == '\0') {
@@ -184,6 +184,7 @@ static void proceed_ehlo(struct session *s, const char *arg, int extended)
 	}
 	session_reset_transaction(s);
 	s->helo = 1;
+	snprintf(s->helo_name, sizeof s->helo_name, "%s", arg);
 	len = catalog_smtp_line(e, vars, 2, line, sizeof line);
 	if (!extended) {
 		session_write_line(s, line, len);
@@ -635,6 +636,7 @@ static void reply_forced_after_commit(struct session *s)
 	                       .nrecipients = rcpts ? s->nrcpt : 0};
 	const struct rule *r = s->commit_rule;
 
+	ctx.stored_id = s->stored_id;
 	s->commit_rule = NULL;
 	session_record_event(s, "accepted", smtp_hook_reply_code(r), NULL, s->stored_id);
 	smtp_hook_send(s, r, &ctx);
@@ -939,7 +941,7 @@ void session_proceed_command(struct session *s, const char *line)
 {
 	struct smtp_command cmd;
 
-	if (s->forced_rule == NULL) { /* not a delayed command acting at last */
+	if (!s->resuming) { /* not a delayed command acting at last */
 		s->ncommands++;
 		s->rule_label[0] = '\0';
 	}
@@ -1055,6 +1057,7 @@ void session_read(struct session *s)
 			proceed_line(s, line, strlen(line));
 	}
 	free(line);
+	s->line = NULL; /* the buffer is gone */
 	if (s->state != ST_CLOSING)
 		session_flush_replies(s);
 }

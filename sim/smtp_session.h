@@ -21,5 +21,7 @@ void smtp_session_drain(struct session *s);
 /* Shutdown deadline passed: 421 4.3.0 and close, whatever the state. */
 void smtp_session_abort(struct session *s);
 struct session *smtp_session_next(struct session *s);
+/* The active scenario is about to change (its rules will be freed). */
+void smtp_session_scenario_changed(struct session *s);
 
 #endif

@@ -71,6 +71,8 @@ struct session {
 	enum scenario_stage resume_stage;
 	int close_after_reply; /* a rule said close after the native reply */
 	int accept_auth;       /* a rule accepts the credentials */
+	int resuming;          /* a delayed command runs at last */
+	char helo_name[256];   /* the client\'s EHLO/HELO argument */
 	uint64_t attempt;      /* the message's arrival number at data-end */
 	/* transaction */
 	int has_mail;
@@ -132,5 +134,7 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 int smtp_hook_send(struct session *s, const struct rule *r, const struct hook_ctx *ctx);
 int smtp_hook_reply_code(const struct rule *r);
 void smtp_hook_cancel(struct session *s);
+/* The scenario is about to change: forget every rule of the old one. */
+void smtp_hook_scenario_changed(struct session *s);
 
 #endif
