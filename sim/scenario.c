@@ -69,12 +69,12 @@ static int load_settings(struct ydoc *d, yaml_node_t *n, const struct source *sr
 	return *out ? 0 : ydoc_error(d, n, "%s: cannot keep this text", what);
 }
 
-static const char *const stage_names[STAGE_COUNT] = {"connect", "ehlo", "starttls", "auth", "mail",
-                                                     "rcpt",    "data", "data-end", "rset", "quit"};
+static const char *const stage_names[STAGE_COUNT] = {"connect",  "ehlo", "starttls", "auth",
+                                                     "mail",     "rcpt", "data",     "data-body",
+                                                     "data-end", "rset", "quit",     "idle"};
 
 /* Stages the language has, but this edsim does not serve yet. */
-static const char *const later_stages[] = {"data-body",  "idle",  "request", "submit",
-                                           "submit-raw", "relay", NULL};
+static const char *const later_stages[] = {"request", "submit", "submit-raw", "relay", NULL};
 
 static const char *const outcomes[] = {"delivered-once", "delivered-once-after-retry",
                                        "not-delivered", "suppressed", NULL};
@@ -108,7 +108,7 @@ static int load_stage(struct ydoc *d, yaml_node_t *when, enum scenario_stage *ou
 	if (n == NULL)
 		return ydoc_error(d, when,
 		                  "when: missing 'stage' (connect, ehlo, starttls, auth, mail, "
-		                  "rcpt, data, data-end, rset or quit)");
+		                  "rcpt, data, data-body, data-end, rset, quit or idle)");
 	for (int i = 0; i < STAGE_COUNT; i++)
 		if (s != NULL && strcmp(s, stage_names[i]) == 0) {
 			*out = (enum scenario_stage)i;
@@ -118,7 +118,7 @@ static int load_stage(struct ydoc *d, yaml_node_t *when, enum scenario_stage *ou
 		return ydoc_error(d, n, "stage '%s' is not served by this version of edsim", s);
 	return ydoc_error(d, n,
 	                  "unknown stage '%s': expected connect, ehlo, starttls, auth, mail, "
-	                  "rcpt, data, data-end, rset or quit",
+	                  "rcpt, data, data-body, data-end, rset, quit or idle",
 	                  s ? s : "");
 }
 
@@ -170,13 +170,19 @@ static int check_matchers(struct ydoc *d, yaml_node_t *when, const struct rule_w
 		rc = ydoc_error(d, ydoc_get(d, when, "attempt"),
 		                "when.attempt: only at stage data-end, where the message is known "
 		                "(by its Message-ID, else by its envelope)");
-	if (w->sender &&
-	    !(st == STAGE_MAIL || st == STAGE_RCPT || st == STAGE_DATA || st == STAGE_DATA_END))
-		rc = ydoc_error(d, ydoc_get(d, when, "sender"),
-		                "when.sender: only at stages mail, rcpt, data and data-end");
-	if (w->recipient && !(st == STAGE_RCPT || st == STAGE_DATA || st == STAGE_DATA_END))
-		rc = ydoc_error(d, ydoc_get(d, when, "recipient"),
-		                "when.recipient: only at stages rcpt, data and data-end");
+	int data = st == STAGE_DATA || st == STAGE_DATA_BODY || st == STAGE_DATA_END;
+
+	if (w->sender && !(st == STAGE_MAIL || st == STAGE_RCPT || data))
+		rc = ydoc_error(
+		    d, ydoc_get(d, when, "sender"),
+		    "when.sender: only at stages mail, rcpt, data, data-body and data-end");
+	if (w->recipient && !(st == STAGE_RCPT || data))
+		rc =
+		    ydoc_error(d, ydoc_get(d, when, "recipient"),
+		               "when.recipient: only at stages rcpt, data, data-body and data-end");
+	if (ydoc_get(d, when, "offset") != NULL && st != STAGE_DATA_BODY)
+		rc = ydoc_error(d, ydoc_get(d, when, "offset"),
+		                "when.offset: only at stage data-body");
 	if (w->mechanism && st != STAGE_AUTH)
 		rc = ydoc_error(d, ydoc_get(d, when, "mechanism"),
 		                "when.mechanism: only at stage auth");
@@ -188,9 +194,10 @@ static int check_matchers(struct ydoc *d, yaml_node_t *when, const struct rule_w
 
 static int load_when(struct ydoc *d, yaml_node_t *when, struct rule_when *w)
 {
-	static const char *const keys[] = {"stage",     "connection", "command",     "attempt",
-	                                   "times",     "sender",     "recipient",   "user",
-	                                   "client_ip", "mechanism",  "probability", NULL};
+	static const char *const keys[] = {
+	    "stage", "connection", "command",   "attempt",     "times",  "sender", "recipient",
+	    "user",  "client_ip",  "mechanism", "probability", "offset", NULL};
+	yaml_node_t *offset = ydoc_get(d, when, "offset");
 	int rc = 0;
 
 	if (ydoc_expect_map(d, when, "when") < 0)
@@ -207,6 +214,8 @@ static int load_when(struct ydoc *d, yaml_node_t *when, struct rule_when *w)
 	rc |= load_text(d, when, "client_ip", &w->client_ip);
 	rc |= load_text(d, when, "mechanism", &w->mechanism);
 	rc |= load_probability(d, when, &w->probability);
+	if (offset != NULL)
+		rc |= ydoc_uint(d, offset, "when.offset", &w->offset);
 	if (w->stage != STAGE_COUNT)
 		rc |= check_matchers(d, when, w);
 	return rc ? -1 : 0;

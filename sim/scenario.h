@@ -25,9 +25,11 @@ enum scenario_stage {
 	STAGE_MAIL,
 	STAGE_RCPT,
 	STAGE_DATA,
+	STAGE_DATA_BODY, /* while the message data arrives, at a byte offset */
 	STAGE_DATA_END,
 	STAGE_RSET,
 	STAGE_QUIT,
+	STAGE_IDLE, /* the client stays silent past the command timeout */
 	STAGE_COUNT
 };
 
@@ -45,6 +47,7 @@ struct rule_when {
 	char *user, *client_ip;        /* exact */
 	char *mechanism;               /* AUTH mechanism, case-insensitive */
 	double probability;            /* 1.0 unless set */
+	unsigned long long offset;     /* data-body: bytes of message data received */
 };
 
 struct rule_do {

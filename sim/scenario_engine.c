@@ -70,6 +70,14 @@ const struct scenario *engine_scenario(const struct engine *e)
 	return e->sc;
 }
 
+int engine_has_stage(const struct engine *e, enum scenario_stage stage)
+{
+	for (size_t i = 0; e->sc != NULL && i < e->sc->nrules; i++)
+		if (e->sc->rules[i].when.stage == stage)
+			return 1;
+	return 0;
+}
+
 uint64_t engine_connection_opened(struct engine *e)
 {
 	return ++e->connections;
@@ -121,7 +129,8 @@ static int counters_match(const struct rule_when *w, const struct hook_ctx *ctx)
 {
 	return (w->connection == WHEN_ANY || w->connection == ctx->connection) &&
 	       (w->command == WHEN_ANY || w->command == ctx->command) &&
-	       (w->attempt == WHEN_ANY || w->attempt == ctx->attempt);
+	       (w->attempt == WHEN_ANY || w->attempt == ctx->attempt) &&
+	       (w->stage != STAGE_DATA_BODY || ctx->offset >= w->offset);
 }
 
 static int matchers_match(const struct rule_when *w, const struct hook_ctx *ctx)

@@ -28,6 +28,7 @@ struct hook_ctx {
 	const char *user;
 	const char *client_ip;
 	const char *mechanism;
+	unsigned long long offset; /* data-body: bytes of message data so far */
 	/* for filling a forced reply's placeholders, not for matching */
 	const char *helo;      /* the EHLO/HELO name */
 	const char *stored_id; /* data-end: the id the message was stored under */
@@ -41,6 +42,9 @@ void engine_set(struct engine *e, struct scenario *sc);
 /* Starts the active scenario's counters afresh. */
 void engine_reset(struct engine *e);
 const struct scenario *engine_scenario(const struct engine *e);
+/* True when the active scenario has a rule at this stage (the session skips
+ * per-line hooks at data-body otherwise). */
+int engine_has_stage(const struct engine *e, enum scenario_stage stage);
 /* Counts a new connection; returns its number since the scenario started. */
 uint64_t engine_connection_opened(struct engine *e);
 /* Counts an arrival of the message known by key at data-end; returns its number. */

@@ -84,9 +84,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != ST_CLOSING && s->state != ST_COMMIT &&
 	    s->state != ST_TLS_HANDSHAKE) {
-		s->command = NULL;
-		s->stage = "idle";
-		session_reply(s, R_TIMEOUT, NOVARS);
+		session_idle(s);
 		return;
 	}
 	if (s->state == ST_TLS_HANDSHAKE && (what & BEV_EVENT_ERROR))
@@ -165,6 +163,28 @@ void session_close(struct session *s)
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		bufferevent_trigger(s->bev, EV_WRITE,
 		                    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+/* The client was silent past the command timeout: 421 and close, unless a
+ * scenario rule at stage idle answers otherwise or keeps the line open. */
+void session_idle(struct session *s)
+{
+	struct hook_ctx ctx = {.stage = STAGE_IDLE};
+	struct hook_outcome h;
+
+	s->command = NULL;
+	s->stage = "idle";
+	h = smtp_hook(s, &ctx, 0);
+	if (h.result == HOOK_WAIT)
+		return;
+	if (h.result == HOOK_NATIVE) {
+		session_reply(s, R_TIMEOUT, NOVARS);
+		return;
+	}
+	if (s->state != ST_CLOSING) {
+		bufferevent_enable(s->bev, EV_READ);
+		session_flush_replies(s);
+	}
 }
 
 /* Closes with no reply at all: whatever was about to be sent is dropped. */

@@ -44,9 +44,10 @@ static int reply_code(const char *line)
 
 static void record_forced(struct session *s, int code, const char *line)
 {
+	int message = strncmp(s->stage, "data-", 5) == 0; /* data-body, data-end */
+
 	if (code >= 400)
-		session_record_event(s, strcmp(s->stage, "data-end") == 0 ? "rejected" : "refused",
-		                     code, line, NULL);
+		session_record_event(s, message ? "rejected" : "refused", code, line, NULL);
 }
 
 static int reply_from_catalog(struct session *s, const struct cat_entry *e,
@@ -107,18 +108,26 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	s->resume_line = NULL;
-	s->state = ST_COMMAND;
+	/* Mid-message and idle waits go back to where they were; a delayed
+	 * command is read again from the command state. */
+	s->state = s->resume_stage == STAGE_DATA_BODY || s->resume_stage == STAGE_IDLE
+	               ? s->wait_from
+	               : ST_COMMAND;
 	s->resuming = 1;
 	if (s->resume_stage == STAGE_CONNECT)
 		session_send_greeting(s);
 	else if (s->resume_stage == STAGE_DATA_END)
 		session_data_end(s);
+	else if (s->resume_stage == STAGE_DATA_BODY)
+		session_data_body(s);
+	else if (s->resume_stage == STAGE_IDLE)
+		session_idle(s);
 	else if (line != NULL)
 		session_proceed_command(s, line);
 	free(line);
 	s->forced_rule = NULL;
 	s->resuming = 0;
-	if (s->state == ST_COMMAND)
+	if (s->state == ST_COMMAND || s->state == ST_DATA)
 		session_read(s);
 	else if (s->state != ST_CLOSING)
 		session_flush_replies(s);
@@ -133,11 +142,13 @@ static void wait_then_resume(struct session *s, const struct rule *r, enum scena
 	if (s->resume_timer == NULL)
 		s->resume_timer = evtimer_new(s->srv->base, on_resume, s);
 	free(s->resume_line);
-	s->resume_line = stage != STAGE_CONNECT && stage != STAGE_DATA_END && s->line != NULL
+	s->resume_line = stage != STAGE_CONNECT && stage != STAGE_DATA_END &&
+	                         stage != STAGE_DATA_BODY && stage != STAGE_IDLE && s->line != NULL
 	                     ? strdup(s->line)
 	                     : NULL;
 	s->resume_stage = stage;
 	s->forced_rule = r;
+	s->wait_from = s->state;
 	s->state = ST_WAIT;
 	evtimer_add(s->resume_timer, &tv);
 }

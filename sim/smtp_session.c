@@ -515,6 +515,8 @@ static void enter_data(struct session *s)
 {
 	s->state = ST_DATA;
 	s->data_line_start = 1;
+	s->data_answered = 0;
+	s->body_hooks = engine_has_stage(s->srv->engine, STAGE_DATA_BODY);
 }
 
 /* The envelope's recipients as a list of strings, for the scenario. */
@@ -788,6 +790,10 @@ void session_data_end(struct session *s)
 	char note[96], key[1200];
 
 	s->stage = "data-end";
+	if (s->data_answered) { /* a data-body rule has answered already */
+		finish_transaction(s);
+		return;
+	}
 	hr = message_parse_headers(s->data ? s->data : "", s->data_len,
 	                           s->srv->cfg->limits.header_bytes, &h);
 	if (s->forced_rule == NULL) {
@@ -880,7 +886,34 @@ static int read_data(struct session *s, struct evbuffer *in)
 		evbuffer_drain(in, eol_len);
 		s->data_lines++;
 		s->data_line_start = 1;
+		if (s->body_hooks) {
+			session_data_body(s);
+			if (s->state != ST_DATA)
+				return 0;
+		}
 	}
+}
+
+/* Asks the data-body rules after a line of message data: one may stall the
+ * transfer, drop the connection or answer before the data has ended (the
+ * rest of the data is then read and thrown away). */
+void session_data_body(struct session *s)
+{
+	const char **rcpts = recipient_list(s);
+	struct hook_ctx ctx = {.stage = STAGE_DATA_BODY,
+	                       .sender = s->mail_from,
+	                       .recipients = rcpts,
+	                       .nrecipients = rcpts ? s->nrcpt : 0,
+	                       .offset = s->data_total};
+	struct hook_outcome h;
+
+	s->stage = "data-body";
+	h = smtp_hook(s, &ctx, 0);
+	free(rcpts);
+	if (h.rule != NULL || h.result == HOOK_WAIT)
+		s->body_hooks = 0; /* one rule per message */
+	if (h.result == HOOK_DONE && s->state == ST_DATA)
+		s->data_answered = 1;
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */

@@ -72,6 +72,9 @@ struct session {
 	int close_after_reply; /* a rule said close after the native reply */
 	int accept_auth;       /* a rule accepts the credentials */
 	int resuming;          /* a delayed command runs at last */
+	int wait_from;         /* the state a rule\'s delay interrupted */
+	int body_hooks;        /* the scenario has data-body rules: ask after each line */
+	int data_answered;     /* a data-body rule replied: the rest of the data is swallowed */
 	char helo_name[256];   /* the client\'s EHLO/HELO argument */
 	uint64_t attempt;      /* the message's arrival number at data-end */
 	/* transaction */
@@ -104,12 +107,14 @@ void session_read(struct session *s);
 
 void session_proceed_command(struct session *s, const char *line);
 void session_data_end(struct session *s);
+void session_data_body(struct session *s);
 
 /* smtp_conn.c */
 void session_close(struct session *s);
 void session_free(struct session *s);
 void session_start_tls(struct session *s);
 void session_drop(struct session *s);
+void session_idle(struct session *s);
 
 /* smtp_hooks.c */
 enum hook_result {

@@ -125,19 +125,19 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "unknown stage" unknown-stage.yaml \
-	"unknown-stage.yaml:5:14: unknown stage 'helo': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-end, rset or quit"
+	"unknown-stage.yaml:5:14: unknown stage 'helo': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit or idle"
 
 scen later-stage.yaml <<'Y'
 edsim: 1
 name: t
 rules:
   - when:
-      stage: data-body
+      stage: relay
     do:
       reply: oci.smtp.server-error
 Y
-expect_errors "stage not served yet (data-body)" later-stage.yaml \
-	"later-stage.yaml:5:14: stage 'data-body' is not served by this version of edsim"
+expect_errors "stage not served yet (relay)" later-stage.yaml \
+	"later-stage.yaml:5:14: stage 'relay' is not served by this version of edsim"
 
 scen no-stage.yaml <<'Y'
 edsim: 1
@@ -149,7 +149,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "missing stage" no-stage.yaml \
-	"no-stage.yaml:5:7: when: missing 'stage' (connect, ehlo, starttls, auth, mail, rcpt, data, data-end, rset or quit)"
+	"no-stage.yaml:5:7: when: missing 'stage' (connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit or idle)"
 
 scen attempt-at-mail.yaml <<'Y'
 edsim: 1
@@ -175,7 +175,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "sender at stage ehlo" sender-at-ehlo.yaml \
-	"sender-at-ehlo.yaml:6:15: when.sender: only at stages mail, rcpt, data and data-end"
+	"sender-at-ehlo.yaml:6:15: when.sender: only at stages mail, rcpt, data, data-body and data-end"
 
 scen recipient-at-mail.yaml <<'Y'
 edsim: 1
@@ -188,7 +188,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "recipient at stage mail" recipient-at-mail.yaml \
-	"recipient-at-mail.yaml:6:18: when.recipient: only at stages rcpt, data and data-end"
+	"recipient-at-mail.yaml:6:18: when.recipient: only at stages rcpt, data, data-body and data-end"
 
 scen mechanism-at-mail.yaml <<'Y'
 edsim: 1
@@ -282,7 +282,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "unknown when key" unknown-when-key.yaml \
-	"unknown-when-key.yaml:6:7: unknown key 'senders': expected one of stage, connection, command, attempt, times, sender, recipient, user, client_ip, mechanism, probability"
+	"unknown-when-key.yaml:6:7: unknown key 'senders': expected one of stage, connection, command, attempt, times, sender, recipient, user, client_ip, mechanism, probability, offset"
 
 # ---- do ---------------------------------------------------------------------------
 scen unknown-id.yaml <<'Y'
@@ -527,7 +527,7 @@ check "several files: the good ones are ok, in order" \
 check "several files: every error of every file" "$(printf '%s\n' \
 	"many-a.yaml:1:8: edsim: expected 1, the only version of the scenario language" \
 	"many-a.yaml:1:1: missing 'name'" \
-	"many-a.yaml:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-end, rset or quit" \
+	"many-a.yaml:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit or idle" \
 	"many-a.yaml:4:17: do.reply: unknown catalog id 'oci.smtp.nothing'" \
 	"many-b.yaml:4:34: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope)" \
 	"many-b.yaml:5:19: do.discard: only at stage data-end" \
