@@ -15,6 +15,7 @@
 #include "clock.h"
 
 struct transcript {
+	struct events *ev;
 	struct transcript *prev, *next; /* all transcripts, newest first */
 	struct transcript *next_closed; /* closed ones, oldest first */
 	uint64_t connection;
@@ -33,7 +34,41 @@ struct events {
 	struct transcript *transcripts; /* newest first */
 	struct transcript *closed_head, *closed_tail;
 	size_t nclosed;
+	FILE *live; /* edsim play: print transcript lines as they happen */
+	int live_colour;
 };
+
+void events_set_live(struct events *ev, FILE *out, int colour)
+{
+	ev->live = out;
+	ev->live_colour = colour;
+}
+
+/* One transcript line for a person: "12:00:01.123 #3 C: MAIL FROM:<a@b>". */
+static void print_live(struct events *ev, uint64_t connection, char dir, const char *line,
+                       size_t len)
+{
+	const char *colour = "", *reset = ev->live_colour ? "\033[0m" : "";
+	const char *who = dir == 'i' ? "C:" : dir == 'o' ? "S:" : "**";
+	char stamp[40];
+
+	if (ev->live_colour) {
+		if (dir == 'i')
+			colour = "\033[36m"; /* cyan: the client */
+		else if (dir == 'n')
+			colour = "\033[35m"; /* magenta: notes, rules that act */
+		else if (len > 0 && line[0] == '5')
+			colour = "\033[31m";
+		else if (len > 0 && line[0] == '4')
+			colour = "\033[33m";
+		else
+			colour = "\033[32m";
+	}
+	clock_format(clock_wall(), stamp, sizeof stamp);
+	fprintf(ev->live, "%s #%llu %s%s %.*s%s\n", stamp + 11, (unsigned long long)connection,
+	        colour, who, (int)len, line, reset);
+	fflush(ev->live);
+}
 
 struct events *events_new(const char *state_dir, char *err, size_t errlen)
 {
@@ -225,6 +260,7 @@ struct transcript *transcript_open(struct events *ev, uint64_t connection, const
 
 	if (t == NULL)
 		return NULL;
+	t->ev = ev;
 	t->connection = connection;
 	snprintf(t->client_ip, sizeof t->client_ip, "%s", client_ip);
 	t->opened = clock_wall();
@@ -260,7 +296,11 @@ void transcript_add(struct transcript *t, const char *dir, const char *line, siz
 	unsigned int n;
 	char d = dir[0];
 
-	if (t == NULL || t->truncated)
+	if (t == NULL)
+		return;
+	if (t->ev->live != NULL)
+		print_live(t->ev, t->connection, dir[0], line, len);
+	if (t->truncated)
 		return;
 	if (t->len + len > TRANSCRIPT_MAX_BYTES) {
 		t->truncated = 1;

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define EVENTS_KEEP          20000
 #define TRANSCRIPTS_KEEP     1000
@@ -37,6 +38,9 @@ struct event_record {
 
 /* state_dir NULL: no events file (unit tests). */
 struct events *events_new(const char *state_dir, char *err, size_t errlen);
+/* `edsim play`: every transcript line is also printed to out as it happens,
+ * coloured when colour is set. */
+void events_set_live(struct events *ev, FILE *out, int colour);
 void events_free(struct events *ev);
 uint64_t events_emit(struct events *ev, const struct event_record *rec);
 void events_flush(struct events *ev);

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
 #include "scenario.h"
+#include "scenario_engine.h"
 #include "server.h"
 #include "util.h"
 
@@ -95,6 +97,52 @@ static int parse_args(int argc, char **argv, const char **config_file, struct ov
 	return 0;
 }
 
+/* The host part of a listen address, for commands a person can paste. */
+static void listen_host(const char *listen, char *out, size_t outlen)
+{
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+
+	snprintf(out, outlen, "%.*s", colon ? (int)(colon - listen) : 9,
+	         colon ? listen : "127.0.0.1");
+}
+
+/* `edsim play`: a live log on standard output and commands to try at once. */
+static void start_play(struct server *srv, const struct config *cfg)
+{
+	const struct scenario *sc = engine_scenario(srv->engine);
+	int colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+	char host[256], ca[4200];
+
+	listen_host(cfg->listen_smtp ? cfg->listen_smtp : cfg->listen_smtps, host, sizeof host);
+	if (cfg->tls_cert != NULL)
+		snprintf(ca, sizeof ca, "%s", cfg->tls_cert);
+	else
+		snprintf(ca, sizeof ca, "%s/edsim-cert.pem", cfg->state_dir);
+	printf("edsim play: scenario %s (%zu rule%s)%s%s\n", sc->name, sc->nrules,
+	       sc->nrules == 1 ? "" : "s", sc->title ? ": " : "", sc->title ? sc->title : "");
+	if (srv->smtp_port)
+		printf("  SMTP with STARTTLS  %s:%d\n", host, srv->smtp_port);
+	if (srv->smtps_port)
+		printf("  SMTP over TLS       %s:%d\n", host, srv->smtps_port);
+	if (srv->control_port)
+		printf("  control API         http://%s:%d/api/v1/\n", host, srv->control_port);
+	printf("\nTry it:\n");
+	if (srv->smtp_port) {
+		printf("  swaks --server %s:%d --tls --tls-ca-path %s --auth PLAIN \\\n"
+		       "        --auth-user ocid1.user.oc1..me --auth-password secret \\\n"
+		       "        --from noreply@example.com --to someone@example.net\n",
+		       host, srv->smtp_port, ca);
+		printf("  openssl s_client -starttls smtp -crlf -quiet -CAfile %s -connect %s:%d\n",
+		       ca, host, srv->smtp_port);
+	}
+	if (srv->control_port)
+		printf("  curl -s http://%s:%d/api/v1/events\n", host, srv->control_port);
+	printf("\nEvery line in (C:) and out (S:) follows; ** marks notes and the rules that act.\n"
+	       "Ctrl-C stops edsim.\n\n");
+	fflush(stdout);
+	events_set_live(srv->events, stdout, colour);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_file = NULL;
@@ -102,6 +150,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct server srv;
 	char *errors = NULL, err[8192];
+	int play = 0;
 	int rc;
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -118,6 +167,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return scenario_check_files(argc - 2, argv + 2);
+	}
+	if (argc >= 2 && strcmp(argv[1], "play") == 0) {
+		if (argc < 3) {
+			fprintf(stderr, "usage: edsim play SCENARIO.yaml [flags as for edsim]\n");
+			return 2;
+		}
+		play = 1;
+		o.scenario = argv[2];
+		argc -= 2; /* the flags after the file, with the file as argv[0] */
+		argv += 2;
 	}
 	if ((rc = parse_args(argc, argv, &config_file, &o)) != 0)
 		return rc;
@@ -138,6 +197,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "edsim: %s\n", err);
 		rc = 1;
 	} else {
+		if (play)
+			start_play(&srv, &cfg);
 		rc = server_run(&srv) < 0 ? 1 : 0;
 		log_info("stopped");
 	}

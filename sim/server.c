@@ -220,6 +220,9 @@ static int start_listeners(struct server *srv, char *err, size_t errlen)
 		return -1;
 	srv->flush_timer = event_new(srv->base, -1, EV_PERSIST, on_flush, srv);
 	evtimer_add(srv->flush_timer, &flush);
+	srv->smtp_port = smtp;
+	srv->smtps_port = smtps;
+	srv->control_port = control;
 	if (write_ready_file(srv, smtp, smtps, control) < 0) {
 		snprintf(err, errlen, "cannot write %s", srv->ready_path);
 		return -1;

@@ -96,6 +96,7 @@ struct server {
 	double started; /* clock_now() at start */
 	struct event *sigterm, *sigint, *drain_timer, *flush_timer;
 	char ready_path[4096];
+	int smtp_port, smtps_port, control_port; /* as bound (0: not listening) */
 };
 
 /* Builds everything and binds the listeners; nothing is served before
