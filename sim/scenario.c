@@ -287,15 +287,25 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 	int rc = 0;
 
 	if (!has_reply && !a->drop && !a->close && !a->accept && !a->discard && !a->suppress &&
-	    a->delay == 0 && a->set_text == NULL)
+	    a->delay == 0 && a->set_text == NULL && !a->tls_fail)
 		rc = ydoc_error(d, act,
 		                "do: expected at least one action (reply, close, drop, delay, "
-		                "accept, discard or suppress)");
+		                "accept, discard, suppress, set or tls-fail)");
 	if (a->drop && (has_reply || a->close))
 		rc = ydoc_error(
 		    d, act, "do: drop closes without a reply; it cannot go with reply or close");
+	if (a->trickle && !has_reply)
+		rc = ydoc_error(d, ydoc_get(d, act, "trickle"),
+		                "do.trickle: slows a reply; give the reply too");
+	if (a->tls_fail && (has_reply || a->drop))
+		rc = ydoc_error(
+		    d, ydoc_get(d, act, "tls-fail"),
+		    "do.tls-fail: the handshake fails instead of a reply; give no reply or drop");
 	if (st == STAGE_COUNT)
 		return rc;
+	if (a->tls_fail && st != STAGE_STARTTLS && st != STAGE_CONNECT)
+		rc = ydoc_error(d, ydoc_get(d, act, "tls-fail"),
+		                "do.tls-fail: only at stages starttls and connect");
 	if (a->discard && st != STAGE_DATA_END)
 		rc = ydoc_error(d, ydoc_get(d, act, "discard"),
 		                "do.discard: only at stage data-end");
@@ -314,17 +324,12 @@ static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
 	static const char *const keys[] = {"reply",    "delay",   "close",    "drop",
 	                                   "accept",   "discard", "suppress", "trickle",
 	                                   "tls-fail", "set",     NULL};
-	static const char *const later[] = {"trickle", "tls-fail", NULL};
 	yaml_node_t *n;
 	int rc = 0;
 
 	if (ydoc_expect_map(d, act, "do") < 0)
 		return -1;
 	rc |= ydoc_check_keys(d, act, keys);
-	for (size_t i = 0; later[i] != NULL; i++)
-		if ((n = ydoc_get(d, act, later[i])) != NULL)
-			rc |= ydoc_error(d, n, "do.%s is not served by this version of edsim",
-			                 later[i]);
 	if ((n = ydoc_get(d, act, "reply")) != NULL)
 		rc |= load_reply(d, n, cat, a);
 	if ((n = ydoc_get(d, act, "delay")) != NULL)
@@ -334,6 +339,12 @@ static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
 	rc |= load_flag(d, act, "accept", &a->accept);
 	rc |= load_flag(d, act, "discard", &a->discard);
 	rc |= load_flag(d, act, "suppress", &a->suppress);
+	rc |= load_flag(d, act, "tls-fail", &a->tls_fail);
+	if ((n = ydoc_get(d, act, "trickle")) != NULL &&
+	    (ydoc_uint(d, n, "do.trickle", &a->trickle) < 0 ||
+	     (a->trickle == 0 &&
+	      ydoc_error(d, n, "do.trickle: expected bytes a second, at least 1"))))
+		rc = -1;
 	if ((n = ydoc_get(d, act, "set")) != NULL)
 		rc |= load_settings(d, n, src, "do.set", &a->set_text);
 	if (rc == 0)

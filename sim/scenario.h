@@ -54,13 +54,15 @@ struct rule_do {
 	const struct cat_entry *reply_entry; /* a catalog reply ... */
 	char **reply_lines;                  /* ... or literal lines */
 	size_t nreply_lines;
-	double delay;   /* seconds before acting */
-	int close;      /* close after the reply */
-	int drop;       /* close without a reply */
-	int accept;     /* the stage's native checks pass */
-	int discard;    /* data-end: answer as accepted, store nothing */
-	int suppress;   /* rcpt: treat the recipient as suppressed */
-	char *set_text; /* settings laid over the running configuration, as YAML */
+	double delay;               /* seconds before acting */
+	int close;                  /* close after the reply */
+	int drop;                   /* close without a reply */
+	int accept;                 /* the stage's native checks pass */
+	int discard;                /* data-end: answer as accepted, store nothing */
+	int suppress;               /* rcpt: treat the recipient as suppressed */
+	char *set_text;             /* settings laid over the running configuration, as YAML */
+	int tls_fail;               /* abort the TLS handshake (starttls, connect) */
+	unsigned long long trickle; /* send the reply at this many bytes a second */
 };
 
 struct rule {

@@ -155,6 +155,10 @@ void session_start_tls(struct session *s)
 
 void session_close(struct session *s)
 {
+	if (s->trickling) { /* a rule's slow reply is still leaving */
+		s->close_after_trickle = 1;
+		return;
+	}
 	session_flush_replies(s);
 	s->state = ST_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
@@ -282,6 +286,10 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 	if (implicit_tls)
 		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	set_callbacks(s);
+	if (implicit_tls && smtp_hook_before_tls(s)) {
+		session_drop(s); /* the handshake never starts */
+		return;
+	}
 	if (implicit_tls)
 		s->state = ST_TLS_HANDSHAKE;
 	else

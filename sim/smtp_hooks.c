@@ -166,8 +166,37 @@ void smtp_hook_scenario_changed(struct session *s)
 	}
 }
 
+int smtp_hook_before_tls(struct session *s)
+{
+	struct hook_ctx ctx = {.stage = STAGE_CONNECT};
+	const struct rule *r;
+
+	if (!engine_has_stage(s->srv->engine, STAGE_CONNECT))
+		return 0;
+	ctx.connection = s->scenario_conn;
+	ctx.client_ip = s->ip;
+	r = engine_match(s->srv->engine, &ctx);
+	if (r == NULL)
+		return 0;
+	engine_rule_label(s->srv->engine, r, s->rule_label, sizeof s->rule_label);
+	note(s, "%s acts at stage %s", s->rule_label, "connect");
+	if (r->act.tls_fail) {
+		note(s, "%s fails the TLS handshake%s", s->rule_label, "");
+		session_record_event(s, "dropped", 0, NULL, NULL);
+		return 1;
+	}
+	s->forced_rule = r; /* it acts at the greeting, after the handshake */
+	return 0;
+}
+
 void smtp_hook_cancel(struct session *s)
 {
+	if (s->trickle_timer != NULL)
+		event_free(s->trickle_timer);
+	s->trickle_timer = NULL;
+	if (s->trickle_buf != NULL)
+		evbuffer_free(s->trickle_buf);
+	s->trickle_buf = NULL;
 	if (s->resume_timer != NULL)
 		event_free(s->resume_timer);
 	s->resume_timer = NULL;
@@ -187,10 +216,58 @@ int smtp_hook_reply_code(const struct rule *r)
 	return r->act.nreply_lines > 0 ? reply_code(r->act.reply_lines[0]) : 0;
 }
 
+/* Sends what the trickle buffer holds, a tenth of the rate every 100 ms. */
+static void on_trickle(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval tick = {0, 100000};
+	struct session *s = arg;
+	char buf[4096];
+	size_t n = s->forced_trickle / 10 ? s->forced_trickle / 10 : 1;
+	int got;
+
+	(void)fd;
+	(void)what;
+	got = evbuffer_remove(s->trickle_buf, buf, n < sizeof buf ? n : sizeof buf);
+	if (got > 0)
+		bufferevent_write(s->bev, buf, (size_t)got);
+	if (evbuffer_get_length(s->trickle_buf) > 0) {
+		evtimer_add(s->trickle_timer, &tick);
+		return;
+	}
+	s->trickling = 0;
+	if (s->close_after_trickle) {
+		s->close_after_trickle = 0;
+		session_close(s);
+	} else if (s->state == ST_COMMAND || s->state == ST_DATA) {
+		session_read(s);
+	}
+}
+
+static void start_trickle(struct session *s, unsigned long long rate)
+{
+	static const struct timeval now = {0, 0};
+
+	if (s->trickle_buf == NULL)
+		s->trickle_buf = evbuffer_new();
+	if (s->trickle_timer == NULL)
+		s->trickle_timer = evtimer_new(s->srv->base, on_trickle, s);
+	s->forced_trickle = rate;
+	evbuffer_add_buffer(s->trickle_buf, s->replies);
+	evtimer_add(s->trickle_timer, &now);
+}
+
 int smtp_hook_send(struct session *s, const struct rule *r, const struct hook_ctx *ctx)
 {
-	int code = r->act.reply_entry ? reply_from_catalog(s, r->act.reply_entry, ctx)
-	                              : reply_literal(s, r);
+	int code;
+
+	if (r->act.trickle) {
+		session_flush_replies(s); /* earlier replies leave at full speed */
+		s->trickling = 1;         /* a close now waits for the trickle */
+	}
+	code = r->act.reply_entry ? reply_from_catalog(s, r->act.reply_entry, ctx)
+	                          : reply_literal(s, r);
+	if (r->act.trickle)
+		start_trickle(s, r->act.trickle);
 
 	if (r->act.close && s->state != ST_CLOSING)
 		session_close(s);

@@ -65,6 +65,8 @@ void session_flush_replies(struct session *s)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
+	if (s->trickling)
+		return; /* the trickle timer sends them */
 	if (evbuffer_get_length(s->replies) == 0)
 		return;
 	if (!s->bev_owns_fd && evbuffer_get_length(out) == 0)
@@ -138,6 +140,10 @@ void session_send_greeting(struct session *s)
 	s->command = NULL;
 	s->stage = "connect";
 	h = smtp_hook(s, &ctx, 0);
+	if (h.rule != NULL && h.rule->act.tls_fail && h.result != HOOK_WAIT) {
+		session_drop(s); /* plain port: no TLS to fail, the line goes dead */
+		return;
+	}
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
 		if (s->state != ST_CLOSING)
 			session_flush_replies(s);
@@ -207,6 +213,13 @@ static void proceed_starttls(struct session *s, const char *arg)
 	struct hook_ctx ctx = {.stage = STAGE_STARTTLS};
 	struct hook_outcome h = smtp_hook(s, &ctx, 0);
 
+	if (h.rule != NULL && h.rule->act.tls_fail && h.result != HOOK_WAIT) {
+		/* "Go ahead", then the line goes dead: the client's handshake fails. */
+		session_reply(s, R_STARTTLS_GO, NOVARS);
+		transcript_add(s->transcript, "note", "the scenario fails the TLS handshake", 36);
+		session_close(s);
+		return;
+	}
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
 		if (h.code == 220 && !s->tls && s->srv->tls != NULL && s->state != ST_CLOSING)
 			session_start_tls(s);
@@ -1075,7 +1088,7 @@ void session_read(struct session *s)
 	char *line = malloc(max + 1);
 	int got;
 
-	while (line != NULL &&
+	while (line != NULL && !s->trickling &&
 	       (s->state == ST_COMMAND || s->state == ST_DATA || s->state == ST_AUTH_PLAIN ||
 	        s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS)) {
 		if (s->state == ST_DATA) {

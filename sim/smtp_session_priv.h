@@ -69,14 +69,19 @@ struct session {
 	struct event *resume_timer;     /* ends a delay */
 	char *resume_line;              /* the delayed command */
 	enum scenario_stage resume_stage;
-	int close_after_reply; /* a rule said close after the native reply */
-	int accept_auth;       /* a rule accepts the credentials */
-	int resuming;          /* a delayed command runs at last */
-	int wait_from;         /* the state a rule\'s delay interrupted */
-	int body_hooks;        /* the scenario has data-body rules: ask after each line */
-	int data_answered;     /* a data-body rule replied: the rest of the data is swallowed */
-	char helo_name[256];   /* the client\'s EHLO/HELO argument */
-	uint64_t attempt;      /* the message's arrival number at data-end */
+	int close_after_reply;   /* a rule said close after the native reply */
+	int accept_auth;         /* a rule accepts the credentials */
+	int resuming;            /* a delayed command runs at last */
+	int trickling;           /* a rule's reply leaves slowly: input waits */
+	int close_after_trickle; /* and the connection closes after it */
+	struct evbuffer *trickle_buf;
+	unsigned long long forced_trickle; /* bytes a second */
+	struct event *trickle_timer;
+	int wait_from;       /* the state a rule\'s delay interrupted */
+	int body_hooks;      /* the scenario has data-body rules: ask after each line */
+	int data_answered;   /* a data-body rule replied: the rest of the data is swallowed */
+	char helo_name[256]; /* the client\'s EHLO/HELO argument */
+	uint64_t attempt;    /* the message's arrival number at data-end */
 	/* transaction */
 	int has_mail;
 	char mail_from[ADDR_MAX];
@@ -139,6 +144,8 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 int smtp_hook_send(struct session *s, const struct rule *r, const struct hook_ctx *ctx);
 int smtp_hook_reply_code(const struct rule *r);
 void smtp_hook_cancel(struct session *s);
+/* Implicit TLS, before the handshake: 1 when a connect rule makes it fail. */
+int smtp_hook_before_tls(struct session *s);
 /* The scenario is about to change: forget every rule of the old one. */
 void smtp_hook_scenario_changed(struct session *s);
 

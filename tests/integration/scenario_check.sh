@@ -414,7 +414,7 @@ rules:
       close: false
 Y
 expect_errors "no action" no-action.yaml \
-	"no-action.yaml:7:7: do: expected at least one action (reply, close, drop, delay, accept, discard or suppress)"
+	"no-action.yaml:7:7: do: expected at least one action (reply, close, drop, delay, accept, discard, suppress, set or tls-fail)"
 
 scen bad-delay.yaml <<'Y'
 edsim: 1
