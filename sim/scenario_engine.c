@@ -19,12 +19,15 @@ struct attempt_entry {
 	char key[];
 };
 
+#define ATTEMPT_BUCKETS 4096
+
 struct engine {
 	struct scenario *sc;
 	unsigned long long *fired; /* per rule */
 	uint64_t connections;
 	uint64_t random_state;
-	struct attempt_entry *attempts;
+	int uses_attempt; /* some rule matches on attempt: count them */
+	struct attempt_entry *attempts[ATTEMPT_BUCKETS]; /* by hash of the key */
 };
 
 struct engine *engine_new(void)
@@ -34,15 +37,17 @@ struct engine *engine_new(void)
 
 static void reset(struct engine *e)
 {
-	while (e->attempts != NULL) {
-		struct attempt_entry *next = e->attempts->next;
-		free(e->attempts);
-		e->attempts = next;
-	}
+	for (size_t b = 0; b < ATTEMPT_BUCKETS; b++)
+		while (e->attempts[b] != NULL) {
+			struct attempt_entry *next = e->attempts[b]->next;
+			free(e->attempts[b]);
+			e->attempts[b] = next;
+		}
 	free(e->fired);
 	e->fired = NULL;
 	e->connections = 0;
 	e->random_state = 0;
+	e->uses_attempt = 0;
 }
 
 void engine_free(struct engine *e)
@@ -62,6 +67,9 @@ void engine_set(struct engine *e, struct scenario *sc)
 	if (sc != NULL) {
 		e->fired = calloc(sc->nrules ? sc->nrules : 1, sizeof *e->fired);
 		e->random_state = sc->seed ? sc->seed : 0x9e3779b97f4a7c15ULL;
+		for (size_t i = 0; i < sc->nrules; i++)
+			if (sc->rules[i].when.attempt != WHEN_ANY)
+				e->uses_attempt = 1;
 	}
 }
 
@@ -83,12 +91,23 @@ uint64_t engine_connection_opened(struct engine *e)
 	return ++e->connections;
 }
 
+int engine_uses_attempt(const struct engine *e) { return e->uses_attempt; }
+
+static size_t key_bucket(const char *key)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+	return (size_t)(h % ATTEMPT_BUCKETS);
+}
+
 uint64_t engine_attempt(struct engine *e, const char *key)
 {
+	size_t b = key_bucket(key), len = strlen(key);
 	struct attempt_entry *a;
-	size_t len = strlen(key);
 
-	for (a = e->attempts; a != NULL; a = a->next)
+	for (a = e->attempts[b]; a != NULL; a = a->next)
 		if (strcmp(a->key, key) == 0)
 			return ++a->count;
 	a = malloc(sizeof *a + len + 1);
@@ -96,8 +115,8 @@ uint64_t engine_attempt(struct engine *e, const char *key)
 		return 1;
 	memcpy(a->key, key, len + 1);
 	a->count = 1;
-	a->next = e->attempts;
-	e->attempts = a;
+	a->next = e->attempts[b];
+	e->attempts[b] = a;
 	return 1;
 }
 

@@ -47,6 +47,9 @@ const struct scenario *engine_scenario(const struct engine *e);
 int engine_has_stage(const struct engine *e, enum scenario_stage stage);
 /* Counts a new connection; returns its number since the scenario started. */
 uint64_t engine_connection_opened(struct engine *e);
+/* True when a rule of the active scenario matches on `attempt`: only then
+ * are arrivals counted. */
+int engine_uses_attempt(const struct engine *e);
 /* Counts an arrival of the message known by key at data-end; returns its number. */
 uint64_t engine_attempt(struct engine *e, const char *key);
 /* The rule that acts for ctx, or NULL; counts its firing. */

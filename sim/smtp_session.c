@@ -813,7 +813,7 @@ void session_data_end(struct session *s)
 		snprintf(note, sizeof note, "message data: %zu bytes in %zu lines", s->data_total,
 		         s->data_lines);
 		transcript_add(s->transcript, "note", note, strlen(note));
-		if (engine_scenario(s->srv->engine) != NULL) {
+		if (engine_uses_attempt(s->srv->engine)) {
 			message_key(s, &h, key, sizeof key);
 			s->attempt = engine_attempt(s->srv->engine, key);
 		}
