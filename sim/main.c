@@ -5,6 +5,7 @@
  * start-up fails (with a message saying where), 2 for a bad command line.
  */
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A small idle footprint: SQLite allocates its page cache as pages are
+	 * used, not 20 pages (320 KB with 16 KB pages) per connection ahead. */
+	sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 	if (server_init(&srv, &cfg, o.scenario, err, sizeof err) < 0) {
 		fprintf(stderr, "edsim: %s\n", err);
 		rc = 1;

@@ -26,8 +26,8 @@ struct engine {
 	unsigned long long *fired; /* per rule */
 	uint64_t connections;
 	uint64_t random_state;
-	int uses_attempt; /* some rule matches on attempt: count them */
-	struct attempt_entry *attempts[ATTEMPT_BUCKETS]; /* by hash of the key */
+	int uses_attempt;                /* some rule matches on attempt: count them */
+	struct attempt_entry **attempts; /* ATTEMPT_BUCKETS chains by key hash, made on first use */
 };
 
 struct engine *engine_new(void)
@@ -37,12 +37,14 @@ struct engine *engine_new(void)
 
 static void reset(struct engine *e)
 {
-	for (size_t b = 0; b < ATTEMPT_BUCKETS; b++)
+	for (size_t b = 0; e->attempts != NULL && b < ATTEMPT_BUCKETS; b++)
 		while (e->attempts[b] != NULL) {
 			struct attempt_entry *next = e->attempts[b]->next;
 			free(e->attempts[b]);
 			e->attempts[b] = next;
 		}
+	free(e->attempts);
+	e->attempts = NULL;
 	free(e->fired);
 	e->fired = NULL;
 	e->connections = 0;
@@ -91,7 +93,10 @@ uint64_t engine_connection_opened(struct engine *e)
 	return ++e->connections;
 }
 
-int engine_uses_attempt(const struct engine *e) { return e->uses_attempt; }
+int engine_uses_attempt(const struct engine *e)
+{
+	return e->uses_attempt;
+}
 
 static size_t key_bucket(const char *key)
 {
@@ -107,6 +112,9 @@ uint64_t engine_attempt(struct engine *e, const char *key)
 	size_t b = key_bucket(key), len = strlen(key);
 	struct attempt_entry *a;
 
+	if (e->attempts == NULL &&
+	    (e->attempts = calloc(ATTEMPT_BUCKETS, sizeof *e->attempts)) == NULL)
+		return 1;
 	for (a = e->attempts[b]; a != NULL; a = a->next)
 		if (strcmp(a->key, key) == 0)
 			return ++a->count;
