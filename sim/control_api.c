@@ -235,6 +235,30 @@ static void get_transcript(struct control_api *api, struct evhttp_request *req, 
 	send_json(req, 200, t);
 }
 
+/* The scenario's expect, for the conformance runner; unset keys are null. */
+static json_t *expect_json(const struct scenario_expect *e)
+{
+	json_t *obj = json_object();
+
+	json_object_set_new(obj, "outcome", e->outcome ? json_string(e->outcome) : json_null());
+	json_object_set_new(
+	    obj, "attempts",
+	    json_pack("{s:o, s:o}", "min",
+	              e->attempts_min ? json_integer((json_int_t)e->attempts_min) : json_null(),
+	              "max",
+	              e->attempts_max ? json_integer((json_int_t)e->attempts_max) : json_null()));
+	json_object_set_new(obj, "min_gap", e->min_gap > 0 ? json_real(e->min_gap) : json_null());
+	json_object_set_new(obj, "backoff", e->backoff ? json_string(e->backoff) : json_null());
+	json_object_set_new(obj, "gives_up",
+	                    e->gives_up < 0 ? json_null() : json_boolean(e->gives_up));
+	json_object_set_new(
+	    obj, "report",
+	    json_pack("{s:o, s:o}", "failure",
+	              e->report_failure < 0 ? json_null() : json_boolean(e->report_failure), "code",
+	              e->report_code ? json_integer(e->report_code) : json_null()));
+	return obj;
+}
+
 static json_t *scenario_json(const struct scenario *sc)
 {
 	json_t *ids;
@@ -244,9 +268,9 @@ static json_t *scenario_json(const struct scenario *sc)
 	ids = json_array();
 	for (size_t i = 0; i < sc->nexercises; i++)
 		json_array_append_new(ids, json_string(sc->exercises[i]));
-	return json_pack("{s:b, s:s, s:s?, s:s, s:I, s:o, s:s}", "active", 1, "name", sc->name,
+	return json_pack("{s:b, s:s, s:s?, s:s, s:I, s:o, s:o, s:s}", "active", 1, "name", sc->name,
 	                 "title", sc->title, "file", sc->file, "rules", (json_int_t)sc->nrules,
-	                 "exercises", ids, "text", sc->text);
+	                 "exercises", ids, "expect", expect_json(&sc->expect), "text", sc->text);
 }
 
 static void put_scenario(struct control_api *api, struct evhttp_request *req)

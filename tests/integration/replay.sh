@@ -76,7 +76,7 @@ replay --port "$PLAIN_PORT" "$SC/oci/smtp/composite/oci.smtp.composite.drop-afte
 show
 check "drop at data-end: exit 0" 0 "$RC"
 check_contains "drop at data-end: the closed connection is the expected reply" \
-	"expected: <connection closed> [rule 1 (line 17): drop] -- ok" "$OUT"
+	"expected: <connection closed> [rule 1 (line 16): drop] -- ok" "$OUT"
 
 # A closing 421 in place of the greeting, counted by connection.
 TMC=$SC/oci/smtp/oci.smtp.too-many-connections.yaml
