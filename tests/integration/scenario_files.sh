@@ -25,3 +25,31 @@ for file in "$EDSIM_REPO"/scenarios/oci/smtp/composite/*.yaml "$EDSIM_REPO"/scen
 	edsim_stop "$name"
 done
 if [ "$n" -ge 8 ]; then pass "$n scenario files played"; else fail "only $n scenario files found"; fi
+
+# The stall lasts 6 minutes: check that it starts (MAIL gets no reply for a
+# while, the transcript names the rule) rather than wait it out.
+stall=$EDSIM_REPO/scenarios/oci/smtp/composite/oci.smtp.composite.stall-then-timeout.yaml
+edsim_start stall --config "$(write_config stall.yaml <<'Y'
+auth: { required: false }
+Y
+)" --scenario "$stall" || exit 1
+out=$(python3 - "$SMTP_PORT" <<'P'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"EHLO client.test\r\n")
+while f.readline()[3:4] == b"-":
+    pass
+s.sendall(b"MAIL FROM:<a@example.com>\r\n")
+s.settimeout(1.5)
+try:
+    print(f.readline().decode().rstrip() or "<closed>")
+except socket.timeout:
+    print("<no reply yet>")
+P
+)
+check "stall-then-timeout: MAIL is held (no reply after 1.5 s)" "<no reply yet>" "$out"
+check_contains "stall-then-timeout: the transcript names the stalling rule" "acts at stage mail" \
+	"$(api GET /api/v1/connections/1/transcript)"
+edsim_stop stall
