@@ -315,11 +315,13 @@ static void forget_rules(struct server *srv)
 		smtp_session_scenario_changed(s);
 }
 
-int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
+/* Puts in force the configuration edsim started with plus sc's settings,
+ * and sc's clock; every session forgets the rules it held. The engine is the
+ * caller's to update. */
+static int use_settings(struct server *srv, const struct scenario *sc, char **errors)
 {
 	struct config *next = calloc(1, sizeof *next);
 
-	*errors = NULL;
 	if (next == NULL)
 		return -1;
 	config_copy(next, srv->base_cfg);
@@ -335,27 +337,22 @@ int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
 	srv->cfg = next;
 	set_clock_speed(srv, sc != NULL ? sc->clock_speed : 1.0);
 	forget_rules(srv);
+	return 0;
+}
+
+int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
+{
+	*errors = NULL;
+	if (use_settings(srv, sc, errors) < 0)
+		return -1;
 	engine_set(srv->engine, sc);
 	return 0;
 }
 
 int server_restart_scenario(struct server *srv)
 {
-	struct config *next = calloc(1, sizeof *next);
-	const struct scenario *sc = engine_scenario(srv->engine);
-	int rc = 0;
+	int rc = use_settings(srv, engine_scenario(srv->engine), NULL);
 
-	if (next == NULL)
-		return -1;
-	config_copy(next, srv->base_cfg);
-	if (sc != NULL && sc->settings_text != NULL)
-		rc = config_overlay_text(next, sc->settings_text, strlen(sc->settings_text), NULL);
-	policy_set_config(srv->policy, next);
-	config_free(srv->cfg);
-	free(srv->cfg);
-	srv->cfg = next;
-	set_clock_speed(srv, sc != NULL ? sc->clock_speed : 1.0);
-	forget_rules(srv);
 	engine_reset(srv->engine);
 	return rc;
 }
