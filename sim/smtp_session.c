@@ -1,17 +1,16 @@
 /*
- * smtp_session.c - the SMTP server state machine (RFC 5321, 3207, 4954).
- * The connection itself (sockets, TLS, close) is smtp_conn.c's.
+ * smtp_session.c - the SMTP server state machine (RFC 5321, 3207, 4954):
+ * commands, AUTH and replies. The message data and what follows the final
+ * dot are smtp_data.c's; the connection itself (sockets, TLS, close) is
+ * smtp_conn.c's; scenario hooks are smtp_hooks.c's.
  *
  * One session per connection. The state says what the next input line is:
  * a command, an AUTH response, or message data; while a message is being
- * committed (ST_COMMIT) input waits in the buffer, which keeps pipelined
- * replies in order. Every reply goes through session_reply(), which takes a catalog
- * id, writes the transcript, records refusals as events and closes the
- * connection when the catalog says the reply closes it.
- *
- * Invariants: a 250/254 after DATA is written only from the store's commit
- * callback; a session with a commit in flight is never freed before that
- * callback (it is marked dead instead).
+ * committed (ST_COMMIT) or a rule delays (ST_WAIT), input waits in the
+ * buffer, which keeps pipelined replies in order. Every native reply goes
+ * through session_reply(), which takes a catalog id, writes the transcript,
+ * records refusals as events and closes the connection when the catalog
+ * says the reply closes it.
  */
 #include "smtp_session.h"
 
@@ -46,7 +45,7 @@ int smtp_resolve_replies(struct server *srv, char *err, size_t errlen)
 	return 0;
 }
 
-static const char *user_label(const struct session *s)
+const char *session_user_label(const struct session *s)
 {
 	return s->authed ? s->user : "anonymous";
 }
@@ -408,7 +407,7 @@ static int check_quota(struct session *s)
 	return 0;
 }
 
-static int sender_refused(struct session *s, const char *address)
+int session_sender_refused(struct session *s, const char *address)
 {
 	if (policy_sender_approved(s->srv->policy, s->authed ? s->user : NULL, address))
 		return 0;
@@ -436,7 +435,7 @@ static int mail_refused(struct session *s, const char *addr, unsigned long long 
 		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
 		return 1;
 	}
-	return sender_refused(s, addr) || check_quota(s) < 0;
+	return session_sender_refused(s, addr) || check_quota(s) < 0;
 }
 
 static void proceed_mail(struct session *s, const char *arg)
@@ -533,7 +532,7 @@ static void enter_data(struct session *s)
 }
 
 /* The envelope's recipients as a list of strings, for the scenario. */
-static const char **recipient_list(const struct session *s)
+const char **session_recipient_list(const struct session *s)
 {
 	const char **list = calloc(s->nrcpt ? s->nrcpt : 1, sizeof *list);
 
@@ -544,7 +543,7 @@ static const char **recipient_list(const struct session *s)
 
 static void proceed_data(struct session *s, const char *arg)
 {
-	const char **rcpts = recipient_list(s);
+	const char **rcpts = session_recipient_list(s);
 	struct hook_ctx ctx = {.stage = STAGE_DATA,
 	                       .sender = s->mail_from,
 	                       .recipients = rcpts,
@@ -569,364 +568,6 @@ static void proceed_data(struct session *s, const char *arg)
 	}
 	session_reply(s, R_DATA_GO, NOVARS);
 	enter_data(s);
-}
-
-/* ---- the end of DATA: checks, commit, reply -------------------------------- */
-
-static int header_from_refused(struct session *s, const struct header_info *h)
-{
-	size_t shown = h->nfrom < HDR_FROM_MAX ? h->nfrom : HDR_FROM_MAX;
-	int matches_envelope = 0;
-
-	if (policy_is_open(s->srv->policy))
-		return 0;
-	if (h->nfrom == 0) { /* RFC 5322 requires From; nothing to approve */
-		session_reply(s, R_PARSE_ERROR, NOVARS);
-		return 1;
-	}
-	for (size_t i = 0; i < shown; i++) {
-		if (sender_refused(s, h->from[i]))
-			return 1;
-		if (strcasecmp(h->from[i], s->mail_from) == 0)
-			matches_envelope = 1;
-	}
-	if (h->nfrom > 1)
-		transcript_add(s->transcript, "note", "From holds several addresses (discouraged)",
-		               42);
-	if (matches_envelope)
-		return 0;
-	policy_auth_failure(s->srv->policy, s->ip, server_now(s->srv));
-	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", h->from[0]}));
-	return 1;
-}
-
-/* A rule asked to close after the native reply: do it now. */
-static void honour_close_after(struct session *s)
-{
-	if (!s->close_after_reply || s->state == ST_CLOSING || s->state == ST_COMMIT ||
-	    s->state == ST_WAIT)
-		return;
-	s->close_after_reply = 0;
-	session_close(s);
-}
-
-static void finish_transaction(struct session *s)
-{
-	session_reset_transaction(s);
-	s->state = ST_COMMAND;
-	if (s->draining)
-		session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
-	honour_close_after(s);
-}
-
-static void reply_accepted(struct session *s, const char *id)
-{
-	struct cat_var vars[2 * 50];
-	size_t nsup = 0;
-	char line[1024];
-	enum smtp_reply r = R_ACCEPTED;
-
-	for (size_t i = 0; i < s->nrcpt && nsup < 50; i++)
-		if (s->rcpts[i].suppressed) {
-			vars[2 * nsup] = (struct cat_var){"user", user_label(s)};
-			vars[2 * nsup + 1] = (struct cat_var){"recipient", s->rcpts[i].address};
-			nsup++;
-		}
-	if (nsup > 0)
-		r = R_SUPPRESSED;
-	else
-		vars[nsup++] = (struct cat_var){"id", id};
-	catalog_smtp_line(s->srv->replies[r], vars, r == R_SUPPRESSED ? 2 : 1, line, sizeof line);
-	session_record_event(s, "accepted", s->srv->replies[r]->code, line, id);
-	session_reply_lines(s, r, vars, r == R_SUPPRESSED ? 2 : 1, r == R_SUPPRESSED ? nsup : 1);
-}
-
-/* A rule's 2xx at data-end, sent once the message is stored. */
-static void reply_forced_after_commit(struct session *s)
-{
-	const char **rcpts = recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA_END,
-	                       .sender = s->mail_from,
-	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->nrcpt : 0};
-	const struct rule *r = s->commit_rule;
-
-	ctx.stored_id = s->stored_id;
-	s->commit_rule = NULL;
-	session_record_event(s, "accepted", smtp_hook_reply_code(r), NULL, s->stored_id);
-	smtp_hook_send(s, r, &ctx);
-	free(rcpts);
-}
-
-static void on_committed(void *arg, int ok)
-{
-	struct session *s = arg;
-
-	if (s->dead) {
-		s->state = ST_CLOSING;
-		session_free(s);
-		return;
-	}
-	if (!ok) {
-		s->commit_rule = NULL;
-		session_reply(s, R_STORAGE_ERROR, NOVARS);
-	} else {
-		policy_quota_charge(s->srv->policy, s->authed ? s->user : NULL,
-		                    policy_quota_units(s->srv->policy, s->nrcpt, s->data_total),
-		                    server_now(s->srv));
-		if (s->commit_rule != NULL)
-			reply_forced_after_commit(s);
-		else
-			reply_accepted(s, s->stored_id);
-	}
-	if (s->state == ST_CLOSING)
-		return;
-	finish_transaction(s);
-	if (s->state == ST_COMMAND)
-		session_read(s);
-}
-
-static struct store_message *build_message(struct session *s, const struct header_info *h)
-{
-	struct store_message *m = calloc(1, sizeof *m);
-
-	if (m == NULL)
-		return NULL;
-	store_assign_id(s->srv->store, m);
-	m->received = clock_wall();
-	snprintf(m->client_ip, sizeof m->client_ip, "%s", s->ip);
-	m->connection = s->id;
-	m->user = s->authed ? strdup(s->user) : NULL;
-	m->mail_from = strdup(s->mail_from);
-	m->rcpts = s->rcpts;
-	m->nrcpt = s->nrcpt;
-	s->rcpts = calloc(s->nrcpt, sizeof *s->rcpts);
-	for (size_t i = 0; i < s->nrcpt; i++) {
-		s->rcpts[i].address = strdup(m->rcpts[i].address);
-		s->rcpts[i].suppressed = m->rcpts[i].suppressed;
-	}
-	m->message_id = h->message_id[0] ? strdup(h->message_id) : NULL;
-	m->subject = h->subject[0] ? strdup(h->subject) : NULL;
-	m->raw = s->data;
-	m->raw_len = s->data_len;
-	s->data = NULL;
-	s->data_len = s->data_cap = 0;
-	return m;
-}
-
-/* The message's identity for attempt counting: its Message-ID, else its
- * envelope (sender and recipients). */
-static void message_key(const struct session *s, const struct header_info *h, char *out, size_t len)
-{
-	size_t used;
-
-	if (h->message_id[0] != '\0') {
-		snprintf(out, len, "id:%s", h->message_id);
-		return;
-	}
-	used = (size_t)snprintf(out, len, "envelope:%s", s->mail_from);
-	for (size_t i = 0; i < s->nrcpt && used < len; i++)
-		used += (size_t)snprintf(out + used, len - used, " %s", s->rcpts[i].address);
-}
-
-/* Native checks at the end of DATA; replies and returns 1 on a refusal. */
-static int message_refused(struct session *s, enum header_result hr, const struct header_info *h)
-{
-	const struct config_limits *l = &s->srv->cfg->limits;
-
-	if (s->data_total > l->message_bytes) {
-		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
-		return 1;
-	}
-	if (hr != HDR_OK) {
-		session_reply(s, R_PARSE_ERROR, NOVARS);
-		return 1;
-	}
-	if (header_from_refused(s, h))
-		return 1;
-	if (l->store_bytes > 0 && store_bytes_used(s->srv->store) + s->data_len > l->store_bytes) {
-		session_reply(s, R_STORAGE_ERROR, NOVARS);
-		return 1;
-	}
-	return 0;
-}
-
-/* Hands the message to the store; the reply comes from on_committed(). */
-static void commit_message(struct session *s, const struct header_info *h)
-{
-	struct store_message *m = build_message(s, h);
-
-	if (m != NULL) {
-		snprintf(s->stored_id, sizeof s->stored_id, "%s", m->id);
-		s->state = ST_COMMIT;
-		if (store_submit(s->srv->store, m, on_committed, s) == 0)
-			return;
-		store_message_free(m);
-		s->state = ST_COMMAND;
-	}
-	s->commit_rule = NULL;
-	session_reply(s, R_STORAGE_ERROR, NOVARS);
-	if (s->state != ST_CLOSING)
-		finish_transaction(s);
-}
-
-/* A rule's discard: the client hears "accepted", the store gets nothing. */
-static void reply_discarded(struct session *s)
-{
-	struct store_message unstored;
-
-	store_assign_id(s->srv->store, &unstored);
-	transcript_add(s->transcript, "note", "message discarded by the scenario", 33);
-	session_record_event(s, "discarded", 250, NULL, NULL);
-	session_reply(s, R_ACCEPTED, VARS({"id", unstored.id}));
-}
-
-static struct hook_outcome data_end_hook(struct session *s)
-{
-	const char **rcpts = recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA_END,
-	                       .sender = s->mail_from,
-	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->nrcpt : 0,
-	                       .attempt = s->attempt};
-	struct hook_outcome out = smtp_hook(s, &ctx, 1);
-
-	free(rcpts);
-	return out;
-}
-
-void session_data_end(struct session *s)
-{
-	struct header_info h;
-	enum header_result hr;
-	struct hook_outcome out;
-	char note[96], key[1200];
-
-	s->stage = "data-end";
-	if (s->data_answered) { /* a data-body rule has answered already */
-		finish_transaction(s);
-		return;
-	}
-	hr = message_parse_headers(s->data ? s->data : "", s->data_len,
-	                           s->srv->cfg->limits.header_bytes, &h);
-	if (s->forced_rule == NULL) {
-		snprintf(note, sizeof note, "message data: %zu bytes in %zu lines", s->data_total,
-		         s->data_lines);
-		transcript_add(s->transcript, "note", note, strlen(note));
-		if (engine_uses_attempt(s->srv->engine)) {
-			message_key(s, &h, key, sizeof key);
-			s->attempt = engine_attempt(s->srv->engine, key);
-		}
-	}
-	out = data_end_hook(s);
-	if (out.result == HOOK_WAIT)
-		return;
-	if (out.result == HOOK_DONE && out.code > 0 && out.code < 400 && s->state != ST_CLOSING) {
-		s->commit_rule = out.rule;
-		commit_message(s, &h);
-		return;
-	}
-	if (out.result == HOOK_ACCEPT && out.rule->act.discard)
-		reply_discarded(s);
-	else if (out.result == HOOK_DONE || (!(out.result == HOOK_ACCEPT && out.rule->act.accept) &&
-	                                     message_refused(s, hr, &h)))
-		;
-	else {
-		commit_message(s, &h);
-		return;
-	}
-	if (s->state != ST_CLOSING)
-		finish_transaction(s);
-}
-
-/* Appends n bytes of message data, keeping at most message_bytes. */
-static void data_append(struct session *s, struct evbuffer *in, size_t n, int add_crlf)
-{
-	size_t limit = s->srv->cfg->limits.message_bytes, want = n + (add_crlf ? 2 : 0);
-
-	s->data_total += want;
-	if (s->data_total > limit) {
-		evbuffer_drain(in, n);
-		return;
-	}
-	if (s->data_len + want > s->data_cap) {
-		size_t cap = s->data_cap ? s->data_cap : 4096;
-		char *grown;
-		while (cap < s->data_len + want)
-			cap *= 2;
-		if ((grown = realloc(s->data, cap)) == NULL) {
-			s->data_total = limit + 1;
-			evbuffer_drain(in, n);
-			return;
-		}
-		s->data = grown;
-		s->data_cap = cap;
-	}
-	evbuffer_remove(in, s->data + s->data_len, n);
-	s->data_len += n;
-	if (add_crlf) {
-		memcpy(s->data + s->data_len, "\r\n", 2);
-		s->data_len += 2;
-	}
-}
-
-/* Consumes message data; returns 0 when it needs more input. */
-static int read_data(struct session *s, struct evbuffer *in)
-{
-	for (;;) {
-		size_t eol_len = 0, avail = evbuffer_get_length(in);
-		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-		unsigned char first[2];
-
-		if (p.pos < 0) {
-			if (avail < 8192)
-				return 0;
-			data_append(s, in, avail - 1, 0); /* a long line: keep its last byte */
-			s->data_line_start = 0;
-			continue;
-		}
-		evbuffer_copyout(in, first, p.pos >= 2 ? 2 : (size_t)p.pos);
-		if (s->data_line_start && p.pos == 1 && first[0] == '.') {
-			evbuffer_drain(in, 1 + eol_len);
-			session_data_end(s);
-			return 1;
-		}
-		if (s->data_line_start && p.pos > 0 && first[0] == '.') {
-			evbuffer_drain(in, 1);
-			p.pos--;
-		}
-		data_append(s, in, (size_t)p.pos, 1);
-		evbuffer_drain(in, eol_len);
-		s->data_lines++;
-		s->data_line_start = 1;
-		if (s->body_hooks) {
-			session_data_body(s);
-			if (s->state != ST_DATA)
-				return 0;
-		}
-	}
-}
-
-/* Asks the data-body rules after a line of message data: one may stall the
- * transfer, drop the connection or answer before the data has ended (the
- * rest of the data is then read and thrown away). */
-void session_data_body(struct session *s)
-{
-	const char **rcpts = recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA_BODY,
-	                       .sender = s->mail_from,
-	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->nrcpt : 0,
-	                       .offset = s->data_total};
-	struct hook_outcome h;
-
-	s->stage = "data-body";
-	h = smtp_hook(s, &ctx, 0);
-	free(rcpts);
-	if (h.rule != NULL || h.result == HOOK_WAIT)
-		s->body_hooks = 0; /* one rule per message */
-	if (h.result == HOOK_DONE && s->state == ST_DATA)
-		s->data_answered = 1;
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
@@ -1035,7 +676,7 @@ void session_proceed_command(struct session *s, const char *line)
 		session_reply(s, R_UNKNOWN_COMMAND, NOVARS);
 		break;
 	}
-	honour_close_after(s);
+	session_honour_close_after(s);
 }
 
 static void proceed_line(struct session *s, const char *line, size_t len)
@@ -1092,7 +733,7 @@ void session_read(struct session *s)
 	       (s->state == ST_COMMAND || s->state == ST_DATA || s->state == ST_AUTH_PLAIN ||
 	        s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS)) {
 		if (s->state == ST_DATA) {
-			if (!read_data(s, in))
+			if (!session_read_data(s, in))
 				break;
 			continue;
 		}

@@ -2,7 +2,8 @@
  * smtp_session_priv.h - what the SMTP session's files share: the session
  * itself and the few functions one of them calls in another.
  *
- *   smtp_session.c  the protocol: commands, AUTH, the message, replies
+ *   smtp_session.c  the protocol: commands, AUTH, replies
+ *   smtp_data.c     the message: DATA, the checks at the final dot, the commit
  *   smtp_conn.c     the connection: sockets, TLS, timeouts, close, drain
  *   smtp_hooks.c    the scenario hooks: matching context, forced replies, delays
  */
@@ -109,6 +110,16 @@ void session_reply(struct session *s, enum smtp_reply r, const struct cat_var *v
 void session_reset_transaction(struct session *s);
 void session_send_greeting(struct session *s);
 void session_read(struct session *s);
+const char *session_user_label(const struct session *s);
+int session_sender_refused(struct session *s, const char *address);
+/* The envelope's recipients as strings (free the list, not the strings). */
+const char **session_recipient_list(const struct session *s);
+
+/* smtp_data.c */
+/* Consumes message data; returns 0 when it needs more input. */
+int session_read_data(struct session *s, struct evbuffer *in);
+/* A rule asked to close after the native reply: do it now. */
+void session_honour_close_after(struct session *s);
 
 void session_proceed_command(struct session *s, const char *line);
 void session_data_end(struct session *s);
