@@ -287,7 +287,7 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 	int rc = 0;
 
 	if (!has_reply && !a->drop && !a->close && !a->accept && !a->discard && !a->suppress &&
-	    a->delay == 0 && a->set_text == NULL && !a->tls_fail)
+	    a->delay == 0 && a->set_text == NULL && !a->tls_fail && a->trickle == 0)
 		rc = ydoc_error(d, act,
 		                "do: expected at least one action (reply, close, drop, delay, "
 		                "accept, discard, suppress, set or tls-fail)");
@@ -499,15 +499,18 @@ static int load_clock(struct ydoc *d, yaml_node_t *n, double *speed)
 	const char *s;
 	char *end;
 
-	if (ydoc_expect_map(d, n, "clock") < 0 || ydoc_check_keys(d, n, keys) < 0)
+	int rc;
+
+	if (ydoc_expect_map(d, n, "clock") < 0)
 		return -1;
+	rc = ydoc_check_keys(d, n, keys);
 	if ((v = ydoc_get(d, n, "speed")) == NULL)
-		return 0;
+		return rc;
 	s = ydoc_scalar(v);
 	*speed = s ? strtod(s, &end) : 0;
 	if (s == NULL || *s == '\0' || *end != '\0' || *speed < 1.0 || *speed > 1e6)
 		return ydoc_error(d, v, "clock.speed: expected a number from 1 to 1000000");
-	return 0;
+	return rc;
 }
 
 static int load_scenario(struct ydoc *d, const struct catalog *cat, const struct source *src,

@@ -457,6 +457,87 @@ rules:
 Y
 expect_errors "rule without do" rule-no-do.yaml "rule-no-do.yaml:4:5: rule: missing 'do'"
 
+# ---- data-body, trickle, tls-fail, clock, settings and set ------------------------------
+scen offset.yaml <<'Y'
+edsim: 1
+name: offset-at-mail
+rules:
+  - when: {stage: mail, offset: 10}
+    do: {drop: true}
+Y
+expect_errors "offset outside data-body" offset.yaml \
+	"offset.yaml:4:33: when.offset: only at stage data-body"
+
+scen trickle-alone.yaml <<'Y'
+edsim: 1
+name: trickle-alone
+rules:
+  - when: {stage: mail}
+    do: {trickle: 10}
+Y
+expect_errors "trickle without a reply" trickle-alone.yaml \
+	"trickle-alone.yaml:5:19: do.trickle: slows a reply; give the reply too"
+
+scen trickle-zero.yaml <<'Y'
+edsim: 1
+name: trickle-zero
+rules:
+  - when: {stage: mail}
+    do: {reply: oci.smtp.server-error, trickle: 0}
+Y
+expect_errors "trickle of 0 bytes a second" trickle-zero.yaml \
+	"trickle-zero.yaml:5:49: do.trickle: expected bytes a second, at least 1"
+
+scen tls-fail-stage.yaml <<'Y'
+edsim: 1
+name: tls-fail-at-mail
+rules:
+  - when: {stage: mail}
+    do: {tls-fail: true}
+Y
+expect_errors "tls-fail outside starttls and connect" tls-fail-stage.yaml \
+	"tls-fail-stage.yaml:5:20: do.tls-fail: only at stages starttls and connect"
+
+scen tls-fail-reply.yaml <<'Y'
+edsim: 1
+name: tls-fail-with-reply
+rules:
+  - when: {stage: starttls}
+    do: {tls-fail: true, reply: "454 4.7.0 no"}
+Y
+expect_errors "tls-fail with a reply" tls-fail-reply.yaml \
+	"tls-fail-reply.yaml:5:20: do.tls-fail: the handshake fails instead of a reply; give no reply or drop"
+
+scen clock.yaml <<'Y'
+edsim: 1
+name: bad-clock
+clock: {speed: 0.5, pace: 2}
+Y
+expect_errors "clock: unknown key and a speed below 1" clock.yaml \
+	"clock.yaml:3:21: unknown key 'pace': expected one of speed" \
+	"clock.yaml:3:16: clock.speed: expected a number from 1 to 1000000"
+
+scen settings.yaml <<'Y'
+edsim: 1
+name: bad-settings
+settings:
+  state_dir: /tmp/elsewhere
+  limits: {per_minute: many}
+Y
+expect_errors "settings: a start-only key and a bad value" settings.yaml \
+	"settings.yaml:4:3: settings: 'state_dir' cannot change while edsim runs: expected hostname, limits, users, suppressions or auth" \
+	"settings.yaml:5:24: limits.per_minute: expected a non-negative integer, found 'many'"
+
+scen set.yaml <<'Y'
+edsim: 1
+name: bad-set
+rules:
+  - when: {stage: mail}
+    do: {set: {listen: {smtp: 127.0.0.1:25}}}
+Y
+expect_errors "set: a start-only key" set.yaml \
+	"set.yaml:5:16: do.set: 'listen' cannot change while edsim runs: expected hostname, limits, users, suppressions or auth"
+
 # ---- expect -------------------------------------------------------------------------
 scen bad-outcome.yaml <<'Y'
 edsim: 1
