@@ -27,5 +27,6 @@ int register_message_tests(void);
 int register_catalog_tests(void);
 int register_config_tests(void);
 int register_policy_tests(void);
+int register_oci_submit_tests(void);
 
 #endif
