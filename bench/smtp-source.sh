@@ -252,7 +252,7 @@ run_edsim() {
 	[ "$store" == memory ] && cfg=$CONFIG_MEM
 	mkdir -p "$dir"
 	"$EDSIM" --config "$cfg" --state-dir "$dir/state" --smtp 127.0.0.1:0 --smtps 127.0.0.1:0 \
-		--control 127.0.0.1:0 >"$dir/stderr" 2>&1 &
+		--https off --control 127.0.0.1:0 >"$dir/stderr" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	for i in $(seq 1 200); do

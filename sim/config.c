@@ -30,7 +30,7 @@ void config_set_string(char **slot, const char *value)
 
 static int load_listen(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 {
-	static const char *const keys[] = {"smtp", "smtps", "control", NULL};
+	static const char *const keys[] = {"smtp", "smtps", "https", "control", NULL};
 	yaml_node_t *v;
 	int rc = 0;
 
@@ -41,6 +41,8 @@ static int load_listen(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 		rc |= ydoc_string_or_null(d, v, "listen.smtp", &cfg->listen_smtp);
 	if ((v = ydoc_get(d, n, "smtps")) != NULL)
 		rc |= ydoc_string_or_null(d, v, "listen.smtps", &cfg->listen_smtps);
+	if ((v = ydoc_get(d, n, "https")) != NULL)
+		rc |= ydoc_string_or_null(d, v, "listen.https", &cfg->listen_https);
 	if ((v = ydoc_get(d, n, "control")) != NULL)
 		rc |= ydoc_string_or_null(d, v, "listen.control", &cfg->listen_control);
 	return rc;
@@ -205,6 +207,26 @@ static int load_auth(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	return 0;
 }
 
+static int load_https(struct ydoc *d, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"auth", NULL};
+	yaml_node_t *v;
+	const char *s;
+
+	if (ydoc_expect_map(d, n, "https") < 0 || ydoc_check_keys(d, n, keys) < 0)
+		return -1;
+	if ((v = ydoc_get(d, n, "auth")) == NULL)
+		return 0;
+	s = ydoc_scalar(v);
+	if (s != NULL && strcmp(s, "off") == 0)
+		cfg->https_auth = HTTPS_AUTH_OFF;
+	else if (s != NULL && strcmp(s, "present") == 0)
+		cfg->https_auth = HTTPS_AUTH_PRESENT;
+	else
+		return ydoc_error(d, v, "https.auth: expected off or present");
+	return 0;
+}
+
 static int load_log(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 {
 	static const char *const keys[] = {"level", NULL};
@@ -225,7 +247,7 @@ static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 {
 	static const char *const keys[] = {"listen", "hostname", "state_dir", "store",
 	                                   "tls",    "limits",   "users",     "suppressions",
-	                                   "auth",   "log",      NULL};
+	                                   "auth",   "https",    "log",       NULL};
 	static const char *const store_keys[] = {"path", NULL};
 	static const char *const tls_keys[] = {"cert", "key", NULL};
 	char **store_slots[] = {&cfg->store_path};
@@ -257,6 +279,8 @@ static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 		rc |= load_auth(d, v, cfg);
 	if ((v = ydoc_get(d, root, "log")) != NULL)
 		rc |= load_log(d, v, cfg);
+	if ((v = ydoc_get(d, root, "https")) != NULL)
+		rc |= load_https(d, v, cfg);
 	if (cfg->store_path == NULL)
 		rc |= ydoc_error(d, ydoc_get(d, root, "store"),
 		                 "store.path: expected a path or ':memory:'");
@@ -325,6 +349,7 @@ void config_free(struct config *cfg)
 {
 	free(cfg->listen_smtp);
 	free(cfg->listen_smtps);
+	free(cfg->listen_https);
 	free(cfg->listen_control);
 	free(cfg->hostname);
 	free(cfg->state_dir);
@@ -356,6 +381,7 @@ void config_copy(struct config *dst, const struct config *src)
 	*dst = *src;
 	dst->listen_smtp = copy_string(src->listen_smtp);
 	dst->listen_smtps = copy_string(src->listen_smtps);
+	dst->listen_https = copy_string(src->listen_https);
 	dst->listen_control = copy_string(src->listen_control);
 	dst->hostname = copy_string(src->hostname);
 	dst->state_dir = copy_string(src->state_dir);

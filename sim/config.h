@@ -12,6 +12,9 @@
 #include <stddef.h>
 
 enum quota_unit { QUOTA_MESSAGE, QUOTA_RECIPIENT_CHUNK };
+/* How the HTTPS API checks request signatures: off, or a well-formed
+ * Signature header required (present). */
+enum https_auth { HTTPS_AUTH_OFF, HTTPS_AUTH_PRESENT };
 
 struct config_user {
 	char *name;
@@ -39,6 +42,7 @@ struct config_limits {
 struct config {
 	char *listen_smtp; /* "host:port", NULL when disabled */
 	char *listen_smtps;
+	char *listen_https; /* the OCI submission API (TLS) */
 	char *listen_control;
 	char *hostname;
 	char *state_dir;
@@ -51,6 +55,7 @@ struct config {
 	char **suppressions;
 	size_t nsuppressions;
 	int auth_required;
+	enum https_auth https_auth;
 	char *log_level;
 };
 

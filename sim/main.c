@@ -20,7 +20,8 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: edsim [--config FILE] [--smtp HOST:PORT] [--smtps HOST:PORT]\n"
+	fprintf(out, "usage: edsim [--config FILE] [--smtp HOST:PORT] [--smtps HOST:PORT] [--https "
+	             "HOST:PORT]\n"
 	             "             [--control HOST:PORT] [--state-dir DIR] [--store PATH]\n"
 	             "             [--log-level debug|info|warn|error] [--scenario FILE]\n"
 	             "       edsim check FILE...    check scenario files (file:line:col errors)\n"
@@ -34,7 +35,7 @@ static void usage(FILE *out)
 }
 
 struct overrides {
-	const char *smtp, *smtps, *control, *state_dir, *store, *log_level, *scenario;
+	const char *smtp, *smtps, *https, *control, *state_dir, *store, *log_level, *scenario;
 };
 
 static void apply_listen(char **slot, const char *value)
@@ -47,6 +48,7 @@ static void apply_overrides(struct config *cfg, const struct overrides *o)
 {
 	apply_listen(&cfg->listen_smtp, o->smtp);
 	apply_listen(&cfg->listen_smtps, o->smtps);
+	apply_listen(&cfg->listen_https, o->https);
 	apply_listen(&cfg->listen_control, o->control);
 	if (o->state_dir)
 		config_set_string(&cfg->state_dir, o->state_dir);
@@ -74,10 +76,11 @@ static int parse_args(int argc, char **argv, const char **config_file, struct ov
 	struct {
 		const char *flag;
 		const char **slot;
-	} flags[] = {{"--config", config_file},      {"--smtp", &o->smtp},
-	             {"--smtps", &o->smtps},         {"--control", &o->control},
-	             {"--state-dir", &o->state_dir}, {"--store", &o->store},
-	             {"--log-level", &o->log_level}, {"--scenario", &o->scenario}};
+	} flags[] = {{"--config", config_file},   {"--smtp", &o->smtp},
+	             {"--smtps", &o->smtps},      {"--https", &o->https},
+	             {"--control", &o->control},  {"--state-dir", &o->state_dir},
+	             {"--store", &o->store},      {"--log-level", &o->log_level},
+	             {"--scenario", &o->scenario}};
 
 	for (int i = 1; i < argc; i++) {
 		size_t f;

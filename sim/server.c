@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "control_api.h"
+#include "https_oci.h"
 #include "embedded.h"
 #include "log.h"
 #include "scenario_engine.h"
@@ -161,7 +162,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	events_flush(srv->events);
 }
 
-static int write_ready_file(struct server *srv, int smtp, int smtps, int control)
+static int write_ready_file(struct server *srv, int smtp, int smtps, int https, int control)
 {
 	FILE *f;
 	char tmp[4200];
@@ -171,8 +172,8 @@ static int write_ready_file(struct server *srv, int smtp, int smtps, int control
 	f = fopen(tmp, "w");
 	if (f == NULL)
 		return -1;
-	fprintf(f, "{\"pid\": %ld, \"smtp\": %d, \"smtps\": %d, \"control\": %d}\n", (long)getpid(),
-	        smtp, smtps, control);
+	fprintf(f, "{\"pid\": %ld, \"smtp\": %d, \"smtps\": %d, \"https\": %d, \"control\": %d}\n",
+	        (long)getpid(), smtp, smtps, https, control);
 	if (fclose(f) != 0)
 		return -1;
 	return rename(tmp, srv->ready_path);
@@ -207,7 +208,7 @@ static int load_catalog(struct server *srv, char *err, size_t errlen)
 static int start_listeners(struct server *srv, char *err, size_t errlen)
 {
 	struct config *cfg = srv->cfg;
-	int smtp = 0, smtps = 0, control = 0;
+	int smtp = 0, smtps = 0, https = 0, control = 0;
 	struct timeval flush = {0, 200000};
 
 	if (cfg->listen_smtp &&
@@ -216,6 +217,9 @@ static int start_listeners(struct server *srv, char *err, size_t errlen)
 	if (cfg->listen_smtps && !(srv->smtps_listener = listen_on(srv, cfg->listen_smtps, "smtps",
 	                                                           &smtps, err, errlen)))
 		return -1;
+	if (cfg->listen_https &&
+	    !(srv->https = https_api_new(srv, cfg->listen_https, &https, err, errlen)))
+		return -1;
 	if (cfg->listen_control &&
 	    !(srv->control = control_api_new(srv, cfg->listen_control, &control, err, errlen)))
 		return -1;
@@ -223,14 +227,17 @@ static int start_listeners(struct server *srv, char *err, size_t errlen)
 	evtimer_add(srv->flush_timer, &flush);
 	srv->smtp_port = smtp;
 	srv->smtps_port = smtps;
+	srv->https_port = https;
 	srv->control_port = control;
-	if (write_ready_file(srv, smtp, smtps, control) < 0) {
+	if (write_ready_file(srv, smtp, smtps, https, control) < 0) {
 		snprintf(err, errlen, "cannot write %s", srv->ready_path);
 		return -1;
 	}
 	malloc_trim(0); /* what start-up parsed and freed goes back: a small idle footprint */
-	log_info("ready in %.1f ms: smtp port %d, smtps port %d, control port %d (state in %s)",
-	         (clock_now() - srv->started) * 1000.0, smtp, smtps, control, cfg->state_dir);
+	log_info("ready in %.1f ms: smtp port %d, smtps port %d, https port %d, control port %d "
+	         "(state in %s)",
+	         (clock_now() - srv->started) * 1000.0, smtp, smtps, https, control,
+	         cfg->state_dir);
 	return 0;
 }
 
@@ -427,6 +434,7 @@ void server_free(struct server *srv)
 		evconnlistener_free(srv->smtp_listener);
 	if (srv->smtps_listener)
 		evconnlistener_free(srv->smtps_listener);
+	https_api_free(srv->https);
 	control_api_free(srv->control);
 	if (srv->store)
 		store_close(srv->store);

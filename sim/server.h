@@ -72,6 +72,7 @@ enum smtp_reply { SMTP_REPLIES(SMTP_REPLY_ENUM) R_COUNT };
 
 struct session;
 struct control_api;
+struct https_api;
 
 struct server {
 	struct event_base *base;
@@ -89,6 +90,7 @@ struct server {
 	struct evconnlistener *smtp_listener;
 	struct evconnlistener *smtps_listener;
 	struct control_api *control;
+	struct https_api *https;
 	struct session *sessions; /* open sessions, a doubly linked list */
 	size_t nsessions;
 	uint64_t next_connection;
@@ -96,7 +98,7 @@ struct server {
 	double started; /* clock_now() at start */
 	struct event *sigterm, *sigint, *drain_timer, *flush_timer;
 	char ready_path[4096];
-	int smtp_port, smtps_port, control_port; /* as bound (0: not listening) */
+	int smtp_port, smtps_port, https_port, control_port; /* as bound (0: not listening) */
 };
 
 /* Builds everything and binds the listeners; nothing is served before

@@ -10,7 +10,7 @@ try_config() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path=$dir/sanitizer \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$dir/sanitizer \
 		timeout 20 "$EDSIM" --config "$2" --state-dir "$dir/state" --smtp 127.0.0.1:0 \
-		--smtps 127.0.0.1:0 --control 127.0.0.1:0 >"$dir/stdout" 2>"$dir/stderr"
+		--smtps 127.0.0.1:0 --https 127.0.0.1:0 --control 127.0.0.1:0 >"$dir/stdout" 2>"$dir/stderr"
 	RC=$?
 	ERR=$(cat "$dir/stderr")
 	READY=$([ -e "$dir/state/edsim.ready" ] && echo yes || echo no)

@@ -57,7 +57,7 @@ edsim_start() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path=$dir/sanitizer \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$dir/sanitizer \
 		"$EDSIM" --state-dir "$dir/state" --smtp 127.0.0.1:0 --smtps 127.0.0.1:0 \
-		--control 127.0.0.1:0 "$@" >>"$dir/stderr" 2>&1 &
+		--https 127.0.0.1:0 --control 127.0.0.1:0 "$@" >>"$dir/stderr" 2>&1 &
 	EDSIM_PID[$name]=$!
 	EDSIM_DIR[$name]=$dir
 	local i

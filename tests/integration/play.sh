@@ -7,7 +7,7 @@ dir=$T/play
 mkdir -p "$dir"
 scenario=$EDSIM_REPO/scenarios/oci/smtp/oci.smtp.server-error.yaml
 ASAN_OPTIONS=detect_leaks=1:log_path=$dir/sanitizer "$EDSIM" play "$scenario" \
-	--state-dir "$dir/state" --smtp 127.0.0.1:0 --smtps off --control 127.0.0.1:0 \
+	--state-dir "$dir/state" --smtp 127.0.0.1:0 --smtps off --https off --control 127.0.0.1:0 \
 	>"$dir/out" 2>"$dir/err" &
 pid=$!
 EDSIM_PID[play]=$pid

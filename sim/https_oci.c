@@ -1,0 +1,326 @@
+/*
+ * https_oci.c - POST /20220926/actions/submitEmail, answered as the service
+ * answers it.
+ *
+ * Every response carries opc-request-id (the client's, else a new one) and
+ * every error is {"code", "message"} from the catalog. An accepted request
+ * becomes a real message in the same store as SMTP mail, with the same
+ * quotas, approvals and suppressions; the 200 is sent after the commit.
+ * A request whose connection closes before its commit calls back is
+ * forgotten (the message is still stored).
+ */
+#include "https_oci.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "oci_submit.h"
+#include "server.h"
+#include "util.h"
+
+#define SUBMIT_PATH "/20220926/actions/submitEmail"
+
+struct https_api {
+	struct server *srv;
+	struct evhttp *http;
+	uint64_t next_request;
+};
+
+/* A submission waiting for its commit. */
+struct pending {
+	struct evhttp_request *req; /* NULL once its connection is gone */
+	char request_id[80];
+	json_t *answer;
+};
+
+static void send_json(struct evhttp_request *req, const char *request_id, int status, json_t *body)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "opc-request-id", request_id);
+	evbuffer_add_printf(out, "%s", text ? text : "{}");
+	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
+	free(text);
+	json_decref(body);
+	evbuffer_free(out);
+}
+
+/* The catalog entry's status, code and message (placeholders filled). */
+static void send_error(struct https_api *api, struct evhttp_request *req, const char *request_id,
+                       const char *id, const char *name, const char *value)
+{
+	const struct cat_entry *e = catalog_find(&api->srv->catalog, id);
+	struct cat_var var = {name, value};
+	char message[1024];
+
+	if (e == NULL) {
+		send_json(req, request_id, 500,
+		          json_pack("{s:s, s:s}", "code", "InternalServerError", "message",
+		                    "Internal Server Error"));
+		return;
+	}
+	catalog_fill(e->message ? e->message : "", &var, name ? 1 : 0, message, sizeof message);
+	send_json(req, request_id, e->status,
+	          json_pack("{s:s, s:s}", "code", e->error_code ? e->error_code : "", "message",
+	                    message));
+}
+
+static void request_id_for(struct https_api *api, struct evhttp_request *req, char *out, size_t len)
+{
+	const char *given =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "opc-request-id");
+
+	if (given != NULL && *given != '\0' && strlen(given) < len)
+		snprintf(out, len, "%s", given);
+	else
+		snprintf(out, len, "EDSIM%016llX%08llX",
+		         (unsigned long long)(clock_wall() * 1000.0),
+		         (unsigned long long)++api->next_request);
+}
+
+/* https.auth present: a Signature header with a keyId and a signature. */
+static int signature_present(struct evhttp_request *req)
+{
+	const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+
+	return a != NULL && strncmp(a, "Signature ", 10) == 0 && strstr(a, "keyId=\"") != NULL &&
+	       strstr(a, "signature=\"") != NULL;
+}
+
+static void on_connection_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct pending *p = arg;
+
+	(void)conn;
+	p->req = NULL;
+}
+
+static void on_committed(void *arg, int ok)
+{
+	struct pending *p = arg;
+
+	if (p->req != NULL) {
+		evhttp_connection_set_closecb(evhttp_request_get_connection(p->req), NULL, NULL);
+		if (ok)
+			send_json(p->req, p->request_id, 200, json_incref(p->answer));
+		else
+			send_json(p->req, p->request_id, 500,
+			          json_pack("{s:s, s:s}", "code", "InternalServerError", "message",
+			                    "Internal Server Error"));
+	}
+	json_decref(p->answer);
+	free(p);
+}
+
+/* Quotas and approval: the refusal's catalog id, or NULL. */
+static const char *policy_refusal(struct https_api *api, const char *sender, char *limit,
+                                  size_t len)
+{
+	struct policy *pol = api->srv->policy;
+	unsigned long long n = 0;
+
+	if (!policy_sender_approved(pol, NULL, sender))
+		return "oci.https.sender-not-authorized";
+	switch (policy_quota_check(pol, NULL, server_now(api->srv), &n)) {
+	case QUOTA_MINUTE:
+		snprintf(limit, len, "%llu", n);
+		return "oci.https.rate-minute";
+	case QUOTA_DAY:
+		snprintf(limit, len, "%llu", n);
+		return "oci.https.rate-day";
+	case QUOTA_OK:
+		break;
+	}
+	return NULL;
+}
+
+static struct store_message *make_message(struct https_api *api, struct evhttp_request *req,
+                                          const json_t *body, json_t **suppressed)
+{
+	struct store_message *m = calloc(1, sizeof *m);
+	const char **rcpts = NULL, *peer = NULL;
+	const json_t *subject = json_object_get(body, "subject");
+	ev_uint16_t port = 0;
+	size_t n = oci_submit_recipients(body, &rcpts);
+	char generated[80];
+
+	if (m == NULL) {
+		free(rcpts);
+		return NULL;
+	}
+	store_assign_id(api->srv->store, m);
+	snprintf(generated, sizeof generated, "<%s@edsim.invalid>", m->id);
+	m->received = clock_wall();
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), (char **)&peer, &port);
+	snprintf(m->client_ip, sizeof m->client_ip, "%s", peer ? peer : "");
+	m->mail_from = strdup(json_string_value(json_object_get(
+	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email")));
+	m->rcpts = calloc(n ? n : 1, sizeof *m->rcpts);
+	m->nrcpt = n;
+	*suppressed = json_array();
+	for (size_t i = 0; i < n; i++) {
+		m->rcpts[i].address = strdup(rcpts[i]);
+		m->rcpts[i].suppressed = policy_is_suppressed(api->srv->policy, rcpts[i]);
+		if (m->rcpts[i].suppressed)
+			json_array_append_new(*suppressed, json_string(rcpts[i]));
+	}
+	free(rcpts);
+	m->message_id = strdup(json_is_string(json_object_get(body, "messageId"))
+	                           ? json_string_value(json_object_get(body, "messageId"))
+	                           : generated);
+	m->subject = json_is_string(subject) ? strdup(json_string_value(subject)) : NULL;
+	m->raw = oci_submit_message(body, m->message_id, m->received, &m->raw_len);
+	return m;
+}
+
+static void accept_submission(struct https_api *api, struct evhttp_request *req,
+                              const char *request_id, const json_t *body)
+{
+	json_t *suppressed = NULL;
+	struct store_message *m = make_message(api, req, body, &suppressed);
+	struct pending *p = calloc(1, sizeof *p);
+
+	if (m == NULL || m->raw == NULL || p == NULL) {
+		store_message_free(m);
+		json_decref(suppressed);
+		free(p);
+		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
+		return;
+	}
+	p->req = req;
+	snprintf(p->request_id, sizeof p->request_id, "%s", request_id);
+	p->answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id, "envelopeId", m->id,
+	                      "suppressedRecipients", suppressed);
+	policy_quota_charge(api->srv->policy, NULL, 1, server_now(api->srv));
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_closed, p);
+	if (store_submit(api->srv->store, m, on_committed, p) < 0) {
+		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+		store_message_free(m);
+		json_decref(p->answer);
+		free(p);
+		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
+	}
+}
+
+static void submit_email(struct https_api *api, struct evhttp_request *req, const char *request_id)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	unsigned long long max = api->srv->cfg->limits.message_bytes;
+	struct oci_error err = {0};
+	json_t *body;
+	char limit[32], *text;
+	const char *refusal, *sender;
+
+	if (len > max) {
+		snprintf(limit, sizeof limit, "%llu", max);
+		send_error(api, req, request_id, "oci.https.entity-too-large", "limit", limit);
+		return;
+	}
+	text = malloc(len + 1);
+	evbuffer_copyout(in, text, len);
+	text[len] = '\0';
+	body = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		send_error(api, req, request_id, "oci.https.invalid-json", NULL, NULL);
+		return;
+	}
+	if (oci_submit_check(body, &err) < 0) {
+		send_error(api, req, request_id, err.id,
+		           strstr(err.id, "address") ? "address" : "header", err.value);
+		json_decref(body);
+		return;
+	}
+	sender = json_string_value(json_object_get(
+	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email"));
+	if ((refusal = policy_refusal(api, sender, limit, sizeof limit)) != NULL)
+		send_error(api, req, request_id, refusal,
+		           strstr(refusal, "rate") ? "limit" : "sender",
+		           strstr(refusal, "rate") ? limit : sender);
+	else
+		accept_submission(api, req, request_id, body);
+	json_decref(body);
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+	struct https_api *api = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	char request_id[80];
+
+	request_id_for(api, req, request_id, sizeof request_id);
+	if (path == NULL || strcmp(path, SUBMIT_PATH) != 0)
+		send_error(api, req, request_id, "oci.https.not-found", NULL, NULL);
+	else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
+		send_error(api, req, request_id, "oci.https.method-not-allowed", NULL, NULL);
+	else if (api->srv->cfg->https_auth == HTTPS_AUTH_PRESENT && !signature_present(req))
+		send_error(api, req, request_id, "oci.https.not-authenticated", NULL, NULL);
+	else
+		submit_email(api, req, request_id);
+}
+
+static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
+{
+	struct https_api *api = arg;
+	SSL *ssl = SSL_new(api->srv->tls);
+	struct bufferevent *bev =
+	    ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                         BEV_OPT_CLOSE_ON_FREE)
+	        : NULL;
+
+	if (bev == NULL)
+		SSL_free(ssl);
+	else
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+struct https_api *https_api_new(struct server *srv, const char *listen, int *port, char *err,
+                                size_t errlen)
+{
+	struct https_api *api = calloc(1, sizeof *api);
+	struct evhttp_bound_socket *sock;
+	char host[256];
+	int want;
+
+	if (api == NULL || split_host_port(listen, host, sizeof host, &want) < 0) {
+		snprintf(err, errlen, "listen.https: expected host:port, found '%s'", listen);
+		free(api);
+		return NULL;
+	}
+	api->srv = srv;
+	api->http = evhttp_new(srv->base);
+	evhttp_set_bevcb(api->http, tls_bufferevent, api);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_max_body_size(api->http,
+	                         (ev_ssize_t)(srv->cfg->limits.message_bytes * 2 + 65536));
+	evhttp_set_gencb(api->http, route, api);
+	sock = evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)want);
+	if (sock == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (https)", listen);
+		https_api_free(api);
+		return NULL;
+	}
+	*port = bound_port(evhttp_bound_socket_get_fd(sock));
+	return api;
+}
+
+void https_api_free(struct https_api *api)
+{
+	if (api == NULL)
+		return;
+	evhttp_free(api->http);
+	free(api);
+}

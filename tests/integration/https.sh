@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# https: the OCI submitEmail API over HTTPS with curl: each status, code and
+# message of the catalog that a request causes, opc-request-id, and the
+# message that lands in the store.
+. "$(dirname "$0")/lib.bash"
+
+cfg=$(write_config https.yaml <<'Y'
+users:
+  - name: ocid1.user.oc1..api
+    password: secret
+    approved_senders: [noreply@example.com]
+suppressions: [blocked@example.net]
+limits: { message_bytes: 4000 }
+Y
+)
+edsim_start api --config "$cfg" || exit 1
+HTTPS_PORT=$(ready_field "$T/api/state/edsim.ready" https)
+URL=https://127.0.0.1:$HTTPS_PORT/20220926/actions/submitEmail
+
+# post BODY [curl args]: prints "STATUS|opc-request-id|body".
+post() {
+	local body=$1
+	shift
+	curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' --cacert "$CA" \
+		-H 'Content-Type: application/json' "$@" --data-binary "$body" "$URL" >"$T/status"
+	printf '%s|%s|%s\n' "$(cat "$T/status")" \
+		"$(sed -n 's/^opc-request-id: *//Ip' "$T/headers" | tr -d '\r')" "$(cat "$T/body")"
+}
+SENDER='"sender": {"compartmentId": "ocid1.compartment.oc1..c", "senderAddress": {"email": "noreply@example.com", "name": "Example"}}'
+TO='"recipients": {"to": [{"email": "a@example.net", "name": "A"}], "bcc": [{"email": "blocked@example.net"}]}'
+ok_body="{$SENDER, $TO, \"subject\": \"https test\", \"bodyText\": \"plain\", \"bodyHtml\": \"<p>html</p>\", \"messageId\": \"<https-1@example.com>\"}"
+
+out=$(post "$ok_body" -H 'opc-request-id: client-req-1')
+check "an accepted submission answers 200" 200 "${out%%|*}"
+check "opc-request-id echoes the client's" "client-req-1" "$(cut -d'|' -f2 <<<"$out")"
+resp=$(cut -d'|' -f3- <<<"$out")
+check "the answer gives the messageId" "<https-1@example.com>" "$(json "d['messageId']" <<<"$resp")"
+check "the suppressed recipient is listed" "['blocked@example.net']" "$(json "d['suppressedRecipients']" <<<"$resp")"
+id=$(json "d['envelopeId']" <<<"$resp")
+stored=$(api GET "/api/v1/messages/$id")
+check "the message is in the store under envelopeId" "<https-1@example.com>" "$(json "d['message_id']" <<<"$stored")"
+check "its recipients and their states" "a@example.net:queued blocked@example.net:suppressed" \
+	"$(json "' '.join(r['address'] + ':' + r['state'] for r in d['to'])" <<<"$stored")"
+raw=$(api GET "/api/v1/messages/$id/raw")
+check_contains "From is built from senderAddress" 'From: "Example" <noreply@example.com>' "$raw"
+check_contains "To is built from recipients.to" 'To: "A" <a@example.net>' "$raw"
+check_not_contains "Bcc never shows in the message" "blocked@example.net" "$raw"
+check_contains "text and HTML make multipart/alternative" "multipart/alternative" "$raw"
+
+out=$(post "$ok_body")
+check_contains "without one, edsim makes an opc-request-id" "EDSIM" "$(cut -d'|' -f2 <<<"$out")"
+
+# expect_error NAME BODY STATUS CODE MESSAGE
+expect_error() {
+	local out
+	out=$(post "$2")
+	check "$1: status" "$3" "${out%%|*}"
+	check "$1: code and message" "$4|$5" \
+		"$(json "d['code'] + '|' + d['message']" <<<"$(cut -d'|' -f3- <<<"$out")")"
+}
+expect_error "no sender" "{$TO, \"subject\": \"s\", \"bodyText\": \"b\"}" 400 MissingParameter \
+	"Required attribute sender can't be empty or null."
+expect_error "no compartment" "{\"sender\": {\"senderAddress\": {\"email\": \"noreply@example.com\"}}, $TO, \"subject\": \"s\", \"bodyText\": \"b\"}" \
+	400 MissingParameter "Required attribute sender compartmentId cannot be empty or null."
+expect_error "no recipients" "{$SENDER, \"recipients\": {}, \"subject\": \"s\", \"bodyText\": \"b\"}" 400 MissingParameter \
+	"Required attribute recipients must contain either to , cc or bcc recipients."
+expect_error "an address without email" "{$SENDER, \"recipients\": {\"to\": [{\"name\": \"x\"}]}, \"subject\": \"s\", \"bodyText\": \"b\"}" \
+	400 InvalidParameter "Email Address can't be null or empty."
+expect_error "a bad address" "{$SENDER, \"recipients\": {\"to\": [{\"email\": \"x@@y\"}]}, \"subject\": \"s\", \"bodyText\": \"b\"}" \
+	400 InvalidParameter "Invalid Internet Address : x@@y"
+many=$(python3 -c "print(','.join('{\"email\": \"r%d@example.net\"}' % i for i in range(51)))")
+expect_error "51 recipients" "{$SENDER, \"recipients\": {\"to\": [$many]}, \"subject\": \"s\", \"bodyText\": \"b\"}" \
+	400 InvalidParameter "maxItems: 50, for recipients across the To:, CC: and BCC: fields."
+expect_error "no subject" "{$SENDER, $TO, \"bodyText\": \"b\"}" 400 MissingParameter \
+	"Required attribute subject can't be empty or null."
+expect_error "no body" "{$SENDER, $TO, \"subject\": \"s\"}" 400 MissingParameter \
+	"Required attribute body(html/text) is missing. Request must contain either bodyText or bodyHtml"
+expect_error "a bad messageId" "{$SENDER, $TO, \"subject\": \"s\", \"bodyText\": \"b\", \"messageId\": \"nope\"}" \
+	400 InvalidParameter "Message ID not formed according to RFCs."
+expect_error "an empty header key" "{$SENDER, $TO, \"subject\": \"s\", \"bodyText\": \"b\", \"headerFields\": {\"\": \"v\"}}" \
+	400 InvalidParameter "Header Key can't be null or empty"
+expect_error "a non-ASCII header key" "{$SENDER, $TO, \"subject\": \"s\", \"bodyText\": \"b\", \"headerFields\": {\"X-Caf\\u00e9\": \"v\"}}" \
+	400 InvalidParameter "Custom Mail Header Keys should be ASCII only X-Café"
+expect_error "a reserved header" "{$SENDER, $TO, \"subject\": \"s\", \"bodyText\": \"b\", \"headerFields\": {\"Subject\": \"v\"}}" \
+	400 InvalidParameter "Subject is a reserved mail header which is not allowed"
+expect_error "an unapproved sender" "{\"sender\": {\"compartmentId\": \"c\", \"senderAddress\": {\"email\": \"other@example.org\"}}, $TO, \"subject\": \"s\", \"bodyText\": \"b\"}" \
+	404 NotAuthorizedOrNotFound "Authorization failed: address other@example.org not authorized or not found"
+big=$(python3 -c "print('x' * 5000)")
+expect_error "a body over the byte limit" "{$SENDER, $TO, \"subject\": \"s\", \"bodyText\": \"$big\"}" \
+	413 RequestEntityTooLarge "Message exceeds byte limit : limit is 4000"
+expect_error "a body that is not JSON" "not json" 400 InvalidParameter "Unable to parse the request body as JSON."
+
+status=$(curl -s -o "$T/nf" -w '%{http_code}' --cacert "$CA" "https://127.0.0.1:$HTTPS_PORT/nowhere")
+check "an unknown path: 404 NotAuthorizedOrNotFound" "404|NotAuthorizedOrNotFound" "$status|$(json "d['code']" <"$T/nf")"
+status=$(curl -s -o "$T/get" -w '%{http_code}' --cacert "$CA" "$URL")
+check "GET on submitEmail: 405 MethodNotAllowed" "405|MethodNotAllowed" "$status|$(json "d['code']" <"$T/get")"
+out=$(timeout 10 openssl s_client -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -connect 127.0.0.1:"$HTTPS_PORT" </dev/null 2>&1)
+check_contains "TLS 1.1 is refused on the HTTPS port" "Cipher is (NONE)" "$out"
+edsim_stop api
+
+# ---- https.auth present: a Signature header is required ------------------------------------
+cfg=$(write_config present.yaml <<'Y'
+https: { auth: present }
+Y
+)
+edsim_start present --config "$cfg" || exit 1
+HTTPS_PORT=$(ready_field "$T/present/state/edsim.ready" https)
+URL=https://127.0.0.1:$HTTPS_PORT/20220926/actions/submitEmail
+expect_error "auth present: no Authorization header" "$ok_body" 401 NotAuthenticated \
+	"The required information to complete authentication was not provided or was incorrect."
+out=$(post "$ok_body" -H 'Authorization: Signature version="1",keyId="t/u/f",algorithm="rsa-sha256",headers="date",signature="c2ln"')
+check "auth present: a well-formed Signature header passes" 200 "${out%%|*}"
+edsim_stop present
