@@ -20,11 +20,14 @@
 #include <string.h>
 
 #include "clock.h"
+#include "message.h"
 #include "oci_submit.h"
+#include "smtp_parse.h"
 #include "server.h"
 #include "util.h"
 
-#define SUBMIT_PATH "/20220926/actions/submitEmail"
+#define SUBMIT_PATH     "/20220926/actions/submitEmail"
+#define SUBMIT_RAW_PATH "/20220926/actions/submitRawEmail"
 
 struct https_api {
 	struct server *srv;
@@ -143,37 +146,50 @@ static const char *policy_refusal(struct https_api *api, const char *sender, cha
 	return NULL;
 }
 
-static struct store_message *make_message(struct https_api *api, struct evhttp_request *req,
-                                          const json_t *body, json_t **suppressed)
+/* A store record for a submission: its id, time, peer and envelope, with
+ * the suppressed recipients listed in *suppressed. */
+static struct store_message *new_message(struct https_api *api, struct evhttp_request *req,
+                                         const char *sender, const char *const *rcpts, size_t n,
+                                         json_t **suppressed)
 {
 	struct store_message *m = calloc(1, sizeof *m);
-	const char **rcpts = NULL, *peer = NULL;
-	const json_t *subject = json_object_get(body, "subject");
+	char *peer = NULL;
 	ev_uint16_t port = 0;
-	size_t n = oci_submit_recipients(body, &rcpts);
-	char generated[80];
 
-	if (m == NULL) {
-		free(rcpts);
+	*suppressed = json_array();
+	if (m == NULL)
 		return NULL;
-	}
 	store_assign_id(api->srv->store, m);
-	snprintf(generated, sizeof generated, "<%s@edsim.invalid>", m->id);
 	m->received = clock_wall();
-	evhttp_connection_get_peer(evhttp_request_get_connection(req), (char **)&peer, &port);
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
 	snprintf(m->client_ip, sizeof m->client_ip, "%s", peer ? peer : "");
-	m->mail_from = strdup(json_string_value(json_object_get(
-	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email")));
+	m->mail_from = strdup(sender);
 	m->rcpts = calloc(n ? n : 1, sizeof *m->rcpts);
 	m->nrcpt = n;
-	*suppressed = json_array();
 	for (size_t i = 0; i < n; i++) {
 		m->rcpts[i].address = strdup(rcpts[i]);
 		m->rcpts[i].suppressed = policy_is_suppressed(api->srv->policy, rcpts[i]);
 		if (m->rcpts[i].suppressed)
 			json_array_append_new(*suppressed, json_string(rcpts[i]));
 	}
+	return m;
+}
+
+static struct store_message *make_message(struct https_api *api, struct evhttp_request *req,
+                                          const json_t *body, json_t **suppressed)
+{
+	const char **rcpts = NULL;
+	const json_t *subject = json_object_get(body, "subject");
+	size_t n = oci_submit_recipients(body, &rcpts);
+	const char *sender = json_string_value(json_object_get(
+	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email"));
+	struct store_message *m = new_message(api, req, sender, rcpts, n, suppressed);
+	char generated[80];
+
 	free(rcpts);
+	if (m == NULL)
+		return NULL;
+	snprintf(generated, sizeof generated, "<%s@edsim.invalid>", m->id);
 	m->message_id = strdup(json_is_string(json_object_get(body, "messageId"))
 	                           ? json_string_value(json_object_get(body, "messageId"))
 	                           : generated);
@@ -182,11 +198,10 @@ static struct store_message *make_message(struct https_api *api, struct evhttp_r
 	return m;
 }
 
-static void accept_submission(struct https_api *api, struct evhttp_request *req,
-                              const char *request_id, const json_t *body)
+/* Stores m and answers 200 once it is committed; owns m and suppressed. */
+static void accept_message(struct https_api *api, struct evhttp_request *req,
+                           const char *request_id, struct store_message *m, json_t *suppressed)
 {
-	json_t *suppressed = NULL;
-	struct store_message *m = make_message(api, req, body, &suppressed);
 	struct pending *p = calloc(1, sizeof *p);
 
 	if (m == NULL || m->raw == NULL || p == NULL) {
@@ -198,8 +213,8 @@ static void accept_submission(struct https_api *api, struct evhttp_request *req,
 	}
 	p->req = req;
 	snprintf(p->request_id, sizeof p->request_id, "%s", request_id);
-	p->answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id, "envelopeId", m->id,
-	                      "suppressedRecipients", suppressed);
+	p->answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id ? m->message_id : "",
+	                      "envelopeId", m->id, "suppressedRecipients", suppressed);
 	policy_quota_charge(api->srv->policy, NULL, 1, server_now(api->srv));
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_closed, p);
 	if (store_submit(api->srv->store, m, on_committed, p) < 0) {
@@ -248,9 +263,108 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 		send_error(api, req, request_id, refusal,
 		           strstr(refusal, "rate") ? "limit" : "sender",
 		           strstr(refusal, "rate") ? limit : sender);
-	else
-		accept_submission(api, req, request_id, body);
+	else {
+		json_t *suppressed = NULL;
+		struct store_message *m = make_message(api, req, body, &suppressed);
+		accept_message(api, req, request_id, m, suppressed);
+	}
 	json_decref(body);
+}
+
+/* The recipients header of submitRawEmail: addresses separated by commas. */
+static size_t split_recipients(const char *header, char list[][256], size_t max)
+{
+	size_t n = 0;
+
+	while (header != NULL && *header != '\0') {
+		size_t len = strcspn(header, ",");
+		const char *start = header, *end = header + len;
+		while (start < end && (*start == ' ' || *start == '\t'))
+			start++;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (n < max)
+			snprintf(list[n], 256, "%.*s", (int)(end - start), start);
+		n++;
+		header += len + (header[len] == ',');
+	}
+	return n;
+}
+
+/* The envelope headers of submitRawEmail; the catalog id of a problem, or NULL. */
+static const char *raw_envelope_problem(struct evhttp_request *req, char list[][256], size_t *n,
+                                        struct oci_error *err)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *compartment = evhttp_find_header(h, "compartment-id");
+	const char *sender = evhttp_find_header(h, "sender");
+
+	err->value[0] = '\0';
+	if (compartment == NULL || *compartment == '\0')
+		return "oci.https.missing-compartment";
+	if (sender == NULL || *sender == '\0')
+		return "oci.https.missing-sender";
+	if (!address_is_valid(sender)) {
+		snprintf(err->value, sizeof err->value, "%s", sender);
+		return "oci.https.invalid-address";
+	}
+	*n = split_recipients(evhttp_find_header(h, "recipients"), list, OCI_MAX_RECIPIENTS + 1);
+	if (*n == 0)
+		return "oci.https.missing-recipients";
+	if (*n > OCI_MAX_RECIPIENTS)
+		return "oci.https.too-many-recipients";
+	for (size_t i = 0; i < *n; i++) {
+		if (list[i][0] == '\0')
+			return "oci.https.empty-address";
+		if (!address_is_valid(list[i])) {
+			snprintf(err->value, sizeof err->value, "%.255s", list[i]);
+			return "oci.https.invalid-address";
+		}
+	}
+	return NULL;
+}
+
+static void submit_raw(struct https_api *api, struct evhttp_request *req, const char *request_id)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in), n = 0;
+	unsigned long long max = api->srv->cfg->limits.message_bytes;
+	char list[OCI_MAX_RECIPIENTS + 1][256], limit[32], generated[80];
+	const char *rcpts[OCI_MAX_RECIPIENTS + 1], *problem, *sender;
+	struct oci_error err;
+	struct header_info hi;
+	struct store_message *m;
+	json_t *suppressed = NULL;
+
+	if (len > max) {
+		snprintf(limit, sizeof limit, "%llu", max);
+		send_error(api, req, request_id, "oci.https.entity-too-large", "limit", limit);
+		return;
+	}
+	if ((problem = raw_envelope_problem(req, list, &n, &err)) != NULL) {
+		send_error(api, req, request_id, problem, "address", err.value);
+		return;
+	}
+	sender = evhttp_find_header(evhttp_request_get_input_headers(req), "sender");
+	if ((problem = policy_refusal(api, sender, limit, sizeof limit)) != NULL) {
+		send_error(api, req, request_id, problem,
+		           strstr(problem, "rate") ? "limit" : "sender",
+		           strstr(problem, "rate") ? limit : sender);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		rcpts[i] = list[i];
+	m = new_message(api, req, sender, rcpts, n, &suppressed);
+	if (m != NULL && (m->raw = malloc(len + 1)) != NULL) {
+		evbuffer_copyout(in, m->raw, len);
+		m->raw[len] = '\0';
+		m->raw_len = len;
+		message_parse_headers(m->raw, len, len + 1, &hi);
+		snprintf(generated, sizeof generated, "<%s@edsim.invalid>", m->id);
+		m->message_id = strdup(hi.message_id[0] ? hi.message_id : generated);
+		m->subject = hi.subject[0] ? strdup(hi.subject) : NULL;
+	}
+	accept_message(api, req, request_id, m, suppressed);
 }
 
 static void route(struct evhttp_request *req, void *arg)
@@ -260,12 +374,14 @@ static void route(struct evhttp_request *req, void *arg)
 	char request_id[80];
 
 	request_id_for(api, req, request_id, sizeof request_id);
-	if (path == NULL || strcmp(path, SUBMIT_PATH) != 0)
+	if (path == NULL || (strcmp(path, SUBMIT_PATH) != 0 && strcmp(path, SUBMIT_RAW_PATH) != 0))
 		send_error(api, req, request_id, "oci.https.not-found", NULL, NULL);
 	else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
 		send_error(api, req, request_id, "oci.https.method-not-allowed", NULL, NULL);
 	else if (api->srv->cfg->https_auth == HTTPS_AUTH_PRESENT && !signature_present(req))
 		send_error(api, req, request_id, "oci.https.not-authenticated", NULL, NULL);
+	else if (strcmp(path, SUBMIT_RAW_PATH) == 0)
+		submit_raw(api, req, request_id);
 	else
 		submit_email(api, req, request_id);
 }

@@ -90,6 +90,35 @@ expect_error "a body over the byte limit" "{$SENDER, $TO, \"subject\": \"s\", \"
 	413 RequestEntityTooLarge "Message exceeds byte limit : limit is 4000"
 expect_error "a body that is not JSON" "not json" 400 InvalidParameter "Unable to parse the request body as JSON."
 
+# ---- submitRawEmail: the raw message, the envelope in headers ----------------------------
+RAW_URL=https://127.0.0.1:$HTTPS_PORT/20220926/actions/submitRawEmail
+# raw [curl header args]: posts a small MIME message; prints "STATUS|body".
+raw() {
+	printf 'From: noreply@example.com\r\nTo: a@example.net\r\nSubject: raw test\r\nMessage-ID: <raw-1@example.com>\r\n\r\nraw body\r\n' >"$T/raw.eml"
+	local status
+	status=$(curl -s -o "$T/rawbody" -w '%{http_code}' --cacert "$CA" -H 'Content-Type: message/rfc822' \
+		"$@" --data-binary @"$T/raw.eml" "$RAW_URL")
+	printf '%s|%s\n' "$status" "$(cat "$T/rawbody")"
+}
+out=$(raw -H 'compartment-id: ocid1.compartment.oc1..c' -H 'sender: noreply@example.com' \
+	-H 'recipients: a@example.net, blocked@example.net')
+check "submitRawEmail accepted: 200" 200 "${out%%|*}"
+resp=${out#*|}
+check "submitRawEmail: the Message-ID of the raw message" "<raw-1@example.com>" "$(json "d['messageId']" <<<"$resp")"
+check "submitRawEmail: the suppressed recipient is listed" "['blocked@example.net']" "$(json "d['suppressedRecipients']" <<<"$resp")"
+rid=$(json "d['envelopeId']" <<<"$resp")
+check "submitRawEmail: stored exactly as sent" "$(cat "$T/raw.eml")" "$(api GET "/api/v1/messages/$rid/raw")"
+out=$(raw -H 'sender: noreply@example.com' -H 'recipients: a@example.net')
+check "submitRawEmail without compartment-id" '400|{"code":"MissingParameter","message":"Required attribute sender compartmentId cannot be empty or null."}' "$out"
+out=$(raw -H 'compartment-id: c' -H 'recipients: a@example.net')
+check "submitRawEmail without sender" '400|{"code":"MissingParameter","message":"Required attribute sender can'"'"'t be empty or null."}' "$out"
+out=$(raw -H 'compartment-id: c' -H 'sender: noreply@example.com')
+check "submitRawEmail without recipients" '400|{"code":"MissingParameter","message":"Required attribute recipients must contain either to , cc or bcc recipients."}' "$out"
+out=$(raw -H 'compartment-id: c' -H 'sender: noreply@example.com' -H 'recipients: a@example.net, x@@y')
+check "submitRawEmail with a bad recipient" '400|{"code":"InvalidParameter","message":"Invalid Internet Address : x@@y"}' "$out"
+out=$(raw -H 'compartment-id: c' -H 'sender: other@example.org' -H 'recipients: a@example.net')
+check "submitRawEmail from an unapproved sender" '404|{"code":"NotAuthorizedOrNotFound","message":"Authorization failed: address other@example.org not authorized or not found"}' "$out"
+
 status=$(curl -s -o "$T/nf" -w '%{http_code}' --cacert "$CA" "https://127.0.0.1:$HTTPS_PORT/nowhere")
 check "an unknown path: 404 NotAuthorizedOrNotFound" "404|NotAuthorizedOrNotFound" "$status|$(json "d['code']" <"$T/nf")"
 status=$(curl -s -o "$T/get" -w '%{http_code}' --cacert "$CA" "$URL")
@@ -97,6 +126,24 @@ check "GET on submitEmail: 405 MethodNotAllowed" "405|MethodNotAllowed" "$status
 out=$(timeout 10 openssl s_client -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -connect 127.0.0.1:"$HTTPS_PORT" </dev/null 2>&1)
 check_contains "TLS 1.1 is refused on the HTTPS port" "Cipher is (NONE)" "$out"
 edsim_stop api
+
+# ---- quotas are shared with SMTP -------------------------------------------------------------
+cfg=$(write_config quota.yaml <<'Y'
+auth: { required: false }
+limits: { per_minute: 2 }
+Y
+)
+edsim_start quota --config "$cfg" || exit 1
+HTTPS_PORT=$(ready_field "$T/quota/state/edsim.ready" https)
+URL=https://127.0.0.1:$HTTPS_PORT/20220926/actions/submitEmail
+swaks --server 127.0.0.1:"$SMTP_PORT" --from noreply@example.com --to a@example.net >/dev/null 2>&1
+out=$(post "$ok_body")
+check "after one SMTP message, one HTTPS submission is within the quota of 2" 200 "${out%%|*}"
+expect_error "the third message, over HTTPS: LimitExceeded" "$ok_body" 400 LimitExceeded \
+	"Maximum messages sent per minute reached : limit is 2"
+smtp=$(swaks --server 127.0.0.1:"$SMTP_PORT" --from noreply@example.com --to a@example.net 2>&1)
+check_contains "and over SMTP the same quota answers 455" "455 Maximum messages sent per minute reached : limit is 2" "$smtp"
+edsim_stop quota
 
 # ---- https.auth present: a Signature header is required ------------------------------------
 cfg=$(write_config present.yaml <<'Y'
