@@ -63,13 +63,21 @@ static int load_quota_unit(struct ydoc *d, yaml_node_t *n, enum quota_unit *out)
 
 static int load_limits(struct ydoc *d, yaml_node_t *n, struct config_limits *l)
 {
-	static const char *const keys[] = {"message_bytes",       "header_bytes",
-	                                   "line_bytes",          "recipients",
-	                                   "connections_per_ip",  "auth_failures_per_ip",
-	                                   "auth_failure_window", "command_timeout",
-	                                   "per_minute",          "per_day",
-	                                   "quota_unit",          "store_bytes",
-	                                   "drain_timeout",       NULL};
+	static const char *const keys[] = {"message_bytes",
+	                                   "header_bytes",
+	                                   "line_bytes",
+	                                   "recipients",
+	                                   "connections_per_ip",
+	                                   "auth_failures_per_ip",
+	                                   "auth_failure_window",
+	                                   "command_timeout",
+	                                   "per_minute",
+	                                   "per_day",
+	                                   "quota_unit",
+	                                   "store_bytes",
+	                                   "drain_timeout",
+	                                   "requests_per_second",
+	                                   NULL};
 	struct {
 		const char *key;
 		unsigned long long *slot;
@@ -83,6 +91,7 @@ static int load_limits(struct ydoc *d, yaml_node_t *n, struct config_limits *l)
 	    {"per_minute", &l->per_minute},
 	    {"per_day", &l->per_day},
 	    {"store_bytes", &l->store_bytes},
+	    {"requests_per_second", &l->requests_per_second},
 	};
 	struct {
 		const char *key;

@@ -36,6 +36,7 @@ struct config_limits {
 	unsigned long long per_day;
 	enum quota_unit quota_unit;
 	unsigned long long store_bytes;
+	unsigned long long requests_per_second; /* HTTPS API requests before 429 (0: no limit) */
 	double drain_timeout;
 };
 

@@ -33,7 +33,25 @@ struct https_api {
 	struct server *srv;
 	struct evhttp *http;
 	uint64_t next_request;
+	double window_start; /* the current second of the request-rate limit */
+	unsigned long long window_requests;
 };
+
+/* limits.requests_per_second, counted in fixed one-second windows of the
+ * server's clock: 1 when this request is over the limit. */
+static int rate_limited(struct https_api *api)
+{
+	unsigned long long limit = api->srv->cfg->limits.requests_per_second;
+	double now = server_now(api->srv);
+
+	if (limit == 0)
+		return 0;
+	if (now - api->window_start >= 1.0) {
+		api->window_start = now;
+		api->window_requests = 0;
+	}
+	return ++api->window_requests > limit;
+}
 
 /* A submission waiting for its commit. */
 struct pending {
@@ -374,7 +392,10 @@ static void route(struct evhttp_request *req, void *arg)
 	char request_id[80];
 
 	request_id_for(api, req, request_id, sizeof request_id);
-	if (path == NULL || (strcmp(path, SUBMIT_PATH) != 0 && strcmp(path, SUBMIT_RAW_PATH) != 0))
+	if (rate_limited(api))
+		send_error(api, req, request_id, "oci.https.too-many-requests", NULL, NULL);
+	else if (path == NULL ||
+	         (strcmp(path, SUBMIT_PATH) != 0 && strcmp(path, SUBMIT_RAW_PATH) != 0))
 		send_error(api, req, request_id, "oci.https.not-found", NULL, NULL);
 	else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
 		send_error(api, req, request_id, "oci.https.method-not-allowed", NULL, NULL);

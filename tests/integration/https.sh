@@ -145,6 +145,23 @@ smtp=$(swaks --server 127.0.0.1:"$SMTP_PORT" --from noreply@example.com --to a@e
 check_contains "and over SMTP the same quota answers 455" "455 Maximum messages sent per minute reached : limit is 2" "$smtp"
 edsim_stop quota
 
+# ---- the request rate: 429 TooManyRequests -----------------------------------------------
+cfg=$(write_config rate.yaml <<'Y'
+limits: { requests_per_second: 3 }
+Y
+)
+edsim_start rate --config "$cfg" || exit 1
+HTTPS_PORT=$(ready_field "$T/rate/state/edsim.ready" https)
+URL=https://127.0.0.1:$HTTPS_PORT/20220926/actions/submitEmail
+codes=$(for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%{http_code} ' --cacert "$CA" \
+	-H 'Content-Type: application/json' --data-binary "$ok_body" "$URL"; done)
+check "requests_per_second 3: the 4th and 5th requests of a second get 429" "200 200 200 429 429 " "$codes"
+expect_error "over the request rate" "$ok_body" 429 TooManyRequests "Too many requests received. Wait and try again."
+sleep 1.1
+out=$(post "$ok_body")
+check "the next second the rate is free again" 200 "${out%%|*}"
+edsim_stop rate
+
 # ---- https.auth present: a Signature header is required ------------------------------------
 cfg=$(write_config present.yaml <<'Y'
 https: { auth: present }
