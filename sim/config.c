@@ -144,6 +144,7 @@ static void free_users(struct config *cfg)
 	for (size_t i = 0; i < cfg->nusers; i++) {
 		free(cfg->users[i].name);
 		free(cfg->users[i].password);
+		free(cfg->users[i].public_key);
 		free_strings(cfg->users[i].approved_senders, cfg->users[i].napproved);
 	}
 	free(cfg->users);
@@ -153,7 +154,8 @@ static void free_users(struct config *cfg)
 
 static int load_user(struct ydoc *d, yaml_node_t *n, struct config_user *u)
 {
-	static const char *const keys[] = {"name", "password", "approved_senders", NULL};
+	static const char *const keys[] = {"name", "password", "approved_senders", "public_key",
+	                                   NULL};
 	yaml_node_t *v;
 	int rc = 0;
 
@@ -164,6 +166,8 @@ static int load_user(struct ydoc *d, yaml_node_t *n, struct config_user *u)
 	rc |= ydoc_string(d, v ? v : n, "users[].name", &u->name);
 	v = ydoc_get(d, n, "password");
 	rc |= ydoc_string(d, v ? v : n, "users[].password", &u->password);
+	if ((v = ydoc_get(d, n, "public_key")) != NULL)
+		rc |= ydoc_string_or_null(d, v, "users[].public_key", &u->public_key);
 	if ((v = ydoc_get(d, n, "approved_senders")) != NULL)
 		rc |= load_string_list(d, v, "users[].approved_senders", &u->approved_senders,
 		                       &u->napproved);
@@ -231,8 +235,10 @@ static int load_https(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 		cfg->https_auth = HTTPS_AUTH_OFF;
 	else if (s != NULL && strcmp(s, "present") == 0)
 		cfg->https_auth = HTTPS_AUTH_PRESENT;
+	else if (s != NULL && strcmp(s, "verify") == 0)
+		cfg->https_auth = HTTPS_AUTH_VERIFY;
 	else
-		return ydoc_error(d, v, "https.auth: expected off or present");
+		return ydoc_error(d, v, "https.auth: expected off, present or verify");
 	return 0;
 }
 
@@ -403,6 +409,7 @@ void config_copy(struct config *dst, const struct config *src)
 	for (size_t i = 0; i < src->nusers; i++) {
 		dst->users[i].name = copy_string(src->users[i].name);
 		dst->users[i].password = copy_string(src->users[i].password);
+		dst->users[i].public_key = copy_string(src->users[i].public_key);
 		dst->users[i].approved_senders =
 		    copy_strings(src->users[i].approved_senders, src->users[i].napproved);
 		dst->users[i].napproved = src->users[i].napproved;

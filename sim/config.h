@@ -14,13 +14,14 @@
 enum quota_unit { QUOTA_MESSAGE, QUOTA_RECIPIENT_CHUNK };
 /* How the HTTPS API checks request signatures: off, or a well-formed
  * Signature header required (present). */
-enum https_auth { HTTPS_AUTH_OFF, HTTPS_AUTH_PRESENT };
+enum https_auth { HTTPS_AUTH_OFF, HTTPS_AUTH_PRESENT, HTTPS_AUTH_VERIFY };
 
 struct config_user {
 	char *name;
 	char *password;
 	char **approved_senders; /* glob patterns, matched case-insensitively */
 	size_t napproved;
+	char *public_key; /* PEM file of the user's API signing key (https.auth: verify) */
 };
 
 struct config_limits {

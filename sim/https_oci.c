@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "message.h"
+#include "oci_signature.h"
 #include "oci_submit.h"
 #include "smtp_parse.h"
 #include "server.h"
@@ -108,13 +109,78 @@ static void request_id_for(struct https_api *api, struct evhttp_request *req, ch
 		         (unsigned long long)++api->next_request);
 }
 
-/* https.auth present: a Signature header with a keyId and a signature. */
-static int signature_present(struct evhttp_request *req)
+static const char *header_of(void *arg, const char *name)
 {
-	const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	return evhttp_find_header(evhttp_request_get_input_headers(arg), name);
+}
 
-	return a != NULL && strncmp(a, "Signature ", 10) == 0 && strstr(a, "keyId=\"") != NULL &&
-	       strstr(a, "signature=\"") != NULL;
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:
+		return "get";
+	case EVHTTP_REQ_PUT:
+		return "put";
+	case EVHTTP_REQ_DELETE:
+		return "delete";
+	case EVHTTP_REQ_HEAD:
+		return "head";
+	default:
+		return "post";
+	}
+}
+
+static const struct config_user *find_user(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nusers; i++)
+		if (strcmp(cfg->users[i].name, name) == 0)
+			return &cfg->users[i];
+	return NULL;
+}
+
+/* https.auth verify: the signature over the listed headers checks out with
+ * the public key of the user named in keyId, and a body is covered by a
+ * matching x-content-sha256. */
+static int signature_verified(struct https_api *api, struct evhttp_request *req,
+                              const struct oci_sig *sig, char *user, size_t len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const struct config_user *u;
+	char text[4096], hash[64];
+	size_t body_len = evbuffer_get_length(in);
+
+	if (oci_sig_user(sig, user, len) < 0 || (u = find_user(api->srv->cfg, user)) == NULL ||
+	    u->public_key == NULL)
+		return 0;
+	if (oci_sig_signing_string(sig, method_name(evhttp_request_get_command(req)),
+	                           evhttp_request_get_uri(req), header_of, req, text,
+	                           sizeof text) < 0 ||
+	    !oci_sig_verify(u->public_key, text, sig->signature))
+		return 0;
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+		const char *given = header_of(req, "x-content-sha256");
+		oci_sig_body_hash(evbuffer_pullup(in, (ev_ssize_t)body_len), body_len, hash);
+		if (!oci_sig_covers(sig, "x-content-sha256") || given == NULL ||
+		    strcmp(given, hash) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* https.auth: 0 when the request may go on, with the signing user in user
+ * ("" unless verify), -1 when it is not authenticated. */
+static int authenticate(struct https_api *api, struct evhttp_request *req, char *user, size_t len)
+{
+	struct oci_sig sig;
+
+	user[0] = '\0';
+	if (api->srv->cfg->https_auth == HTTPS_AUTH_OFF)
+		return 0;
+	if (oci_sig_parse(header_of(req, "Authorization"), &sig) < 0)
+		return -1;
+	if (api->srv->cfg->https_auth == HTTPS_AUTH_PRESENT)
+		return 0;
+	return signature_verified(api, req, &sig, user, len) ? 0 : -1;
 }
 
 static void on_connection_closed(struct evhttp_connection *conn, void *arg)
@@ -143,15 +209,15 @@ static void on_committed(void *arg, int ok)
 }
 
 /* Quotas and approval: the refusal's catalog id, or NULL. */
-static const char *policy_refusal(struct https_api *api, const char *sender, char *limit,
-                                  size_t len)
+static const char *policy_refusal(struct https_api *api, const char *user, const char *sender,
+                                  char *limit, size_t len)
 {
 	struct policy *pol = api->srv->policy;
 	unsigned long long n = 0;
 
-	if (!policy_sender_approved(pol, NULL, sender))
+	if (!policy_sender_approved(pol, user, sender))
 		return "oci.https.sender-not-authorized";
-	switch (policy_quota_check(pol, NULL, server_now(api->srv), &n)) {
+	switch (policy_quota_check(pol, user, server_now(api->srv), &n)) {
 	case QUOTA_MINUTE:
 		snprintf(limit, len, "%llu", n);
 		return "oci.https.rate-minute";
@@ -218,7 +284,8 @@ static struct store_message *make_message(struct https_api *api, struct evhttp_r
 
 /* Stores m and answers 200 once it is committed; owns m and suppressed. */
 static void accept_message(struct https_api *api, struct evhttp_request *req,
-                           const char *request_id, struct store_message *m, json_t *suppressed)
+                           const char *request_id, const char *user, struct store_message *m,
+                           json_t *suppressed)
 {
 	struct pending *p = calloc(1, sizeof *p);
 
@@ -233,7 +300,8 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 	snprintf(p->request_id, sizeof p->request_id, "%s", request_id);
 	p->answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id ? m->message_id : "",
 	                      "envelopeId", m->id, "suppressedRecipients", suppressed);
-	policy_quota_charge(api->srv->policy, NULL, 1, server_now(api->srv));
+	m->user = user ? strdup(user) : NULL;
+	policy_quota_charge(api->srv->policy, user, 1, server_now(api->srv));
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_closed, p);
 	if (store_submit(api->srv->store, m, on_committed, p) < 0) {
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
@@ -244,7 +312,8 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 	}
 }
 
-static void submit_email(struct https_api *api, struct evhttp_request *req, const char *request_id)
+static void submit_email(struct https_api *api, struct evhttp_request *req, const char *request_id,
+                         const char *user)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
@@ -277,14 +346,14 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 	}
 	sender = json_string_value(json_object_get(
 	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email"));
-	if ((refusal = policy_refusal(api, sender, limit, sizeof limit)) != NULL)
+	if ((refusal = policy_refusal(api, user, sender, limit, sizeof limit)) != NULL)
 		send_error(api, req, request_id, refusal,
 		           strstr(refusal, "rate") ? "limit" : "sender",
 		           strstr(refusal, "rate") ? limit : sender);
 	else {
 		json_t *suppressed = NULL;
 		struct store_message *m = make_message(api, req, body, &suppressed);
-		accept_message(api, req, request_id, m, suppressed);
+		accept_message(api, req, request_id, user, m, suppressed);
 	}
 	json_decref(body);
 }
@@ -342,7 +411,8 @@ static const char *raw_envelope_problem(struct evhttp_request *req, char list[][
 	return NULL;
 }
 
-static void submit_raw(struct https_api *api, struct evhttp_request *req, const char *request_id)
+static void submit_raw(struct https_api *api, struct evhttp_request *req, const char *request_id,
+                       const char *user)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in), n = 0;
@@ -364,7 +434,7 @@ static void submit_raw(struct https_api *api, struct evhttp_request *req, const 
 		return;
 	}
 	sender = evhttp_find_header(evhttp_request_get_input_headers(req), "sender");
-	if ((problem = policy_refusal(api, sender, limit, sizeof limit)) != NULL) {
+	if ((problem = policy_refusal(api, user, sender, limit, sizeof limit)) != NULL) {
 		send_error(api, req, request_id, problem,
 		           strstr(problem, "rate") ? "limit" : "sender",
 		           strstr(problem, "rate") ? limit : sender);
@@ -382,14 +452,14 @@ static void submit_raw(struct https_api *api, struct evhttp_request *req, const 
 		m->message_id = strdup(hi.message_id[0] ? hi.message_id : generated);
 		m->subject = hi.subject[0] ? strdup(hi.subject) : NULL;
 	}
-	accept_message(api, req, request_id, m, suppressed);
+	accept_message(api, req, request_id, user, m, suppressed);
 }
 
 static void route(struct evhttp_request *req, void *arg)
 {
 	struct https_api *api = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	char request_id[80];
+	char request_id[80], user[512];
 
 	request_id_for(api, req, request_id, sizeof request_id);
 	if (rate_limited(api))
@@ -399,12 +469,12 @@ static void route(struct evhttp_request *req, void *arg)
 		send_error(api, req, request_id, "oci.https.not-found", NULL, NULL);
 	else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
 		send_error(api, req, request_id, "oci.https.method-not-allowed", NULL, NULL);
-	else if (api->srv->cfg->https_auth == HTTPS_AUTH_PRESENT && !signature_present(req))
+	else if (authenticate(api, req, user, sizeof user) < 0)
 		send_error(api, req, request_id, "oci.https.not-authenticated", NULL, NULL);
 	else if (strcmp(path, SUBMIT_RAW_PATH) == 0)
-		submit_raw(api, req, request_id);
+		submit_raw(api, req, request_id, user[0] ? user : NULL);
 	else
-		submit_email(api, req, request_id);
+		submit_email(api, req, request_id, user[0] ? user : NULL);
 }
 
 static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
