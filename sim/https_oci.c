@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "clock.h"
 #include "message.h"
 #include "oci_signature.h"
+#include "scenario_engine.h"
 #include "oci_submit.h"
 #include "smtp_parse.h"
 #include "server.h"
@@ -30,13 +32,20 @@
 #define SUBMIT_PATH     "/20220926/actions/submitEmail"
 #define SUBMIT_RAW_PATH "/20220926/actions/submitRawEmail"
 
+struct call;
+struct hook_ctx;
+
 struct https_api {
 	struct server *srv;
 	struct evhttp *http;
+	struct call *waiting; /* requests a rule's delay holds */
 	uint64_t next_request;
 	double window_start; /* the current second of the request-rate limit */
 	unsigned long long window_requests;
 };
+
+static int https_hook(struct https_api *api, struct evhttp_request *req, const char *request_id,
+                      struct call *c, struct hook_ctx *ctx);
 
 /* limits.requests_per_second, counted in fixed one-second windows of the
  * server's clock: 1 when this request is over the limit. */
@@ -76,13 +85,23 @@ static void send_json(struct evhttp_request *req, const char *request_id, int st
 	evbuffer_free(out);
 }
 
-/* The catalog entry's status, code and message (placeholders filled). */
+/* The catalog entry's status, code and message, its placeholders filled. */
+static void send_entry(struct evhttp_request *req, const char *request_id,
+                       const struct cat_entry *e, const struct cat_var *vars, size_t nvars)
+{
+	char message[1024];
+
+	catalog_fill(e->message ? e->message : "", vars, nvars, message, sizeof message);
+	send_json(req, request_id, e->status,
+	          json_pack("{s:s, s:s}", "code", e->error_code ? e->error_code : "", "message",
+	                    message));
+}
+
 static void send_error(struct https_api *api, struct evhttp_request *req, const char *request_id,
                        const char *id, const char *name, const char *value)
 {
 	const struct cat_entry *e = catalog_find(&api->srv->catalog, id);
 	struct cat_var var = {name, value};
-	char message[1024];
 
 	if (e == NULL) {
 		send_json(req, request_id, 500,
@@ -90,10 +109,7 @@ static void send_error(struct https_api *api, struct evhttp_request *req, const 
 		                    "Internal Server Error"));
 		return;
 	}
-	catalog_fill(e->message ? e->message : "", &var, name ? 1 : 0, message, sizeof message);
-	send_json(req, request_id, e->status,
-	          json_pack("{s:s, s:s}", "code", e->error_code ? e->error_code : "", "message",
-	                    message));
+	send_entry(req, request_id, e, &var, name ? 1 : 0);
 }
 
 static void request_id_for(struct https_api *api, struct evhttp_request *req, char *out, size_t len)
@@ -313,8 +329,11 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 }
 
 static void submit_email(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                         const char *user)
+                         const char *user, struct call *resumed)
 {
+	const char **rcpts = NULL;
+	struct hook_ctx ctx = {.stage = STAGE_SUBMIT};
+	int h;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	unsigned long long max = api->srv->cfg->limits.message_bytes;
@@ -338,6 +357,16 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 		send_error(api, req, request_id, "oci.https.invalid-json", NULL, NULL);
 		return;
 	}
+	ctx.sender = json_string_value(json_object_get(
+	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email"));
+	ctx.nrecipients = oci_submit_recipients(body, &rcpts);
+	ctx.recipients = rcpts;
+	h = https_hook(api, req, request_id, resumed, &ctx);
+	free(rcpts);
+	if (h == 1) {
+		json_decref(body);
+		return;
+	}
 	if (oci_submit_check(body, &err) < 0) {
 		send_error(api, req, request_id, err.id,
 		           strstr(err.id, "address") ? "address" : "header", err.value);
@@ -346,7 +375,7 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 	}
 	sender = json_string_value(json_object_get(
 	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email"));
-	if ((refusal = policy_refusal(api, user, sender, limit, sizeof limit)) != NULL)
+	if (h != 2 && (refusal = policy_refusal(api, user, sender, limit, sizeof limit)) != NULL)
 		send_error(api, req, request_id, refusal,
 		           strstr(refusal, "rate") ? "limit" : "sender",
 		           strstr(refusal, "rate") ? limit : sender);
@@ -412,8 +441,10 @@ static const char *raw_envelope_problem(struct evhttp_request *req, char list[][
 }
 
 static void submit_raw(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                       const char *user)
+                       const char *user, struct call *resumed)
 {
+	struct hook_ctx ctx = {.stage = STAGE_SUBMIT_RAW};
+	int h;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in), n = 0;
 	unsigned long long max = api->srv->cfg->limits.message_bytes;
@@ -429,12 +460,22 @@ static void submit_raw(struct https_api *api, struct evhttp_request *req, const 
 		send_error(api, req, request_id, "oci.https.entity-too-large", "limit", limit);
 		return;
 	}
+	ctx.sender = header_of(req, "sender");
+	ctx.nrecipients =
+	    split_recipients(header_of(req, "recipients"), list, OCI_MAX_RECIPIENTS + 1);
+	for (size_t i = 0; i < ctx.nrecipients && i <= OCI_MAX_RECIPIENTS; i++)
+		rcpts[i] = list[i];
+	ctx.recipients = rcpts;
+	if (ctx.nrecipients > OCI_MAX_RECIPIENTS + 1)
+		ctx.nrecipients = OCI_MAX_RECIPIENTS + 1;
+	if ((h = https_hook(api, req, request_id, resumed, &ctx)) == 1)
+		return;
 	if ((problem = raw_envelope_problem(req, list, &n, &err)) != NULL) {
 		send_error(api, req, request_id, problem, "address", err.value);
 		return;
 	}
 	sender = evhttp_find_header(evhttp_request_get_input_headers(req), "sender");
-	if ((problem = policy_refusal(api, user, sender, limit, sizeof limit)) != NULL) {
+	if (h != 2 && (problem = policy_refusal(api, user, sender, limit, sizeof limit)) != NULL) {
 		send_error(api, req, request_id, problem,
 		           strstr(problem, "rate") ? "limit" : "sender",
 		           strstr(problem, "rate") ? limit : sender);
@@ -455,26 +496,200 @@ static void submit_raw(struct https_api *api, struct evhttp_request *req, const 
 	accept_message(api, req, request_id, user, m, suppressed);
 }
 
-static void route(struct evhttp_request *req, void *arg)
+/* A request held by a rule's delay; it resumes at the stage it stopped. */
+struct call {
+	struct call *next;
+	struct https_api *api;
+	struct evhttp_request *req; /* NULL once its connection is gone */
+	enum scenario_stage resume; /* hooks of earlier stages have run */
+	const struct rule *forced;  /* the delayed rule, acting when the wait ends */
+	uint64_t attempt;
+	struct event *timer;
+};
+
+static void handle(struct https_api *api, struct evhttp_request *req, struct call *resumed);
+
+static void on_call_closed(struct evhttp_connection *conn, void *arg)
 {
-	struct https_api *api = arg;
+	struct call *c = arg;
+
+	(void)conn;
+	c->req = NULL;
+}
+
+static void unlink_call(struct call *c)
+{
+	for (struct call **p = &c->api->waiting; *p != NULL; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+}
+
+static void on_wait_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+
+	(void)fd;
+	(void)what;
+	unlink_call(c);
+	if (c->req != NULL) {
+		evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL, NULL);
+		handle(c->api, c->req, c);
+	}
+	event_free(c->timer);
+	free(c);
+}
+
+static void start_wait(struct https_api *api, struct evhttp_request *req, enum scenario_stage stage,
+                       const struct rule *r, uint64_t attempt)
+{
+	struct call *c = calloc(1, sizeof *c);
+	struct timeval tv;
+
+	if (c == NULL)
+		return;
+	c->api = api;
+	c->req = req;
+	c->resume = stage;
+	c->forced = r;
+	c->attempt = attempt;
+	c->timer = evtimer_new(api->srv->base, on_wait_over, c);
+	c->next = api->waiting;
+	api->waiting = c;
+	tv.tv_sec = (long)r->act.delay;
+	tv.tv_usec = (long)((r->act.delay - (double)tv.tv_sec) * 1e6);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_call_closed, c);
+	evtimer_add(c->timer, &tv);
+}
+
+void https_api_scenario_changed(struct https_api *api)
+{
+	static const struct timeval now = {0, 0};
+
+	for (struct call *c = api ? api->waiting : NULL; c != NULL; c = c->next) {
+		c->forced = NULL; /* the old scenario's rule: resume natively, now */
+		evtimer_add(c->timer, &now);
+	}
+}
+
+/* Closes the connection without an answer. */
+static void drop_request(struct evhttp_request *req)
+{
+	struct bufferevent *bev =
+	    evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+
+	shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+}
+
+static void send_forced(struct https_api *api, struct evhttp_request *req, const char *request_id,
+                        const struct rule *r, const struct hook_ctx *ctx)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char limit[32];
+
+	for (size_t i = 0; i < r->act.nheaders; i++)
+		evhttp_add_header(h, r->act.header_names[i], r->act.header_values[i]);
+	if (r->act.close)
+		evhttp_add_header(h, "Connection", "close");
+	if (r->act.reply_entry != NULL) {
+		unsigned long long n = strstr(r->act.reply_entry->id, "rate-day")
+		                           ? api->srv->cfg->limits.per_day
+		                       : strstr(r->act.reply_entry->id, "rate-minute")
+		                           ? api->srv->cfg->limits.per_minute
+		                           : api->srv->cfg->limits.message_bytes;
+		const char *rcpt = ctx->nrecipients ? ctx->recipients[0] : "";
+		struct cat_var vars[] = {{"limit", limit},
+		                         {"sender", ctx->sender ? ctx->sender : ""},
+		                         {"address", ctx->sender ? ctx->sender : rcpt},
+		                         {"header", "X-Header"}};
+		snprintf(limit, sizeof limit, "%llu", n);
+		send_entry(req, request_id, r->act.reply_entry, vars, 4);
+	} else {
+		send_json(req, request_id, r->act.https_status,
+		          json_pack("{s:s, s:s}", "code", r->act.https_code, "message",
+		                    r->act.https_message));
+	}
+}
+
+static uint64_t request_attempt(struct https_api *api, struct evhttp_request *req)
+{
+	const char *id = header_of(req, "opc-request-id");
+	char key[200];
+
+	if (!engine_uses_attempt(api->srv->engine) || id == NULL)
+		return 1;
+	snprintf(key, sizeof key, "opc-request-id:%s", id);
+	return engine_attempt(api->srv->engine, key);
+}
+
+/* The scenario at an HTTPS stage: 0 native, 1 answered (or dropped, or
+ * waiting), 2 the stage's native rejections are lifted. */
+static int https_hook(struct https_api *api, struct evhttp_request *req, const char *request_id,
+                      struct call *c, struct hook_ctx *ctx)
+{
+	const struct rule *r;
+
+	if (c != NULL && c->resume == ctx->stage && c->forced != NULL) {
+		r = c->forced;
+		c->forced = NULL;
+	} else if (c != NULL && ctx->stage <= c->resume) {
+		return 0; /* it ran before the wait */
+	} else {
+		ctx->method = method_name(evhttp_request_get_command(req));
+		ctx->path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+		ctx->header = header_of;
+		ctx->header_arg = req;
+		ctx->attempt = c != NULL ? c->attempt : request_attempt(api, req);
+		if ((r = engine_match(api->srv->engine, ctx)) == NULL)
+			return 0;
+		if (r->act.delay > 0) {
+			start_wait(api, req, ctx->stage, r, ctx->attempt);
+			return 1;
+		}
+	}
+	if (r->act.set_text != NULL)
+		server_apply_set(api->srv, r->act.set_text);
+	if (r->act.drop) {
+		drop_request(req);
+		return 1;
+	}
+	if (r->act.reply_entry != NULL || r->act.https_status != 0) {
+		send_forced(api, req, request_id, r, ctx);
+		return 1;
+	}
+	return r->act.accept ? 2 : 0;
+}
+
+static void handle(struct https_api *api, struct evhttp_request *req, struct call *resumed)
+{
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	struct hook_ctx ctx = {.stage = STAGE_REQUEST};
 	char request_id[80], user[512];
+	int h;
 
 	request_id_for(api, req, request_id, sizeof request_id);
-	if (rate_limited(api))
+	if ((h = https_hook(api, req, request_id, resumed, &ctx)) == 1)
+		return;
+	if (h != 2 && rate_limited(api))
 		send_error(api, req, request_id, "oci.https.too-many-requests", NULL, NULL);
 	else if (path == NULL ||
 	         (strcmp(path, SUBMIT_PATH) != 0 && strcmp(path, SUBMIT_RAW_PATH) != 0))
 		send_error(api, req, request_id, "oci.https.not-found", NULL, NULL);
 	else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
 		send_error(api, req, request_id, "oci.https.method-not-allowed", NULL, NULL);
-	else if (authenticate(api, req, user, sizeof user) < 0)
+	else if (h != 2 && authenticate(api, req, user, sizeof user) < 0)
 		send_error(api, req, request_id, "oci.https.not-authenticated", NULL, NULL);
 	else if (strcmp(path, SUBMIT_RAW_PATH) == 0)
-		submit_raw(api, req, request_id, user[0] ? user : NULL);
+		submit_raw(api, req, request_id, h == 2 ? NULL : (user[0] ? user : NULL), resumed);
 	else
-		submit_email(api, req, request_id, user[0] ? user : NULL);
+		submit_email(api, req, request_id, h == 2 ? NULL : (user[0] ? user : NULL),
+		             resumed);
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+	handle(arg, req, NULL);
 }
 
 static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
@@ -528,6 +743,15 @@ void https_api_free(struct https_api *api)
 {
 	if (api == NULL)
 		return;
+	while (api->waiting != NULL) {
+		struct call *c = api->waiting;
+		api->waiting = c->next;
+		if (c->req != NULL)
+			evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL,
+			                              NULL);
+		event_free(c->timer);
+		free(c);
+	}
 	evhttp_free(api->http);
 	free(api);
 }

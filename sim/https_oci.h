@@ -14,5 +14,8 @@ struct https_api;
 struct https_api *https_api_new(struct server *srv, const char *listen, int *port, char *err,
                                 size_t errlen);
 void https_api_free(struct https_api *api);
+/* The scenario is about to change: requests a rule's delay holds resume now,
+ * natively, and forget the old rule. */
+void https_api_scenario_changed(struct https_api *api);
 
 #endif

@@ -69,12 +69,17 @@ static int load_settings(struct ydoc *d, yaml_node_t *n, const struct source *sr
 	return *out ? 0 : ydoc_error(d, n, "%s: cannot keep this text", what);
 }
 
-static const char *const stage_names[STAGE_COUNT] = {"connect",  "ehlo", "starttls", "auth",
-                                                     "mail",     "rcpt", "data",     "data-body",
-                                                     "data-end", "rset", "quit",     "idle"};
+static const char *const stage_names[STAGE_COUNT] = {
+    "connect",  "ehlo", "starttls", "auth", "mail",    "rcpt",   "data",      "data-body",
+    "data-end", "rset", "quit",     "idle", "request", "submit", "submit-raw"};
 
 /* Stages the language has, but this edsim does not serve yet. */
-static const char *const later_stages[] = {"request", "submit", "submit-raw", "relay", NULL};
+static const char *const later_stages[] = {"relay", NULL};
+
+static int https_stage(enum scenario_stage st)
+{
+	return st == STAGE_REQUEST || st == STAGE_SUBMIT || st == STAGE_SUBMIT_RAW;
+}
 
 static const char *const outcomes[] = {"delivered-once", "delivered-once-after-retry",
                                        "not-delivered", "suppressed", NULL};
@@ -106,9 +111,11 @@ static int load_stage(struct ydoc *d, yaml_node_t *when, enum scenario_stage *ou
 
 	*out = STAGE_COUNT; /* unknown: stage-specific checks are skipped */
 	if (n == NULL)
-		return ydoc_error(d, when,
-		                  "when: missing 'stage' (connect, ehlo, starttls, auth, mail, "
-		                  "rcpt, data, data-body, data-end, rset, quit or idle)");
+		return ydoc_error(
+		    d, when,
+		    "when: missing 'stage' (connect, ehlo, starttls, auth, mail, "
+		    "rcpt, data, data-body, data-end, rset, quit, idle, request, submit "
+		    "or submit-raw)");
 	for (int i = 0; i < STAGE_COUNT; i++)
 		if (s != NULL && strcmp(s, stage_names[i]) == 0) {
 			*out = (enum scenario_stage)i;
@@ -118,7 +125,8 @@ static int load_stage(struct ydoc *d, yaml_node_t *when, enum scenario_stage *ou
 		return ydoc_error(d, n, "stage '%s' is not served by this version of edsim", s);
 	return ydoc_error(d, n,
 	                  "unknown stage '%s': expected connect, ehlo, starttls, auth, mail, "
-	                  "rcpt, data, data-body, data-end, rset, quit or idle",
+	                  "rcpt, data, data-body, data-end, rset, quit, idle, request, submit or "
+	                  "submit-raw",
 	                  s ? s : "");
 }
 
@@ -166,37 +174,73 @@ static int check_matchers(struct ydoc *d, yaml_node_t *when, const struct rule_w
 	enum scenario_stage st = w->stage;
 	int rc = 0;
 
-	if (w->attempt && st != STAGE_DATA_END)
-		rc = ydoc_error(d, ydoc_get(d, when, "attempt"),
-		                "when.attempt: only at stage data-end, where the message is known "
-		                "(by its Message-ID, else by its envelope)");
-	int data = st == STAGE_DATA || st == STAGE_DATA_BODY || st == STAGE_DATA_END;
+	if (w->attempt && st != STAGE_DATA_END && !https_stage(st))
+		rc =
+		    ydoc_error(d, ydoc_get(d, when, "attempt"),
+		               "when.attempt: only at stage data-end, where the message is known "
+		               "(by its Message-ID, else by its envelope), and at the HTTPS stages "
+		               "(by opc-request-id)");
+	if ((w->method || w->path || w->nheaders) && !https_stage(st))
+		rc = ydoc_error(d, when,
+		                "when: method, path and header only at the HTTPS stages request, "
+		                "submit and submit-raw");
+	if (w->connection && https_stage(st))
+		rc = ydoc_error(d, ydoc_get(d, when, "connection"),
+		                "when.connection: not at the HTTPS stages; use attempt or times");
+	int data = st == STAGE_DATA || st == STAGE_DATA_BODY || st == STAGE_DATA_END ||
+	           st == STAGE_SUBMIT || st == STAGE_SUBMIT_RAW;
 
 	if (w->sender && !(st == STAGE_MAIL || st == STAGE_RCPT || data))
 		rc = ydoc_error(
 		    d, ydoc_get(d, when, "sender"),
-		    "when.sender: only at stages mail, rcpt, data, data-body and data-end");
+		    "when.sender: only at stages mail, rcpt, data, data-body, data-end, submit and "
+		    "submit-raw");
 	if (w->recipient && !(st == STAGE_RCPT || data))
-		rc =
-		    ydoc_error(d, ydoc_get(d, when, "recipient"),
-		               "when.recipient: only at stages rcpt, data, data-body and data-end");
+		rc = ydoc_error(
+		    d, ydoc_get(d, when, "recipient"),
+		    "when.recipient: only at stages rcpt, data, data-body, data-end, submit "
+		    "and submit-raw");
 	if (ydoc_get(d, when, "offset") != NULL && st != STAGE_DATA_BODY)
 		rc = ydoc_error(d, ydoc_get(d, when, "offset"),
 		                "when.offset: only at stage data-body");
 	if (w->mechanism && st != STAGE_AUTH)
 		rc = ydoc_error(d, ydoc_get(d, when, "mechanism"),
 		                "when.mechanism: only at stage auth");
-	if (w->command && st == STAGE_CONNECT)
+	if (w->command && (st == STAGE_CONNECT || https_stage(st)))
 		rc = ydoc_error(d, ydoc_get(d, when, "command"),
-		                "when.command: not at stage connect, which has no command");
+		                "when.command: not at stage connect or the HTTPS stages");
+	return rc;
+}
+
+/* A mapping of strings (header name: value or glob) into two arrays. */
+static int load_pairs(struct ydoc *d, yaml_node_t *n, const char *what, char ***names,
+                      char ***values, size_t *count)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	if (n == NULL)
+		return 0;
+	if (ydoc_expect_map(d, n, what) < 0)
+		return -1;
+	*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	*names = calloc(*count ? *count : 1, sizeof **names);
+	*values = calloc(*count ? *count : 1, sizeof **values);
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++, i++) {
+		rc |= ydoc_string(d, yaml_document_get_node(&d->doc, p->key), what, &(*names)[i]);
+		rc |=
+		    ydoc_string(d, yaml_document_get_node(&d->doc, p->value), what, &(*values)[i]);
+	}
 	return rc;
 }
 
 static int load_when(struct ydoc *d, yaml_node_t *when, struct rule_when *w)
 {
-	static const char *const keys[] = {
-	    "stage", "connection", "command",   "attempt",     "times",  "sender", "recipient",
-	    "user",  "client_ip",  "mechanism", "probability", "offset", NULL};
+	static const char *const keys[] = {"stage",     "connection", "command",     "attempt",
+	                                   "times",     "sender",     "recipient",   "user",
+	                                   "client_ip", "mechanism",  "probability", "offset",
+	                                   "method",    "path",       "header",      NULL};
 	yaml_node_t *offset = ydoc_get(d, when, "offset");
 	int rc = 0;
 
@@ -216,6 +260,10 @@ static int load_when(struct ydoc *d, yaml_node_t *when, struct rule_when *w)
 	rc |= load_probability(d, when, &w->probability);
 	if (offset != NULL)
 		rc |= ydoc_uint(d, offset, "when.offset", &w->offset);
+	rc |= load_text(d, when, "method", &w->method);
+	rc |= load_text(d, when, "path", &w->path);
+	rc |= load_pairs(d, ydoc_get(d, when, "header"), "when.header", &w->header_names,
+	                 &w->header_globs, &w->nheaders);
 	if (w->stage != STAGE_COUNT)
 		rc |= check_matchers(d, when, w);
 	return rc ? -1 : 0;
@@ -241,8 +289,6 @@ static int load_reply(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 		a->reply_entry = catalog_find(cat, s);
 		if (a->reply_entry == NULL)
 			return ydoc_error(d, n, "do.reply: unknown catalog id '%s'", s);
-		if (a->reply_entry->protocol != CAT_SMTP)
-			return ydoc_error(d, n, "do.reply: '%s' is not an SMTP condition", s);
 		return 0;
 	}
 	copy = strdup(s);
@@ -280,12 +326,42 @@ static int load_flag(struct ydoc *d, yaml_node_t *map, const char *key, int *out
 	return ydoc_bool(d, n, what, out);
 }
 
+/* HTTPS stages answer with HTTPS rows or status/code/message, SMTP stages
+ * with SMTP rows or reply lines. */
+static int check_protocol(struct ydoc *d, yaml_node_t *act, const struct rule_do *a,
+                          enum scenario_stage st)
+{
+	yaml_node_t *reply = ydoc_get(d, act, "reply");
+	int https = https_stage(st), rc = 0;
+
+	if (a->reply_entry != NULL && a->reply_entry->protocol != (https ? CAT_HTTPS : CAT_SMTP))
+		rc = ydoc_error(d, reply, "do.reply: '%s' is not an %s condition",
+		                a->reply_entry->id, https ? "HTTPS" : "SMTP");
+	if (https && a->nreply_lines > 0)
+		rc = ydoc_error(d, reply,
+		                "do.reply: at the HTTPS stages, a catalog id or status, "
+		                "code and message");
+	if (!https && (a->https_status || a->https_code || a->https_message || a->nheaders))
+		rc = ydoc_error(d, act,
+		                "do: status, code, message and headers only at the HTTPS stages");
+	if (https && (a->https_status != 0) != (a->https_code != NULL && a->https_message != NULL))
+		rc = ydoc_error(d, act, "do: give status, code and message together");
+	if (https && a->https_status && a->reply_entry != NULL)
+		rc =
+		    ydoc_error(d, act, "do: a catalog reply or status, code and message, not both");
+	if (https && (a->trickle || a->suppress || a->discard))
+		rc = ydoc_error(d, act, "do: trickle, suppress and discard are SMTP actions");
+	return rc;
+}
+
 static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do *a,
                          enum scenario_stage st)
 {
-	int has_reply = a->reply_entry != NULL || a->nreply_lines > 0;
+	int has_reply = a->reply_entry != NULL || a->nreply_lines > 0 || a->https_status != 0;
 	int rc = 0;
 
+	if (st != STAGE_COUNT && check_protocol(d, act, a, st) < 0)
+		rc = -1;
 	if (!has_reply && !a->drop && !a->close && !a->accept && !a->discard && !a->suppress &&
 	    a->delay == 0 && a->set_text == NULL && !a->tls_fail && a->trickle == 0)
 		rc = ydoc_error(d, act,
@@ -321,9 +397,9 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
                    const struct source *src, enum scenario_stage st, struct rule_do *a)
 {
-	static const char *const keys[] = {"reply",    "delay",   "close",    "drop",
-	                                   "accept",   "discard", "suppress", "trickle",
-	                                   "tls-fail", "set",     NULL};
+	static const char *const keys[] = {"reply",   "delay",    "close",   "drop",     "accept",
+	                                   "discard", "suppress", "trickle", "tls-fail", "set",
+	                                   "status",  "code",     "message", "headers",  NULL};
 	yaml_node_t *n;
 	int rc = 0;
 
@@ -345,6 +421,18 @@ static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
 	     (a->trickle == 0 &&
 	      ydoc_error(d, n, "do.trickle: expected bytes a second, at least 1"))))
 		rc = -1;
+	if ((n = ydoc_get(d, act, "status")) != NULL) {
+		unsigned long long status = 0;
+		if (ydoc_uint(d, n, "do.status", &status) < 0)
+			rc = -1;
+		else if (status < 200 || status > 599)
+			rc = ydoc_error(d, n, "do.status: expected an HTTP status from 200 to 599");
+		a->https_status = (int)status;
+	}
+	rc |= load_text(d, act, "code", &a->https_code);
+	rc |= load_text(d, act, "message", &a->https_message);
+	rc |= load_pairs(d, ydoc_get(d, act, "headers"), "do.headers", &a->header_names,
+	                 &a->header_values, &a->nheaders);
 	if ((n = ydoc_get(d, act, "set")) != NULL)
 		rc |= load_settings(d, n, src, "do.set", &a->set_text);
 	if (rc == 0)
@@ -576,6 +664,14 @@ static void rule_free(struct rule *r)
 	free(r->when.mechanism);
 	free_strings(r->act.reply_lines, r->act.nreply_lines);
 	free(r->act.set_text);
+	free(r->when.method);
+	free(r->when.path);
+	free_strings(r->when.header_names, r->when.nheaders);
+	free_strings(r->when.header_globs, r->when.nheaders);
+	free(r->act.https_code);
+	free(r->act.https_message);
+	free_strings(r->act.header_names, r->act.nheaders);
+	free_strings(r->act.header_values, r->act.nheaders);
 }
 
 void scenario_free(struct scenario *sc)

@@ -29,7 +29,10 @@ enum scenario_stage {
 	STAGE_DATA_END,
 	STAGE_RSET,
 	STAGE_QUIT,
-	STAGE_IDLE, /* the client stays silent past the command timeout */
+	STAGE_IDLE,       /* the client stays silent past the command timeout */
+	STAGE_REQUEST,    /* HTTPS: any request, before anything is checked */
+	STAGE_SUBMIT,     /* HTTPS: submitEmail, its JSON body parsed */
+	STAGE_SUBMIT_RAW, /* HTTPS: submitRawEmail, its envelope headers read */
 	STAGE_COUNT
 };
 
@@ -39,28 +42,36 @@ const char *scenario_stage_name(enum scenario_stage stage);
 
 struct rule_when {
 	enum scenario_stage stage;
-	unsigned long long connection; /* nth connection since the scenario started */
-	unsigned long long command;    /* nth command of the connection */
-	unsigned long long attempt;    /* nth time this message reached data-end */
-	unsigned long long times;      /* the rule fires at most this often (0: no bound) */
-	char *sender, *recipient;      /* glob patterns, case-insensitive */
-	char *user, *client_ip;        /* exact */
-	char *mechanism;               /* AUTH mechanism, case-insensitive */
-	double probability;            /* 1.0 unless set */
-	unsigned long long offset;     /* data-body: bytes of message data received */
+	unsigned long long connection;       /* nth connection since the scenario started */
+	unsigned long long command;          /* nth command of the connection */
+	unsigned long long attempt;          /* nth time this message reached data-end */
+	unsigned long long times;            /* the rule fires at most this often (0: no bound) */
+	char *sender, *recipient;            /* glob patterns, case-insensitive */
+	char *user, *client_ip;              /* exact */
+	char *mechanism;                     /* AUTH mechanism, case-insensitive */
+	double probability;                  /* 1.0 unless set */
+	unsigned long long offset;           /* data-body: bytes of message data received */
+	char *method;                        /* HTTPS: the request method, case-insensitive */
+	char *path;                          /* HTTPS: a glob on the request path */
+	char **header_names, **header_globs; /* HTTPS: each named header matches its glob */
+	size_t nheaders;
 };
 
 struct rule_do {
 	const struct cat_entry *reply_entry; /* a catalog reply ... */
 	char **reply_lines;                  /* ... or literal lines */
 	size_t nreply_lines;
-	double delay;               /* seconds before acting */
-	int close;                  /* close after the reply */
-	int drop;                   /* close without a reply */
-	int accept;                 /* the stage's native checks pass */
-	int discard;                /* data-end: answer as accepted, store nothing */
-	int suppress;               /* rcpt: treat the recipient as suppressed */
-	char *set_text;             /* settings laid over the running configuration, as YAML */
+	double delay;     /* seconds before acting */
+	int close;        /* close after the reply */
+	int drop;         /* close without a reply */
+	int accept;       /* the stage's native checks pass */
+	int discard;      /* data-end: answer as accepted, store nothing */
+	int suppress;     /* rcpt: treat the recipient as suppressed */
+	char *set_text;   /* settings laid over the running configuration, as YAML */
+	int https_status; /* HTTPS: a literal answer: status, code, message */
+	char *https_code, *https_message;
+	char **header_names, **header_values; /* HTTPS: extra response headers */
+	size_t nheaders;
 	int tls_fail;               /* abort the TLS handshake (starttls, connect) */
 	unsigned long long trickle; /* send the reply at this many bytes a second */
 };

@@ -152,6 +152,16 @@ static int any_recipient_matches(const char *pattern, const struct hook_ctx *ctx
 	return 0;
 }
 
+static int headers_match(const struct rule_when *w, const struct hook_ctx *ctx)
+{
+	for (size_t i = 0; i < w->nheaders; i++)
+		if (ctx->header == NULL ||
+		    !glob_matches(w->header_globs[i],
+		                  ctx->header(ctx->header_arg, w->header_names[i])))
+			return 0;
+	return 1;
+}
+
 static int counters_match(const struct rule_when *w, const struct hook_ctx *ctx)
 {
 	return (w->connection == WHEN_ANY || w->connection == ctx->connection) &&
@@ -168,7 +178,10 @@ static int matchers_match(const struct rule_when *w, const struct hook_ctx *ctx)
 	       (w->client_ip == NULL ||
 	        (ctx->client_ip != NULL && strcmp(w->client_ip, ctx->client_ip) == 0)) &&
 	       (w->mechanism == NULL ||
-	        (ctx->mechanism != NULL && strcasecmp(w->mechanism, ctx->mechanism) == 0));
+	        (ctx->mechanism != NULL && strcasecmp(w->mechanism, ctx->mechanism) == 0)) &&
+	       (w->method == NULL ||
+	        (ctx->method != NULL && strcasecmp(w->method, ctx->method) == 0)) &&
+	       (w->path == NULL || glob_matches(w->path, ctx->path)) && headers_match(w, ctx);
 }
 
 const struct rule *engine_match(struct engine *e, const struct hook_ctx *ctx)

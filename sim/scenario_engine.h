@@ -29,6 +29,9 @@ struct hook_ctx {
 	const char *client_ip;
 	const char *mechanism;
 	unsigned long long offset; /* data-body: bytes of message data so far */
+	const char *method, *path; /* HTTPS */
+	const char *(*header)(void *arg, const char *name); /* HTTPS: a request header, or NULL */
+	void *header_arg;
 	/* for filling a forced reply's placeholders, not for matching */
 	const char *helo;      /* the EHLO/HELO name */
 	const char *stored_id; /* data-end: the id the message was stored under */

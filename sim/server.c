@@ -320,6 +320,7 @@ static void forget_rules(struct server *srv)
 {
 	for (struct session *s = srv->sessions; s != NULL; s = smtp_session_next(s))
 		smtp_session_scenario_changed(s);
+	https_api_scenario_changed(srv->https);
 }
 
 /* Puts in force the configuration edsim started with plus sc's settings,

@@ -125,7 +125,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "unknown stage" unknown-stage.yaml \
-	"unknown-stage.yaml:5:14: unknown stage 'helo': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit or idle"
+	"unknown-stage.yaml:5:14: unknown stage 'helo': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit or submit-raw"
 
 scen later-stage.yaml <<'Y'
 edsim: 1
@@ -149,7 +149,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "missing stage" no-stage.yaml \
-	"no-stage.yaml:5:7: when: missing 'stage' (connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit or idle)"
+	"no-stage.yaml:5:7: when: missing 'stage' (connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit or submit-raw)"
 
 scen attempt-at-mail.yaml <<'Y'
 edsim: 1
@@ -162,7 +162,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "attempt outside data-end" attempt-at-mail.yaml \
-	"attempt-at-mail.yaml:6:16: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope)"
+	"attempt-at-mail.yaml:6:16: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope), and at the HTTPS stages (by opc-request-id)"
 
 scen sender-at-ehlo.yaml <<'Y'
 edsim: 1
@@ -175,7 +175,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "sender at stage ehlo" sender-at-ehlo.yaml \
-	"sender-at-ehlo.yaml:6:15: when.sender: only at stages mail, rcpt, data, data-body and data-end"
+	"sender-at-ehlo.yaml:6:15: when.sender: only at stages mail, rcpt, data, data-body, data-end, submit and submit-raw"
 
 scen recipient-at-mail.yaml <<'Y'
 edsim: 1
@@ -188,7 +188,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "recipient at stage mail" recipient-at-mail.yaml \
-	"recipient-at-mail.yaml:6:18: when.recipient: only at stages rcpt, data, data-body and data-end"
+	"recipient-at-mail.yaml:6:18: when.recipient: only at stages rcpt, data, data-body, data-end, submit and submit-raw"
 
 scen mechanism-at-mail.yaml <<'Y'
 edsim: 1
@@ -214,7 +214,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "command at stage connect" command-at-connect.yaml \
-	"command-at-connect.yaml:6:16: when.command: not at stage connect, which has no command"
+	"command-at-connect.yaml:6:16: when.command: not at stage connect or the HTTPS stages"
 
 scen count-zero.yaml <<'Y'
 edsim: 1
@@ -282,7 +282,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "unknown when key" unknown-when-key.yaml \
-	"unknown-when-key.yaml:6:7: unknown key 'senders': expected one of stage, connection, command, attempt, times, sender, recipient, user, client_ip, mechanism, probability, offset"
+	"unknown-when-key.yaml:6:7: unknown key 'senders': expected one of stage, connection, command, attempt, times, sender, recipient, user, client_ip, mechanism, probability, offset, method, path, header"
 
 # ---- do ---------------------------------------------------------------------------
 scen unknown-id.yaml <<'Y'
@@ -438,7 +438,7 @@ rules:
       replay: oci.smtp.server-error
 Y
 expect_errors "unknown do key" unknown-do-key.yaml \
-	"unknown-do-key.yaml:7:7: unknown key 'replay': expected one of reply, delay, close, drop, accept, discard, suppress, trickle, tls-fail, set"
+	"unknown-do-key.yaml:7:7: unknown key 'replay': expected one of reply, delay, close, drop, accept, discard, suppress, trickle, tls-fail, set, status, code, message, headers"
 
 scen bad-flag.yaml <<'Y'
 edsim: 1
@@ -608,9 +608,9 @@ check "several files: the good ones are ok, in order" \
 check "several files: every error of every file" "$(printf '%s\n' \
 	"many-a.yaml:1:8: edsim: expected 1, the only version of the scenario language" \
 	"many-a.yaml:1:1: missing 'name'" \
-	"many-a.yaml:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit or idle" \
+	"many-a.yaml:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit or submit-raw" \
 	"many-a.yaml:4:17: do.reply: unknown catalog id 'oci.smtp.nothing'" \
-	"many-b.yaml:4:34: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope)" \
+	"many-b.yaml:4:34: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope), and at the HTTPS stages (by opc-request-id)" \
 	"many-b.yaml:5:19: do.discard: only at stage data-end" \
 	"many-b.yaml:6:38: when.probability: expected a number from 0 to 1" \
 	"many-b.yaml:7:9: do: drop closes without a reply; it cannot go with reply or close" \

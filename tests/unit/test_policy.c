@@ -13,8 +13,8 @@
 static char *alice_approved[] = {"*@example.com", "bob@other.org", "user?@wild.net"};
 static char *carol_approved[] = {"carol@third.net"};
 static struct config_user two_users[] = {
-    {"alice", "s3cret", alice_approved, 3},
-    {"carol", "pw2", carol_approved, 1},
+    {"alice", "s3cret", alice_approved, 3, NULL},
+    {"carol", "pw2", carol_approved, 1, NULL},
 };
 static char *suppressed[] = {"gone@example.com", "Bounced@Example.org"};
 
