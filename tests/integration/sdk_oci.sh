@@ -152,3 +152,17 @@ rid=$(field "$out" "d.get('envelopeId') or ''")
 check "the retried submission is stored once, for the SDK user" "1|sdk retry|$SDK_USER" \
 	"$(message_count)|$(api GET "/api/v1/messages/$rid" | json "str(d['subject']) + '|' + str(d['user'])")"
 edsim_stop rate
+
+# ---- 3b. the same with the repository's 429-twice scenario ----------------------------------
+cfg=$(write_config scen.yaml < <(users_yaml))
+edsim_start scen429 --config "$cfg" \
+	--scenario "$EDSIM_REPO/scenarios/oci/https/composite/oci.https.composite.429-twice-then-200.yaml" || exit 1
+HTTPS_PORT=$(ready_field "$T/scen429/state/edsim.ready" https)
+out=$(sdk ok SUBJECT="sdk scenario retry")
+echo "    sdk with the 429-twice scenario: $out"
+check "the 429-twice scenario: the SDK call succeeds" True "$(field "$out" "d['ok']")"
+check "the 429-twice scenario: three attempts, 429, 429, then 200" \
+	"429 TooManyRequests,429 TooManyRequests,200 None" \
+	"$(field "$out" "','.join('%s %s' % (a['status'], a.get('code')) for a in d['attempts'])")"
+check "the 429-twice scenario: stored once" 1 "$(message_count)"
+edsim_stop scen429
