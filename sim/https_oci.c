@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "clock.h"
@@ -65,10 +67,33 @@ static int rate_limited(struct https_api *api)
 
 /* A submission waiting for its commit. */
 struct pending {
+	struct https_api *api;
 	struct evhttp_request *req; /* NULL once its connection is gone */
 	char request_id[80];
+	char client_ip[64];
+	char *user;
 	json_t *answer;
 };
+
+/* An event for a submission, as SMTP records one per message: stage
+ * "https", the HTTP status as the code. */
+static void record(struct https_api *api, const char *client_ip, const char *user, const char *type,
+                   int status, const char *text, const char *message)
+{
+	struct event_record rec = {type,   0,      client_ip, user,    "https",
+	                           "POST", status, text,      message, NULL};
+
+	events_emit(api->srv->events, &rec);
+}
+
+static const char *peer_of(struct evhttp_request *req)
+{
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
+	return peer ? peer : "";
+}
 
 static void send_json(struct evhttp_request *req, const char *request_id, int status, json_t *body)
 {
@@ -103,6 +128,8 @@ static void send_error(struct https_api *api, struct evhttp_request *req, const 
 	const struct cat_entry *e = catalog_find(&api->srv->catalog, id);
 	struct cat_var var = {name, value};
 
+	if (e != NULL)
+		record(api, peer_of(req), NULL, "rejected", e->status, e->error_code, NULL);
 	if (e == NULL) {
 		send_json(req, request_id, 500,
 		          json_pack("{s:s, s:s}", "code", "InternalServerError", "message",
@@ -211,6 +238,9 @@ static void on_committed(void *arg, int ok)
 {
 	struct pending *p = arg;
 
+	if (ok)
+		record(p->api, p->client_ip, p->user, "accepted", 200, NULL,
+		       json_string_value(json_object_get(p->answer, "envelopeId")));
 	if (p->req != NULL) {
 		evhttp_connection_set_closecb(evhttp_request_get_connection(p->req), NULL, NULL);
 		if (ok)
@@ -221,6 +251,7 @@ static void on_committed(void *arg, int ok)
 			                    "Internal Server Error"));
 	}
 	json_decref(p->answer);
+	free(p->user);
 	free(p);
 }
 
@@ -312,7 +343,10 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
 		return;
 	}
+	p->api = api;
 	p->req = req;
+	p->user = user ? strdup(user) : NULL;
+	snprintf(p->client_ip, sizeof p->client_ip, "%s", peer_of(req));
 	snprintf(p->request_id, sizeof p->request_id, "%s", request_id);
 	p->answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id ? m->message_id : "",
 	                      "envelopeId", m->id, "suppressedRecipients", suppressed);
@@ -323,6 +357,7 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
 		store_message_free(m);
 		json_decref(p->answer);
+		free(p->user);
 		free(p);
 		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
 	}
@@ -735,6 +770,11 @@ struct https_api *https_api_new(struct server *srv, const char *listen, int *por
 		https_api_free(api);
 		return NULL;
 	}
+	/* Answers leave in two TLS records (head, body): with Nagle the second
+	 * waits for the client's delayed ACK, about 40 ms. Accepted sockets
+	 * inherit TCP_NODELAY from the listening one. */
+	setsockopt(evhttp_bound_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &(int){1},
+	           sizeof(int));
 	*port = bound_port(evhttp_bound_socket_get_fd(sock));
 	return api;
 }

@@ -41,6 +41,8 @@ stored=$(api GET "/api/v1/messages/$id")
 check "the message is in the store under envelopeId" "<https-1@example.com>" "$(json "d['message_id']" <<<"$stored")"
 check "its recipients and their states" "a@example.net:queued blocked@example.net:suppressed" \
 	"$(json "' '.join(r['address'] + ':' + r['state'] for r in d['to'])" <<<"$stored")"
+check "the submission is an accepted event (stage https)" "accepted|https|200" \
+	"$(api GET /api/v1/events | json "[e['type'] + '|' + e['stage'] + '|' + str(e['code']) for e in d['events'] if e['message'] == '$id'][0]")"
 raw=$(api GET "/api/v1/messages/$id/raw")
 check_contains "From is built from senderAddress" 'From: "Example" <noreply@example.com>' "$raw"
 check_contains "To is built from recipients.to" 'To: "A" <a@example.net>' "$raw"

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# https.sh - OCI submitEmail over keep-alive TLS: requests/s and latency.
+#
+#   bench/https.sh [RESULTS_FILE]
+#
+# Target: at least 10 000 accepted submissions/s and p99 latency under 20 ms
+# with the durable store, for
+#   wrk -t2 -c64 -d10s --latency -s bench/submit.lua https://127.0.0.1:PORT
+# (2 threads, 64 keep-alive TLS connections, 10 s). bench/submit.lua posts a
+# small valid submitEmail (sender noreply@example.com with a compartmentId,
+# one recipient, subject, bodyText) to /20220926/actions/submitEmail and
+# counts the answers by status code in wrk's response() callback. Accepted
+# submissions/s = (number of 200 answers) / (wrk's run time) = requests/s x
+# the share of 200s.
+#
+# Columns, each run a fresh edsim (fresh state dir, ports 0 read back from
+# STATE/edsim.ready), REPS repetitions, the order rotating between them:
+#   file      the durable store (state_dir/edsim.db, WAL, synchronous=FULL)
+#   mem       store: {path: ':memory:'} (reference)
+#   file_nd   (diagnostic, NODELAY=1) the durable store, with TCP_NODELAY
+#             set on every accepted socket by an LD_PRELOAD shim (built here
+#             with cc from the C text below): edsim sets it on SMTP sockets
+#             only; this column shows what the HTTPS API does without the
+#             Nagle/delayed-ACK wait. It is not edsim's own behaviour.
+#   mem_nd    (diagnostic, NODELAY=1 and MEMORY=1) :memory: with the shim:
+#             the cost of the durable store once that wait is gone.
+# Config: auth: {required: false}, https: {auth: off},
+# limits: {connections_per_ip: 1000} (+ store: {path: ':memory:'} for mem).
+#
+# Checks per run: after wrk, SIGTERM; the messages the store holds (sqlite3
+# 'select count(*) from messages' on edsim.db after the exit; DELETE
+# /api/v1/messages count before SIGTERM for :memory:) against the 200s
+# counted (the store may hold up to one more per connection: requests in
+# flight when wrk stops are stored, their answers not counted); wrk's socket
+# errors (connect/read/write/timeout); edsim's exit status, warn/error log
+# lines, whether it was still alive after the load; events.jsonl "accepted"
+# lines; server CPU (from /proc/PID/stat), idle and peak RSS; wrk's CPU.
+#
+# Results go to RESULTS_FILE (default bench/.last-https-results.env) as shell
+# assignments (bench/run-all renders them); progress goes to stderr. Only
+# loopback, only free ports; all processes it starts are stopped on exit,
+# its temporary directory (under bench/, on the same disk as /work) removed.
+#
+# Needs wrk (Debian package wrk: apt-get install -y wrk), sqlite3, curl,
+# python3; cc for the NODELAY column (skipped without it).
+#
+# Environment: EDSIM (default ./edsim), WRK (wrk), REPS (3), DURATION (10s),
+# CONNS (64), THREADS (2), MEMORY (1: the :memory: column), NODELAY (1: the
+# diagnostic columns), RUN_TIMEOUT (60 s beyond DURATION per wrk run).
+set -u
+set -o pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+EDSIM=${EDSIM:-$ROOT/edsim}
+WRK=${WRK:-wrk}
+REPS=${REPS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+MEMORY=${MEMORY:-1}
+NODELAY=${NODELAY:-1}
+RUN_TIMEOUT=${RUN_TIMEOUT:-60}
+OUT=${1:-$BENCH/.last-https-results.env}
+LUA=$BENCH/submit.lua
+
+log() { printf '[https %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for tool in "$WRK" python3 sqlite3 curl; do
+	command -v "$tool" >/dev/null 2>&1 || die "missing $tool (apt-get install -y wrk sqlite3 curl python3)"
+done
+[ -x "$EDSIM" ] || die "no $EDSIM (run: make edsim)"
+[ -r "$LUA" ] || die "no $LUA"
+case $DURATION in
+*ms) die "DURATION: use s, m or h" ;;
+*s) DUR_S=${DURATION%s} ;;
+*m) DUR_S=$((${DURATION%m} * 60)) ;;
+*h) DUR_S=$((${DURATION%h} * 3600)) ;;
+*) DUR_S=$DURATION; DURATION=${DURATION}s ;;
+esac
+
+TMP=$(mktemp -d "$BENCH/.tmp.XXXXXX") || die "mktemp"
+declare -a PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+	local i
+	for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" == "$1" ] && unset "PIDS[$i]"; done
+}
+
+now() { date +%s.%N; }
+calc() { python3 -c "print($*)"; }
+cpu_ms() {
+	python3 -c 'import os,sys; f=open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")",1)[1].split(); print(round((int(f[11])+int(f[12]))*1000/os.sysconf("SC_CLK_TCK")))' "$1" 2>/dev/null
+}
+status_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status" 2>/dev/null; }
+
+CONFIG=$TMP/bench-https.yaml
+cat >"$CONFIG" <<'EOF'
+auth: {required: false}
+https: {auth: off}
+limits: {connections_per_ip: 1000}
+EOF
+CONFIG_MEM=$TMP/bench-https-memory.yaml
+cat >"$CONFIG_MEM" <<'EOF'
+auth: {required: false}
+https: {auth: off}
+limits: {connections_per_ip: 1000}
+store: {path: ':memory:'}
+EOF
+
+# The diagnostic shim: TCP_NODELAY on every socket accept()/accept4() returns.
+SHIM=
+if [ "$NODELAY" == 1 ]; then
+	cat >"$TMP/nodelay.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+static void nodelay(int fd)
+{
+	int one = 1;
+
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int accept4(int s, struct sockaddr *a, socklen_t *l, int flags)
+{
+	static int (*real)(int, struct sockaddr *, socklen_t *, int);
+	int fd;
+
+	if (real == NULL)
+		real = (int (*)(int, struct sockaddr *, socklen_t *, int))dlsym(RTLD_NEXT, "accept4");
+	fd = real(s, a, l, flags);
+	nodelay(fd);
+	return fd;
+}
+
+int accept(int s, struct sockaddr *a, socklen_t *l)
+{
+	static int (*real)(int, struct sockaddr *, socklen_t *);
+	int fd;
+
+	if (real == NULL)
+		real = (int (*)(int, struct sockaddr *, socklen_t *))dlsym(RTLD_NEXT, "accept");
+	fd = real(s, a, l);
+	nodelay(fd);
+	return fd;
+}
+EOF
+	if ${CC:-cc} -O2 -shared -fPIC -o "$TMP/nodelay.so" "$TMP/nodelay.c" -ldl 2>"$TMP/nodelay.err"; then
+		SHIM=$TMP/nodelay.so
+	else
+		log "cannot build the TCP_NODELAY shim; leaving out the diagnostic column:"
+		head -5 "$TMP/nodelay.err" >&2
+		NODELAY=0
+	fi
+fi
+
+# run_wrk PORT TAG: runs wrk; sets WRK_RC and leaves its output in TAG.wrk.
+run_wrk() {
+	local port=$1 tag=$2 times
+	TIMEFORMAT='%U %S'
+	times=$( { time timeout "$((DUR_S + RUN_TIMEOUT))" "$WRK" -t"$THREADS" -c"$CONNS" -d"$DURATION" \
+		--latency -s "$LUA" "https://127.0.0.1:$port" >"$TMP/$tag.wrk" 2>"$TMP/$tag.wrk.err"; } 2>&1)
+	WRK_RC=$?
+	# user+system CPU of wrk (the time builtin counts the waited-for child of timeout)
+	WRK_CPU_MS=$(calc "round(($(echo "$times" | tail -1 | sed 's/ / + /')) * 1000)" 2>/dev/null)
+	if [ "$WRK_RC" != 0 ] || [ -s "$TMP/$tag.wrk.err" ]; then
+		log "$tag: wrk exit $WRK_RC:"
+		head -5 "$TMP/$tag.wrk.err" >&2
+	fi
+}
+
+# run_edsim TAG STORE(file|memory) SHIM(0|1): one run.
+run_edsim() {
+	local tag=$1 store=$2 shim=$3 dir=$TMP/$1 cfg=$CONFIG pid i port control idle peak cpu rc
+	local stored="" alive=1 t_stop warns events env=()
+	[ "$store" == memory ] && cfg=$CONFIG_MEM
+	[ "$shim" == 1 ] && env=(env "LD_PRELOAD=$SHIM")
+	mkdir -p "$dir"
+	"${env[@]}" "$EDSIM" --config "$cfg" --state-dir "$dir/state" --smtp 127.0.0.1:0 \
+		--smtps 127.0.0.1:0 --https 127.0.0.1:0 --control 127.0.0.1:0 >"$dir/stderr" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	for i in $(seq 1 200); do
+		[ -s "$dir/state/edsim.ready" ] && break
+		kill -0 "$pid" 2>/dev/null || { cat "$dir/stderr" >&2; die "edsim $tag did not start"; }
+		sleep 0.05
+	done
+	port=$(sed -n 's/.*"https": *\([0-9]*\).*/\1/p' "$dir/state/edsim.ready")
+	control=$(sed -n 's/.*"control": *\([0-9]*\).*/\1/p' "$dir/state/edsim.ready")
+	[ -n "$port" ] && [ -n "$control" ] || die "edsim $tag: no https/control port in edsim.ready"
+	idle=$(status_kb "$pid" VmRSS)
+	run_wrk "$port" "$tag"
+	if kill -0 "$pid" 2>/dev/null; then
+		peak=$(status_kb "$pid" VmHWM)
+		cpu=$(cpu_ms "$pid")
+		if [ "$store" == memory ]; then
+			stored=$(curl -s -m 60 -X DELETE "http://127.0.0.1:$control/api/v1/messages" |
+				python3 -c 'import json,sys; print(json.load(sys.stdin)["deleted"])' 2>/dev/null)
+		fi
+		t_stop=$(now)
+		kill -TERM "$pid"
+	else
+		alive=0
+		t_stop=$(now)
+		log "$tag: EDSIM DIED DURING THE LOAD"
+	fi
+	wait "$pid"
+	rc=$?
+	forget_pid "$pid"
+	t_stop=$(calc "round(($(now) - $t_stop) * 1000, 1)")
+	if [ "$store" == file ]; then
+		stored=$(sqlite3 "$dir/state/edsim.db" 'select count(*) from messages' 2>/dev/null)
+		echo "H_${tag}_RCPTS=$(sqlite3 "$dir/state/edsim.db" 'select sum(json_array_length(recipients)) from messages' 2>/dev/null)" >>"$OUT"
+		echo "H_${tag}_SIZES='$(sqlite3 "$dir/state/edsim.db" 'select min(size)||"-"||max(size) from messages' 2>/dev/null)'" >>"$OUT"
+	fi
+	events=$(grep -c '"type": *"accepted"' "$dir/state/events.jsonl" 2>/dev/null)
+	warns=$(grep -E ' (warn|error|err|fatal):' "$dir/stderr" | grep -vc 'no users configured')
+	grep -E ' (warn|error|err|fatal):' "$dir/stderr" | grep -v 'no users configured' |
+		sed 's/^edsim [0-9:.]* //' | sort | uniq -c | sort -rn | head -5 >"$TMP/$tag.warnings"
+	if [ -s "$TMP/$tag.warnings" ]; then
+		log "$tag: edsim logged $warns warning/error line(s):"
+		cat "$TMP/$tag.warnings" >&2
+		echo "H_${tag}_WARNTEXT='$(tr "'\n" '" ' <"$TMP/$tag.warnings" | head -c 600)'" >>"$OUT"
+	fi
+	# wrk's machine-readable lines (bench/submit.lua's done()), prefixed with the run's tag
+	grep -E '^WRK_[A-Z0-9_]+=[0-9.]+$' "$TMP/$tag.wrk" | sed "s/^WRK_/H_${tag}_/" >>"$OUT"
+	# the request body, once (base64, for RESULTS.md)
+	grep -q '^H_BODY_B64=' "$OUT" || echo "H_BODY_B64='$(sed -n 's/^WRK_BODY=//p' "$TMP/$tag.wrk" | tr -d '\n' | base64 -w0)'" >>"$OUT"
+	echo "H_${tag}_RPS_LINE='$(sed -n 's/^Requests\/sec: *//p' "$TMP/$tag.wrk")'" >>"$OUT"
+	echo "H_${tag}_WRK_RC=$WRK_RC H_${tag}_WRK_ERRLINES=$(wc -l <"$TMP/$tag.wrk.err") H_${tag}_WRK_CPU_MS=${WRK_CPU_MS:-} H_${tag}_IDLE_KB=$idle H_${tag}_PEAK_KB=${peak:-} H_${tag}_CPU_MS=${cpu:-} H_${tag}_STORED=${stored:-?} H_${tag}_ALIVE=$alive H_${tag}_EXIT=$rc H_${tag}_STOP_MS=$t_stop H_${tag}_WARNS=$warns H_${tag}_EVENTS=${events:-0}" >>"$OUT"
+	# one-line summary
+	python3 - "$TMP/$tag.wrk" "$tag" "${stored:-?}" "$rc" "${cpu:-?}" "${peak:-?}" <<'EOF' >&2
+import re, sys, time
+kv = dict(re.findall(r"^WRK_([A-Z0-9_]+)=([0-9.]+)$", open(sys.argv[1]).read(), re.M))
+tag, stored, rc, cpu, peak = sys.argv[2:]
+req = int(kv.get("REQUESTS", 0)); dur = int(kv.get("DURATION_US", 0)) / 1e6 or float("nan")
+ok = int(kv.get("STATUS_200", 0))
+print("[https %s] %s: %d requests in %.2f s = %.0f req/s, %d x 200 = %.0f accepted/s; p50 %.2f p90 %.2f p99 %.2f ms; "
+      "non-200 %d; socket errors c/r/w/t %s/%s/%s/%s; stored %s; CPU %s ms, peak %s kB; exit %s" % (
+      time.strftime("%H:%M:%S"), tag, req, dur, req / dur, ok, ok / dur, int(kv.get("LAT_P50_US", 0)) / 1000,
+      int(kv.get("LAT_P90_US", 0)) / 1000, int(kv.get("LAT_P99_US", 0)) / 1000, req - ok,
+      kv.get("ERR_CONNECT"), kv.get("ERR_READ"), kv.get("ERR_WRITE"), kv.get("ERR_TIMEOUT"), stored, cpu, peak, rc))
+EOF
+}
+
+: >"$OUT"
+cols=(file)
+[ "$MEMORY" == 1 ] && cols+=(mem)
+[ "$NODELAY" == 1 ] && cols+=(file_nd)
+[ "$NODELAY" == 1 ] && [ "$MEMORY" == 1 ] && cols+=(mem_nd)
+{
+	echo "H_REPS=$REPS"
+	echo "H_DURATION=$DURATION"
+	echo "H_CONNS=$CONNS"
+	echo "H_THREADS=$THREADS"
+	echo "H_MEMORY=$MEMORY"
+	echo "H_NODELAY=$NODELAY"
+	echo "H_COLS='${cols[*]}'"
+	echo "H_CMD='wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/submit.lua https://127.0.0.1:PORT'"
+	echo "H_WRK_VERSION='$("$WRK" --version 2>&1 | head -1 | sed 's/ Copyright.*//; s/'"'"'//g')'"
+	echo "H_WRK_PKG='$(dpkg-query -W -f '${Version}' wrk 2>/dev/null || echo '?')'"
+	echo "H_LOAD_BEFORE='$(cut -d' ' -f1-3 /proc/loadavg)'"
+} >>"$OUT"
+
+T_START=$(now)
+for rep in $(seq 1 "$REPS"); do
+	# rotate the order of the columns between repetitions
+	n=${#cols[@]}
+	for k in $(seq 0 $((n - 1))); do
+		c=${cols[$(((k + rep - 1) % n))]}
+		case $c in
+		file) run_edsim "file_$rep" file 0 ;;
+		mem) run_edsim "mem_$rep" memory 0 ;;
+		file_nd) run_edsim "file_nd_$rep" file 1 ;;
+		mem_nd) run_edsim "mem_nd_$rep" memory 1 ;;
+		esac
+	done
+done
+echo "H_LOAD_AFTER='$(cut -d' ' -f1-3 /proc/loadavg)'" >>"$OUT"
+echo "H_TOTAL_SECS=$(calc "round($(now) - $T_START, 1)")" >>"$OUT"
+log "done in $(calc "round($(now) - $T_START, 1)") s; results in $OUT"
