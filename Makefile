@@ -69,6 +69,7 @@ integration:
 	EDSIM=$(CURDIR)/$(DBG)/edsim tests/run-integration
 
 bench: deps-test edsim
+	@tools/install-deps wrk
 	bench/run-all
 
 format:
