@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -363,6 +364,13 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 	}
 }
 
+/* "application/json", with or without parameters such as a charset. */
+static int json_content_type(const char *type)
+{
+	return type != NULL && strncasecmp(type, "application/json", 16) == 0 &&
+	       (type[16] == '\0' || type[16] == ';' || type[16] == ' ');
+}
+
 static void submit_email(struct https_api *api, struct evhttp_request *req, const char *request_id,
                          const char *user, struct call *resumed)
 {
@@ -380,6 +388,10 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 	if (len > max) {
 		snprintf(limit, sizeof limit, "%llu", max);
 		send_error(api, req, request_id, "oci.https.entity-too-large", "limit", limit);
+		return;
+	}
+	if (!json_content_type(header_of(req, "Content-Type"))) {
+		send_error(api, req, request_id, "oci.https.unsupported-content-type", NULL, NULL);
 		return;
 	}
 	text = malloc(len + 1);

@@ -91,6 +91,8 @@ big=$(python3 -c "print('x' * 5000)")
 expect_error "a body over the byte limit" "{$SENDER, $TO, \"subject\": \"s\", \"bodyText\": \"$big\"}" \
 	413 RequestEntityTooLarge "Message exceeds byte limit : limit is 4000"
 expect_error "a body that is not JSON" "not json" 400 InvalidParameter "Unable to parse the request body as JSON."
+out=$(curl -s -w '|%{http_code}' --cacert "$CA" -H 'Content-Type: text/plain' --data-binary "$ok_body" "$URL")
+check "a Content-Type other than application/json" '{"code":"InvalidParameter","message":"Content-Type must be application/json."}|400' "$out"
 
 # ---- submitRawEmail: the raw message, the envelope in headers ----------------------------
 RAW_URL=https://127.0.0.1:$HTTPS_PORT/20220926/actions/submitRawEmail
