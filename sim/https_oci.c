@@ -174,14 +174,6 @@ static const char *method_name(enum evhttp_cmd_type cmd)
 	}
 }
 
-static const struct config_user *find_user(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->nusers; i++)
-		if (strcmp(cfg->users[i].name, name) == 0)
-			return &cfg->users[i];
-	return NULL;
-}
-
 /* https.auth verify: the signature over the listed headers checks out with
  * the public key of the user named in keyId, and a body is covered by a
  * matching x-content-sha256. */
@@ -193,8 +185,8 @@ static int signature_verified(struct https_api *api, struct evhttp_request *req,
 	char text[4096], hash[64];
 	size_t body_len = evbuffer_get_length(in);
 
-	if (oci_sig_user(sig, user, len) < 0 || (u = find_user(api->srv->cfg, user)) == NULL ||
-	    u->public_key == NULL)
+	if (oci_sig_user(sig, user, len) < 0 ||
+	    (u = policy_find_user(api->srv->policy, user)) == NULL || u->public_key == NULL)
 		return 0;
 	if (oci_sig_signing_string(sig, method_name(evhttp_request_get_command(req)),
 	                           evhttp_request_get_uri(req), header_of, req, text,
@@ -640,17 +632,13 @@ static void send_forced(struct https_api *api, struct evhttp_request *req, const
 	if (r->act.close)
 		evhttp_add_header(h, "Connection", "close");
 	if (r->act.reply_entry != NULL) {
-		unsigned long long n = strstr(r->act.reply_entry->id, "rate-day")
-		                           ? api->srv->cfg->limits.per_day
-		                       : strstr(r->act.reply_entry->id, "rate-minute")
-		                           ? api->srv->cfg->limits.per_minute
-		                           : api->srv->cfg->limits.message_bytes;
 		const char *rcpt = ctx->nrecipients ? ctx->recipients[0] : "";
 		struct cat_var vars[] = {{"limit", limit},
 		                         {"sender", ctx->sender ? ctx->sender : ""},
 		                         {"address", ctx->sender ? ctx->sender : rcpt},
 		                         {"header", "X-Header"}};
-		snprintf(limit, sizeof limit, "%llu", n);
+		snprintf(limit, sizeof limit, "%llu",
+		         policy_limit_for(api->srv->policy, r->act.reply_entry->id));
 		send_entry(req, request_id, r->act.reply_entry, vars, 4);
 	} else {
 		send_json(req, request_id, r->act.https_status,

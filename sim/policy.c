@@ -86,7 +86,18 @@ int policy_is_open(const struct policy *p)
 	return p->cfg->nusers == 0;
 }
 
-static const struct config_user *find_user(const struct policy *p, const char *name)
+unsigned long long policy_limit_for(const struct policy *p, const char *catalog_id)
+{
+	size_t n = strlen(catalog_id);
+
+	if (n >= 11 && strcmp(catalog_id + n - 11, "rate-minute") == 0)
+		return p->cfg->limits.per_minute;
+	if (n >= 8 && strcmp(catalog_id + n - 8, "rate-day") == 0)
+		return p->cfg->limits.per_day;
+	return p->cfg->limits.message_bytes;
+}
+
+const struct config_user *policy_find_user(const struct policy *p, const char *name)
 {
 	for (size_t i = 0; name != NULL && i < p->cfg->nusers; i++)
 		if (strcmp(p->cfg->users[i].name, name) == 0)
@@ -100,7 +111,7 @@ int policy_check_credentials(const struct policy *p, const char *user, const cha
 
 	if (policy_is_open(p))
 		return 1;
-	u = find_user(p, user);
+	u = policy_find_user(p, user);
 	return u != NULL && strcmp(u->password, password) == 0;
 }
 
@@ -119,7 +130,7 @@ int policy_sender_approved(const struct policy *p, const char *user, const char 
 	if (policy_is_open(p))
 		return 1;
 	if (user != NULL) {
-		u = find_user(p, user);
+		u = policy_find_user(p, user);
 		return u != NULL && user_approves(u, address);
 	}
 	for (size_t i = 0; i < p->cfg->nusers; i++)

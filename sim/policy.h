@@ -26,6 +26,11 @@ void policy_reset_counters(struct policy *p);
 
 /* True when no users are configured: any credentials and sender pass. */
 int policy_is_open(const struct policy *p);
+/* The configured user of that name, or NULL. */
+const struct config_user *policy_find_user(const struct policy *p, const char *name);
+/* The {limit} of a catalog reply: the per-minute or per-day quota for the
+ * rate-minute and rate-day rows (SMTP and HTTPS), else the message byte limit. */
+unsigned long long policy_limit_for(const struct policy *p, const char *catalog_id);
 int policy_check_credentials(const struct policy *p, const char *user, const char *password);
 /* user may be NULL (no AUTH): then any configured user's approval counts. */
 int policy_sender_approved(const struct policy *p, const char *user, const char *address);

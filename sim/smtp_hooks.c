@@ -26,14 +26,7 @@ static void note(struct session *s, const char *fmt, const char *a, const char *
 static const char *limit_for(const struct session *s, const struct cat_entry *e, char *buf,
                              size_t len)
 {
-	const struct config_limits *l = &s->srv->cfg->limits;
-	unsigned long long v = l->message_bytes;
-
-	if (strcmp(e->id, "oci.smtp.rate-minute") == 0)
-		v = l->per_minute;
-	else if (strcmp(e->id, "oci.smtp.rate-day") == 0)
-		v = l->per_day;
-	snprintf(buf, len, "%llu", v);
+	snprintf(buf, len, "%llu", policy_limit_for(s->srv->policy, e->id));
 	return buf;
 }
 
