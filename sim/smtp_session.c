@@ -534,7 +534,11 @@ static void enter_data(struct session *s)
 /* The envelope's recipients as a list of strings, for the scenario. */
 const char **session_recipient_list(const struct session *s)
 {
-	const char **list = calloc(s->nrcpt ? s->nrcpt : 1, sizeof *list);
+	const char **list;
+
+	if (engine_scenario(s->srv->engine) == NULL)
+		return NULL; /* only rules read it: no allocation per message without them */
+	list = calloc(s->nrcpt ? s->nrcpt : 1, sizeof *list);
 
 	for (size_t i = 0; list != NULL && i < s->nrcpt; i++)
 		list[i] = s->rcpts[i].address;
