@@ -5,14 +5,16 @@
 #   make bench    run the benchmarks in bench/ (results in bench/RESULTS.md)
 
 CC       ?= cc
-PKGS     := libevent libevent_openssl openssl yaml-0.1 jansson sqlite3
+PKGS     := libevent libevent_openssl openssl yaml-0.1 jansson sqlite3 libcurl libcares
 CSTD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isim -I.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libyaml-dev libjansson-dev libsqlite3-dev
-TEST_DEPS := $(RUN_DEPS) libcunit1-dev expect tcl-expect swaks postfix curl openssl sqlite3 procps python3
+RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libyaml-dev libjansson-dev libsqlite3-dev \
+             libcurl4-openssl-dev libc-ares-dev
+TEST_DEPS := $(RUN_DEPS) libcunit1-dev expect tcl-expect swaks postfix curl openssl sqlite3 procps python3 \
+             python3-dkim dnsmasq-base
 
 SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
 SIM_HDR  := $(wildcard sim/*.h)

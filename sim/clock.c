@@ -33,3 +33,12 @@ void clock_format(double t, char *out, unsigned long outlen)
 	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, outlen, "%s.%03dZ", base, ms);
 }
+
+void clock_format_rfc5322(double t, char *out, unsigned long outlen)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}

@@ -258,11 +258,222 @@ static int load_log(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	return 0;
 }
 
+static int load_relay_mode(struct ydoc *d, yaml_node_t *n, struct config_relay *r)
+{
+	const char *s = ydoc_scalar(n);
+
+	if (s != NULL && strcmp(s, "capture") == 0)
+		r->mode = RELAY_CAPTURE;
+	else if (s != NULL && strcmp(s, "smarthost") == 0)
+		r->mode = RELAY_SMARTHOST;
+	else if (s != NULL && strcmp(s, "mx") == 0)
+		r->mode = RELAY_MX;
+	else
+		return ydoc_error(d, n, "relay.mode: expected capture, smarthost or mx");
+	return 0;
+}
+
+static int load_relay_tls(struct ydoc *d, yaml_node_t *n, struct config_relay *r)
+{
+	const char *s = ydoc_scalar(n);
+
+	if (s != NULL && strcmp(s, "none") == 0)
+		r->tls = RELAY_TLS_NONE;
+	else if (s != NULL && strcmp(s, "may") == 0)
+		r->tls = RELAY_TLS_MAY;
+	else if (s != NULL && strcmp(s, "encrypt") == 0)
+		r->tls = RELAY_TLS_ENCRYPT;
+	else
+		return ydoc_error(d, n, "relay.tls: expected none, may or encrypt");
+	return 0;
+}
+
+static int load_relay(struct ydoc *d, yaml_node_t *n, struct config_relay *r)
+{
+	static const char *const keys[] = {"mode",     "host",     "port", "tls",  "user",
+	                                   "password", "resolver", "ca",   "helo", "connections",
+	                                   "timeout",  "idle",     NULL};
+	static const char *const strings[] = {"host", "user", "password", "resolver", "ca", "helo"};
+	char **slots[] = {&r->host, &r->user, &r->password, &r->resolver, &r->ca, &r->helo};
+	yaml_node_t *v;
+	char what[64];
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "relay") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+		if ((v = ydoc_get(d, n, strings[i])) != NULL) {
+			snprintf(what, sizeof what, "relay.%s", strings[i]);
+			rc |= ydoc_string_or_null(d, v, what, slots[i]);
+		}
+	if ((v = ydoc_get(d, n, "mode")) != NULL)
+		rc |= load_relay_mode(d, v, r);
+	if ((v = ydoc_get(d, n, "tls")) != NULL)
+		rc |= load_relay_tls(d, v, r);
+	if ((v = ydoc_get(d, n, "port")) != NULL &&
+	    (ydoc_uint(d, v, "relay.port", &r->port) < 0 || r->port == 0 || r->port > 65535))
+		rc |= ydoc_error(d, v, "relay.port: expected a port number (1-65535)");
+	if ((v = ydoc_get(d, n, "connections")) != NULL &&
+	    (ydoc_uint(d, v, "relay.connections", &r->connections) < 0 || r->connections == 0))
+		rc |= ydoc_error(d, v, "relay.connections: expected at least 1");
+	if ((v = ydoc_get(d, n, "timeout")) != NULL)
+		rc |= ydoc_duration(d, v, "relay.timeout", &r->timeout);
+	if ((v = ydoc_get(d, n, "idle")) != NULL)
+		rc |= ydoc_duration(d, v, "relay.idle", &r->idle);
+	return rc;
+}
+
+static int check_relay(struct ydoc *d, yaml_node_t *n, const struct config_relay *r)
+{
+	if (r->mode == RELAY_SMARTHOST && r->host == NULL)
+		return ydoc_error(d, n, "relay.host: mode smarthost needs a host");
+	if ((r->user == NULL) != (r->password == NULL))
+		return ydoc_error(d, n, "relay: give both user and password, or neither");
+	if (r->user != NULL && r->tls == RELAY_TLS_NONE)
+		return ydoc_error(d, n,
+		                  "relay.user: AUTH is sent only under TLS: set relay.tls "
+		                  "to may or encrypt");
+	return 0;
+}
+
+static int load_factor(struct ydoc *d, yaml_node_t *n, double *out)
+{
+	const char *s = ydoc_scalar(n);
+	char *end = NULL;
+	double v = s ? strtod(s, &end) : 0;
+
+	if (s == NULL || end == s || *end != '\0' || v < 1.0 || v > 100.0)
+		return ydoc_error(d, n, "retry.factor: expected a number from 1 to 100");
+	*out = v;
+	return 0;
+}
+
+static int load_retry(struct ydoc *d, yaml_node_t *n, struct config_retry *r)
+{
+	static const char *const keys[] = {"first", "factor", "cap", "max_age", NULL};
+	struct {
+		const char *key;
+		double *slot;
+	} durations[] = {{"first", &r->first}, {"cap", &r->cap}, {"max_age", &r->max_age}};
+	yaml_node_t *v;
+	char what[64];
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "retry") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++)
+		if ((v = ydoc_get(d, n, durations[i].key)) != NULL) {
+			snprintf(what, sizeof what, "retry.%s", durations[i].key);
+			rc |= ydoc_duration(d, v, what, durations[i].slot);
+		}
+	if ((v = ydoc_get(d, n, "factor")) != NULL)
+		rc |= load_factor(d, v, &r->factor);
+	if (rc == 0 && (r->first <= 0 || r->cap < r->first))
+		rc |= ydoc_error(d, n, "retry: expected first > 0 and cap >= first");
+	return rc;
+}
+
+static void free_dkim(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->ndkim; i++) {
+		free(cfg->dkim[i].domain);
+		free(cfg->dkim[i].selector);
+		free(cfg->dkim[i].key);
+	}
+	free(cfg->dkim);
+	cfg->dkim = NULL;
+	cfg->ndkim = 0;
+}
+
+static int load_dkim_entry(struct ydoc *d, yaml_node_t *n, struct config_dkim *k)
+{
+	static const char *const keys[] = {"domain", "selector", "key", NULL};
+	char **slots[] = {&k->domain, &k->selector, &k->key};
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "dkim[]") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	for (size_t i = 0; keys[i] != NULL; i++) {
+		yaml_node_t *v = ydoc_get(d, n, keys[i]);
+		char what[32];
+		snprintf(what, sizeof what, "dkim[].%s", keys[i]);
+		rc |= ydoc_string(d, v ? v : n, what, slots[i]);
+	}
+	return rc;
+}
+
+static int load_dkim(struct ydoc *d, yaml_node_t *n, struct config *cfg)
+{
+	size_t len = ydoc_seq_len(n);
+	int rc = 0;
+
+	if (!ydoc_is_seq(n))
+		return ydoc_error(d, n, "dkim: expected a list of {domain, selector, key}");
+	free_dkim(cfg);
+	cfg->dkim = calloc(len ? len : 1, sizeof *cfg->dkim);
+	cfg->ndkim = len;
+	for (size_t i = 0; i < len; i++)
+		rc |= load_dkim_entry(d, ydoc_seq_item(d, n, i), &cfg->dkim[i]);
+	return rc;
+}
+
+static void free_webhooks(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nwebhooks; i++) {
+		free(cfg->webhooks[i].url);
+		free(cfg->webhooks[i].secret);
+		free_strings(cfg->webhooks[i].events, cfg->webhooks[i].nevents);
+	}
+	free(cfg->webhooks);
+	cfg->webhooks = NULL;
+	cfg->nwebhooks = 0;
+}
+
+static int load_webhook(struct ydoc *d, yaml_node_t *n, struct config_webhook *w)
+{
+	static const char *const keys[] = {"url", "events", "secret", NULL};
+	yaml_node_t *v;
+	int rc = 0;
+
+	if (ydoc_expect_map(d, n, "webhooks[]") < 0)
+		return -1;
+	rc |= ydoc_check_keys(d, n, keys);
+	v = ydoc_get(d, n, "url");
+	rc |= ydoc_string(d, v ? v : n, "webhooks[].url", &w->url);
+	if (w->url != NULL && strncmp(w->url, "http://", 7) != 0 &&
+	    strncmp(w->url, "https://", 8) != 0)
+		rc |= ydoc_error(d, v, "webhooks[].url: expected an http:// or https:// URL");
+	if ((v = ydoc_get(d, n, "secret")) != NULL)
+		rc |= ydoc_string_or_null(d, v, "webhooks[].secret", &w->secret);
+	if ((v = ydoc_get(d, n, "events")) != NULL)
+		rc |= load_string_list(d, v, "webhooks[].events", &w->events, &w->nevents);
+	return rc;
+}
+
+static int load_webhooks(struct ydoc *d, yaml_node_t *n, struct config *cfg)
+{
+	size_t len = ydoc_seq_len(n);
+	int rc = 0;
+
+	if (!ydoc_is_seq(n))
+		return ydoc_error(d, n, "webhooks: expected a list of {url, events, secret}");
+	free_webhooks(cfg);
+	cfg->webhooks = calloc(len ? len : 1, sizeof *cfg->webhooks);
+	cfg->nwebhooks = len;
+	for (size_t i = 0; i < len; i++)
+		rc |= load_webhook(d, ydoc_seq_item(d, n, i), &cfg->webhooks[i]);
+	return rc;
+}
+
 static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 {
 	static const char *const keys[] = {"listen", "hostname", "state_dir", "store",
 	                                   "tls",    "limits",   "users",     "suppressions",
-	                                   "auth",   "https",    "log",       NULL};
+	                                   "auth",   "https",    "log",       "relay",
+	                                   "retry",  "dkim",     "webhooks",  NULL};
 	static const char *const store_keys[] = {"path", NULL};
 	static const char *const tls_keys[] = {"cert", "key", NULL};
 	char **store_slots[] = {&cfg->store_path};
@@ -296,6 +507,14 @@ static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 		rc |= load_log(d, v, cfg);
 	if ((v = ydoc_get(d, root, "https")) != NULL)
 		rc |= load_https(d, v, cfg);
+	if ((v = ydoc_get(d, root, "relay")) != NULL && (rc |= load_relay(d, v, &cfg->relay)) == 0)
+		rc |= check_relay(d, v, &cfg->relay);
+	if ((v = ydoc_get(d, root, "retry")) != NULL)
+		rc |= load_retry(d, v, &cfg->retry);
+	if ((v = ydoc_get(d, root, "dkim")) != NULL)
+		rc |= load_dkim(d, v, cfg);
+	if ((v = ydoc_get(d, root, "webhooks")) != NULL)
+		rc |= load_webhooks(d, v, cfg);
 	if (cfg->store_path == NULL)
 		rc |= ydoc_error(d, ydoc_get(d, root, "store"),
 		                 "store.path: expected a path or ':memory:'");
@@ -374,6 +593,14 @@ void config_free(struct config *cfg)
 	free_users(cfg);
 	free_strings(cfg->suppressions, cfg->nsuppressions);
 	free(cfg->log_level);
+	free(cfg->relay.host);
+	free(cfg->relay.user);
+	free(cfg->relay.password);
+	free(cfg->relay.resolver);
+	free(cfg->relay.ca);
+	free(cfg->relay.helo);
+	free_dkim(cfg);
+	free_webhooks(cfg);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -414,12 +641,32 @@ void config_copy(struct config *dst, const struct config *src)
 		    copy_strings(src->users[i].approved_senders, src->users[i].napproved);
 		dst->users[i].napproved = src->users[i].napproved;
 	}
+	dst->relay.host = copy_string(src->relay.host);
+	dst->relay.user = copy_string(src->relay.user);
+	dst->relay.password = copy_string(src->relay.password);
+	dst->relay.resolver = copy_string(src->relay.resolver);
+	dst->relay.ca = copy_string(src->relay.ca);
+	dst->relay.helo = copy_string(src->relay.helo);
+	dst->dkim = calloc(src->ndkim ? src->ndkim : 1, sizeof *dst->dkim);
+	for (size_t i = 0; i < src->ndkim; i++) {
+		dst->dkim[i].domain = copy_string(src->dkim[i].domain);
+		dst->dkim[i].selector = copy_string(src->dkim[i].selector);
+		dst->dkim[i].key = copy_string(src->dkim[i].key);
+	}
+	dst->webhooks = calloc(src->nwebhooks ? src->nwebhooks : 1, sizeof *dst->webhooks);
+	for (size_t i = 0; i < src->nwebhooks; i++) {
+		dst->webhooks[i].url = copy_string(src->webhooks[i].url);
+		dst->webhooks[i].secret = copy_string(src->webhooks[i].secret);
+		dst->webhooks[i].events =
+		    copy_strings(src->webhooks[i].events, src->webhooks[i].nevents);
+		dst->webhooks[i].nevents = src->webhooks[i].nevents;
+	}
 }
 
 /* Keys a running edsim can change: listeners, state, store and TLS are
  * fixed at start. */
-static const char *const runtime_keys[] = {"hostname",     "limits", "users",
-                                           "suppressions", "auth",   NULL};
+static const char *const runtime_keys[] = {"hostname", "limits", "users", "suppressions",
+                                           "auth",     "retry",  NULL};
 
 int config_overlay_node(struct config *cfg, struct ydoc *d, yaml_node_t *n, const char *what)
 {
@@ -439,7 +686,7 @@ int config_overlay_node(struct config *cfg, struct ydoc *d, yaml_node_t *n, cons
 			rc = ydoc_error(
 			    d, key,
 			    "%s: '%s' cannot change while edsim runs: expected hostname, "
-			    "limits, users, suppressions or auth",
+			    "limits, users, suppressions, auth or retry",
 			    what, k ? k : "?");
 	}
 	return load_root(d, n, cfg) < 0 || rc < 0 ? -1 : 0;

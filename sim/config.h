@@ -41,6 +41,40 @@ struct config_limits {
 	double drain_timeout;
 };
 
+enum relay_mode { RELAY_CAPTURE, RELAY_SMARTHOST, RELAY_MX };
+enum relay_tls { RELAY_TLS_NONE, RELAY_TLS_MAY, RELAY_TLS_ENCRYPT };
+
+/* Where accepted mail goes (relay.c). */
+struct config_relay {
+	enum relay_mode mode;
+	char *host;              /* smarthost: the next hop */
+	unsigned long long port; /* smarthost, mx: the next hop's port */
+	enum relay_tls tls;
+	char *user, *password; /* AUTH PLAIN at the smarthost, only under TLS */
+	char *resolver;        /* mx: "host:port" of the DNS server (NULL: /etc/resolv.conf) */
+	char *ca;              /* PEM file: verify the next hop's certificate (NULL: no check) */
+	char *helo;            /* the name in EHLO (NULL: hostname) */
+	unsigned long long connections; /* per destination */
+	double timeout;                 /* per command and for connecting */
+	double idle;                    /* an unused connection is closed after this long */
+};
+
+/* The retry schedule of deferred recipients, on the virtual clock. */
+struct config_retry {
+	double first, factor, cap, max_age;
+};
+
+struct config_dkim {
+	char *domain, *selector, *key; /* key: a PEM file with the RSA private key */
+};
+
+struct config_webhook {
+	char *url;
+	char **events; /* event types to post; none: every type */
+	size_t nevents;
+	char *secret; /* HMAC-SHA256 key for X-Edsim-Signature (NULL: unsigned) */
+};
+
 struct config {
 	char *listen_smtp; /* "host:port", NULL when disabled */
 	char *listen_smtps;
@@ -58,6 +92,12 @@ struct config {
 	size_t nsuppressions;
 	int auth_required;
 	enum https_auth https_auth;
+	struct config_relay relay;
+	struct config_retry retry;
+	struct config_dkim *dkim;
+	size_t ndkim;
+	struct config_webhook *webhooks;
+	size_t nwebhooks;
 	char *log_level;
 };
 
@@ -70,7 +110,7 @@ struct yaml_node_s;
 /* A deep copy of src into dst (to be freed with config_free). */
 void config_copy(struct config *dst, const struct config *src);
 /* Lays a mapping of runtime settings (hostname, limits, users, suppressions,
- * auth) over cfg; errors are recorded in d at the node's location. */
+ * auth, retry) over cfg; errors are recorded in d at the node's location. */
 int config_overlay_node(struct config *cfg, struct ydoc *d, struct yaml_node_s *n,
                         const char *what);
 /* The same from YAML text (a scenario's settings or a rule's set). */

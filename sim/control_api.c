@@ -11,7 +11,13 @@
  *   GET    /api/v1/scenario             the active scenario, if any
  *   PUT    /api/v1/scenario             YAML body: check it, make it active
  *   DELETE /api/v1/scenario             back to native behaviour
- *   POST   /api/v1/reset                clear messages, events, quotas and throttles
+ *   GET    /api/v1/mailbox?to=&from=&subject=&limit=    the capture mailbox
+ *   GET    /api/v1/queue                the relay: counts by state, totals
+ *   GET    /api/v1/suppressions?address=
+ *   POST   /api/v1/suppressions         {"address", "reason"}
+ *   DELETE /api/v1/suppressions[/{address}]
+ *   POST   /api/v1/reset                clear messages, events, suppressions (not the
+ *                                       configuration's), quotas and throttles
  *
  * Unknown ids answer 404, unknown or malformed query parameters 400, other
  * paths 404 and other methods 405, each with a JSON error body.
@@ -26,9 +32,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
+#include "mailflow.h"
 #include "message.h"
+#include "relay.h"
+#include "webhooks.h"
 #include "scenario_engine.h"
 #include "server.h"
 #include "util.h"
@@ -85,19 +95,22 @@ static int parse_query(struct evhttp_request *req, struct evkeyvalq *q, const ch
 static void get_health(struct control_api *api, struct evhttp_request *req)
 {
 	struct server *srv = api->srv;
+	char *hooks = webhooks_stats(srv->webhooks);
+	json_t *health =
+	    json_pack("{s:s, s:s, s:f, s:I, s:b}", "status", srv->draining ? "draining" : "ok",
+	              "version", EDSIM_VERSION, "uptime_seconds", clock_now() - srv->started,
+	              "sessions", (json_int_t)srv->nsessions, "draining", srv->draining);
 
-	send_json(req, 200,
-	          json_pack("{s:s, s:s, s:f, s:I, s:b}", "status",
-	                    srv->draining ? "draining" : "ok", "version", EDSIM_VERSION,
-	                    "uptime_seconds", clock_now() - srv->started, "sessions",
-	                    (json_int_t)srv->nsessions, "draining", srv->draining));
+	json_object_set_new(health, "webhooks", hooks ? json_loads(hooks, 0, NULL) : json_object());
+	free(hooks);
+	send_json(req, 200, health);
 }
 
-static void get_messages(struct control_api *api, struct evhttp_request *req)
+static void get_messages(struct control_api *api, struct evhttp_request *req, int mailbox)
 {
 	static const char *const allowed[] = {"to", "from", "subject", "limit", NULL};
 	struct evkeyvalq q;
-	struct store_filter f;
+	struct store_filter f = {.mailbox = mailbox};
 	const char *limit;
 	unsigned long long n = 100;
 
@@ -122,6 +135,7 @@ static void delete_messages(struct control_api *api, struct evhttp_request *req)
 {
 	long n = store_delete_all(api->srv->store);
 
+	relay_forget_all(api->srv->relay);
 	if (n < 0)
 		send_error(req, 500, "InternalServerError",
 		           "the store could not delete the messages");
@@ -329,10 +343,104 @@ static void post_reset(struct control_api *api, struct evhttp_request *req)
 {
 	long deleted = store_delete_all(api->srv->store);
 
+	relay_forget_all(api->srv->relay);
+	mailflow_unsuppress(api->srv, NULL);
 	events_clear(api->srv->events);
 	policy_reset_counters(api->srv->policy);
 	server_restart_scenario(api->srv);
 	send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)(deleted < 0 ? 0 : deleted)));
+}
+
+static void get_suppressions(struct control_api *api, struct evhttp_request *req)
+{
+	static const char *const allowed[] = {"address", NULL};
+	json_t *all = policy_suppressions(api->srv->policy), *list = json_array(), *e;
+	struct evkeyvalq q;
+	const char *address;
+	size_t i;
+
+	if (parse_query(req, &q, allowed) < 0) {
+		json_decref(all);
+		json_decref(list);
+		return;
+	}
+	address = evhttp_find_header(&q, "address");
+	json_array_foreach(
+	    all, i, e) if (address == NULL ||
+	                   strcasecmp(address, json_string_value(json_object_get(e, "address"))) ==
+	                       0) json_array_append(list, e);
+	json_decref(all);
+	evhttp_clear_headers(&q);
+	send_json(req, 200, json_pack("{s:o}", "suppressions", list));
+}
+
+static int plausible_address(const char *a)
+{
+	const char *at = a ? strrchr(a, '@') : NULL;
+
+	return at != NULL && at != a && at[1] != '\0' && strlen(a) < 320 &&
+	       strpbrk(a, " \t\r\n<>") == NULL;
+}
+
+static void post_suppression(struct control_api *api, struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	char *text = malloc(len + 1);
+	json_t *body = NULL;
+	const char *address, *reason;
+
+	if (text != NULL) {
+		evbuffer_copyout(in, text, len);
+		body = json_loadb(text, len, 0, NULL);
+	}
+	free(text);
+	address = json_string_value(json_object_get(body, "address"));
+	reason = json_string_value(json_object_get(body, "reason"));
+	if (!plausible_address(address)) {
+		send_error(
+		    req, 400, "InvalidParameter",
+		    "expected a JSON body {\"address\": \"user@domain\", \"reason\": \"...\"}");
+		json_decref(body);
+		return;
+	}
+	if (reason == NULL)
+		reason = "added through the control API";
+	mailflow_suppress(api->srv, address, reason, "api");
+	send_json(
+	    req, 201,
+	    json_pack("{s:s, s:s, s:s}", "address", address, "reason", reason, "source", "api"));
+	json_decref(body);
+}
+
+static void delete_suppression(struct control_api *api, struct evhttp_request *req,
+                               const char *address)
+{
+	char *decoded = address ? evhttp_uridecode(address, 0, NULL) : NULL;
+	size_t n = mailflow_unsuppress(api->srv, decoded);
+
+	if (address != NULL && n == 0)
+		send_error(req, 404, "NotFound", "no such address on the suppression list");
+	else
+		send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)n));
+	free(decoded);
+}
+
+static void route_suppressions(struct control_api *api, struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		get_suppressions(api, req);
+		break;
+	case EVHTTP_REQ_POST:
+		post_suppression(api, req);
+		break;
+	case EVHTTP_REQ_DELETE:
+		delete_suppression(api, req, NULL);
+		break;
+	default:
+		send_error(req, 405, "MethodNotAllowed", "this method is not allowed on this path");
+	}
 }
 
 static int method_is(struct evhttp_request *req, enum evhttp_cmd_type want)
@@ -375,7 +483,19 @@ static void route(struct evhttp_request *req, void *arg)
 		if (evhttp_request_get_command(req) == EVHTTP_REQ_DELETE)
 			delete_messages(api, req);
 		else if (method_is(req, EVHTTP_REQ_GET))
-			get_messages(api, req);
+			get_messages(api, req, 0);
+	} else if (strcmp(path, "/api/v1/mailbox") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			get_messages(api, req, 1);
+	} else if (strcmp(path, "/api/v1/queue") == 0) {
+		if (method_is(req, EVHTTP_REQ_GET))
+			send_json(req, 200, relay_stats(api->srv->relay));
+	} else if (strcmp(path, "/api/v1/suppressions") == 0) {
+		route_suppressions(api, req);
+	} else if (path_segment(path, "/api/v1/suppressions/", id, sizeof id, &rest) &&
+	           strcmp(rest, "") == 0) {
+		if (method_is(req, EVHTTP_REQ_DELETE))
+			delete_suppression(api, req, id);
 	} else if (path_segment(path, "/api/v1/messages/", id, sizeof id, &rest) &&
 	           (strcmp(rest, "") == 0 || strcmp(rest, "/raw") == 0)) {
 		if (method_is(req, EVHTTP_REQ_GET))

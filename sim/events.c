@@ -36,7 +36,15 @@ struct events {
 	size_t nclosed;
 	FILE *live; /* edsim play: print transcript lines as they happen */
 	int live_colour;
+	events_sink_fn sink;
+	void *sink_arg;
 };
+
+void events_set_sink(struct events *ev, events_sink_fn fn, void *arg)
+{
+	ev->sink = fn;
+	ev->sink_arg = arg;
+}
 
 void events_set_live(struct events *ev, FILE *out, int colour)
 {
@@ -216,6 +224,16 @@ uint64_t events_emit(struct events *ev, const struct event_record *rec)
 	append_field(out, "reply", rec->reply);
 	append_field(out, "message", rec->message);
 	append_field(out, "rule", rec->rule);
+	if (rec->recipient != NULL)
+		append_field(out, "recipient", rec->recipient);
+	if (rec->destination != NULL)
+		append_field(out, "destination", rec->destination);
+	if (rec->attempt > 0)
+		evbuffer_add_printf(out, ", \"attempt\": %u", rec->attempt);
+	if (rec->next_attempt != NULL)
+		append_field(out, "next_attempt", rec->next_attempt);
+	if (rec->dsn != NULL)
+		append_field(out, "dsn", rec->dsn);
 	evbuffer_add(out, "}", 2); /* with the terminating NUL */
 	len = evbuffer_get_length(out);
 	text = malloc(len);
@@ -223,6 +241,8 @@ uint64_t events_emit(struct events *ev, const struct event_record *rec)
 		evbuffer_remove(out, text, len);
 		if (ev->file != NULL)
 			fprintf(ev->file, "%s\n", text);
+		if (ev->sink != NULL)
+			ev->sink(ev->sink_arg, rec->type, text, len - 1);
 		free(ev->ring[seq % EVENTS_KEEP]);
 		ev->ring[seq % EVENTS_KEEP] = text;
 	}

@@ -1,7 +1,8 @@
 /*
  * events.h - what happened, for tests and people: events and transcripts.
  *
- * An event is one accepted or rejected message or one refused command. Each
+ * An event is one accepted or rejected message, one refused command, or one
+ * step of the relay (relayed, delivered, deferred, bounced, suppressed). Each
  * gets a sequence number (from 1), is appended to state_dir/events.jsonl and
  * kept in memory (the newest EVENTS_KEEP) for GET /api/v1/events.
  * A transcript is every line in and out of one connection, with times; the
@@ -34,13 +35,23 @@ struct event_record {
 	const char *reply;
 	const char *message; /* stored message id, when there is one */
 	const char *rule;    /* the scenario rule that acted, when one did */
+	/* the relay's steps (left out of the event when NULL or 0) */
+	const char *recipient;
+	const char *destination;
+	unsigned attempt;
+	const char *next_attempt;
+	const char *dsn; /* the id of the bounce report */
 };
+
+/* Called with every event as it is emitted (webhooks). */
+typedef void (*events_sink_fn)(void *arg, const char *type, const char *json, size_t len);
 
 /* state_dir NULL: no events file (unit tests). */
 struct events *events_new(const char *state_dir, char *err, size_t errlen);
 /* `edsim play`: every transcript line is also printed to out as it happens,
  * coloured when colour is set. */
 void events_set_live(struct events *ev, FILE *out, int colour);
+void events_set_sink(struct events *ev, events_sink_fn fn, void *arg);
 void events_free(struct events *ev);
 uint64_t events_emit(struct events *ev, const struct event_record *rec);
 void events_flush(struct events *ev);

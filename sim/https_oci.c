@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "mailflow.h"
 #include "message.h"
 #include "oci_signature.h"
 #include "scenario_engine.h"
@@ -81,8 +82,14 @@ struct pending {
 static void record(struct https_api *api, const char *client_ip, const char *user, const char *type,
                    int status, const char *text, const char *message)
 {
-	struct event_record rec = {type,   0,      client_ip, user,    "https",
-	                           "POST", status, text,      message, NULL};
+	struct event_record rec = {.type = type,
+	                           .client_ip = client_ip,
+	                           .user = user,
+	                           .stage = "https",
+	                           .command = "POST",
+	                           .code = status,
+	                           .reply = text,
+	                           .message = message};
 
 	events_emit(api->srv->events, &rec);
 }
@@ -227,10 +234,11 @@ static void on_connection_closed(struct evhttp_connection *conn, void *arg)
 	p->req = NULL;
 }
 
-static void on_committed(void *arg, int ok)
+static void on_committed(void *arg, int ok, const struct store_message *m)
 {
 	struct pending *p = arg;
 
+	(void)m;
 	if (ok)
 		record(p->api, p->client_ip, p->user, "accepted", 200, NULL,
 		       json_string_value(json_object_get(p->answer, "envelopeId")));
@@ -346,7 +354,7 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 	m->user = user ? strdup(user) : NULL;
 	policy_quota_charge(api->srv->policy, user, 1, server_now(api->srv));
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_closed, p);
-	if (store_submit(api->srv->store, m, on_committed, p) < 0) {
+	if (mailflow_submit(api->srv, m, on_committed, p) < 0) {
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
 		store_message_free(m);
 		json_decref(p->answer);

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "smtp_parse.h"
 
 static int fail(struct oci_error *err, const char *id, const char *value)
@@ -347,11 +348,8 @@ char *oci_submit_message(const json_t *body, const char *message_id, double now,
 	const char *given = text_of(body, "messageId"), *key;
 	struct text t = {0};
 	char date[64], boundary[64];
-	time_t secs = (time_t)now;
-	struct tm tm;
 
-	gmtime_r(&secs, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	clock_format_rfc5322(now, date, sizeof date);
 	puts_(&t, "Date: ");
 	puts_(&t, date);
 	puts_(&t, "\r\nFrom: ");

@@ -10,6 +10,7 @@
  */
 #include "policy.h"
 
+#include <ctype.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +36,65 @@ struct policy {
 	const struct config *cfg;
 	struct ip_entry *ips;
 	struct quota_entry *quotas;
+	json_t *suppressed; /* lower-cased address -> {address, reason, time, source} */
 };
 
 struct policy *policy_new(const struct config *cfg)
 {
 	struct policy *p = calloc(1, sizeof *p);
 
-	if (p != NULL)
+	if (p != NULL) {
 		p->cfg = cfg;
+		p->suppressed = json_object();
+	}
 	return p;
+}
+
+static void lower_copy(char *out, size_t outlen, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[i] = '\0';
+}
+
+void policy_suppress(struct policy *p, const char *address, const char *reason, double time,
+                     const char *source)
+{
+	char key[512];
+
+	lower_copy(key, sizeof key, address);
+	json_object_set_new(p->suppressed, key,
+	                    json_pack("{s:s, s:s, s:f, s:s}", "address", address, "reason",
+	                              reason ? reason : "", "time", time, "source",
+	                              source ? source : "api"));
+}
+
+size_t policy_unsuppress(struct policy *p, const char *address)
+{
+	size_t n = json_object_size(p->suppressed);
+	char key[512];
+
+	if (address == NULL) {
+		json_object_clear(p->suppressed);
+		return n;
+	}
+	lower_copy(key, sizeof key, address);
+	return json_object_del(p->suppressed, key) == 0 ? 1 : 0;
+}
+
+json_t *policy_suppressions(const struct policy *p)
+{
+	json_t *list = json_array(), *entry;
+	const char *key;
+
+	for (size_t i = 0; i < p->cfg->nsuppressions; i++)
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s, s:n, s:s}", "address", p->cfg->suppressions[i],
+		                    "reason", "configuration", "time", "source", "configuration"));
+	json_object_foreach(p->suppressed, key, entry) json_array_append(list, entry);
+	return list;
 }
 
 void policy_set_config(struct policy *p, const struct config *cfg)
@@ -55,6 +106,7 @@ void policy_free(struct policy *p)
 {
 	if (p == NULL)
 		return;
+	json_decref(p->suppressed);
 	while (p->ips != NULL) {
 		struct ip_entry *next = p->ips->next;
 		free(p->ips);
@@ -141,6 +193,11 @@ int policy_sender_approved(const struct policy *p, const char *user, const char 
 
 int policy_is_suppressed(const struct policy *p, const char *address)
 {
+	char key[512];
+
+	lower_copy(key, sizeof key, address);
+	if (json_object_get(p->suppressed, key) != NULL)
+		return 1;
 	for (size_t i = 0; i < p->cfg->nsuppressions; i++)
 		if (strcasecmp(p->cfg->suppressions[i], address) == 0)
 			return 1;

@@ -9,6 +9,7 @@
 #ifndef EDSIM_POLICY_H
 #define EDSIM_POLICY_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -34,7 +35,17 @@ unsigned long long policy_limit_for(const struct policy *p, const char *catalog_
 int policy_check_credentials(const struct policy *p, const char *user, const char *password);
 /* user may be NULL (no AUTH): then any configured user's approval counts. */
 int policy_sender_approved(const struct policy *p, const char *user, const char *address);
+/* On the configuration's `suppressions` or on the suppression list. */
 int policy_is_suppressed(const struct policy *p, const char *address);
+/* The suppression list kept in memory (the store keeps it on disk): entries
+ * from the control API and from hard bounces, matched case-insensitively. */
+void policy_suppress(struct policy *p, const char *address, const char *reason, double time,
+                     const char *source);
+/* Removes one address (NULL: every entry); returns how many were removed. */
+size_t policy_unsuppress(struct policy *p, const char *address);
+/* Every suppressed address, the configuration's first (source
+ * "configuration"), as [{address, reason, time, source}]. */
+json_t *policy_suppressions(const struct policy *p);
 
 /* Connection slots per client IP. connection_open fails (returns -1) when
  * the IP is at its limit; every successful open is paired with a close. */

@@ -70,11 +70,8 @@ static int load_settings(struct ydoc *d, yaml_node_t *n, const struct source *sr
 }
 
 static const char *const stage_names[STAGE_COUNT] = {
-    "connect",  "ehlo", "starttls", "auth", "mail",    "rcpt",   "data",      "data-body",
-    "data-end", "rset", "quit",     "idle", "request", "submit", "submit-raw"};
-
-/* Stages the language has, but this edsim does not serve yet. */
-static const char *const later_stages[] = {"relay", NULL};
+    "connect",  "ehlo", "starttls", "auth", "mail",    "rcpt",   "data",       "data-body",
+    "data-end", "rset", "quit",     "idle", "request", "submit", "submit-raw", "relay"};
 
 static int https_stage(enum scenario_stage st)
 {
@@ -114,19 +111,17 @@ static int load_stage(struct ydoc *d, yaml_node_t *when, enum scenario_stage *ou
 		return ydoc_error(
 		    d, when,
 		    "when: missing 'stage' (connect, ehlo, starttls, auth, mail, "
-		    "rcpt, data, data-body, data-end, rset, quit, idle, request, submit "
-		    "or submit-raw)");
+		    "rcpt, data, data-body, data-end, rset, quit, idle, request, submit, "
+		    "submit-raw or relay)");
 	for (int i = 0; i < STAGE_COUNT; i++)
 		if (s != NULL && strcmp(s, stage_names[i]) == 0) {
 			*out = (enum scenario_stage)i;
 			return 0;
 		}
-	if (in_list(s, later_stages))
-		return ydoc_error(d, n, "stage '%s' is not served by this version of edsim", s);
 	return ydoc_error(d, n,
 	                  "unknown stage '%s': expected connect, ehlo, starttls, auth, mail, "
-	                  "rcpt, data, data-body, data-end, rset, quit, idle, request, submit or "
-	                  "submit-raw",
+	                  "rcpt, data, data-body, data-end, rset, quit, idle, request, submit, "
+	                  "submit-raw or relay",
 	                  s ? s : "");
 }
 
@@ -174,12 +169,16 @@ static int check_matchers(struct ydoc *d, yaml_node_t *when, const struct rule_w
 	enum scenario_stage st = w->stage;
 	int rc = 0;
 
-	if (w->attempt && st != STAGE_DATA_END && !https_stage(st))
-		rc =
-		    ydoc_error(d, ydoc_get(d, when, "attempt"),
-		               "when.attempt: only at stage data-end, where the message is known "
-		               "(by its Message-ID, else by its envelope), and at the HTTPS stages "
-		               "(by opc-request-id)");
+	if (w->attempt && st != STAGE_DATA_END && st != STAGE_RELAY && !https_stage(st))
+		rc = ydoc_error(d, ydoc_get(d, when, "attempt"),
+		                "when.attempt: only at stage data-end, where the message is known "
+		                "(by its Message-ID, else by its envelope), at the HTTPS stages "
+		                "(by opc-request-id) and at stage relay (per recipient)");
+	if (st == STAGE_RELAY && (w->connection || w->command || w->user || w->client_ip ||
+	                          w->mechanism || ydoc_get(d, when, "offset") != NULL))
+		rc = ydoc_error(d, when,
+		                "when: at stage relay, match on sender, recipient, attempt, times "
+		                "and probability");
 	if ((w->method || w->path || w->nheaders) && !https_stage(st))
 		rc = ydoc_error(d, when,
 		                "when: method, path and header only at the HTTPS stages request, "
@@ -188,18 +187,18 @@ static int check_matchers(struct ydoc *d, yaml_node_t *when, const struct rule_w
 		rc = ydoc_error(d, ydoc_get(d, when, "connection"),
 		                "when.connection: not at the HTTPS stages; use attempt or times");
 	int data = st == STAGE_DATA || st == STAGE_DATA_BODY || st == STAGE_DATA_END ||
-	           st == STAGE_SUBMIT || st == STAGE_SUBMIT_RAW;
+	           st == STAGE_SUBMIT || st == STAGE_SUBMIT_RAW || st == STAGE_RELAY;
 
 	if (w->sender && !(st == STAGE_MAIL || st == STAGE_RCPT || data))
 		rc = ydoc_error(
 		    d, ydoc_get(d, when, "sender"),
-		    "when.sender: only at stages mail, rcpt, data, data-body, data-end, submit and "
-		    "submit-raw");
+		    "when.sender: only at stages mail, rcpt, data, data-body, data-end, submit, "
+		    "submit-raw and relay");
 	if (w->recipient && !(st == STAGE_RCPT || data))
 		rc = ydoc_error(
 		    d, ydoc_get(d, when, "recipient"),
-		    "when.recipient: only at stages rcpt, data, data-body, data-end, submit "
-		    "and submit-raw");
+		    "when.recipient: only at stages rcpt, data, data-body, data-end, submit, "
+		    "submit-raw and relay");
 	if (ydoc_get(d, when, "offset") != NULL && st != STAGE_DATA_BODY)
 		rc = ydoc_error(d, ydoc_get(d, when, "offset"),
 		                "when.offset: only at stage data-body");
@@ -354,11 +353,49 @@ static int check_protocol(struct ydoc *d, yaml_node_t *act, const struct rule_do
 	return rc;
 }
 
+/* At stage relay the one action is downstream: the next hop's answer. */
+static int check_relay_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do *a,
+                               enum scenario_stage st)
+{
+	int has_downstream = a->downstream != NULL || a->downstream_drop;
+
+	if (st == STAGE_RELAY && !has_downstream)
+		return ydoc_error(d, act,
+		                  "do: at stage relay, give downstream: a reply line such as "
+		                  "\"550 5.1.1 User unknown\", or drop");
+	if (st == STAGE_RELAY && ydoc_get(d, act, "downstream") != NULL &&
+	    (act->data.mapping.pairs.top - act->data.mapping.pairs.start) > 1)
+		return ydoc_error(d, act, "do: at stage relay, downstream is the only action");
+	if (st != STAGE_RELAY && st != STAGE_COUNT && has_downstream)
+		return ydoc_error(d, ydoc_get(d, act, "downstream"),
+		                  "do.downstream: only at stage relay");
+	return 0;
+}
+
+static int load_downstream(struct ydoc *d, yaml_node_t *n, struct rule_do *a)
+{
+	const char *s = ydoc_scalar(n);
+
+	if (s != NULL && strcmp(s, "drop") == 0) {
+		a->downstream_drop = 1;
+		return 0;
+	}
+	if (s == NULL || strlen(s) > 512 || strchr(s, '\n') != NULL || !literal_line_valid(s))
+		return ydoc_error(d, n,
+		                  "do.downstream: expected one reply line such as \"451 4.7.1 Try "
+		                  "again later\" (code 200 to 599), or drop");
+	a->downstream = strdup(s);
+	return 0;
+}
+
 static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do *a,
                          enum scenario_stage st)
 {
 	int has_reply = a->reply_entry != NULL || a->nreply_lines > 0 || a->https_status != 0;
 	int rc = 0;
+
+	if (st == STAGE_RELAY || a->downstream != NULL || a->downstream_drop)
+		return check_relay_actions(d, act, a, st);
 
 	if (st != STAGE_COUNT && check_protocol(d, act, a, st) < 0)
 		rc = -1;
@@ -397,9 +434,9 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
                    const struct source *src, enum scenario_stage st, struct rule_do *a)
 {
-	static const char *const keys[] = {"reply",   "delay",    "close",   "drop",     "accept",
-	                                   "discard", "suppress", "trickle", "tls-fail", "set",
-	                                   "status",  "code",     "message", "headers",  NULL};
+	static const char *const keys[] = {
+	    "reply",    "delay", "close",  "drop", "accept",  "discard", "suppress",   "trickle",
+	    "tls-fail", "set",   "status", "code", "message", "headers", "downstream", NULL};
 	yaml_node_t *n;
 	int rc = 0;
 
@@ -435,6 +472,8 @@ static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
 	                 &a->header_values, &a->nheaders);
 	if ((n = ydoc_get(d, act, "set")) != NULL)
 		rc |= load_settings(d, n, src, "do.set", &a->set_text);
+	if ((n = ydoc_get(d, act, "downstream")) != NULL)
+		rc |= load_downstream(d, n, a);
 	if (rc == 0)
 		rc |= check_actions(d, act, a, st);
 	return rc ? -1 : 0;
@@ -664,6 +703,7 @@ static void rule_free(struct rule *r)
 	free(r->when.mechanism);
 	free_strings(r->act.reply_lines, r->act.nreply_lines);
 	free(r->act.set_text);
+	free(r->act.downstream);
 	free(r->when.method);
 	free(r->when.path);
 	free_strings(r->when.header_names, r->when.nheaders);

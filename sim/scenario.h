@@ -15,8 +15,7 @@
 
 #include "catalog.h"
 
-/* Stages where rules hook in. SMTP stages first; the HTTPS and relay
- * stages are known to the checker so that files can name them. */
+/* Stages where rules hook in: SMTP stages first, then HTTPS, then relay. */
 enum scenario_stage {
 	STAGE_CONNECT,
 	STAGE_EHLO,
@@ -33,6 +32,7 @@ enum scenario_stage {
 	STAGE_REQUEST,    /* HTTPS: any request, before anything is checked */
 	STAGE_SUBMIT,     /* HTTPS: submitEmail, its JSON body parsed */
 	STAGE_SUBMIT_RAW, /* HTTPS: submitRawEmail, its envelope headers read */
+	STAGE_RELAY,      /* the relay: one recipient about to go to the next hop */
 	STAGE_COUNT
 };
 
@@ -44,7 +44,8 @@ struct rule_when {
 	enum scenario_stage stage;
 	unsigned long long connection;       /* nth connection since the scenario started */
 	unsigned long long command;          /* nth command of the connection */
-	unsigned long long attempt;          /* nth time this message reached data-end */
+	unsigned long long attempt;          /* nth time this message reached data-end;
+	                                        relay: nth delivery attempt of the recipient */
 	unsigned long long times;            /* the rule fires at most this often (0: no bound) */
 	char *sender, *recipient;            /* glob patterns, case-insensitive */
 	char *user, *client_ip;              /* exact */
@@ -73,6 +74,8 @@ struct rule_do {
 	char **header_names, **header_values; /* HTTPS: extra response headers */
 	size_t nheaders;
 	int tls_fail;               /* abort the TLS handshake (starttls, connect) */
+	char *downstream;           /* relay: the next hop's reply ("550 5.1.1 ...") ... */
+	int downstream_drop;        /* ... or the next hop drops the connection */
 	unsigned long long trickle; /* send the reply at this many bytes a second */
 };
 

@@ -1,7 +1,8 @@
 /*
  * server.c - start-up, listeners, signals and the orderly shutdown.
  *
- * Start-up order: state directory, catalog, TLS context, store, listeners,
+ * Start-up order: state directory, catalog, TLS context, store, events,
+ * relay (which takes up the store's unfinished messages), listeners,
  * control API; only then is the ready file written. SIGTERM or SIGINT starts
  * a drain: listeners stop accepting, idle sessions get 421 4.3.0 at once,
  * busy ones after their transaction, and the loop ends when the last session
@@ -24,6 +25,7 @@
 #include "https_oci.h"
 #include "embedded.h"
 #include "log.h"
+#include "mailflow.h"
 #include "scenario_engine.h"
 #include "smtp_session.h"
 #include "tls.h"
@@ -408,6 +410,8 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 		return -1;
 	if ((srv->events = events_new(cfg->state_dir, err, errlen)) == NULL)
 		return -1;
+	if (mailflow_start(srv, err, errlen) < 0)
+		return -1;
 	if (policy_is_open(srv->policy))
 		log_warn("no users configured: any credentials and any sender are accepted");
 	return start_listeners(srv, err, errlen);
@@ -437,6 +441,7 @@ void server_free(struct server *srv)
 		evconnlistener_free(srv->smtps_listener);
 	https_api_free(srv->https);
 	control_api_free(srv->control);
+	mailflow_stop(srv);
 	if (srv->store)
 		store_close(srv->store);
 	if (srv->events)

@@ -73,6 +73,9 @@ enum smtp_reply { SMTP_REPLIES(SMTP_REPLY_ENUM) R_COUNT };
 struct session;
 struct control_api;
 struct https_api;
+struct relay;
+struct dkim;
+struct webhooks;
 
 struct server {
 	struct event_base *base;
@@ -91,7 +94,10 @@ struct server {
 	struct evconnlistener *smtps_listener;
 	struct control_api *control;
 	struct https_api *https;
-	struct session *sessions; /* open sessions, a doubly linked list */
+	struct relay *relay;       /* the queue behind the store (mailflow.c) */
+	struct dkim *dkim;         /* NULL without dkim keys */
+	struct webhooks *webhooks; /* NULL without webhooks */
+	struct session *sessions;  /* open sessions, a doubly linked list */
 	size_t nsessions;
 	uint64_t next_connection;
 	int draining;

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "mailflow.h"
 #include "message.h"
 #include "smtp_session_priv.h"
 
@@ -104,10 +105,11 @@ static void reply_forced_after_commit(struct session *s)
 	free(rcpts);
 }
 
-static void on_committed(void *arg, int ok)
+static void on_committed(void *arg, int ok, const struct store_message *m)
 {
 	struct session *s = arg;
 
+	(void)m;
 	if (s->dead) {
 		s->state = ST_CLOSING;
 		session_free(s);
@@ -205,7 +207,7 @@ static void commit_message(struct session *s, const struct header_info *h)
 	if (m != NULL) {
 		snprintf(s->stored_id, sizeof s->stored_id, "%s", m->id);
 		s->state = ST_COMMIT;
-		if (store_submit(s->srv->store, m, on_committed, s) == 0)
+		if (mailflow_submit(s->srv, m, on_committed, s) == 0)
 			return;
 		store_message_free(m);
 		s->state = ST_COMMAND;

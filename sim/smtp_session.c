@@ -77,11 +77,16 @@ void session_flush_replies(struct session *s)
 void session_record_event(struct session *s, const char *type, int code, const char *text,
                           const char *message)
 {
-	struct event_record rec = {type,     s->id,
-	                           s->ip,    s->authed ? s->user : NULL,
-	                           s->stage, s->command,
-	                           code,     text,
-	                           message,  s->rule_label[0] ? s->rule_label : NULL};
+	struct event_record rec = {.type = type,
+	                           .connection = s->id,
+	                           .client_ip = s->ip,
+	                           .user = s->authed ? s->user : NULL,
+	                           .stage = s->stage,
+	                           .command = s->command,
+	                           .code = code,
+	                           .reply = text,
+	                           .message = message,
+	                           .rule = s->rule_label[0] ? s->rule_label : NULL};
 
 	events_emit(s->srv->events, &rec);
 }

@@ -5,7 +5,14 @@
  * the event loop's thread exactly once: ok=1 only after the message and its
  * envelope are committed to disk (for a file store), ok=0 when they could not
  * be. Many concurrent submissions share one commit (group commit). Reads are
- * for the control API and run on the loop's thread.
+ * for the control API and the relay and run on the loop's thread.
+ *
+ * Beside each message the store keeps its delivery record (the state of
+ * every recipient and every attempt, as the relay reports them) and the
+ * suppression list. Those writes join the next group commit in the order
+ * they were made, but nobody waits for their sync: after a crash a
+ * delivery record can be older than what happened, never newer, so the
+ * relay sends again rather than forgets (at least once).
  */
 #ifndef EDSIM_STORE_H
 #define EDSIM_STORE_H
@@ -35,14 +42,38 @@ struct store_message {
 	char *subject;
 	char *raw;
 	size_t raw_len;
+	const char *origin; /* NULL for intake; "dsn" for edsim's own bounce reports */
+	int captured;       /* delivered to the capture mailbox as it is stored (DSNs) */
 };
+
+/* A message's delivery record, as the relay keeps it. */
+struct store_delivery {
+	uint64_t seq;
+	const char *state;      /* the message's state (see relay.h) */
+	int final;              /* nothing is left to do */
+	int captured;           /* some recipient went to the capture mailbox */
+	const char *recipients; /* JSON array: each recipient's address, state, ... */
+	const char *attempts;   /* JSON array: every delivery attempt */
+};
+
+/* An unfinished message, for the relay when edsim starts. */
+struct store_pending {
+	uint64_t seq;
+	double received;
+	const char *mail_from, *user, *origin;
+	json_t *recipients; /* borrowed for the call */
+	json_t *attempts;
+};
+typedef void (*store_pending_fn)(void *arg, const struct store_pending *p);
 
 struct store_filter {
 	const char *to, *from, *subject; /* substrings, case-insensitive; NULL = any */
 	long limit;
+	int mailbox; /* only messages delivered to the capture mailbox */
 };
 
-typedef void (*store_done_fn)(void *arg, int ok);
+/* m: the message as stored (still the store's; valid during the call). */
+typedef void (*store_done_fn)(void *arg, int ok, const struct store_message *m);
 
 struct store;
 
@@ -54,6 +85,13 @@ struct store_ops {
 	long (*delete_all)(struct store *st);
 	unsigned long long (*bytes_used)(struct store *st);
 	void (*close)(struct store *st);
+	int (*save_delivery)(struct store *st, const struct store_delivery *d);
+	int (*load_pending)(struct store *st, store_pending_fn fn, void *arg);
+	/* address NULL with suppression_delete: every entry */
+	int (*suppression_save)(struct store *st, const char *address, const char *reason,
+	                        double time, const char *source);
+	int (*suppression_delete)(struct store *st, const char *address);
+	json_t *(*suppressions)(struct store *st);
 };
 
 struct store {
@@ -99,6 +137,27 @@ static inline unsigned long long store_bytes_used(struct store *st)
 static inline void store_close(struct store *st)
 {
 	st->ops->close(st);
+}
+static inline int store_save_delivery(struct store *st, const struct store_delivery *d)
+{
+	return st->ops->save_delivery(st, d);
+}
+static inline int store_load_pending(struct store *st, store_pending_fn fn, void *arg)
+{
+	return st->ops->load_pending(st, fn, arg);
+}
+static inline int store_suppression_save(struct store *st, const char *address, const char *reason,
+                                         double time, const char *source)
+{
+	return st->ops->suppression_save(st, address, reason, time, source);
+}
+static inline int store_suppression_delete(struct store *st, const char *address)
+{
+	return st->ops->suppression_delete(st, address);
+}
+static inline json_t *store_suppressions(struct store *st)
+{
+	return st->ops->suppressions(st);
 }
 
 #endif

@@ -32,12 +32,25 @@
 /* WAL frames (16 KB pages) after which the syncer checkpoints. */
 #define CHECKPOINT_FRAMES 512
 
+/* What waits for the next commit: a new message (its callback runs after
+ * the sync) or a change of a delivery record or of the suppression list
+ * (nobody waits for those). */
+enum job_kind { JOB_MESSAGE, JOB_DELIVERY, JOB_SUPPRESS, JOB_UNSUPPRESS };
+
 struct job {
 	struct job *next;
+	enum job_kind kind;
 	struct store_message *m;
 	store_done_fn done;
 	void *arg;
 	int ok;
+	/* JOB_DELIVERY: seq, text[0] state, text[1] recipients, text[2] attempts,
+	 * flags final and captured; JOB_SUPPRESS: text[0] address, text[1] reason,
+	 * text[2] source, time; JOB_UNSUPPRESS: text[0] address or NULL (all). */
+	uint64_t seq;
+	char *text[3];
+	double time;
+	int final, captured;
 };
 
 struct sqlite_store {
@@ -46,7 +59,7 @@ struct sqlite_store {
 	sqlite3 *ckpt_db; /* the syncer's connection, for checkpoints; NULL in memory */
 	int memory;
 	int wal_fd; /* the WAL file, synced by the syncer; -1 in memory */
-	sqlite3_stmt *insert_message;
+	sqlite3_stmt *insert_message, *insert_delivery, *save_delivery;
 	struct job *pending, **pending_tail; /* loop thread: not yet written */
 	struct event *commit_event;          /* writes pending at the end of the round */
 	unsigned long long bytes_used;       /* loop thread */
@@ -62,14 +75,23 @@ struct sqlite_store {
 	struct event *notify_event;
 };
 
-/* One row per message; the recipients and their states are a JSON array,
- * so that a message is one B-tree entry and a commit writes few pages. The
- * raw message is the last column: listing rows never reads it. */
+/* One row per message, its envelope as received; the recipients are a JSON
+ * array, so that a message is one B-tree entry and a commit writes few
+ * pages. The raw message is the last column: listing rows never reads it.
+ * Its delivery record is a row of its own, so that the relay's updates never
+ * rewrite the message; unfinished ones are indexed for the restart. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS messages("
     " seq INTEGER PRIMARY KEY, received REAL NOT NULL, client_ip TEXT, connection INTEGER,"
     " user TEXT, mail_from TEXT, recipients TEXT NOT NULL, message_id TEXT, subject TEXT,"
-    " size INTEGER NOT NULL, state TEXT NOT NULL, raw BLOB NOT NULL);";
+    " size INTEGER NOT NULL, state TEXT NOT NULL, raw BLOB NOT NULL, origin TEXT);"
+    "CREATE TABLE IF NOT EXISTS delivery("
+    " seq INTEGER PRIMARY KEY, state TEXT NOT NULL, final INTEGER NOT NULL,"
+    " captured INTEGER NOT NULL, recipients TEXT NOT NULL, attempts TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS delivery_pending ON delivery(seq) WHERE final = 0;"
+    "CREATE INDEX IF NOT EXISTS delivery_mailbox ON delivery(seq) WHERE captured = 1;"
+    "CREATE TABLE IF NOT EXISTS suppressions("
+    " address TEXT PRIMARY KEY COLLATE NOCASE, reason TEXT, time REAL, source TEXT);";
 
 static int exec_sql(sqlite3 *db, const char *sql)
 {
@@ -82,18 +104,57 @@ static int exec_sql(sqlite3 *db, const char *sql)
 	return -1;
 }
 
+static const char *first_state(const struct store_message *m, size_t i)
+{
+	return m->rcpts[i].suppressed ? "suppressed" : m->captured ? "delivered" : "queued";
+}
+
 static char *recipients_text(const struct store_message *m)
 {
 	json_t *list = json_array();
 	char *text;
 
-	for (size_t i = 0; i < m->nrcpt; i++)
-		json_array_append_new(
-		    list, json_pack("{s:s, s:s}", "address", m->rcpts[i].address, "state",
-		                    m->rcpts[i].suppressed ? "suppressed" : "queued"));
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		json_t *r = json_pack("{s:s, s:s}", "address", m->rcpts[i].address, "state",
+		                      first_state(m, i));
+		if (m->captured)
+			json_object_set_new(r, "destination", json_string("capture"));
+		json_array_append_new(list, r);
+	}
 	text = json_dumps(list, JSON_COMPACT);
 	json_decref(list);
 	return text;
+}
+
+/* The message's state before the relay has seen it. */
+static const char *message_first_state(const struct store_message *m, int *final)
+{
+	size_t suppressed = 0;
+
+	for (size_t i = 0; i < m->nrcpt; i++)
+		suppressed += m->rcpts[i].suppressed != 0;
+	*final = m->captured || suppressed == m->nrcpt;
+	if (m->captured)
+		return "delivered";
+	return suppressed == m->nrcpt ? "suppressed" : "queued";
+}
+
+static int insert_delivery(struct sqlite_store *s, const struct store_message *m,
+                           const char *recipients)
+{
+	sqlite3_stmt *st = s->insert_delivery;
+	int final, rc;
+	const char *state = message_first_state(m, &final);
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)m->seq);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, final);
+	sqlite3_bind_int(st, 4, m->captured);
+	sqlite3_bind_text(st, 5, recipients, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int insert_one(struct sqlite_store *s, const struct store_message *m)
@@ -116,10 +177,74 @@ static int insert_one(struct sqlite_store *s, const struct store_message *m)
 	sqlite3_bind_text(st, 9, m->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)m->raw_len);
 	sqlite3_bind_blob(st, 11, m->raw, (int)m->raw_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, m->origin, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
+		rc = insert_delivery(s, m, recipients) == 0 ? SQLITE_DONE : SQLITE_ERROR;
 	free(recipients);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int save_delivery_row(struct sqlite_store *s, const struct job *j)
+{
+	sqlite3_stmt *st = s->save_delivery;
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)j->seq);
+	sqlite3_bind_text(st, 2, j->text[0], -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, j->final);
+	sqlite3_bind_int(st, 4, j->captured);
+	sqlite3_bind_text(st, 5, j->text[1], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, j->text[2], -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int run_sql(struct sqlite_store *s, const char *sql, const char *a, const char *b,
+                   const char *c, double t)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, c, -1, SQLITE_STATIC);
+	sqlite3_bind_double(q, 4, t);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int write_job(struct sqlite_store *s, const struct job *j)
+{
+	switch (j->kind) {
+	case JOB_MESSAGE:
+		return insert_one(s, j->m);
+	case JOB_DELIVERY:
+		return save_delivery_row(s, j);
+	case JOB_SUPPRESS:
+		return run_sql(s,
+		               "INSERT OR REPLACE INTO suppressions(address, reason, source, time)"
+		               " VALUES(?1, ?2, ?3, ?4)",
+		               j->text[0], j->text[1], j->text[2], j->time);
+	case JOB_UNSUPPRESS:
+		return run_sql(s, "DELETE FROM suppressions WHERE ?1 IS NULL OR address = ?1",
+		               j->text[0], NULL, NULL, 0);
+	}
+	return -1;
+}
+
+static void free_job(struct job *j)
+{
+	store_message_free(j->m);
+	for (size_t i = 0; i < 3; i++)
+		free(j->text[i]);
+	free(j);
 }
 
 static int commit_batch(struct sqlite_store *s, struct job *batch)
@@ -127,8 +252,8 @@ static int commit_batch(struct sqlite_store *s, struct job *batch)
 	int ok = exec_sql(s->db, "BEGIN IMMEDIATE") == 0;
 
 	for (struct job *j = batch; j != NULL && ok; j = j->next)
-		if (insert_one(s, j->m) < 0) {
-			log_err("store: insert failed: %s", sqlite3_errmsg(s->db));
+		if (write_job(s, j) < 0) {
+			log_err("store: write failed: %s", sqlite3_errmsg(s->db));
 			ok = 0;
 		}
 	if (ok && exec_sql(s->db, "COMMIT") < 0)
@@ -150,13 +275,34 @@ static void run_callbacks(struct sqlite_store *s, struct job *list)
 {
 	while (list != NULL) {
 		struct job *next = list->next;
-		if (!list->ok && s->bytes_used >= list->m->raw_len)
-			s->bytes_used -= list->m->raw_len;
-		list->done(list->arg, list->ok);
-		store_message_free(list->m);
-		free(list);
+		if (list->kind == JOB_MESSAGE) {
+			if (!list->ok && s->bytes_used >= list->m->raw_len)
+				s->bytes_used -= list->m->raw_len;
+			list->done(list->arg, list->ok, list->m);
+		}
+		free_job(list);
 		list = next;
 	}
+}
+
+/* Takes the new messages out of a committed batch (they wait for the sync)
+ * and frees the rest (nobody waits for them). */
+static struct job *keep_messages(struct job *batch)
+{
+	struct job *kept = NULL, **tail = &kept;
+
+	while (batch != NULL) {
+		struct job *next = batch->next;
+		if (batch->kind == JOB_MESSAGE) {
+			batch->next = NULL;
+			*tail = batch;
+			tail = &batch->next;
+		} else {
+			free_job(batch);
+		}
+		batch = next;
+	}
+	return kept;
 }
 
 /* A checkpoint copies the WAL into the database and costs two syncs, so
@@ -247,6 +393,8 @@ static void commit_pending(struct sqlite_store *s)
 		run_callbacks(s, batch);
 		return;
 	}
+	if ((batch = keep_messages(batch)) == NULL)
+		return;
 	pthread_mutex_lock(&s->lock);
 	append_jobs(&s->written_tail, batch);
 	pthread_cond_signal(&s->wake);
@@ -275,6 +423,13 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+static void queue_job(struct sqlite_store *s, struct job *j)
+{
+	*s->pending_tail = j;
+	s->pending_tail = &j->next;
+	event_active(s->commit_event, EV_TIMEOUT, 0);
+}
+
 static int sqlite_submit(struct store *st, struct store_message *m, store_done_fn done, void *arg)
 {
 	struct sqlite_store *s = (struct sqlite_store *)st;
@@ -282,14 +437,125 @@ static int sqlite_submit(struct store *st, struct store_message *m, store_done_f
 
 	if (j == NULL)
 		return -1;
+	j->kind = JOB_MESSAGE;
 	j->m = m;
 	j->done = done;
 	j->arg = arg;
 	s->bytes_used += m->raw_len;
-	*s->pending_tail = j;
-	s->pending_tail = &j->next;
-	event_active(s->commit_event, EV_TIMEOUT, 0);
+	queue_job(s, j);
 	return 0;
+}
+
+static struct job *new_job(enum job_kind kind, const char *a, const char *b, const char *c)
+{
+	struct job *j = calloc(1, sizeof *j);
+
+	if (j == NULL)
+		return NULL;
+	j->kind = kind;
+	j->text[0] = a ? strdup(a) : NULL;
+	j->text[1] = b ? strdup(b) : NULL;
+	j->text[2] = c ? strdup(c) : NULL;
+	return j;
+}
+
+static int sqlite_save_delivery(struct store *st, const struct store_delivery *d)
+{
+	struct job *j = new_job(JOB_DELIVERY, d->state, d->recipients, d->attempts);
+
+	if (j == NULL)
+		return -1;
+	j->seq = d->seq;
+	j->final = d->final;
+	j->captured = d->captured;
+	queue_job((struct sqlite_store *)st, j);
+	return 0;
+}
+
+static int sqlite_suppression_save(struct store *st, const char *address, const char *reason,
+                                   double time, const char *source)
+{
+	struct job *j = new_job(JOB_SUPPRESS, address, reason, source);
+
+	if (j == NULL)
+		return -1;
+	j->time = time;
+	queue_job((struct sqlite_store *)st, j);
+	return 0;
+}
+
+static int sqlite_suppression_delete(struct store *st, const char *address)
+{
+	struct job *j = new_job(JOB_UNSUPPRESS, address, NULL, NULL);
+
+	if (j == NULL)
+		return -1;
+	queue_job((struct sqlite_store *)st, j);
+	return 0;
+}
+
+static json_t *sqlite_suppressions(struct store *st)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	json_t *list = json_array();
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT address, reason, time, source FROM suppressions"
+	                       " ORDER BY time, address",
+	                       -1, &q, NULL) != SQLITE_OK)
+		return list;
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(
+		    list,
+		    json_pack("{s:s, s:s, s:f, s:s}", "address",
+		              (const char *)sqlite3_column_text(q, 0), "reason",
+		              sqlite3_column_text(q, 1) ? (const char *)sqlite3_column_text(q, 1)
+		                                        : "",
+		              "time", sqlite3_column_double(q, 2), "source",
+		              sqlite3_column_text(q, 3) ? (const char *)sqlite3_column_text(q, 3)
+		                                        : "api"));
+	sqlite3_finalize(q);
+	return list;
+}
+
+static json_t *json_column(sqlite3_stmt *q, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(q, col);
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+
+	return v ? v : json_array();
+}
+
+static int sqlite_load_pending(struct store *st, store_pending_fn fn, void *arg)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	sqlite3_stmt *q;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT d.seq, m.received, m.mail_from, m.user, m.origin,"
+	                       " d.recipients, d.attempts FROM delivery d JOIN messages m"
+	                       " ON m.seq = d.seq WHERE d.final = 0 ORDER BY d.seq",
+	                       -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct store_pending p = {
+		    .seq = (uint64_t)sqlite3_column_int64(q, 0),
+		    .received = sqlite3_column_double(q, 1),
+		    .mail_from = (const char *)sqlite3_column_text(q, 2),
+		    .user = (const char *)sqlite3_column_text(q, 3),
+		    .origin = (const char *)sqlite3_column_text(q, 4),
+		    .recipients = json_column(q, 5),
+		    .attempts = json_column(q, 6),
+		};
+		fn(arg, &p);
+		json_decref(p.recipients);
+		json_decref(p.attempts);
+		n++;
+	}
+	sqlite3_finalize(q);
+	return n;
 }
 
 static json_t *recipients_json(sqlite3_stmt *st, int col)
@@ -307,33 +573,42 @@ static json_t *text_or_null(sqlite3_stmt *st, int col)
 	return t ? json_string((const char *)t) : json_null();
 }
 
+/* A message with its delivery record (messages m LEFT JOIN delivery d). */
 #define SUMMARY_COLUMNS                                                                            \
-	"seq, received, client_ip, connection, user, mail_from, recipients, message_id, subject,"  \
-	" size, state"
+	"m.seq, m.received, m.client_ip, m.connection, m.user, m.mail_from,"                       \
+	" COALESCE(d.recipients, m.recipients), m.message_id, m.subject, m.size,"                  \
+	" COALESCE(d.state, m.state), m.origin, d.attempts"
+#define SUMMARY_FROM " FROM messages m LEFT JOIN delivery d ON d.seq = m.seq"
 
-static json_t *summary_json(sqlite3_stmt *st)
+static json_t *summary_json(sqlite3_stmt *st, int with_attempts)
 {
 	char received[40], id[20];
+	json_t *o;
 
 	snprintf(id, sizeof id, "%016llx", (unsigned long long)sqlite3_column_int64(st, 0));
 	clock_format(sqlite3_column_double(st, 1), received, sizeof received);
-	return json_pack("{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id", id,
-	                 "received", received, "client_ip", text_or_null(st, 2), "connection",
-	                 (json_int_t)sqlite3_column_int64(st, 3), "user", text_or_null(st, 4),
-	                 "from", text_or_null(st, 5), "to", recipients_json(st, 6), "message_id",
-	                 text_or_null(st, 7), "subject", text_or_null(st, 8), "size",
-	                 (json_int_t)sqlite3_column_int64(st, 9), "state", text_or_null(st, 10));
+	o = json_pack(
+	    "{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:s}", "id", id, "received",
+	    received, "client_ip", text_or_null(st, 2), "connection",
+	    (json_int_t)sqlite3_column_int64(st, 3), "user", text_or_null(st, 4), "from",
+	    text_or_null(st, 5), "to", recipients_json(st, 6), "message_id", text_or_null(st, 7),
+	    "subject", text_or_null(st, 8), "size", (json_int_t)sqlite3_column_int64(st, 9),
+	    "state", text_or_null(st, 10), "origin",
+	    sqlite3_column_text(st, 11) ? (const char *)sqlite3_column_text(st, 11) : "intake");
+	if (with_attempts)
+		json_object_set_new(o, "attempts", recipients_json(st, 12));
+	return o;
 }
 
 static json_t *sqlite_list(struct store *st, const struct store_filter *f)
 {
 	static const char sql[] =
-	    "SELECT " SUMMARY_COLUMNS " FROM messages m WHERE"
+	    "SELECT " SUMMARY_COLUMNS SUMMARY_FROM " WHERE (?5 = 0 OR d.captured = 1) AND"
 	    " (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.recipients) r"
 	    "   WHERE instr(lower(json_extract(r.value, '$.address')), lower(?1)) > 0))"
 	    " AND (?2 IS NULL OR instr(lower(m.mail_from), lower(?2)) > 0)"
 	    " AND (?3 IS NULL OR instr(lower(m.subject), lower(?3)) > 0)"
-	    " ORDER BY seq DESC LIMIT ?4";
+	    " ORDER BY m.seq DESC LIMIT ?4";
 	struct sqlite_store *s = (struct sqlite_store *)st;
 	json_t *list = json_array();
 	sqlite3_stmt *q;
@@ -343,8 +618,9 @@ static json_t *sqlite_list(struct store *st, const struct store_filter *f)
 		sqlite3_bind_text(q, 2, f->from, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, f->subject, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 4, f->limit);
+		sqlite3_bind_int(q, 5, f->mailbox);
 		while (sqlite3_step(q) == SQLITE_ROW)
-			json_array_append_new(list, summary_json(q));
+			json_array_append_new(list, summary_json(q, 0));
 		sqlite3_finalize(q);
 	}
 	return list;
@@ -359,11 +635,11 @@ static json_t *sqlite_get(struct store *st, const char *id)
 
 	if (store_parse_id(id, &seq) < 0)
 		return NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT " SUMMARY_COLUMNS " FROM messages WHERE seq=?", -1,
+	if (sqlite3_prepare_v2(s->db, "SELECT " SUMMARY_COLUMNS SUMMARY_FROM " WHERE m.seq=?", -1,
 	                       &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
 		if (sqlite3_step(q) == SQLITE_ROW)
-			found = summary_json(q);
+			found = summary_json(q, 1);
 		sqlite3_finalize(q);
 	}
 	return found;
@@ -398,9 +674,12 @@ static long sqlite_delete_all(struct store *st)
 	struct sqlite_store *s = (struct sqlite_store *)st;
 	long n = -1;
 
+	commit_pending(s);
 	if (exec_sql(s->db, "BEGIN IMMEDIATE") == 0 &&
 	    exec_sql(s->db, "DELETE FROM messages") == 0) {
 		n = sqlite3_changes(s->db);
+		if (exec_sql(s->db, "DELETE FROM delivery") < 0)
+			n = -1;
 		if (exec_sql(s->db, "COMMIT") < 0)
 			n = -1;
 	}
@@ -434,6 +713,8 @@ static void sqlite_close(struct store *st)
 		stop_syncer(s);
 	take_results(s);
 	sqlite3_finalize(s->insert_message);
+	sqlite3_finalize(s->insert_delivery);
+	sqlite3_finalize(s->save_delivery);
 	sqlite3_close(s->ckpt_db);
 	sqlite3_close(s->db);
 	if (s->wal_fd >= 0)
@@ -448,8 +729,18 @@ static void sqlite_close(struct store *st)
 }
 
 static const struct store_ops sqlite_ops = {
-    sqlite_submit,     sqlite_list,       sqlite_get,   sqlite_raw,
-    sqlite_delete_all, sqlite_bytes_used, sqlite_close,
+    sqlite_submit,
+    sqlite_list,
+    sqlite_get,
+    sqlite_raw,
+    sqlite_delete_all,
+    sqlite_bytes_used,
+    sqlite_close,
+    sqlite_save_delivery,
+    sqlite_load_pending,
+    sqlite_suppression_save,
+    sqlite_suppression_delete,
+    sqlite_suppressions,
 };
 
 static int open_connection(const char *path, sqlite3 **db, char *err, size_t errlen)
@@ -465,6 +756,19 @@ static int open_connection(const char *path, sqlite3 **db, char *err, size_t err
 	return 0;
 }
 
+/* Stores made before the relay existed have no origin column. */
+static int add_origin_column(struct sqlite_store *s)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT origin FROM messages LIMIT 0", -1, &q, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_finalize(q);
+		return 0;
+	}
+	return exec_sql(s->db, "ALTER TABLE messages ADD COLUMN origin TEXT");
+}
+
 static int prepare_schema(struct sqlite_store *s, const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt *q;
@@ -473,12 +777,20 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 	     exec_sql(s->db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL") < 0) ||
 	    exec_sql(s->db, s->memory ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL") <
 	        0 ||
-	    exec_sql(s->db, schema) < 0 ||
+	    exec_sql(s->db, schema) < 0 || add_origin_column(s) < 0 ||
 	    sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO messages(seq, received, client_ip, connection, user,"
-	                       " mail_from, recipients, message_id, subject, size, state, raw)"
-	                       " VALUES(?,?,?,?,?,?,?,?,?,?,'queued',?)",
-	                       -1, &s->insert_message, NULL) != SQLITE_OK) {
+	                       " mail_from, recipients, message_id, subject, size, state, raw,"
+	                       " origin) VALUES(?,?,?,?,?,?,?,?,?,?,'queued',?,?)",
+	                       -1, &s->insert_message, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db,
+	                       "INSERT INTO delivery(seq, state, final, captured, recipients,"
+	                       " attempts) VALUES(?,?,?,?,?,'[]')",
+	                       -1, &s->insert_delivery, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db,
+	                       "INSERT OR REPLACE INTO delivery(seq, state, final, captured,"
+	                       " recipients, attempts) VALUES(?,?,?,?,?,?)",
+	                       -1, &s->save_delivery, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
 		return -1;
 	}
@@ -512,6 +824,8 @@ static int open_wal(struct sqlite_store *s, const char *path, char *err, size_t 
 static void discard_partial(struct sqlite_store *s)
 {
 	sqlite3_finalize(s->insert_message);
+	sqlite3_finalize(s->insert_delivery);
+	sqlite3_finalize(s->save_delivery);
 	sqlite3_close(s->ckpt_db);
 	sqlite3_close(s->db);
 	if (s->commit_event != NULL)

@@ -125,9 +125,9 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "unknown stage" unknown-stage.yaml \
-	"unknown-stage.yaml:5:14: unknown stage 'helo': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit or submit-raw"
+	"unknown-stage.yaml:5:14: unknown stage 'helo': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit, submit-raw or relay"
 
-scen later-stage.yaml <<'Y'
+scen relay-reply.yaml <<'Y'
 edsim: 1
 name: t
 rules:
@@ -136,8 +136,33 @@ rules:
     do:
       reply: oci.smtp.server-error
 Y
-expect_errors "stage not served yet (relay)" later-stage.yaml \
-	"later-stage.yaml:5:14: stage 'relay' is not served by this version of edsim"
+expect_errors "relay stage needs downstream" relay-reply.yaml \
+	"relay-reply.yaml:6:5: do: at stage relay, give downstream: a reply line such as \"550 5.1.1 User unknown\", or drop"
+
+scen relay-bad.yaml <<'Y'
+edsim: 1
+name: t
+rules:
+  - when:
+      stage: relay
+      connection: 2
+    do:
+      downstream: "99 nope"
+  - when:
+      stage: rcpt
+    do:
+      downstream: drop
+  - when:
+      stage: relay
+    do:
+      downstream: "451 4.7.1 Try again later"
+      close: true
+Y
+expect_errors "relay stage: matchers, downstream text, stage and sole action" relay-bad.yaml \
+	"relay-bad.yaml:5:7: when: at stage relay, match on sender, recipient, attempt, times and probability
+relay-bad.yaml:8:19: do.downstream: expected one reply line such as \"451 4.7.1 Try again later\" (code 200 to 599), or drop
+relay-bad.yaml:12:19: do.downstream: only at stage relay
+relay-bad.yaml:16:7: do: at stage relay, downstream is the only action"
 
 scen no-stage.yaml <<'Y'
 edsim: 1
@@ -608,7 +633,7 @@ check "several files: the good ones are ok, in order" \
 check "several files: every error of every file" "$(printf '%s\n' \
 	"many-a.yaml:1:8: edsim: expected 1, the only version of the scenario language" \
 	"many-a.yaml:1:1: missing 'name'" \
-	"many-a.yaml:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit or submit-raw" \
+	"many-a.yaml:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit, submit-raw or relay" \
 	"many-a.yaml:4:17: do.reply: unknown catalog id 'oci.smtp.nothing'" \
 	"many-b.yaml:4:34: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope), and at the HTTPS stages (by opc-request-id)" \
 	"many-b.yaml:5:19: do.discard: only at stage data-end" \

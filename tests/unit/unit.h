@@ -28,5 +28,8 @@ int register_catalog_tests(void);
 int register_config_tests(void);
 int register_policy_tests(void);
 int register_oci_submit_tests(void);
+int register_dkim_tests(void);
+int register_resolver_tests(void);
+int register_webhooks_tests(void);
 
 #endif
