@@ -439,6 +439,17 @@ static struct store_message *dsn_message(struct qmsg *q, const struct dsn_recipi
 	return m;
 }
 
+/* The next hop's name for a DSN: none when no server was involved. */
+static const char *remote_mta(const struct rrcpt *rc)
+{
+	const char *d = rc->destination;
+
+	if (d == NULL || strcmp(d, "scenario") == 0 || strcmp(d, "capture") == 0 ||
+	    strchr(d, '[') == NULL)
+		return NULL;
+	return d;
+}
+
 /* A DSN for the recipients that bounced in this attempt, into the capture
  * mailbox. None for the null sender or for a DSN itself. */
 static void send_dsn(struct qmsg *q)
@@ -454,8 +465,8 @@ static void send_dsn(struct qmsg *q)
 			if (n < 64) {
 				which[n] = &q->rcpts[i];
 				rs[n++] = (struct dsn_recipient){
-				    q->rcpts[i].address, q->rcpts[i].reply, q->rcpts[i].destination,
-				    q->rcpts[i].expired};
+				    q->rcpts[i].address, q->rcpts[i].reply,
+				    remote_mta(&q->rcpts[i]), q->rcpts[i].expired};
 			}
 		}
 	if (n == 0 || q->is_dsn || q->mail_from[0] == '\0')

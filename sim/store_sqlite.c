@@ -115,8 +115,8 @@ static char *recipients_text(const struct store_message *m)
 	char *text;
 
 	for (size_t i = 0; i < m->nrcpt; i++) {
-		json_t *r = json_pack("{s:s, s:s}", "address", m->rcpts[i].address, "state",
-		                      first_state(m, i));
+		json_t *r = json_pack("{s:s, s:s, s:i}", "address", m->rcpts[i].address, "state",
+		                      first_state(m, i), "attempts", 0);
 		if (m->captured)
 			json_object_set_new(r, "destination", json_string("capture"));
 		json_array_append_new(list, r);

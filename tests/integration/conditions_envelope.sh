@@ -162,7 +162,7 @@ S
 < 250 2.0.0 Ok
 S
 } | dialog_check "one suppressed recipient: 254 4.7.1 Suppression for user user to blocked@example.net" starttls "$SMTP_PORT"
-check "stored with recipient states queued / suppressed" "ok@example.net=queued blocked@example.net=suppressed" \
+check "stored with recipient states delivered (capture) / suppressed" "ok@example.net=delivered blocked@example.net=suppressed" \
 	"$(api GET "/api/v1/messages?subject=suppress-one" | json "' '.join(r['address'] + '=' + r['state'] for r in d['messages'][0]['to'])")"
 check "the stored message belongs to the authenticated user" user \
 	"$(api GET "/api/v1/messages?subject=suppress-one" | json "d['messages'][0]['user']")"
@@ -189,8 +189,8 @@ S
 < 250 2.0.0 Ok
 S
 } | dialog_check "two suppressed recipients: a two-line 254 reply" starttls "$SMTP_PORT"
-check "stored with recipient states suppressed / queued / suppressed" \
-	"blocked@example.net=suppressed ok@example.net=queued Blocked2@Example.NET=suppressed" \
+check "stored with recipient states suppressed / delivered (capture) / suppressed" \
+	"blocked@example.net=suppressed ok@example.net=delivered Blocked2@Example.NET=suppressed" \
 	"$(api GET "/api/v1/messages?subject=suppress-two" | json "' '.join(r['address'] + '=' + r['state'] for r in d['messages'][0]['to'])")"
 
 {

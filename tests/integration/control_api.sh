@@ -80,7 +80,7 @@ check_contains "swaks saw message A's store id in the 250" "queued as $ida" "$(c
 # --- one message ----------------------------------------------------------------
 check "GET /api/v1/messages/{id} answers 200 JSON" "200 application/json" "$(req GET "/api/v1/messages/$ida")"
 check "message A: envelope fields" \
-	"$ida|alice@example.com|['bob@example.net']|u|127.0.0.1|<ctl-a@example.com>|Quarterly Report|queued" \
+	"$ida|alice@example.com|['bob@example.net']|u|127.0.0.1|<ctl-a@example.com>|Quarterly Report|delivered" \
 	"$(body "'|'.join(map(str, [d['id'], d['from'], [r['address'] for r in d['to']], d['user'], d['client_ip'], d['message_id'], d['subject'], d['state']]))")"
 check "message A: size is the length of what was sent" "$(wc -c <"$T/sent-a")" "$(body "d['size']")"
 check "message A: received is a UTC timestamp" True \
@@ -148,20 +148,23 @@ check "accepted events: one per message with its connection, user and code 250" 
 	"$(body "[(e['type'], e['connection'], e['user'], e['code'], e['message']) for e in d['events'] if e['type'] == 'accepted']")"
 check "refused event for DATA: code 503, command DATA, the reply text" \
 	"[('refused', 503, 'DATA', '503 Need RCPT command', 'u')]" \
-	"$(body "[(e['type'], e['code'], e['command'], e['reply'], e['user']) for e in d['events'] if e['type'] != 'accepted']")"
+	"$(body "[(e['type'], e['code'], e['command'], e['reply'], e['user']) for e in d['events'] if e['stage'] != 'relay' and e['type'] != 'accepted']")"
+check "delivered events (capture mode): one per accepted message, after it" \
+	"[('delivered', 'capture', '$ida', 'bob@example.net'), ('delivered', 'capture', '$idb', 'dave@example.com')]" \
+	"$(body "sorted((e['type'], e['destination'], e['message'], e['recipient']) for e in d['events'] if e['stage'] == 'relay')")"
 conn_r=$(body "[e['connection'] for e in d['events'] if e['type'] == 'refused'][0]")
 check "the refused event names a third connection" True \
-	"$(body "$conn_r not in ($conn_a, $conn_b) and all(e['client_ip'] == '127.0.0.1' and e['time'] for e in d['events'])")"
-check "event ids increase from 1" "[1, 2, 3]" "$(body "[e['id'] for e in d['events']]")"
+	"$(body "$conn_r not in ($conn_a, $conn_b) and all(e['client_ip'] == '127.0.0.1' and e['time'] for e in d['events'] if e['stage'] != 'relay')")"
+check "event ids increase from 1" "[1, 2, 3, 4, 5]" "$(body "[e['id'] for e in d['events']]")"
 last=$(body "d['events'][-1]['id']")
 check "events?since=<last id> is []" "200 []" "$(req GET "/api/v1/events?since=$last" | cut -d' ' -f1) $(body "d['events']")"
 # The largest since the API accepts: no event has a greater id (a 400 would do too).
 check "events?since=18446744073709551615 (2^64-1) lists no event" "no events" \
 	"$(st=$(req GET "/api/v1/events?since=18446744073709551615" | cut -d' ' -f1)
 	if [ "$st" == 400 ]; then echo "no events"; else body "'no events' if d['events'] == [] else 'status $st, event ids %s' % [e['id'] for e in d['events']]"; fi)"
-check "events?since=1 leaves out event 1" "[2, 3]" "$(req GET "/api/v1/events?since=1" >/dev/null; body "[e['id'] for e in d['events']]")"
+check "events?since=1 leaves out event 1" "[2, 3, 4, 5]" "$(req GET "/api/v1/events?since=1" >/dev/null; body "[e['id'] for e in d['events']]")"
 
-events_file_full() { [ "$(wc -l <"$state/events.jsonl" 2>/dev/null)" -ge 3 ]; }
+events_file_full() { [ "$(wc -l <"$state/events.jsonl" 2>/dev/null)" -ge 5 ]; }
 wait_until 30 0.1 events_file_full
 sleep 0.3 # one more flush period: anything beyond the 3 events would show
 check "state/events.jsonl holds the same events as the API" True \

@@ -39,7 +39,7 @@ check "the suppressed recipient is listed" "['blocked@example.net']" "$(json "d[
 id=$(json "d['envelopeId']" <<<"$resp")
 stored=$(api GET "/api/v1/messages/$id")
 check "the message is in the store under envelopeId" "<https-1@example.com>" "$(json "d['message_id']" <<<"$stored")"
-check "its recipients and their states" "a@example.net:queued blocked@example.net:suppressed" \
+check "its recipients and their states" "a@example.net:delivered blocked@example.net:suppressed" \
 	"$(json "' '.join(r['address'] + ':' + r['state'] for r in d['to'])" <<<"$stored")"
 check "the submission is an accepted event (stage https)" "accepted|https|200" \
 	"$(api GET /api/v1/events | json "[e['type'] + '|' + e['stage'] + '|' + str(e['code']) for e in d['events'] if e['message'] == '$id'][0]")"

@@ -80,7 +80,7 @@ req PUT /api/v1/scenario "$BAD2"
 check "PUT with several errors: 400 and every error, one a line" \
 	"400|scenario:1:8: edsim: expected 1, the only version of the scenario language
 scenario:1:1: missing 'name'
-scenario:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit or submit-raw" \
+scenario:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit, submit-raw or relay" \
 	"$STATUS|$(body "d['message'].rstrip('\n')")"
 
 printf 'edsim: 1\nname: x\nrules: [\n' >"$T/syntax.yaml"

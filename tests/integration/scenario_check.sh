@@ -137,7 +137,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "relay stage needs downstream" relay-reply.yaml \
-	"relay-reply.yaml:6:5: do: at stage relay, give downstream: a reply line such as \"550 5.1.1 User unknown\", or drop"
+	"relay-reply.yaml:7:7: do: at stage relay, give downstream: a reply line such as \"550 5.1.1 User unknown\", or drop"
 
 scen relay-bad.yaml <<'Y'
 edsim: 1
@@ -174,7 +174,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "missing stage" no-stage.yaml \
-	"no-stage.yaml:5:7: when: missing 'stage' (connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit or submit-raw)"
+	"no-stage.yaml:5:7: when: missing 'stage' (connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit, submit-raw or relay)"
 
 scen attempt-at-mail.yaml <<'Y'
 edsim: 1
@@ -187,7 +187,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "attempt outside data-end" attempt-at-mail.yaml \
-	"attempt-at-mail.yaml:6:16: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope), and at the HTTPS stages (by opc-request-id)"
+	"attempt-at-mail.yaml:6:16: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope), at the HTTPS stages (by opc-request-id) and at stage relay (per recipient)"
 
 scen sender-at-ehlo.yaml <<'Y'
 edsim: 1
@@ -200,7 +200,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "sender at stage ehlo" sender-at-ehlo.yaml \
-	"sender-at-ehlo.yaml:6:15: when.sender: only at stages mail, rcpt, data, data-body, data-end, submit and submit-raw"
+	"sender-at-ehlo.yaml:6:15: when.sender: only at stages mail, rcpt, data, data-body, data-end, submit, submit-raw and relay"
 
 scen recipient-at-mail.yaml <<'Y'
 edsim: 1
@@ -213,7 +213,7 @@ rules:
       reply: oci.smtp.server-error
 Y
 expect_errors "recipient at stage mail" recipient-at-mail.yaml \
-	"recipient-at-mail.yaml:6:18: when.recipient: only at stages rcpt, data, data-body, data-end, submit and submit-raw"
+	"recipient-at-mail.yaml:6:18: when.recipient: only at stages rcpt, data, data-body, data-end, submit, submit-raw and relay"
 
 scen mechanism-at-mail.yaml <<'Y'
 edsim: 1
@@ -463,7 +463,7 @@ rules:
       replay: oci.smtp.server-error
 Y
 expect_errors "unknown do key" unknown-do-key.yaml \
-	"unknown-do-key.yaml:7:7: unknown key 'replay': expected one of reply, delay, close, drop, accept, discard, suppress, trickle, tls-fail, set, status, code, message, headers"
+	"unknown-do-key.yaml:7:7: unknown key 'replay': expected one of reply, delay, close, drop, accept, discard, suppress, trickle, tls-fail, set, status, code, message, headers, downstream"
 
 scen bad-flag.yaml <<'Y'
 edsim: 1
@@ -550,7 +550,7 @@ settings:
   limits: {per_minute: many}
 Y
 expect_errors "settings: a start-only key and a bad value" settings.yaml \
-	"settings.yaml:4:3: settings: 'state_dir' cannot change while edsim runs: expected hostname, limits, users, suppressions or auth" \
+	"settings.yaml:4:3: settings: 'state_dir' cannot change while edsim runs: expected hostname, limits, users, suppressions, auth or retry" \
 	"settings.yaml:5:24: limits.per_minute: expected a non-negative integer, found 'many'"
 
 scen set.yaml <<'Y'
@@ -561,7 +561,7 @@ rules:
     do: {set: {listen: {smtp: 127.0.0.1:25}}}
 Y
 expect_errors "set: a start-only key" set.yaml \
-	"set.yaml:5:16: do.set: 'listen' cannot change while edsim runs: expected hostname, limits, users, suppressions or auth"
+	"set.yaml:5:16: do.set: 'listen' cannot change while edsim runs: expected hostname, limits, users, suppressions, auth or retry"
 
 # ---- expect -------------------------------------------------------------------------
 scen bad-outcome.yaml <<'Y'
@@ -635,7 +635,7 @@ check "several files: every error of every file" "$(printf '%s\n' \
 	"many-a.yaml:1:1: missing 'name'" \
 	"many-a.yaml:3:19: unknown stage 'nowhere': expected connect, ehlo, starttls, auth, mail, rcpt, data, data-body, data-end, rset, quit, idle, request, submit, submit-raw or relay" \
 	"many-a.yaml:4:17: do.reply: unknown catalog id 'oci.smtp.nothing'" \
-	"many-b.yaml:4:34: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope), and at the HTTPS stages (by opc-request-id)" \
+	"many-b.yaml:4:34: when.attempt: only at stage data-end, where the message is known (by its Message-ID, else by its envelope), at the HTTPS stages (by opc-request-id) and at stage relay (per recipient)" \
 	"many-b.yaml:5:19: do.discard: only at stage data-end" \
 	"many-b.yaml:6:38: when.probability: expected a number from 0 to 1" \
 	"many-b.yaml:7:9: do: drop closes without a reply; it cannot go with reply or close" \
