@@ -55,7 +55,11 @@ SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 HELPER=$BENCH/relay_latency.py
 
 log() { printf '[relay %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+die() {
+	log "ERROR: $*"
+	[ -n "${META:-}" ] && [ -f "$META" ] && echo "LAST_ERROR=$*" >>"$META"
+	exit 1
+}
 
 for tool in "$SMTP_SOURCE" "$SMTP_SINK" python3 curl; do
 	command -v "$tool" >/dev/null 2>&1 || die "missing $tool (apt-get install -y postfix curl python3)"
@@ -87,6 +91,13 @@ report() {
 
 cleanup() {
 	local rc=$? p
+	# TERM first (timeout passes it on to smtp-source and reaps it), then KILL
+	for p in "${PIDS[@]}"; do
+		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		[ -n "$p" ] && kill -0 "$p" 2>/dev/null && sleep 0.3 && break
+	done
 	for p in "${PIDS[@]}"; do
 		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
 	done
@@ -153,14 +164,20 @@ stop_sink() {
 
 # run_source CLIENT PORT TAG: sets SRC_START, SRC_END, ELAPSED, SRC_RC, SRC_ERRLINES.
 run_source() {
-	local client=$1 port=$2 tag=$3 flags=()
+	local client=$1 port=$2 tag=$3 flags=() pid
 	[ "$client" == reuse ] && flags=(-d)
 	SRC_START=$(now)
+	# in the background and waited for, so that a signal to this script is
+	# handled at once (and the cleanup kills it)
 	timeout "$RUN_TIMEOUT" "$SMTP_SOURCE" -s "$SESSIONS" -m "$MSGS" -l 2048 "${flags[@]}" \
 		-f bench@example.com -t sink@example.net "127.0.0.1:$port" \
-		>"$TMP/$tag.source.out" 2>"$TMP/$tag.source.err"
+		>"$TMP/$tag.source.out" 2>"$TMP/$tag.source.err" &
+	pid=$!
+	PIDS+=("$pid")
+	wait "$pid"
 	SRC_RC=$?
 	SRC_END=$(now)
+	forget_pid "$pid"
 	ELAPSED=$(calc "$SRC_END - $SRC_START")
 	SRC_ERRLINES=$(wc -l <"$TMP/$tag.source.err")
 	if [ "$SRC_RC" != 0 ] || [ "$SRC_ERRLINES" != 0 ]; then
@@ -211,7 +228,12 @@ run_edsim() {
 	poller=$!
 	PIDS+=("$poller")
 	run_source "$client" "$port" "$tag"
-	drained=$(python3 "$HELPER" drain "$control" "$MSGS" "$DRAIN_TIMEOUT" 2>"$dir/drain.err")
+	python3 "$HELPER" drain "$control" "$MSGS" "$DRAIN_TIMEOUT" >"$dir/drained" 2>"$dir/drain.err" &
+	i=$!
+	PIDS+=("$i")
+	wait "$i"
+	forget_pid "$i"
+	drained=$(cat "$dir/drained")
 	[ -n "$drained" ] || { log "$tag: QUEUE NOT DRAINED:"; cat "$dir/drain.err" >&2; }
 	sleep "$POLL" # one more sample of the drained queue
 	kill -TERM "$poller" 2>/dev/null

@@ -316,6 +316,11 @@ def cmd_report(runs_path, meta_path, out_path):
         row("intake (msg/s)", lambda c: fmt(m(c, "intake_rate")))
         row("**sustained end to end (msg/s)**",
             lambda c: "(= intake)" if c == "sink" else "**%s**" % fmt(m(c, "e2e_rate")))
+        cap = m("capture", "e2e_rate") if "capture" in byc else None
+        row("sustained ÷ capture mode's", lambda c: "-" if c in ("sink", "capture") or not cap else fmt(
+            (m(c, "e2e_rate") or 0) / cap, 2))
+        row("sustained ÷ ceiling", lambda c: "-" if c == "sink" or "sink" not in byc or not m("sink", "intake_rate")
+            else fmt((m(c, "e2e_rate") or 0) / m("sink", "intake_rate"), 2))
         row("first accept → last delivered (s)", lambda c: "-" if c == "sink" else fmt(m(c, "e2e_secs"), 2))
         row("tail after smtp-source ended (s)", lambda c: "-" if c == "sink" else fmt(m(c, "tail_secs"), 2))
         row("queue latency p50 (ms)", lambda c: "-" if c == "sink" else fmt(m(c, "lat_ms", "p50"), 1))
@@ -415,6 +420,9 @@ def cmd_report(runs_path, meta_path, out_path):
     if target_rows:
         w("\nTarget %s (every relay row above)." % ("**met**" if allmet else "**not met**"))
 
+    if meta.get("SCRIPT_RC", "0") != "0":
+        problems.insert(0, "bench/relay.sh stopped early with status %s%s" % (
+            meta["SCRIPT_RC"], (": " + meta["LAST_ERROR"]) if meta.get("LAST_ERROR") else ""))
     w("\n### Problems seen\n")
     if problems:
         for p in problems:

@@ -10,7 +10,8 @@
  * connections, which are reused for the next job and closed after
  * relay.idle without one.
  *
- * Invariants: a recipient is "sending" exactly while a job holds it;
+ * Invariants: a recipient is "sending" exactly while a connection carries
+ * its job (waiting in a destination's queue it is still "queued");
  * q->busy counts q's jobs; a message is freed only when busy is 0, and
  * leaves memory when every recipient is final. The store's delivery record
  * is rewritten after every change of a message, in the loop's next commit.
@@ -57,6 +58,7 @@ struct rrcpt {
 	double next_wall; /* the same as Unix time, for people */
 	int bounced_now;  /* bounced in the attempt being finished: goes into a DSN */
 	int expired;
+	int held; /* a job carries it (queued at a destination, or sending) */
 };
 
 struct qmsg {
@@ -486,6 +488,8 @@ static void send_dsn(struct qmsg *q)
 
 static int due(const struct rrcpt *rc, double now_v)
 {
+	if (rc->held)
+		return 0;
 	return rc->state == RS_QUEUED || (rc->state == RS_DEFERRED && rc->next_v <= now_v + 1e-3);
 }
 
@@ -566,6 +570,7 @@ static void add_to_job(struct job **jobs, size_t *njobs, struct qmsg *q, struct 
 	}
 	j->idx[j->n] = i;
 	j->addrs[j->n++] = q->rcpts[i].address;
+	q->rcpts[i].held = 1;
 }
 
 static void queue_job(struct job *j)
@@ -579,7 +584,6 @@ static void queue_job(struct job *j)
 	j->txn.rcpt_replies = j->replies;
 	for (size_t k = 0; k < j->n; k++) {
 		rc = &j->q->rcpts[j->idx[k]];
-		rc->state = RS_SENDING;
 		set_text(&rc->destination, d->name);
 	}
 	j->q->busy++;
@@ -635,7 +639,6 @@ static void start_attempt(struct qmsg *q)
 		queue_job(jobs[k]);
 	free(jobs);
 	if (njobs > 0) {
-		save(q);
 		for (struct dest *d = r->dests; d != NULL; d = d->next)
 			if (d->njobs > 0)
 				dest_pump(d);
@@ -727,6 +730,7 @@ static void finish_job(struct job *j, const char *destination, const struct hop_
 		struct rrcpt *rc = &q->rcpts[j->idx[k]];
 		if (rr->code != 0 && (rr->code < 200 || rr->code >= 300))
 			use = rr; /* refused at RCPT: its own reply */
+		rc->held = 0;
 		record_result(q, rc, destination, use, NULL);
 		if (rcs != NULL)
 			rcs[k] = rc;
@@ -781,6 +785,15 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 	conn_remove(cn);
 }
 
+/* The job is on the wire: its recipients are sending, and the store says
+ * so (a restart counts them as possibly delivered twice). */
+static void mark_sending(struct job *j)
+{
+	for (size_t k = 0; k < j->n; k++)
+		j->q->rcpts[j->idx[k]].state = RS_SENDING;
+	save(j->q);
+}
+
 /* Gives an idle connection its next job, or lets it idle. */
 static void conn_next(struct conn *cn)
 {
@@ -795,7 +808,17 @@ static void conn_next(struct conn *cn)
 			j->txn.raw = j->q->raw;
 			j->txn.raw_len = j->q->raw_len;
 			evtimer_del(cn->idle);
-			smtp_client_send(cn->c, &j->txn);
+			if (smtp_client_send(cn->c, &j->txn) == 0) {
+				mark_sending(j);
+				return;
+			}
+			snprintf(why.text, sizeof why.text,
+			         "the connection to %s cannot take a message",
+			         smtp_client_peer(cn->c));
+			cn->job = NULL;
+			smtp_client_quit(cn->c);
+			conn_remove(cn);
+			finish_job(j, d->name, &why);
 			return;
 		}
 		cn->job = NULL;

@@ -99,13 +99,29 @@ check "exactly one DKIM-Signature" 1 "$(has_dkim "$T/smtp-raw.eml")"
 check "dkim_verify.py: the stored message verifies" "dkim: pass 0" "$(verify "$T/smtp-raw.eml")"
 [ -s "$T/smtp-raw.eml.verify-err" ] && sed 's/^/    /' "$T/smtp-raw.eml.verify-err"
 check "dkim_verify.py with another public key: fail" "dkim: fail 1" "$(verify "$T/smtp-raw.eml" "$T/other-pub.pem")"
-check "the message after the signature is what was sent" same \
+# sent_data FILE: the message data a swaks transcript shows, dot-unstuffed, CRLF line ends.
+sent_data() {
+	python3 -c 'import re,sys
+lines, on = [], False
+for l in open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n"):
+    m = re.match(r"^ [~-]> ?(.*)$", l)
+    if re.match(r"^<[~-] +354 ", l):
+        on = True
+    elif on and m and m.group(1) == ".":
+        break
+    elif on and m:
+        s = m.group(1)
+        lines.append(s[1:] if s.startswith(".") else s)
+sys.stdout.buffer.write("".join(x + "\r\n" for x in lines).encode())' "$1"
+}
+sent_data "$T/swaks-smtp" >"$T/smtp-sent.eml"
+check "the stored message is the DKIM-Signature field, then exactly what was sent" same \
 	"$(python3 -c 'import sys
 raw = open(sys.argv[1], "rb").read(); sent = open(sys.argv[2], "rb").read()
 i = raw.find(b"\r\n", 0)
 while raw[i + 2:i + 3] in (b" ", b"\t"):
     i = raw.find(b"\r\n", i + 2)
-print("same" if raw[i + 2:] == sent else "differs")' "$T/smtp-raw.eml" "$T/smtp.eml" 2>&1)"
+print("same" if raw[i + 2:] == sent and len(sent) > 100 else "differs")' "$T/smtp-raw.eml" "$T/smtp-sent.eml" 2>&1)"
 
 # tampered copies: one body character, one signed header
 python3 -c 'import sys

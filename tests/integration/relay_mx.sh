@@ -48,26 +48,32 @@ tcp_listening() { python3 -c 'import socket,sys; socket.create_connection(("127.
 
 DNS_PORT=$(free_port udp+tcp)
 SINK_PORT=$(free_port tcp)
-[ -n "$DNS_PORT" ] && [ -n "$SINK_PORT" ] || { fail "no free ports"; exit 1; }
+if [ -z "$DNS_PORT" ] || [ -z "$SINK_PORT" ]; then fail "no free ports"; exit 1; fi
 
-DNS_PID= SINK_PID=
+DNS_PID='' SINK_PID=''
 stop_helpers() {
 	[ -n "$DNS_PID" ] && kill "$DNS_PID" 2>/dev/null && wait "$DNS_PID" 2>/dev/null
 	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
-	DNS_PID= SINK_PID=
+	DNS_PID='' SINK_PID=''
 }
 trap 'stop_helpers; cleanup_all' EXIT
 
-/usr/sbin/dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --listen-address=127.0.0.1 \
-	--bind-interfaces --port="$DNS_PORT" --pid-file= --user="$(id -un)" --log-facility=/dev/null \
-	--local=/test/ \
-	--mx-host=two.test,mx1.two.test,10 --mx-host=two.test,mx2.two.test,20 \
-	--host-record=mx1.two.test,127.0.0.1 --host-record=mx2.two.test,127.0.0.2 \
-	--host-record=plain.test,127.0.0.1 --mx-host=nullmx.test,.,0 \
-	--mx-host=back.test,dead.back.test,5 --host-record=dead.back.test,127.0.0.2 \
-	--mx-host=back.test,live.back.test,10 --host-record=live.back.test,127.0.0.1 \
-	>"$T/dnsmasq.log" 2>&1 &
-DNS_PID=$!
+# later.test is first asked for while dnsmasq is stopped; dead.test has only a dead MX.
+start_dns() {
+	/usr/sbin/dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts --listen-address=127.0.0.1 \
+		--bind-interfaces --port="$DNS_PORT" --pid-file= --user="$(id -un)" --log-facility=/dev/null \
+		--local=/test/ \
+		--mx-host=two.test,mx1.two.test,10 --mx-host=two.test,mx2.two.test,20 \
+		--host-record=mx1.two.test,127.0.0.1 --host-record=mx2.two.test,127.0.0.2 \
+		--host-record=plain.test,127.0.0.1 --mx-host=nullmx.test,.,0 \
+		--mx-host=back.test,dead.back.test,5 --host-record=dead.back.test,127.0.0.2 \
+		--mx-host=back.test,live.back.test,10 --host-record=live.back.test,127.0.0.1 \
+		--mx-host=dead.test,mx.dead.test,10 --host-record=mx.dead.test,127.0.0.2 \
+		--host-record=later.test,127.0.0.1 \
+		>>"$T/dnsmasq.log" 2>&1 &
+	DNS_PID=$!
+}
+start_dns
 mkdir -p "$T/sink"
 smtp-sink -u "$(id -un)" -d "$T/sink/%M" "127.0.0.1:$SINK_PORT" 100 >"$T/sink.log" 2>&1 &
 SINK_PID=$!
@@ -79,6 +85,7 @@ check "smtp-sink listens on 127.0.0.1:$SINK_PORT" 0 $?
 cfg=$(write_config mx.yaml <<Y
 auth: { required: false }
 relay: { mode: mx, resolver: "127.0.0.1:$DNS_PORT", port: $SINK_PORT, tls: none, timeout: 5s }
+retry: { first: 2s, factor: 2, cap: 4s }
 Y
 )
 edsim_start up --config "$cfg" || { fail "edsim up did not start"; cat "$T/dnsmasq.log"; exit 1; }
@@ -125,6 +132,8 @@ dest=$(msg mx-back "d['to'][0]['destination']")
 check_contains "b@back.test: delivered via live.back.test" "live.back.test" "$dest"
 check_not_contains "b@back.test: not via dead.back.test" "dead.back.test" "$dest"
 check "smtp-sink received it once" 1 "$(sunk mx-back)"
+check "b@back.test: one attempt of the recipient, via live" "1 True" \
+	"$(msg mx-back "d['to'][0]['attempts'], len(d['attempts']) == 1 and 'live.back.test' in d['attempts'][0]['destination']" | tr -d '(),')"
 
 # --- plain.test: no MX, A record fallback ----------------------------------------
 send mx-plain c@plain.test
@@ -167,6 +176,8 @@ check_contains "the DSN comes from MAILER-DAEMON" "MAILER-DAEMON@" "$(grep -i '^
 check_contains "the DSN's subject" "Undelivered Mail Returned to Sender" "$(grep -i '^Subject:' <<<"$dsn_raw")"
 check_contains "the DSN quotes the original header" "Message-Id: <mx-nope@mx.test>" "$dsn_raw"
 check_contains "the DSN's diagnostic names nope.test" "nope.test" "$(grep -i '^Diagnostic-Code' <<<"$dsn_raw")"
+check "the DSN's recipient is delivered to the capture mailbox" "delivered capture" \
+	"$(api GET "/api/v1/messages/$dsn_id" | json "d['to'][0]['state'], d['to'][0].get('destination')" 2>&1 | tr -d "(),'")"
 check "the DSN is in the capture mailbox" True \
 	"$(api GET /api/v1/mailbox | json "'$dsn_id' in [m['id'] for m in d['messages']]" 2>&1)"
 
@@ -180,6 +191,14 @@ check_contains "e@nullmx.test: the reply says null MX" "null MX" "$reply"
 check "nothing for nullmx.test reached smtp-sink" 0 "$(sunk mx-null)"
 wait_until 30 0.1 has_suppression e@nullmx.test
 check "e@nullmx.test is on the suppression list" 0 $?
+
+# --- dead.test: its only MX refuses connections -> deferred, not bounced --------------
+send mx-dead i@dead.test
+wait_until 100 0.1 settled mx-dead
+check "i@dead.test (only MX refuses): deferred" deferred "$(msg mx-dead "d['to'][0]['state']")"
+reply=$(msg mx-dead "d['to'][0]['reply']")
+check "i@dead.test: the reply is not permanent (no 5xx)" True "$([[ -n "$reply" && "$reply" != 5* ]] && echo True || echo "False ($reply)")"
+check_contains "i@dead.test: the destination names mx.dead.test" "mx.dead.test" "$(msg mx-dead "d['to'][0]['destination']")"
 
 # --- two domains in one message: two destinations, both delivered ------------------
 send mx-both f@two.test g@plain.test
@@ -214,9 +233,24 @@ check "h@later.test is not suppressed" 0 \
 later_id=$(msg mx-nodns "d['id']")
 check "no DSN for the deferred h@later.test" "[]" \
 	"$(api GET /api/v1/events | json "[e['id'] for e in d['events'] if e['message'] == '$later_id' and e['type'] in ('dsn', 'bounced')]" 2>&1)"
-check "queue: one deferred recipient" "1 1" "$(api GET /api/v1/queue | json "d['recipients']['deferred'], d['messages']" 2>&1)"
-check "queue totals: at least 5 delivered, 2 bounced, 2 DSNs" "True 2 2" \
-	"$(api GET /api/v1/queue | json "d['totals']['delivered'] >= 5, d['totals']['bounced'], d['totals']['dsn']" 2>&1)"
+check "queue: two messages with a deferred recipient (dead.test, later.test)" "2 2" \
+	"$(api GET /api/v1/queue | json "d['recipients']['deferred'], d['messages']" 2>&1 | tr -d '(),')"
+
+# --- dnsmasq back: the deferred h@later.test is retried (retry.first 2s) and delivered --
+start_dns
+wait_until 50 0.1 dns_answers "$DNS_PORT"
+check "dnsmasq answers again" 0 $?
+later_done() { [ "$(msg mx-nodns "d['to'][0]['state']")" == delivered ]; }
+wait_until 150 0.1 later_done
+check "h@later.test: delivered by a later attempt once DNS answers" "delivered True" \
+	"$(msg mx-nodns "d['to'][0]['state'], d['to'][0]['attempts'] >= 2" | tr -d '(),')"
+check "h@later.test: via its A record" "later.test [127.0.0.1]" \
+	"$(msg mx-nodns "d['to'][0]['destination'].rsplit(':', 1)[0]")"
+check "smtp-sink received h@later.test's message once" 1 "$(sunk mx-nodns)"
+check "i@dead.test: still deferred after more attempts, never bounced" "deferred True" \
+	"$(msg mx-dead "d['to'][0]['state'], d['to'][0]['attempts'] >= 2" | tr -d '(),')"
+check "queue totals: at least 6 delivered, 2 bounced, 2 DSNs" "True 2 2" \
+	"$(api GET /api/v1/queue | json "d['totals']['delivered'] >= 6, d['totals']['bounced'], d['totals']['dsn']" 2>&1 | tr -d '(),')"
 
 edsim_stop up
 stop_helpers
