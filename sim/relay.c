@@ -42,6 +42,10 @@
 #define DISPATCH_BATCH 256   /* messages started per round of the loop */
 #define MAX_JOBS       20000 /* jobs in flight, all destinations */
 #define MX_CACHE_SECS  60.0
+/* Messages up to RAW_KEEP_MAX bytes keep their text from acceptance to their
+ * first attempt (no read back from the store), RAW_KEEP_TOTAL in all. */
+#define RAW_KEEP_MAX   (256 * 1024)
+#define RAW_KEEP_TOTAL (64 * 1024 * 1024)
 
 enum rstate { RS_QUEUED, RS_SENDING, RS_DEFERRED, RS_DELIVERED, RS_BOUNCED, RS_SUPPRESSED };
 static const char *const rstate_names[] = {"queued",    "sending", "deferred",
@@ -129,6 +133,7 @@ struct relay {
 	struct event *kick;
 	struct dest *dests;
 	size_t jobs_in_flight;
+	size_t raw_bytes; /* the raw text messages keep in memory */
 	unsigned long long delivered, deferred, bounced, expired, dsns, resumed, recovered;
 };
 
@@ -136,6 +141,16 @@ static void settle(struct qmsg *q);
 static void dest_pump(struct dest *d);
 
 /* ---- messages in memory -------------------------------------------------- */
+
+static void drop_raw(struct qmsg *q)
+{
+	if (q->raw == NULL)
+		return;
+	q->r->raw_bytes -= q->raw_len;
+	free(q->raw);
+	q->raw = NULL;
+	q->raw_len = 0;
+}
 
 static void free_qmsg(struct qmsg *q)
 {
@@ -159,7 +174,7 @@ static void free_qmsg(struct qmsg *q)
 	free(q->rcpts);
 	free(q->mail_from);
 	free(q->user);
-	free(q->raw);
+	drop_raw(q);
 	free(q);
 }
 
@@ -405,7 +420,25 @@ static int load_raw(struct qmsg *q)
 {
 	if (q->raw != NULL)
 		return 0;
-	return store_raw(q->r->srv->store, q->id, &q->raw, &q->raw_len);
+	if (store_raw(q->r->srv->store, q->id, &q->raw, &q->raw_len) < 0)
+		return -1;
+	q->r->raw_bytes += q->raw_len;
+	return 0;
+}
+
+/* Keeps the text the intake had in memory, when it is small and there is
+ * room, so that the first attempt needs no read from the store. */
+static void keep_raw(struct qmsg *q, const struct store_message *m)
+{
+	struct relay *r = q->r;
+
+	if (r->srv->cfg->relay.mode == RELAY_CAPTURE || m->raw_len > RAW_KEEP_MAX ||
+	    r->raw_bytes + m->raw_len > RAW_KEEP_TOTAL || (q->raw = malloc(m->raw_len + 1)) == NULL)
+		return;
+	memcpy(q->raw, m->raw, m->raw_len);
+	q->raw[m->raw_len] = '\0';
+	q->raw_len = m->raw_len;
+	r->raw_bytes += m->raw_len;
 }
 
 static struct store_message *dsn_message(struct qmsg *q, const struct dsn_recipient *rs, size_t n)
@@ -656,8 +689,7 @@ static void settle(struct qmsg *q)
 	if (q->busy > 0)
 		return;
 	send_dsn(q);
-	free(q->raw);
-	q->raw = NULL;
+	drop_raw(q);
 	for (size_t i = 0; i < q->nrcpt; i++) {
 		const struct rrcpt *rc = &q->rcpts[i];
 		if (rc->state == RS_QUEUED || rc->state == RS_DEFERRED)
@@ -1101,10 +1133,12 @@ void relay_accept(struct relay *r, const struct store_message *m)
 		else
 			queued++;
 	}
-	if (queued == 0)
+	if (queued == 0) {
 		free_qmsg(q);
-	else
-		make_ready(q);
+		return;
+	}
+	keep_raw(q, m);
+	make_ready(q);
 }
 
 static enum rstate state_named(const char *name)

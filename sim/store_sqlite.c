@@ -59,7 +59,7 @@ struct sqlite_store {
 	sqlite3 *ckpt_db; /* the syncer's connection, for checkpoints; NULL in memory */
 	int memory;
 	int wal_fd; /* the WAL file, synced by the syncer; -1 in memory */
-	sqlite3_stmt *insert_message, *insert_delivery, *save_delivery;
+	sqlite3_stmt *insert_message, *insert_delivery, *save_delivery, *select_raw;
 	struct job *pending, **pending_tail; /* loop thread: not yet written */
 	struct event *commit_event;          /* writes pending at the end of the round */
 	unsigned long long bytes_used;       /* loop thread */
@@ -648,24 +648,24 @@ static json_t *sqlite_get(struct store *st, const char *id)
 static int sqlite_raw(struct store *st, const char *id, char **raw, size_t *len)
 {
 	struct sqlite_store *s = (struct sqlite_store *)st;
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = s->select_raw;
 	uint64_t seq;
 	int rc = -1;
 
 	if (store_parse_id(id, &seq) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT raw FROM messages WHERE seq=?", -1, &q, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			*len = (size_t)sqlite3_column_bytes(q, 0);
-			*raw = malloc(*len + 1);
+	sqlite3_reset(q);
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(q, 0);
+		*raw = malloc(*len + 1);
+		if (*raw != NULL) {
 			memcpy(*raw, sqlite3_column_blob(q, 0), *len);
 			(*raw)[*len] = '\0';
 			rc = 0;
 		}
-		sqlite3_finalize(q);
 	}
+	sqlite3_reset(q);
 	return rc;
 }
 
@@ -715,6 +715,7 @@ static void sqlite_close(struct store *st)
 	sqlite3_finalize(s->insert_message);
 	sqlite3_finalize(s->insert_delivery);
 	sqlite3_finalize(s->save_delivery);
+	sqlite3_finalize(s->select_raw);
 	sqlite3_close(s->ckpt_db);
 	sqlite3_close(s->db);
 	if (s->wal_fd >= 0)
@@ -790,7 +791,9 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 	    sqlite3_prepare_v2(s->db,
 	                       "INSERT OR REPLACE INTO delivery(seq, state, final, captured,"
 	                       " recipients, attempts) VALUES(?,?,?,?,?,?)",
-	                       -1, &s->save_delivery, NULL) != SQLITE_OK) {
+	                       -1, &s->save_delivery, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "SELECT raw FROM messages WHERE seq=?", -1, &s->select_raw,
+	                       NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
 		return -1;
 	}
@@ -826,6 +829,7 @@ static void discard_partial(struct sqlite_store *s)
 	sqlite3_finalize(s->insert_message);
 	sqlite3_finalize(s->insert_delivery);
 	sqlite3_finalize(s->save_delivery);
+	sqlite3_finalize(s->select_raw);
 	sqlite3_close(s->ckpt_db);
 	sqlite3_close(s->db);
 	if (s->commit_event != NULL)
