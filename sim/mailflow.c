@@ -55,6 +55,8 @@ int mailflow_submit(struct server *srv, struct store_message *m, store_done_fn d
 		return -1;
 	*sub = (struct submission){srv, done, arg};
 	sign(srv, m);
+	if (srv->relay != NULL)
+		relay_capture_now(srv->relay, m);
 	if (store_submit(srv->store, m, on_stored, sub) < 0) {
 		free(sub);
 		return -1;

@@ -42,6 +42,7 @@
 #define DISPATCH_BATCH 256   /* messages started per round of the loop */
 #define MAX_JOBS       20000 /* jobs in flight, all destinations */
 #define MX_CACHE_SECS  60.0
+#define CAPTURED_REPLY "250 2.0.0 Delivered to the capture mailbox"
 /* Messages up to RAW_KEEP_MAX bytes keep their text from acceptance to their
  * first attempt (no read back from the store), RAW_KEEP_TOTAL in all. */
 #define RAW_KEEP_MAX   (256 * 1024)
@@ -351,7 +352,8 @@ static void defer_or_expire(struct qmsg *q, struct rrcpt *rc, const struct hop_r
 	double now_v = server_now(srv), age = now_v - q->accepted_v;
 	double delay = retry_delay(rt, rc->attempts);
 
-	if (age >= rt->max_age) {
+	/* A timer may fire a little early: within 10 ms of wall time counts. */
+	if (age + 0.01 * (srv->clock_speed > 0 ? srv->clock_speed : 1.0) >= rt->max_age) {
 		rc->state = RS_BOUNCED;
 		rc->expired = 1;
 		rc->bounced_now = 1;
@@ -628,46 +630,58 @@ static void queue_job(struct job *j)
 }
 
 /* Results that need no network: rules at stage relay, the capture mailbox. */
-static int answer_locally(struct qmsg *q, struct rrcpt *rc)
+/* Results that need no network: rules at stage relay, the capture mailbox.
+ * Returns where the answer came from, or NULL when the next hop must give it. */
+static const char *answer_locally(struct qmsg *q, struct rrcpt *rc)
 {
-	static const struct hop_reply captured = {250, 0,
-	                                          "250 2.0.0 Delivered to the capture mailbox"};
+	static const struct hop_reply captured = {250, 0, CAPTURED_REPLY};
 	struct hop_reply reply;
 	char label[64];
-	struct rrcpt *one[1] = {rc};
 
 	if (relay_rule(q, rc, &reply, label, sizeof label) != NULL) {
 		record_result(q, rc, "scenario", &reply, label);
-		log_attempt(q, "scenario", one, 1);
-		return 1;
+		return "scenario";
 	}
 	if (q->r->srv->cfg->relay.mode != RELAY_CAPTURE)
-		return 0;
+		return NULL;
 	q->captured = 1;
 	record_result(q, rc, "capture", &captured, NULL);
-	log_attempt(q, "capture", one, 1);
-	return 1;
+	return "capture";
 }
 
 static void start_attempt(struct qmsg *q)
 {
 	struct relay *r = q->r;
 	double now_v = server_now(r->srv);
-	struct job **jobs = calloc(q->nrcpt ? q->nrcpt : 1, sizeof *jobs);
-	size_t njobs = 0;
+	size_t n = q->nrcpt ? q->nrcpt : 1, njobs = 0, nrule = 0, ncapture = 0;
+	struct job **jobs = calloc(n, sizeof *jobs);
+	struct rrcpt **by_rule = calloc(n, sizeof *by_rule),
+	             **captured = calloc(n, sizeof *captured);
 
-	for (size_t i = 0; i < q->nrcpt && jobs != NULL; i++) {
+	for (size_t i = 0; i < q->nrcpt && jobs && by_rule && captured; i++) {
 		struct rrcpt *rc = &q->rcpts[i];
+		const char *local;
 		struct dest *d;
 		if (!due(rc, now_v))
 			continue;
 		rc->attempts++;
-		if (answer_locally(q, rc))
+		if ((local = answer_locally(q, rc)) != NULL) {
+			if (strcmp(local, "scenario") == 0)
+				by_rule[nrule++] = rc;
+			else
+				captured[ncapture++] = rc;
 			continue;
+		}
 		d = find_dest(r, r->nsmarthost ? "smarthost" : domain_of(rc->address));
 		if (d != NULL)
 			add_to_job(jobs, &njobs, q, d, i);
 	}
+	if (nrule > 0)
+		log_attempt(q, "scenario", by_rule, nrule);
+	if (ncapture > 0)
+		log_attempt(q, "capture", captured, ncapture);
+	free(by_rule);
+	free(captured);
 	for (size_t k = 0; k < njobs; k++)
 		queue_job(jobs[k]);
 	free(jobs);
@@ -1113,11 +1127,78 @@ void relay_free(struct relay *r)
 	free(r);
 }
 
+int relay_capture_now(struct relay *r, struct store_message *m)
+{
+	json_t *rcpts = json_array(), *done = json_array();
+	char stamp[40];
+	size_t delivered = 0;
+
+	if (r->srv->cfg->relay.mode != RELAY_CAPTURE || m->origin != NULL || m->nrcpt == 0 ||
+	    engine_has_stage(r->srv->engine, STAGE_RELAY)) {
+		json_decref(rcpts);
+		json_decref(done);
+		return 0;
+	}
+	clock_format(m->received, stamp, sizeof stamp);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		int sup = m->rcpts[i].suppressed;
+		json_array_append_new(
+		    rcpts, sup ? json_pack("{s:s, s:s, s:i}", "address", m->rcpts[i].address,
+		                           "state", "suppressed", "attempts", 0)
+		               : json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "address",
+		                           m->rcpts[i].address, "state", "delivered", "attempts", 1,
+		                           "reply", CAPTURED_REPLY, "destination", "capture",
+		                           "updated", stamp));
+		if (!sup && ++delivered)
+			json_array_append_new(
+			    done, json_pack("{s:s, s:s, s:s}", "address", m->rcpts[i].address,
+			                    "reply", CAPTURED_REPLY, "state", "delivered"));
+	}
+	m->captured = delivered > 0;
+	m->delivery_state = strdup(delivered > 0 ? "delivered" : "suppressed");
+	m->delivery_recipients = json_dumps(rcpts, JSON_COMPACT);
+	json_decref(rcpts);
+	rcpts = json_array();
+	if (delivered > 0)
+		json_array_append_new(rcpts,
+		                      json_pack("{s:s, s:s, s:o}", "time", stamp, "destination",
+		                                "capture", "recipients", done));
+	else
+		json_decref(done);
+	m->delivery_attempts = json_dumps(rcpts, JSON_COMPACT);
+	json_decref(rcpts);
+	return 1;
+}
+
+/* Events for a message stored delivered to the capture mailbox at once. */
+static void report_captured(struct relay *r, const struct store_message *m)
+{
+	struct qmsg q = {.r = r, .user = m->user};
+
+	snprintf(q.id, sizeof q.id, "%.16s", m->id);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		struct rrcpt rc = {.address = m->rcpts[i].address,
+		                   .attempts = !m->rcpts[i].suppressed,
+		                   .destination = m->rcpts[i].suppressed ? NULL : "capture",
+		                   .state = m->rcpts[i].suppressed ? RS_SUPPRESSED : RS_DELIVERED};
+		if (m->rcpts[i].suppressed) {
+			emit(&q, "suppressed", &rc, 0, "on the suppression list", NULL, NULL);
+		} else {
+			r->delivered++;
+			emit(&q, "delivered", &rc, 250, CAPTURED_REPLY, NULL, NULL);
+		}
+	}
+}
+
 void relay_accept(struct relay *r, const struct store_message *m)
 {
 	struct qmsg *q;
 	size_t queued = 0;
 
+	if (m->delivery_state != NULL && m->origin == NULL) {
+		report_captured(r, m);
+		return;
+	}
 	if (m->captured || m->nrcpt == 0)
 		return;
 	q = new_qmsg(r, m->seq, m->mail_from, m->user, m->received, m->nrcpt);

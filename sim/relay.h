@@ -36,6 +36,10 @@ struct relay *relay_new(struct server *srv, char *err, size_t errlen);
 void relay_free(struct relay *r);
 /* Takes up the store's unfinished messages (at start); returns how many. */
 long relay_recover(struct relay *r);
+/* Before the commit: in capture mode, with no scenario rule at stage relay,
+ * the outcome is known, so the message is stored delivered at once (one
+ * write instead of two). Returns 1 when it did so. */
+int relay_capture_now(struct relay *r, struct store_message *m);
 /* A message was committed: queue it (m stays the caller's). */
 void relay_accept(struct relay *r, const struct store_message *m);
 /* The store was emptied: forget every message and connection. */

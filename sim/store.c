@@ -41,5 +41,8 @@ void store_message_free(struct store_message *m)
 	free(m->message_id);
 	free(m->subject);
 	free(m->raw);
+	free(m->delivery_state);
+	free(m->delivery_recipients);
+	free(m->delivery_attempts);
 	free(m);
 }

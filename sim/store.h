@@ -43,7 +43,10 @@ struct store_message {
 	char *raw;
 	size_t raw_len;
 	const char *origin; /* NULL for intake; "dsn" for edsim's own bounce reports */
-	int captured;       /* delivered to the capture mailbox as it is stored (DSNs) */
+	int captured;       /* delivered to the capture mailbox as it is stored */
+	/* the delivery record to store with the message, when its outcome is
+	 * known before the commit (malloc'ed; NULL: "queued", from the envelope) */
+	char *delivery_state, *delivery_recipients, *delivery_attempts;
 };
 
 /* A message's delivery record, as the relay keeps it. */

@@ -134,9 +134,9 @@ static const char *message_first_state(const struct store_message *m, int *final
 	for (size_t i = 0; i < m->nrcpt; i++)
 		suppressed += m->rcpts[i].suppressed != 0;
 	*final = m->captured || suppressed == m->nrcpt;
-	if (m->captured)
-		return "delivered";
-	return suppressed == m->nrcpt ? "suppressed" : "queued";
+	if (suppressed == m->nrcpt)
+		return "suppressed";
+	return m->captured ? "delivered" : "queued";
 }
 
 static int insert_delivery(struct sqlite_store *s, const struct store_message *m,
@@ -146,12 +146,19 @@ static int insert_delivery(struct sqlite_store *s, const struct store_message *m
 	int final, rc;
 	const char *state = message_first_state(m, &final);
 
+	if (m->delivery_state != NULL) { /* known already: the relay wrote it */
+		state = m->delivery_state;
+		recipients = m->delivery_recipients;
+		final = 1;
+	}
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)m->seq);
 	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, final);
 	sqlite3_bind_int(st, 4, m->captured);
 	sqlite3_bind_text(st, 5, recipients, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, m->delivery_attempts ? m->delivery_attempts : "[]", -1,
+	                  SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -786,7 +793,7 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 	                       -1, &s->insert_message, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO delivery(seq, state, final, captured, recipients,"
-	                       " attempts) VALUES(?,?,?,?,?,'[]')",
+	                       " attempts) VALUES(?,?,?,?,?,?)",
 	                       -1, &s->insert_delivery, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db,
 	                       "INSERT OR REPLACE INTO delivery(seq, state, final, captured,"
