@@ -29,7 +29,10 @@
 #
 # Writes the markdown section "## Relay end to end (issue 5)" to
 # RESULTS_FILE (default bench/RELAY-RESULTS.md) and stdout; progress to
-# stderr. Only loopback, free ports; every process it starts is stopped
+# stderr. The per-run figures are kept in bench/.last-relay-runs.jsonl and
+# bench/.last-relay-meta.env (render again with: python3
+# bench/relay_latency.py report bench/.last-relay-runs.jsonl
+# bench/.last-relay-meta.env OUT.md). Only loopback, free ports; every process it starts is stopped
 # and its temp dir removed on exit, also on failure or interrupt.
 #
 # Environment: EDSIM (default ./edsim), MSGS (20000), REPS (3), SESSIONS
@@ -72,7 +75,6 @@ TMP=$(mktemp -d "$BENCH/.tmp.XXXXXX") || die "mktemp"
 declare -a PIDS=()
 RUNS=$TMP/runs.jsonl
 META=$TMP/meta.env
-NOTES=$TMP/notes.md
 T_START=$(date +%s.%N)
 REPORTED=0
 
@@ -84,9 +86,12 @@ report() {
 		echo "M_LOAD=${LOAD_BEFORE:-?} / $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "TOTAL_SECS=$(python3 -c "print(round($(date +%s.%N) - $T_START, 1))")"
 		echo "SCRIPT_RC=${1:-0}"
-		echo "NOTES_FILE=$NOTES"
 	} >>"$META"
 	python3 "$HELPER" report "$RUNS" "$META" "$OUT" || log "report failed"
+	# the raw figures, to render the section again:
+	#   python3 bench/relay_latency.py report bench/.last-relay-runs.jsonl bench/.last-relay-meta.env OUT.md
+	cp "$RUNS" "$BENCH/.last-relay-runs.jsonl" 2>/dev/null
+	cp "$META" "$BENCH/.last-relay-meta.env" 2>/dev/null
 }
 
 cleanup() {
@@ -280,6 +285,7 @@ postfix_ver=$(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo '?')
 	echo "CLIENTS=$CLIENTS"
 	echo "POLL=$POLL"
 	echo "DRAIN_TIMEOUT=$DRAIN_TIMEOUT"
+	echo "RELAY_CONNS=$RELAY_CONNS"
 	echo "SRC_CMD=smtp-source -s $SESSIONS -m $MSGS -l 2048 [-d] -f bench@example.com -t sink@example.net 127.0.0.1:PORT"
 	echo "SINK_CMD=smtp-sink -c -a -C -F ${SINK_USER[*]} 127.0.0.1:SINKPORT 1000"
 	echo "EDSIM_CMD=./edsim --config bench-relay.yaml --state-dir TMP/state --smtp 127.0.0.1:0 --smtps 127.0.0.1:0 --https off --control 127.0.0.1:0"
@@ -294,20 +300,6 @@ postfix_ver=$(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo '?')
 	echo "M_POSTFIX=Postfix $postfix_ver"
 } >"$META"
 
-cat >"$NOTES" <<EOF
-* The load generator, edsim and smtp-sink share the machine's $(nproc) cores; in the relay columns edsim
-  receives and sends at once and smtp-sink runs beside it, so the relay columns compete for CPU with the
-  load generator more than the ceiling does.
-* smtp-sink runs with \`-c\` (a counter line per message and per session) in every column so that the
-  ceiling and the next hop do the same work; \`bench/smtp-source.sh\` runs it without \`-c\`, so its
-  smtp-sink figures are somewhat higher.
-* Latency and the sustained rate come from edsim's own timestamps: \`received\` is set at the end of DATA
-  (before the store's commit and the \`250\`), \`updated\` when the next hop's reply arrived (smarthost) or
-  at once after the commit (capture). Both are wall-clock times of the same process; \`updated\` has 1 ms
-  resolution (truncated).
-* The queue poll (every $POLL s) and the drain check (every 20 ms) are the only other load on edsim's
-  control port.
-EOF
 
 log "columns: $COLS; clients: $CLIENTS; $MSGS msgs x $REPS reps; results to $OUT"
 : >"$RUNS"

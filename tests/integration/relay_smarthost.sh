@@ -76,7 +76,7 @@ id2=$(send sh sender@example.com "d@example.net" sink-2)
 id3=$(send sh other@example.com "e@example.net,f@example.net" sink-3)
 check "three messages accepted by the upstream" 3 "$(printf '%s\n' "$id1" "$id2" "$id3" | grep -c .)"
 
-poll 100 queue_empty
+poll 100 queue_empty sh
 check "GET /api/v1/queue: 0 messages in memory once relayed" 0 "$(capi sh GET /api/v1/queue | json "d['messages']" 2>&1)"
 check "GET /api/v1/queue: mode smarthost, nothing queued/sending/deferred" "smarthost 0 0 0" \
 	"$(capi sh GET /api/v1/queue | json "d['mode'], d['recipients']['queued'], d['recipients']['sending'], d['recipients']['deferred']" 2>&1 | tr -d "(),'")"
