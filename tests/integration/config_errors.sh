@@ -100,3 +100,75 @@ edsim_start good --config "$f"
 check "a good file: edsim starts and writes edsim.ready" yes \
 	"$([ -e "$T/good/state/edsim.ready" ] && echo yes || echo no)"
 edsim_stop good
+
+# --- relay, retry, dkim, webhooks (issue 5) --------------------------------------
+f=$(write_config relay-mode.yaml <<'Y'
+relay: {mode: carrier-pigeon}
+Y
+)
+expect_error "relay.mode unknown" "$f" "$f:1:15: relay.mode: expected capture, smarthost or mx"
+
+f=$(write_config relay-tls.yaml <<'Y'
+relay:
+  mode: capture
+  tls: always
+Y
+)
+expect_error "relay.tls unknown" "$f" "$f:3:8: relay.tls: expected none, may or encrypt"
+
+f=$(write_config relay-nohost.yaml <<'Y'
+relay: {mode: smarthost}
+Y
+)
+expect_error "smarthost without a host" "$f" "$f:1:8: relay.host: mode smarthost needs a host"
+
+f=$(write_config relay-auth-clear.yaml <<'Y'
+relay: {mode: smarthost, host: 127.0.0.1, tls: none, user: u, password: p}
+Y
+)
+expect_error "AUTH in clear refused" "$f" "$f:1:8: relay.user: AUTH is sent only under TLS: set relay.tls to may or encrypt"
+
+f=$(write_config relay-port.yaml <<'Y'
+relay: {port: 70000}
+Y
+)
+expect_error "relay.port out of range" "$f" "$f:1:15: relay.port: expected a port number (1-65535)"
+
+f=$(write_config retry-factor.yaml <<'Y'
+retry: {factor: 0.5}
+Y
+)
+expect_error "retry.factor below 1" "$f" "$f:1:17: retry.factor: expected a number from 1 to 100"
+
+f=$(write_config retry-cap.yaml <<'Y'
+retry: {first: 10m, cap: 1m}
+Y
+)
+expect_error "retry.cap below first" "$f" "$f:1:8: retry: expected first > 0 and cap >= first"
+
+f=$(write_config webhook-url.yaml <<'Y'
+webhooks:
+  - {url: "ftp://127.0.0.1/hook"}
+Y
+)
+expect_error "webhook URL not http(s)" "$f" "$f:2:11: webhooks[].url: expected an http:// or https:// URL"
+
+f=$(write_config dkim-missing.yaml <<'Y'
+dkim:
+  - {domain: example.com, selector: s1}
+Y
+)
+expect_error "dkim entry without a key" "$f" "$f:2:5: dkim[].key: expected"
+
+f=$(write_config dkim-nofile.yaml <<'Y'
+dkim:
+  - {domain: example.com, selector: s1, key: /nonexistent/s1.pem}
+Y
+)
+expect_error "dkim key file missing" "$f" "edsim: dkim: cannot read key /nonexistent/s1.pem"
+
+f=$(write_config relay-badhost.yaml <<'Y'
+relay: {mode: smarthost, host: "no-such-host.invalid"}
+Y
+)
+expect_error "smarthost that does not resolve" "$f" "edsim: relay.host no-such-host.invalid:"

@@ -28,7 +28,7 @@ int main(void)
 	    register_smtp_parse_tests, register_smtp_auth_tests, register_message_tests,
 	    register_catalog_tests,    register_config_tests,    register_policy_tests,
 	    register_oci_submit_tests, register_dkim_tests,      register_resolver_tests,
-	    register_webhooks_tests,
+	    register_webhooks_tests,   register_dsn_tests,
 	};
 	unsigned int failures;
 	CU_ErrorCode err;

@@ -134,6 +134,41 @@ static void test_suppression(void)
 	policy_free(p);
 }
 
+/* The list kept beside the configuration: bounces and the control API. */
+static void test_suppression_list(void)
+{
+	struct config cfg;
+	struct policy *p;
+	json_t *all;
+
+	users_config(&cfg);
+	p = policy_new(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_FALSE(policy_is_suppressed(p, "new@example.net"));
+	policy_suppress(p, "New@Example.NET", "550 5.1.1 User unknown", 1000.0, "bounce");
+	CU_ASSERT_TRUE(policy_is_suppressed(p, "new@example.net"));
+	CU_ASSERT_TRUE(policy_is_suppressed(p, "NEW@EXAMPLE.NET"));
+	policy_suppress(p, "other@example.net", NULL, 1001.0, "api");
+	all = policy_suppressions(p);
+	/* the configuration's two entries first, then the two added */
+	CU_ASSERT_EQUAL(json_array_size(all), 4);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(all, 0), "source")),
+	                       "configuration");
+	CU_ASSERT_STRING_EQUAL(
+	    json_string_value(json_object_get(json_array_get(all, 2), "address")),
+	    "New@Example.NET");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(all, 2), "reason")),
+	                       "550 5.1.1 User unknown");
+	json_decref(all);
+	CU_ASSERT_EQUAL(policy_unsuppress(p, "NEW@example.net"), 1);
+	CU_ASSERT_EQUAL(policy_unsuppress(p, "new@example.net"), 0);
+	CU_ASSERT_FALSE(policy_is_suppressed(p, "new@example.net"));
+	CU_ASSERT_EQUAL(policy_unsuppress(p, NULL), 1);
+	CU_ASSERT_FALSE(policy_is_suppressed(p, "other@example.net"));
+	CU_ASSERT_TRUE(policy_is_suppressed(p, "gone@example.com")); /* the configuration's stay */
+	policy_free(p);
+}
+
 /* ---- connection slots --------------------------------------------------------------- */
 
 static void test_connection_slots(void)
@@ -404,6 +439,7 @@ int register_policy_tests(void)
 	    {"approved senders of a user (globs, any case)", test_sender_approved_for_user},
 	    {"approved senders without AUTH", test_sender_approved_without_user},
 	    {"suppression", test_suppression},
+	    {"suppression list: add, list, remove (any case)", test_suppression_list},
 	};
 	static const struct unit_test throttles[] = {
 	    {"connection slots per IP", test_connection_slots},

@@ -31,5 +31,6 @@ int register_oci_submit_tests(void);
 int register_dkim_tests(void);
 int register_resolver_tests(void);
 int register_webhooks_tests(void);
+int register_dsn_tests(void);
 
 #endif
