@@ -79,10 +79,12 @@ struct pending {
 
 /* An event for a submission, as SMTP records one per message: stage
  * "https", the HTTP status as the code. */
-static void record(struct https_api *api, const char *client_ip, const char *user, const char *type,
-                   int status, const char *text, const char *message)
+static void record_rule(struct https_api *api, const char *client_ip, const char *user,
+                        const char *type, int status, const char *text, const char *message,
+                        const char *rule)
 {
 	struct event_record rec = {.type = type,
+	                           .rule = rule,
 	                           .client_ip = client_ip,
 	                           .user = user,
 	                           .stage = "https",
@@ -92,6 +94,12 @@ static void record(struct https_api *api, const char *client_ip, const char *use
 	                           .message = message};
 
 	events_emit(api->srv->events, &rec);
+}
+
+static void record(struct https_api *api, const char *client_ip, const char *user, const char *type,
+                   int status, const char *text, const char *message)
+{
+	record_rule(api, client_ip, user, type, status, text, message, NULL);
 }
 
 static const char *peer_of(struct evhttp_request *req)
@@ -629,6 +637,19 @@ static void drop_request(struct evhttp_request *req)
 	shutdown(bufferevent_getfd(bev), SHUT_RDWR);
 }
 
+/* A rule answered (or dropped) the request: an event like a native one,
+ * naming the rule. */
+static void record_forced(struct https_api *api, struct evhttp_request *req, const struct rule *r,
+                          int status, const char *text)
+{
+	char label[64];
+
+	engine_rule_label(api->srv->engine, r, label, sizeof label);
+	record_rule(api, peer_of(req), NULL,
+	            status == 0 ? "dropped" : status < 400 ? "accepted" : "rejected", status, text,
+	            NULL, label);
+}
+
 static void send_forced(struct https_api *api, struct evhttp_request *req, const char *request_id,
                         const struct rule *r, const struct hook_ctx *ctx)
 {
@@ -653,6 +674,9 @@ static void send_forced(struct https_api *api, struct evhttp_request *req, const
 		          json_pack("{s:s, s:s}", "code", r->act.https_code, "message",
 		                    r->act.https_message));
 	}
+	record_forced(api, req, r, r->act.reply_entry ? r->act.reply_entry->status
+	                                               : r->act.https_status,
+	              r->act.reply_entry ? r->act.reply_entry->error_code : r->act.https_code);
 }
 
 static uint64_t request_attempt(struct https_api *api, struct evhttp_request *req)
@@ -694,6 +718,7 @@ static int https_hook(struct https_api *api, struct evhttp_request *req, const c
 	if (r->act.set_text != NULL)
 		server_apply_set(api->srv, r->act.set_text);
 	if (r->act.drop) {
+		record_forced(api, req, r, 0, NULL);
 		drop_request(req);
 		return 1;
 	}
