@@ -17,6 +17,8 @@ TEST_DEPS := $(RUN_DEPS) libcunit1-dev expect tcl-expect swaks postfix curl open
              python3-dkim dnsmasq-base
 
 SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
+CONF_SRC := $(filter-out conformance/runner_main.c,$(wildcard conformance/*.c))
+CONF_HDR := $(wildcard conformance/*.h)
 SIM_HDR  := $(wildcard sim/*.h)
 EMBEDDED := sim/default.yaml scenarios/catalog/oci.yaml
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -26,7 +28,7 @@ DBG := build/asan
 
 .PHONY: all run test unit integration bench deps deps-test clean format
 
-all: edsim
+all: edsim edsim-conform conformance/clients/refclient
 
 $(REL)/%.o: sim/%.c $(SIM_HDR) | $(REL)
 	$(CC) $(CSTD) -O2 -g $(PKG_CFLAGS) -c $< -o $@
@@ -41,6 +43,25 @@ $(REL) $(DBG):
 
 REL_OBJ := $(patsubst sim/%.c,$(REL)/%.o,$(SIM_SRC)) $(REL)/embedded_data.o
 DBG_OBJ := $(patsubst sim/%.c,$(DBG)/%.o,$(SIM_SRC)) $(DBG)/embedded_data.o
+REL_CONF := $(patsubst conformance/%.c,$(REL)/conf_%.o,$(CONF_SRC))
+DBG_CONF := $(patsubst conformance/%.c,$(DBG)/conf_%.o,$(CONF_SRC))
+
+$(REL)/conf_%.o: conformance/%.c $(CONF_HDR) $(SIM_HDR) | $(REL)
+	$(CC) $(CSTD) -Iconformance -O2 -g $(PKG_CFLAGS) -c $< -o $@
+$(DBG)/conf_%.o: conformance/%.c $(CONF_HDR) $(SIM_HDR) | $(DBG)
+	$(CC) $(CSTD) -Iconformance -O1 -g $(SAN) $(PKG_CFLAGS) -c $< -o $@
+
+# The conformance runner and the reference client (conformance/).
+edsim-conform: $(REL_OBJ) $(REL_CONF) conformance/runner_main.c $(CONF_HDR) $(SIM_HDR)
+	$(CC) $(CSTD) -Iconformance -O2 -g $(PKG_CFLAGS) -o $@ conformance/runner_main.c $(REL_CONF) $(REL_OBJ) $(PKG_LIBS)
+$(DBG)/edsim-conform: $(DBG_OBJ) $(DBG_CONF) conformance/runner_main.c $(CONF_HDR) $(SIM_HDR)
+	$(CC) $(CSTD) -Iconformance -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ conformance/runner_main.c $(DBG_CONF) $(DBG_OBJ) $(PKG_LIBS)
+conformance/clients/refclient: $(REL)/refclient
+	cp $< $@
+$(REL)/refclient: conformance/clients/refclient.c | $(REL)
+	$(CC) $(CSTD) -O2 -g $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+$(DBG)/refclient: conformance/clients/refclient.c | $(DBG)
+	$(CC) $(CSTD) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 edsim: $(REL_OBJ) $(REL)/main.o
 	$(CC) -o $@ $^ $(PKG_LIBS)
@@ -48,8 +69,8 @@ edsim: $(REL_OBJ) $(REL)/main.o
 $(DBG)/edsim: $(DBG_OBJ) $(DBG)/main.o
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
 
-$(DBG)/unit-tests: $(DBG_OBJ) $(UNIT_SRC) $(SIM_HDR)
-	$(CC) $(CSTD) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(UNIT_SRC) $(DBG_OBJ) $(PKG_LIBS) -lcunit
+$(DBG)/unit-tests: $(DBG_OBJ) $(DBG_CONF) $(UNIT_SRC) $(SIM_HDR) $(CONF_HDR)
+	$(CC) $(CSTD) -Iconformance -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(UNIT_SRC) $(DBG_CONF) $(DBG_OBJ) $(PKG_LIBS) -lcunit
 
 deps:
 	@tools/install-deps $(RUN_DEPS)
@@ -61,7 +82,8 @@ run: deps
 	./edsim
 
 test: deps-test
-	@$(MAKE) --no-print-directory edsim $(DBG)/edsim $(DBG)/unit-tests
+	@$(MAKE) --no-print-directory edsim $(DBG)/edsim $(DBG)/unit-tests edsim-conform \
+		$(DBG)/edsim-conform conformance/clients/refclient $(DBG)/refclient
 	@$(MAKE) --no-print-directory unit integration
 
 unit:
@@ -78,4 +100,4 @@ format:
 	clang-format -i sim/*.c sim/*.h tests/unit/*.c
 
 clean:
-	rm -rf build edsim
+	rm -rf build edsim edsim-conform conformance/clients/refclient

@@ -518,7 +518,7 @@ static int load_rules(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 static int load_expect(struct ydoc *d, yaml_node_t *n, struct scenario_expect *e)
 {
 	static const char *const keys[] = {"outcome",  "attempts", "min_gap", "backoff",
-	                                   "gives_up", "report",   NULL};
+	                                   "gives_up", "report",   "preload", NULL};
 	static const char *const range_keys[] = {"min", "max", NULL};
 	static const char *const report_keys[] = {"failure", "code", NULL};
 	static const char *const backoffs[] = {"growing", "constant", "any", NULL};
@@ -555,6 +555,8 @@ static int load_expect(struct ydoc *d, yaml_node_t *n, struct scenario_expect *e
 		rc |= ydoc_error(d, v, "expect.backoff: expected growing, constant or any");
 	if ((v = ydoc_get(d, n, "gives_up")) != NULL)
 		rc |= ydoc_bool(d, v, "expect.gives_up", &e->gives_up);
+	if ((v = ydoc_get(d, n, "preload")) != NULL)
+		rc |= ydoc_uint(d, v, "expect.preload", &e->preload);
 	if ((v = ydoc_get(d, n, "report")) != NULL && ydoc_expect_map(d, v, "expect.report") == 0) {
 		rc |= ydoc_check_keys(d, v, report_keys);
 		if ((w = ydoc_get(d, v, "failure")) != NULL)

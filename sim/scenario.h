@@ -93,6 +93,7 @@ struct scenario_expect {
 	int gives_up;       /* -1 unset */
 	int report_failure; /* -1 unset */
 	int report_code;    /* 0 unset */
+	unsigned long long preload; /* messages a conformance run sends first (a quota to use up) */
 };
 
 struct scenario {

@@ -32,5 +32,7 @@ int register_dkim_tests(void);
 int register_resolver_tests(void);
 int register_webhooks_tests(void);
 int register_dsn_tests(void);
+int register_conform_grade_tests(void);
+int register_conform_report_tests(void);
 
 #endif

@@ -1,0 +1,266 @@
+/*
+ * cases.c - a suite's cases, read from its scenario files.
+ *
+ * Files are found by walking the directory and sorted by path, so a suite always runs in
+ * the same order. Each file is loaded with the scenario checker of edsim
+ * itself (scenario.c), so a file the runner accepts is a file edsim serves.
+ */
+#include "cases.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "scenario.h"
+
+struct file_list {
+	char **paths;
+	size_t n, cap;
+};
+
+static int add_path(struct file_list *files, const char *path)
+{
+	if (files->n == files->cap) {
+		size_t cap = files->cap ? 2 * files->cap : 64;
+		char **grown = realloc(files->paths, cap * sizeof *grown);
+		if (grown == NULL)
+			return -1;
+		files->paths = grown;
+		files->cap = cap;
+	}
+	files->paths[files->n++] = strdup(path);
+	return 0;
+}
+
+/* Every *.yaml file under dir, depth first. */
+static int collect(const char *dir, struct file_list *files)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (d == NULL)
+		return -1;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		char path[4096];
+		size_t len = strlen(e->d_name);
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (stat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			rc = collect(path, files);
+		else if (S_ISREG(st.st_mode) && len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0)
+			rc = add_path(files, path);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	long size;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (text = malloc((size_t)size + 1)) != NULL) {
+		*len = fread(text, 1, (size_t)size, f);
+		text[*len] = '\0';
+	}
+	fclose(f);
+	return text;
+}
+
+static int https_case(const struct scenario *sc)
+{
+	if (sc->name != NULL && strstr(sc->name, ".https.") != NULL)
+		return 1;
+	for (size_t i = 0; i < sc->nrules; i++) {
+		enum scenario_stage st = sc->rules[i].when.stage;
+		if (st == STAGE_REQUEST || st == STAGE_SUBMIT || st == STAGE_SUBMIT_RAW)
+			return 1;
+	}
+	return 0;
+}
+
+/* A Retry-After the scenario's rules send, in seconds (0: none). */
+static double retry_after(const struct scenario *sc)
+{
+	for (size_t i = 0; i < sc->nrules; i++)
+		for (size_t k = 0; k < sc->rules[i].act.nheaders; k++)
+			if (strcasecmp(sc->rules[i].act.header_names[k], "Retry-After") == 0)
+				return atof(sc->rules[i].act.header_values[k]);
+	return 0;
+}
+
+static json_t *row_json(const struct cat_entry *e)
+{
+	char reply[600];
+
+	if (e->protocol == CAT_SMTP)
+		snprintf(reply, sizeof reply, "%d%s%s %s", e->code, e->enhanced ? " " : "",
+		         e->enhanced ? e->enhanced : "", e->text ? e->text : "");
+	else
+		snprintf(reply, sizeof reply, "%d %s: %s", e->status,
+		         e->error_code ? e->error_code : "", e->message ? e->message : "");
+	return json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "id", e->id, "reply", reply, "transient",
+	                 e->kind != NULL && strcmp(e->kind, "transient") == 0, "remedy", e->remedy,
+	                 "client_should", e->client_should);
+}
+
+static json_t *expect_json(const struct scenario_expect *x)
+{
+	json_t *o = json_object();
+
+	if (x->outcome != NULL)
+		json_object_set_new(o, "outcome", json_string(x->outcome));
+	json_object_set_new(o, "attempts",
+	                    json_pack("{s:I, s:I}", "min", (json_int_t)x->attempts_min, "max",
+	                              (json_int_t)x->attempts_max));
+	json_object_set_new(o, "min_gap", json_real(x->min_gap));
+	json_object_set_new(o, "backoff", x->backoff ? json_string(x->backoff) : json_null());
+	json_object_set_new(o, "gives_up",
+	                    x->gives_up < 0 ? json_null() : json_boolean(x->gives_up));
+	json_object_set_new(o, "preload", json_integer((json_int_t)x->preload));
+	json_object_set_new(o, "report",
+	                    json_pack("{s:o, s:i}", "failure",
+	                              x->report_failure < 0 ? json_null()
+	                                                    : json_boolean(x->report_failure),
+	                              "code", x->report_code));
+	return o;
+}
+
+/* A concrete address for an approved-sender glob: "*@example.com" gives
+ * "sender@example.com". */
+static char *sender_for(const char *glob)
+{
+	const char *at = strrchr(glob, '@');
+	char buf[512];
+
+	if (at == NULL || strpbrk(at, "*?[") != NULL)
+		return NULL;
+	if (strpbrk(glob, "*?[") == NULL)
+		return strdup(glob);
+	snprintf(buf, sizeof buf, "sender%s", at);
+	return strdup(buf);
+}
+
+/* The first user the scenario's settings configure, if any. */
+static void settings_user(const struct scenario *sc, struct conform_case *c)
+{
+	struct config cfg;
+	char *errors = NULL;
+
+	if (sc->settings_text == NULL)
+		return;
+	if (config_load(&cfg, NULL, &errors) == 0 &&
+	    config_overlay_text(&cfg, sc->settings_text, strlen(sc->settings_text), &errors) == 0 &&
+	    cfg.nusers > 0) {
+		c->user = strdup(cfg.users[0].name);
+		c->password = strdup(cfg.users[0].password);
+		for (size_t i = 0; i < cfg.users[0].napproved && c->sender == NULL; i++)
+			c->sender = sender_for(cfg.users[0].approved_senders[i]);
+	}
+	free(errors);
+	config_free(&cfg);
+}
+
+static void fill_case(struct conform_case *c, const struct scenario *sc, const char *path,
+                      const struct catalog *cat)
+{
+	json_t *rows = json_array();
+
+	c->id = strdup(sc->name);
+	c->title = strdup(sc->title ? sc->title : sc->name);
+	c->file = strdup(path);
+	c->https = https_case(sc);
+	for (size_t i = 0; i < sc->nexercises; i++) {
+		const struct cat_entry *e = catalog_find(cat, sc->exercises[i]);
+		if (e != NULL)
+			json_array_append_new(rows, row_json(e));
+	}
+	c->info = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:f}", "id", c->id, "title",
+	                    c->title, "file", path, "protocol", c->https ? "https" : "smtp",
+	                    "catalog_rows", rows, "expect", expect_json(&sc->expect),
+	                    "retry_after",
+	                    retry_after(sc) > 0 ? json_real(retry_after(sc)) : json_null(),
+	                    "clock_speed", sc->clock_speed > 0 ? sc->clock_speed : 1.0);
+	settings_user(sc, c);
+}
+
+static void append_error(char **errors, const char *text)
+{
+	size_t old = *errors ? strlen(*errors) : 0, add = strlen(text);
+	char *grown = realloc(*errors, old + add + 2);
+
+	if (grown == NULL)
+		return;
+	memcpy(grown + old, text, add);
+	grown[old + add] = '\0';
+	if (add > 0 && text[add - 1] != '\n')
+		strcat(grown, "\n");
+	*errors = grown;
+}
+
+int cases_load(const char *dir, const struct catalog *cat, struct conform_case **out, size_t *n,
+               char **errors)
+{
+	struct file_list files = {0};
+	int rc = 0;
+
+	*errors = NULL;
+	*out = NULL;
+	*n = 0;
+	if (collect(dir, &files) != 0) {
+		append_error(errors, "cannot read the suite directory");
+		rc = -1;
+	}
+	qsort(files.paths, files.n, sizeof *files.paths, by_path);
+	*out = calloc(files.n ? files.n : 1, sizeof **out);
+	for (size_t i = 0; i < files.n; i++) {
+		size_t len = 0;
+		char *text = read_all(files.paths[i], &len), *errs = NULL;
+		struct scenario *sc = text ? scenario_load(files.paths[i], text, len, cat, &errs) : NULL;
+		if (sc != NULL)
+			fill_case(&(*out)[(*n)++], sc, files.paths[i], cat);
+		else {
+			append_error(errors, errs ? errs : files.paths[i]);
+			rc = -1;
+		}
+		scenario_free(sc);
+		free(errs);
+		free(text);
+		free(files.paths[i]);
+	}
+	free(files.paths);
+	return rc;
+}
+
+void cases_free(struct conform_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(cases[i].id);
+		free(cases[i].title);
+		free(cases[i].file);
+		free(cases[i].user);
+		free(cases[i].password);
+		free(cases[i].sender);
+		json_decref(cases[i].info);
+	}
+	free(cases);
+}

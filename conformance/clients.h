@@ -1,0 +1,48 @@
+/*
+ * clients.h - the clients a run grades: ready-made definitions from
+ * conformance/clients/NAME.yaml, or a command given on the command line.
+ *
+ * A definition:
+ *   name: swaks
+ *   description: "..."
+ *   kind: command | mta | expect
+ *   protocols: [smtp, https]      # the cases it can take part in
+ *   requires: [swaks]             # programs on PATH, or paths (with a /) relative
+ *                                 # to the definition's directory, that must exist
+ *   command: "swaks --server {smtp_host}:{smtp_port} ..."   # command, expect
+ *   script: expect-script.exp     # expect: run as `expect -f SCRIPT` (next to the definition)
+ *   start: "...", submit: "...", stop: "..."                # mta
+ * Placeholders {smtp_host} {smtp_port} {smtps_port} {https_url} {user}
+ * {password} {from} {to} {subject} {message_id} {eml} {ca} {workdir}
+ * {control_url} {protocol} (smtp or https: the case's) {clients_dir} are filled in per case, and given to the program as
+ * EDSIM_SMTP_HOST, EDSIM_SMTP_PORT, ... as well.
+ */
+#ifndef EDSIM_CONFORM_CLIENTS_H
+#define EDSIM_CONFORM_CLIENTS_H
+
+#include <stddef.h>
+
+enum client_kind { CLIENT_COMMAND, CLIENT_MTA, CLIENT_EXPECT };
+
+struct conform_client {
+	char *name, *description;
+	enum client_kind kind;
+	int smtp, https; /* protocols it speaks */
+	char **requires;
+	size_t nrequires;
+	char *command, *script, *start, *submit, *stop;
+	char *dir; /* where its definition lives (scripts are found there) */
+};
+
+/* NAME (a definition in clients_dir) or a command line (anything with a
+ * space). -1 with a message naming the file, line and column on error. */
+int client_load(const char *spec, const char *clients_dir, struct conform_client *c, char *err,
+                size_t errlen);
+void client_free(struct conform_client *c);
+/* The first required program missing (from the definition's directory and
+ * PATH, where the clients look), or NULL. */
+const char *client_missing(const struct conform_client *c);
+/* Lists the definitions in clients_dir: "name  protocols  description". */
+void clients_list(const char *clients_dir);
+
+#endif

@@ -1,0 +1,1339 @@
+/*
+ * grade.c - grades one case run from its evidence (conformance/SCHEMA.md).
+ *
+ * Attempts. SMTP: every transcript is read line by line, pairing each reply
+ * with the command it answers (a queue, so pipelined commands pair up too;
+ * after "354" to DATA the next reply is the data-end reply). An attempt is a
+ * connection in which the client sent a command other than QUIT, got a 4xx/5xx
+ * greeting, or was dropped by a rule; on one connection a new attempt starts
+ * at a MAIL sent after a transaction ended (refused at MAIL, RCPT, DATA or
+ * data-end, or accepted) or at an AUTH after a refused AUTH (a retry on the
+ * same session). Its decisive reply is the first 4xx/5xx to the
+ * greeting, AUTH, MAIL, RCPT, DATA or the end of data, or any 421; a 2xx at
+ * data-end accepts (over an earlier RCPT refusal). Outcome: accepted,
+ * rejected, dropped (a "drops the connection" or "fails the TLS handshake"
+ * note), timeout (a command, or the message data, left unanswered), else
+ * closed. TLS: a "TLS established" note on the connection. HTTPS: one
+ * attempt per event at stage "https"; 2xx accepts.
+ *
+ * Permanent failures: SMTP 5xx; HTTP 4xx but 409 and 429, 5xx but 500, 502,
+ * 503 and 504. Gaps are start to start between consecutive attempts; an
+ * attempt that began before the one before it ended (a parallel session) is
+ * no retry and opens no gap.
+ *
+ * Checks (left out when the expect key they need is not set):
+ *   delivered-once / not-delivered / suppressed - stored messages with the
+ *     case's Message-ID (DSNs aside): exactly 1 / none / 1 with a suppressed
+ *     recipient or a 254 reply (1 without a suppression seen: INFO).
+ *   attempts - min <= n <= max (max 0: no bound).   retried - n >= 2.
+ *   min-gap - each gap >= min_gap - 0.05 s; a shorter one WARNs ("retries
+ *     too fast"), one under 0.1 s FAILs (a loop with no pause).
+ *   backoff - with >= 2 gaps: growing (no gap under 90% of the one before,
+ *     the last over 110% of the first), constant, or shrinking. "growing"
+ *     expected: growing PASS, constant or shrinking WARN; "constant": WARN
+ *     only when shrinking. Fewer gaps: INFO.
+ *   retry-after - the attempt after each 429 at least Retry-After - 0.05 s
+ *     later, else FAIL; no 429 followed by an attempt: INFO.
+ *   gives-up - true: an attempt after the first permanent failure FAILs (none
+ *     seen: INFO); false: FAIL when nothing was accepted and the last attempt
+ *     failed transiently while the client was not stopped at the budget.
+ *   reconnect-after-421 (SMTP) - a command other than QUIT after a 421 on the
+ *     same connection FAILs; no 421: INFO.
+ *   tls (SMTP) - AUTH before TLS FAILs; an attempt that sent commands in
+ *     clear WARNs (edsim always offers STARTTLS).
+ *   report - failure true: exit 0 FAILs, non-zero naming the code PASSes,
+ *     without it WARNs; false: exit 0 PASSes. Stopped at the budget: FAIL.
+ *     A client of kind "mta" reports by bounce: INFO.
+ *   budget - not timed out: INFO; timed out: FAIL when the outcome is
+ *     delivered-* (for an "mta", only when not stored exactly once), else INFO.
+ * The case verdict is the worst check (INFO only when every check is INFO);
+ * strict makes WARN checks FAIL. WARN and FAIL checks carry a remedy: the
+ * catalog rows' remedy, or for tls, reconnect-after-421 and cases without a
+ * catalog row, the check's own advice.
+ *
+ * Borrowed strings point into the evidence, which outlives the grading.
+ * Returns a new result; NULL only when memory runs out.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "grade.h"
+
+#define GAP_SLACK     0.05 /* seconds of slack on min_gap and Retry-After */
+#define TIGHT_LOOP    0.1  /* a gap under this is a retry loop with no pause */
+#define BACKOFF_SLACK 0.10 /* gaps within 10% of each other count as equal */
+#define EVIDENCE_MAX  40
+#define EXCERPT_LINES 60
+#define OUTPUT_LINES  40
+#define QUEUE_LEN     16
+
+enum verdict { V_SKIPPED, V_INFO, V_PASS, V_WARN, V_FAIL };
+static const char *const verdict_names[] = {"SKIPPED", "INFO", "PASS", "WARN", "FAIL"};
+
+struct attempt {
+	double t, end;   /* seconds since the case started */
+	long connection; /* 0 for HTTPS */
+	int tls, commands, dropped, waiting, accepted;
+	int code;                 /* the decisive (or accepting) reply; 0 none */
+	const char *last_stage;   /* of the latest refusal or acceptance */
+	const char *text, *stage; /* that reply, borrowed */
+	const char *outcome;
+	json_t *replies;
+	const json_t *lines;     /* the transcript's lines; NULL for HTTPS */
+	size_t first, last, key; /* this attempt's lines and its decisive one */
+};
+
+struct grade {
+	const json_t *ev, *kase, *expect;
+	double origin;
+	struct attempt *a;
+	size_t n, cap;
+	int https;
+};
+
+/* Replies awaited, oldest first, with the stage of the command each answers. */
+struct scan {
+	const char *queue[QUEUE_LEN];
+	size_t head, len;
+	int in_data, data_sent, auth_cont, tls;
+	const char *multi; /* first line of a multi-line reply */
+};
+
+/* ---- small helpers ---- */
+
+static const char *str_of(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static double num_of(const json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
+}
+
+static double ms(double t)
+{
+	return round(t * 1000.0) / 1000.0;
+}
+
+static long days_from_civil(long y, long m, long d)
+{
+	long era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* "2026-11-25T10:59:55.812Z" as Unix seconds (UTC); NAN when unreadable. */
+static double iso_time(const char *s)
+{
+	int y, mo, d, h, mi;
+	double sec;
+
+	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6)
+		return NAN;
+	return (double)days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 + mi * 60.0 + sec;
+}
+
+static void set_fmt(json_t *o, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	json_object_set_new(o, key, json_vsprintf(fmt, ap));
+	va_end(ap);
+}
+
+static void add_line(json_t *check, const char *fmt, ...)
+{
+	json_t *ev = json_object_get(check, "evidence");
+	va_list ap;
+
+	if (ev == NULL || json_array_size(ev) >= EVIDENCE_MAX)
+		return;
+	va_start(ap, fmt);
+	json_array_append_new(ev, json_vsprintf(fmt, ap));
+	va_end(ap);
+}
+
+static json_t *check_new(const char *id, const char *title)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:n}", "id", id, "title", title,
+	                 "verdict", "INFO", "expected", "", "actual", "", "evidence", "remedy");
+}
+
+static void check_verdict(json_t *check, enum verdict v)
+{
+	json_object_set_new(check, "verdict", json_string(verdict_names[v]));
+}
+
+static enum verdict verdict_of(const json_t *check)
+{
+	int r = grade_rank(str_of(check, "verdict"));
+
+	return r < 0 ? V_INFO : (enum verdict)r;
+}
+
+static int is_delivery(const char *outcome)
+{
+	return outcome != NULL && strncmp(outcome, "delivered", 9) == 0;
+}
+
+static int permanent(const struct grade *g, int code)
+{
+	if (!g->https)
+		return code >= 500 && code < 600;
+	if (code >= 400 && code < 500)
+		return code != 409 && code != 429;
+	return code >= 500 && code != 500 && code != 502 && code != 503 && code != 504;
+}
+
+static int failed_transiently(const struct grade *g, const struct attempt *a)
+{
+	if (a->accepted)
+		return 0;
+	if (a->code >= 400)
+		return !permanent(g, a->code);
+	return strcmp(a->outcome, "dropped") == 0 || strcmp(a->outcome, "timeout") == 0;
+}
+
+/* ---- SMTP attempts from transcripts ---- */
+
+static void queue_push(struct scan *s, const char *stage)
+{
+	if (s->len == QUEUE_LEN) {
+		s->head = (s->head + 1) % QUEUE_LEN;
+		s->len--;
+	}
+	s->queue[(s->head + s->len++) % QUEUE_LEN] = stage;
+}
+
+static const char *queue_pop(struct scan *s)
+{
+	const char *stage;
+
+	if (s->len == 0)
+		return "other";
+	stage = s->queue[s->head];
+	s->head = (s->head + 1) % QUEUE_LEN;
+	s->len--;
+	return stage;
+}
+
+static const char *command_stage(const char *line)
+{
+	static const char *const map[][2] = {
+	    {"EHLO", "ehlo"},         {"HELO", "ehlo"}, {"LHLO", "ehlo"},
+	    {"STARTTLS", "starttls"}, {"AUTH", "auth"}, {"MAIL", "mail"},
+	    {"RCPT", "rcpt"},         {"DATA", "data"}, {"QUIT", "quit"},
+	};
+
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		size_t n = strlen(map[i][0]);
+		if (strncasecmp(line, map[i][0], n) == 0 && (line[n] == '\0' || line[n] == ' '))
+			return map[i][1];
+	}
+	return "other";
+}
+
+/* The reply code of an "out" line, 0 when it has none; *cont: more lines follow. */
+static int reply_code(const char *line, int *cont)
+{
+	if (!isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+	    !isdigit((unsigned char)line[2]) ||
+	    (line[3] != '\0' && line[3] != ' ' && line[3] != '-'))
+		return 0;
+	*cont = line[3] == '-';
+	return atoi(line);
+}
+
+static int decisive_stage(const char *stage)
+{
+	static const char *const stages[] = {"greeting", "auth", "mail",
+	                                     "rcpt",     "data", "data-end"};
+
+	for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++)
+		if (strcmp(stage, stages[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int concluded(const struct attempt *a)
+{
+	return a->accepted || a->code >= 400;
+}
+
+static void attempt_begin(struct attempt *a, double t, long connection, int tls,
+                          const json_t *lines, size_t first)
+{
+	*a = (struct attempt){.t = t,
+	                      .end = t,
+	                      .connection = connection,
+	                      .tls = tls,
+	                      .lines = lines,
+	                      .first = first,
+	                      .last = first,
+	                      .key = first,
+	                      .replies = json_array()};
+}
+
+static void note_reply(struct attempt *a, int code, const char *text, const char *stage, size_t i)
+{
+	int refusal = code >= 400 && (decisive_stage(stage) || code == 421);
+	int accepting = code >= 200 && code < 300 && strcmp(stage, "data-end") == 0;
+
+	if (code >= 400 || accepting)
+		a->last_stage = stage;
+
+	if (refusal && !concluded(a)) {
+		a->code = code, a->text = text, a->stage = stage, a->key = i;
+	} else if (accepting && !a->accepted && (a->code < 400 || strcmp(a->stage, "rcpt") == 0)) {
+		a->accepted = 1;
+		a->code = code, a->text = text, a->stage = stage, a->key = i;
+	}
+}
+
+static void scan_reply(struct scan *s, struct attempt *a, const char *text, double t, size_t i)
+{
+	int cont = 0, code = reply_code(text, &cont);
+	const char *stage;
+
+	if (code == 0)
+		return;
+	if (cont) {
+		if (s->multi == NULL)
+			s->multi = text;
+		return;
+	}
+	if (s->multi != NULL)
+		text = s->multi, s->multi = NULL;
+	stage = s->in_data ? "data-end" : queue_pop(s);
+	s->in_data = strcmp(stage, "data") == 0 && code == 354;
+	s->data_sent = 0;
+	s->auth_cont = strcmp(stage, "auth") == 0 && code == 334;
+	json_array_append_new(a->replies, json_pack("{s:f, s:i, s:s, s:s}", "t", ms(t), "code",
+	                                            code, "text", text, "stage", stage));
+	note_reply(a, code, text, stage, i);
+}
+
+static void scan_command(struct scan *s, struct attempt *a, const char *text)
+{
+	const char *stage = s->auth_cont ? "auth" : command_stage(text);
+
+	s->auth_cont = 0;
+	if (strcmp(stage, "quit") != 0)
+		a->commands++;
+	queue_push(s, stage);
+}
+
+static void scan_note(struct scan *s, struct attempt *a, const char *text)
+{
+	if (strncmp(text, "TLS established", 15) == 0)
+		s->tls = a->tls = 1;
+	else if (strncmp(text, "message data:", 13) == 0)
+		s->data_sent = 1;
+	if (strstr(text, "drops the connection") != NULL ||
+	    strstr(text, "fails the TLS handshake") != NULL)
+		a->dropped = 1;
+}
+
+/* The client tries again on the same connection: a MAIL after a
+ * transaction that ended (refused at MAIL, RCPT, DATA or its end, or
+ * accepted), or an AUTH after a refused AUTH. */
+static int starts_attempt(const struct scan *s, const struct attempt *a, const char *text)
+{
+	const char *stage = command_stage(text);
+
+	if (s->auth_cont || !concluded(a) || a->last_stage == NULL)
+		return 0;
+	if (strcmp(stage, "auth") == 0)
+		return strcmp(a->last_stage, "auth") == 0;
+	return strcmp(stage, "mail") == 0 && strcmp(a->last_stage, "auth") != 0 &&
+	       strcmp(a->last_stage, "greeting") != 0;
+}
+
+static int still_waiting(const struct scan *s)
+{
+	for (size_t k = 0; k < s->len; k++)
+		if (strcmp(s->queue[(s->head + k) % QUEUE_LEN], "quit") != 0)
+			return 1;
+	return s->in_data && s->data_sent;
+}
+
+static int attempt_push(struct grade *g, const struct attempt *a)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 8;
+		struct attempt *na = realloc(g->a, cap * sizeof *na);
+		if (na == NULL)
+			return -1;
+		g->a = na, g->cap = cap;
+	}
+	g->a[g->n++] = *a;
+	return 0;
+}
+
+static int attempt_finish(struct grade *g, struct attempt *a, const struct scan *s, int open)
+{
+	a->waiting = open || still_waiting(s);
+	if (a->code == 0)
+		a->key = a->last;
+	a->outcome = a->accepted      ? "accepted"
+	             : a->code >= 400 ? "rejected"
+	             : a->dropped     ? "dropped"
+	             : a->waiting     ? "timeout"
+	                              : "closed";
+	if (a->commands == 0 && a->code < 400 && !a->dropped) {
+		json_decref(a->replies);
+		return 0;
+	}
+	if (attempt_push(g, a) == 0)
+		return 0;
+	json_decref(a->replies);
+	return -1;
+}
+
+static int scan_transcript(struct grade *g, const json_t *tr)
+{
+	const json_t *lines = json_object_get(tr, "lines"), *l;
+	long conn = (long)json_integer_value(json_object_get(tr, "connection"));
+	struct scan s = {.len = 0};
+	struct attempt a;
+	size_t i;
+
+	queue_push(&s, "greeting");
+	attempt_begin(&a, iso_time(str_of(tr, "opened")) - g->origin, conn, 0, lines, 0);
+	json_array_foreach(lines, i, l)
+	{
+		const char *dir = str_of(l, "dir"), *text = str_of(l, "line");
+		double t = iso_time(str_of(l, "time")) - g->origin;
+
+		if (dir == NULL || text == NULL)
+			continue;
+		if (strcmp(dir, "in") == 0 && starts_attempt(&s, &a, text)) {
+			if (attempt_finish(g, &a, &s, 0) < 0)
+				return -1;
+			attempt_begin(&a, t, conn, s.tls, lines, i);
+		}
+		if (isnan(a.t))
+			a.t = t;
+		a.last = i, a.end = t;
+		if (strcmp(dir, "note") == 0)
+			scan_note(&s, &a, text);
+		else if (strcmp(dir, "in") == 0)
+			scan_command(&s, &a, text);
+		else if (strcmp(dir, "out") == 0)
+			scan_reply(&s, &a, text, t, i);
+	}
+	return attempt_finish(g, &a, &s, json_is_true(json_object_get(tr, "open")));
+}
+
+/* ---- HTTPS attempts from events ---- */
+
+static int scan_events(struct grade *g, const json_t *events)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(events, i, e)
+	{
+		const char *stage = str_of(e, "stage");
+		struct attempt a;
+		int code = (int)json_integer_value(json_object_get(e, "code"));
+
+		if (stage == NULL || strcmp(stage, "https") != 0)
+			continue;
+		attempt_begin(&a, iso_time(str_of(e, "time")) - g->origin, 0, 1, NULL, 0);
+		a.commands = 1, a.code = code, a.stage = "https";
+		a.text = str_of(e, "reply") ? str_of(e, "reply") : "";
+		a.accepted = code >= 200 && code < 300;
+		a.outcome = a.accepted ? "accepted" : "rejected";
+		json_array_append_new(a.replies,
+		                      json_pack("{s:f, s:i, s:s, s:s}", "t", ms(a.t), "code", code,
+		                                "text", a.text, "stage", "https"));
+		if (attempt_push(g, &a) < 0) {
+			json_decref(a.replies);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int by_start(const void *x, const void *y)
+{
+	const struct attempt *a = x, *b = y;
+
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return (a->connection > b->connection) - (a->connection < b->connection);
+}
+
+/* Unix time of the case's start: run.started, else the earliest record. */
+static double find_origin(const json_t *ev)
+{
+	const json_t *edsim = json_object_get(ev, "edsim"), *x;
+	double origin = num_of(json_object_get(ev, "run"), "started"), t;
+	size_t i;
+
+	if (origin > 0)
+		return origin;
+	origin = INFINITY;
+	json_array_foreach(json_object_get(edsim, "transcripts"), i, x)
+	{
+		if (!isnan(t = iso_time(str_of(x, "opened"))) && t < origin)
+			origin = t;
+	}
+	json_array_foreach(json_object_get(edsim, "events"), i, x)
+	{
+		if (!isnan(t = iso_time(str_of(x, "time"))) && t < origin)
+			origin = t;
+	}
+	return isinf(origin) ? 0 : origin;
+}
+
+static int collect_attempts(struct grade *g)
+{
+	const json_t *edsim = json_object_get(g->ev, "edsim"), *tr;
+	size_t i;
+
+	if (g->https)
+		return scan_events(g, json_object_get(edsim, "events"));
+	json_array_foreach(json_object_get(edsim, "transcripts"), i, tr)
+	{
+		if (scan_transcript(g, tr) < 0)
+			return -1;
+	}
+	if (g->n > 1)
+		qsort(g->a, g->n, sizeof *g->a, by_start);
+	return 0;
+}
+
+/* ---- describing attempts ---- */
+
+static json_t *attempt_line(const struct grade *g, size_t i)
+{
+	const struct attempt *a = &g->a[i];
+	char where[64];
+
+	if (a->lines == NULL)
+		snprintf(where, sizeof where, "HTTPS");
+	else
+		snprintf(where, sizeof where, "connection %ld%s", a->connection,
+		         a->tls ? ", TLS" : "");
+	if (a->lines == NULL)
+		return json_sprintf("attempt %zu at %.2f s (%s): %d%s%s", i + 1, a->t, where,
+		                    a->code, *a->text ? " " : "", a->text);
+	if (a->code != 0)
+		return json_sprintf("attempt %zu at %.2f s (%s): %s at %s", i + 1, a->t, where,
+		                    a->text, a->stage);
+	return json_sprintf("attempt %zu at %.2f s (%s): %s", i + 1, a->t, where,
+	                    strcmp(a->outcome, "dropped") == 0 ? "dropped by edsim without a reply"
+	                    : strcmp(a->outcome, "timeout") == 0
+	                        ? "no reply; the client stopped waiting"
+	                        : "closed by the client before sending the message");
+}
+
+static void add_attempts(json_t *check, const struct grade *g)
+{
+	json_t *ev = json_object_get(check, "evidence");
+
+	for (size_t i = 0; i < g->n && json_array_size(ev) < EVIDENCE_MAX; i++)
+		json_array_append_new(ev, attempt_line(g, i));
+}
+
+static json_t *attempt_json(const struct grade *g, size_t i)
+{
+	const struct attempt *a = &g->a[i];
+	double ra = num_of(g->kase, "retry_after");
+
+	return json_pack("{s:i, s:f, s:f, s:s, s:I, s:b, s:O, s:s, s:i, s:o}", "n", (int)i + 1, "t",
+	                 ms(a->t), "end", ms(a->end), "kind", a->lines ? "smtp" : "https",
+	                 "connection", (json_int_t)a->connection, "tls", a->tls, "replies",
+	                 a->replies, "outcome", a->outcome, "code", a->code, "retry_after",
+	                 a->code == 429 && ra > 0 ? json_real(ra) : json_null());
+}
+
+/* Start-to-start gaps; an attempt begun before the one before it ended is a
+ * parallel session, not a retry. to[k]: the attempt gap k leads to. */
+static size_t retry_gaps(const struct grade *g, double *gap, size_t *to)
+{
+	size_t k = 0;
+
+	for (size_t i = 1; i < g->n; i++) {
+		if (g->a[i].t < g->a[i - 1].end - 0.002)
+			continue;
+		gap[k] = g->a[i].t - g->a[i - 1].t;
+		to[k++] = i;
+	}
+	return k;
+}
+
+static void format_gaps(char *buf, size_t len, const double *gap, size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < n && used + 16 < len; k++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%.2f s", k ? ", " : "", gap[k]);
+	if (n == 0)
+		snprintf(buf, len, "no gap");
+}
+
+/* ---- checks ---- */
+
+static int same_id(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (a == NULL || b == NULL)
+		return 0;
+	a += *a == '<', b += *b == '<';
+	la = strcspn(a, ">"), lb = strcspn(b, ">");
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+static int suppression_seen(const struct grade *g, const json_t *m)
+{
+	const json_t *r;
+	size_t i;
+
+	json_array_foreach(json_object_get(m, "to"), i, r)
+	{
+		const char *state = str_of(r, "state");
+		if (state != NULL && strcmp(state, "suppressed") == 0)
+			return 1;
+	}
+	for (i = 0; i < g->n; i++)
+		if (g->a[i].accepted && (g->a[i].code == 254 || strstr(g->a[i].text, "uppress")))
+			return 1;
+	return 0;
+}
+
+/* Stored messages with the case's Message-ID, listed in the check's evidence. */
+static size_t count_stored(const struct grade *g, json_t *check, int *suppressed)
+{
+	const char *id = str_of(json_object_get(g->ev, "message"), "message_id");
+	const json_t *m;
+	size_t i, n = 0;
+
+	*suppressed = 0;
+	json_array_foreach(json_object_get(json_object_get(g->ev, "edsim"), "messages"), i, m)
+	{
+		const char *origin = str_of(m, "origin");
+		if (!same_id(str_of(m, "message_id"), id) || (origin && strcmp(origin, "dsn") == 0))
+			continue;
+		n++;
+		*suppressed |= suppression_seen(g, m);
+		add_line(check, "stored message %s (received %s, state %s)", str_of(m, "id"),
+		         str_of(m, "received"), str_of(m, "state"));
+	}
+	return n;
+}
+
+static json_t *check_outcome(const struct grade *g)
+{
+	const char *outcome = str_of(g->expect, "outcome");
+	const char *id = str_of(json_object_get(g->ev, "message"), "message_id");
+	int supp = 0;
+	size_t n;
+	json_t *c;
+
+	if (outcome == NULL)
+		return NULL;
+	if (is_delivery(outcome))
+		c = check_new("delivered-once", "delivered exactly once");
+	else if (strcmp(outcome, "suppressed") == 0)
+		c = check_new("suppressed", "stored once, the recipient suppressed");
+	else
+		c = check_new("not-delivered", "not delivered");
+	add_attempts(c, g);
+	n = count_stored(g, c, &supp);
+	set_fmt(c, "actual", "%zu", n);
+	if (is_delivery(outcome)) {
+		set_fmt(c, "expected", "1 stored message with Message-ID %s", id ? id : "?");
+		check_verdict(c, n == 1 ? V_PASS : V_FAIL);
+		if (n != 1)
+			add_line(
+			    c, n == 0 ? "the message was lost" : "the message was stored %zu times",
+			    n);
+	} else if (strcmp(outcome, "suppressed") == 0) {
+		set_fmt(c, "expected",
+		        "1 stored message with Message-ID %s, the recipient suppressed",
+		        id ? id : "?");
+		if (n == 1 && !supp)
+			set_fmt(c, "actual", "1, no suppression seen");
+		check_verdict(c, n != 1 ? V_FAIL : supp ? V_PASS : V_INFO);
+	} else {
+		set_fmt(c, "expected", "no stored message with Message-ID %s", id ? id : "?");
+		check_verdict(c, n == 0 ? V_PASS : V_FAIL);
+	}
+	return c;
+}
+
+static json_t *check_attempts(const struct grade *g)
+{
+	const json_t *x = json_object_get(g->expect, "attempts");
+	long min = (long)num_of(x, "min"), max = (long)num_of(x, "max");
+	json_t *c;
+
+	if (min <= 0 && max <= 0)
+		return NULL;
+	c = check_new("attempts", "number of attempts");
+	if (max > 0)
+		set_fmt(c, "expected", "%ld to %ld", min, max);
+	else
+		set_fmt(c, "expected", "at least %ld", min);
+	set_fmt(c, "actual", "%zu", g->n);
+	check_verdict(c, (long)g->n < min || (max > 0 && (long)g->n > max) ? V_FAIL : V_PASS);
+	add_attempts(c, g);
+	return c;
+}
+
+static json_t *check_retried(const struct grade *g)
+{
+	const char *outcome = str_of(g->expect, "outcome");
+	json_t *c;
+
+	if (outcome == NULL || strcmp(outcome, "delivered-once-after-retry") != 0)
+		return NULL;
+	c = check_new("retried", "retried after the failure");
+	set_fmt(c, "expected", "at least 2 attempts");
+	set_fmt(c, "actual", "%zu", g->n);
+	check_verdict(c, g->n >= 2 ? V_PASS : V_FAIL);
+	add_attempts(c, g);
+	return c;
+}
+
+static enum verdict gap_verdict(double gap, double min_gap)
+{
+	if (gap < TIGHT_LOOP)
+		return V_FAIL;
+	return gap < min_gap - GAP_SLACK ? V_WARN : V_PASS;
+}
+
+/* Runs one of the gap checks with the retry gaps in hand. */
+static json_t *with_gaps(const struct grade *g, json_t *(*fn)(const struct grade *, const double *,
+                                                              const size_t *, size_t))
+{
+	double *gap = malloc((g->n + 1) * sizeof *gap);
+	size_t *to = malloc((g->n + 1) * sizeof *to);
+	json_t *c = NULL;
+
+	if (gap != NULL && to != NULL)
+		c = fn(g, gap, to, retry_gaps(g, gap, to));
+	free(gap);
+	free(to);
+	return c;
+}
+
+static json_t *min_gap_of(const struct grade *g, const double *gap, const size_t *to, size_t n)
+{
+	double min_gap = num_of(g->expect, "min_gap");
+	enum verdict worst = V_PASS;
+	char buf[512];
+	json_t *c = check_new("min-gap", "minimum gap between attempts");
+
+	set_fmt(c, "expected", "every gap >= %.2f s", min_gap);
+	format_gaps(buf, sizeof buf, gap, n);
+	set_fmt(c, "actual", "%s", buf);
+	add_attempts(c, g);
+	for (size_t k = 0; k < n; k++) {
+		enum verdict v = gap_verdict(gap[k], min_gap);
+		if (v > worst)
+			worst = v;
+		if (v != V_PASS)
+			add_line(c, "attempt %zu came %.2f s after attempt %zu: %s", to[k] + 1,
+			         gap[k], to[k],
+			         v == V_FAIL ? "a retry loop with no pause" : "retries too fast");
+	}
+	check_verdict(c, n == 0 ? V_INFO : worst);
+	return c;
+}
+
+static json_t *check_min_gap(const struct grade *g)
+{
+	return num_of(g->expect, "min_gap") > 0 ? with_gaps(g, min_gap_of) : NULL;
+}
+
+/* 1 growing, 0 constant, -1 shrinking. */
+static int gap_trend(const double *gap, size_t n)
+{
+	for (size_t k = 1; k < n; k++)
+		if (gap[k] < gap[k - 1] * (1.0 - BACKOFF_SLACK))
+			return -1;
+	return gap[n - 1] > gap[0] * (1.0 + BACKOFF_SLACK) ? 1 : 0;
+}
+
+static json_t *backoff_of(const struct grade *g, const double *gap, const size_t *to, size_t n)
+{
+	static const char *const trends[] = {"shrinking", "constant", "growing"};
+	const char *want = str_of(g->expect, "backoff");
+	json_t *c = check_new("backoff", "backoff between attempts");
+	char buf[512];
+	int trend;
+
+	(void)to;
+	format_gaps(buf, sizeof buf, gap, n);
+	add_attempts(c, g);
+	if (strcmp(want, "growing") == 0)
+		set_fmt(c, "expected",
+		        "growing gaps (each >= 90%% of the one before, the last "
+		        "> 110%% of the first)");
+	else
+		set_fmt(c, "expected", "constant or growing gaps");
+	if (n < 2) {
+		set_fmt(c, "actual", "%s: too few gaps to compare", buf);
+		return c;
+	}
+	trend = gap_trend(gap, n);
+	set_fmt(c, "actual", "%s (%s)", trends[trend + 1], buf);
+	if (strcmp(want, "growing") == 0)
+		check_verdict(c, trend > 0 ? V_PASS : V_WARN);
+	else
+		check_verdict(c, trend >= 0 ? V_PASS : V_WARN);
+	if (trend == 0 && strcmp(want, "growing") == 0)
+		add_line(c, "retries with no backoff: the gaps do not grow");
+	if (trend < 0)
+		add_line(c, "the gaps shrink: the client retries faster after each failure");
+	return c;
+}
+
+static json_t *check_backoff(const struct grade *g)
+{
+	const char *want = str_of(g->expect, "backoff");
+
+	if (want == NULL || (strcmp(want, "growing") != 0 && strcmp(want, "constant") != 0))
+		return NULL;
+	return with_gaps(g, backoff_of);
+}
+
+static json_t *check_retry_after(const struct grade *g)
+{
+	double ra = num_of(g->kase, "retry_after");
+	enum verdict v = V_INFO;
+	json_t *c;
+
+	if (ra <= 0)
+		return NULL;
+	c = check_new("retry-after", "Retry-After honoured");
+	set_fmt(c, "expected", "the next attempt >= %.2f s after a 429", ra);
+	set_fmt(c, "actual", "no 429 followed by another attempt");
+	add_attempts(c, g);
+	for (size_t i = 0; i + 1 < g->n; i++) {
+		double gap = g->a[i + 1].t - g->a[i].t;
+		if (g->a[i].code != 429)
+			continue;
+		if (v != V_FAIL)
+			set_fmt(c, "actual", "%.2f s after the 429 of attempt %zu", gap, i + 1);
+		if (gap < ra - GAP_SLACK) {
+			v = V_FAIL;
+			add_line(c, "attempt %zu came %.2f s after the 429, before Retry-After: %g",
+			         i + 2, gap, ra);
+		} else if (v == V_INFO) {
+			v = V_PASS;
+		}
+	}
+	check_verdict(c, v);
+	return c;
+}
+
+static json_t *gives_up_true(const struct grade *g, json_t *c)
+{
+	size_t i;
+
+	set_fmt(c, "expected", "no attempt after the first permanent failure");
+	for (i = 0; i < g->n && !(g->a[i].code >= 400 && permanent(g, g->a[i].code)); i++)
+		;
+	if (i == g->n) {
+		set_fmt(c, "actual", "no permanent failure seen");
+		return c;
+	}
+	if (i + 1 < g->n) {
+		set_fmt(c, "actual", "%zu more attempt(s) after the %d of attempt %zu",
+		        g->n - i - 1, g->a[i].code, i + 1);
+		check_verdict(c, V_FAIL);
+	} else {
+		set_fmt(c, "actual", "stopped after the %d of attempt %zu", g->a[i].code, i + 1);
+		check_verdict(c, V_PASS);
+	}
+	return c;
+}
+
+static json_t *gives_up_false(const struct grade *g, json_t *c)
+{
+	const struct attempt *last = g->n ? &g->a[g->n - 1] : NULL;
+	int timed_out = json_is_true(json_object_get(json_object_get(g->ev, "run"), "timed_out"));
+
+	set_fmt(c, "expected", "keeps trying after a temporary failure until accepted");
+	for (size_t i = 0; i < g->n; i++)
+		if (g->a[i].accepted) {
+			set_fmt(c, "actual", "accepted at attempt %zu", i + 1);
+			check_verdict(c, V_PASS);
+			return c;
+		}
+	if (last == NULL) {
+		set_fmt(c, "actual", "no attempt");
+	} else if (timed_out) {
+		set_fmt(c, "actual", "still trying when the budget ran out");
+		check_verdict(c, V_PASS);
+	} else if (failed_transiently(g, last)) {
+		set_fmt(c, "actual", "stopped after the temporary failure of attempt %zu (%s)",
+		        g->n, last->outcome);
+		check_verdict(c, V_FAIL);
+	} else {
+		set_fmt(c, "actual", "last attempt %s", last->outcome);
+		check_verdict(c, V_PASS);
+	}
+	return c;
+}
+
+static json_t *check_gives_up(const struct grade *g)
+{
+	const json_t *x = json_object_get(g->expect, "gives_up");
+	json_t *c;
+
+	if (!json_is_boolean(x))
+		return NULL;
+	c = check_new("gives-up", json_is_true(x) ? "gives up on a permanent failure"
+	                                          : "keeps trying after a temporary failure");
+	add_attempts(c, g);
+	return json_is_true(x) ? gives_up_true(g, c) : gives_up_false(g, c);
+}
+
+/* 421 replies and the commands sent after them on the same connection. */
+static void scan_421(const json_t *tr, json_t *c, size_t *n421, size_t *after)
+{
+	const json_t *l;
+	size_t i;
+	int seen = 0;
+
+	json_array_foreach(json_object_get(tr, "lines"), i, l)
+	{
+		const char *dir = str_of(l, "dir"), *text = str_of(l, "line");
+		int cont = 0;
+
+		if (dir == NULL || text == NULL)
+			continue;
+		if (strcmp(dir, "out") == 0 && reply_code(text, &cont) == 421 && !cont)
+			seen = 1, ++*n421;
+		else if (seen && strcmp(dir, "in") == 0 &&
+		         strcmp(command_stage(text), "quit") != 0) {
+			++*after;
+			add_line(c, "connection %lld: %.40s after the 421",
+			         json_integer_value(json_object_get(tr, "connection")), text);
+		}
+	}
+}
+
+static json_t *check_reconnect_421(const struct grade *g)
+{
+	const json_t *tr;
+	size_t i, n421 = 0, after = 0;
+	json_t *c;
+
+	if (g->https)
+		return NULL;
+	c = check_new("reconnect-after-421", "closes and reconnects after 421");
+	set_fmt(c, "expected", "no command but QUIT after a 421 on its connection");
+	json_array_foreach(json_object_get(json_object_get(g->ev, "edsim"), "transcripts"), i, tr)
+	{
+		scan_421(tr, c, &n421, &after);
+	}
+	add_attempts(c, g);
+	if (n421 == 0)
+		set_fmt(c, "actual", "no 421 seen");
+	else
+		set_fmt(c, "actual", "%zu command(s) after %zu 421 repl%s", after, n421,
+		        n421 == 1 ? "y" : "ies");
+	check_verdict(c, n421 == 0 ? V_INFO : after ? V_FAIL : V_PASS);
+	return c;
+}
+
+/* AUTH commands sent before TLS on their connection. */
+static size_t auth_in_clear(const struct grade *g, json_t *c)
+{
+	const json_t *tr, *l;
+	size_t i, k, n = 0;
+
+	json_array_foreach(json_object_get(json_object_get(g->ev, "edsim"), "transcripts"), i, tr)
+	{
+		int tls = 0;
+		json_array_foreach(json_object_get(tr, "lines"), k, l)
+		{
+			const char *dir = str_of(l, "dir"), *text = str_of(l, "line");
+			if (dir == NULL || text == NULL)
+				continue;
+			if (strcmp(dir, "note") == 0 && strncmp(text, "TLS established", 15) == 0)
+				tls = 1;
+			if (!tls && strcmp(dir, "in") == 0 && strncasecmp(text, "AUTH ", 5) == 0) {
+				n++;
+				add_line(c, "connection %lld: AUTH %.*s sent before TLS",
+				         json_integer_value(json_object_get(tr, "connection")),
+				         (int)strcspn(text + 5, " "), text + 5);
+			}
+		}
+	}
+	return n;
+}
+
+static json_t *check_tls(const struct grade *g)
+{
+	size_t clear = 0, used = 0, sent = 0;
+	json_t *c;
+
+	if (g->https)
+		return NULL;
+	c = check_new("tls", "TLS used, no AUTH in clear");
+	set_fmt(c, "expected", "STARTTLS or implicit TLS on every attempt, AUTH only under TLS");
+	clear = auth_in_clear(g, c);
+	for (size_t i = 0; i < g->n; i++)
+		if (g->a[i].commands > 0)
+			sent++, used += g->a[i].tls != 0;
+	add_attempts(c, g);
+	set_fmt(c, "actual", "%zu of %zu attempt(s) with TLS, %zu AUTH in clear", used, sent,
+	        clear);
+	check_verdict(c, clear ? V_FAIL : !sent ? V_INFO : used < sent ? V_WARN : V_PASS);
+	return c;
+}
+
+/* Whether the output names the code as a number of its own. */
+static int output_names(const char *out, long code)
+{
+	char digits[16];
+	size_t n = (size_t)snprintf(digits, sizeof digits, "%ld", code);
+
+	for (const char *p = out; (p = strstr(p, digits)) != NULL; p++)
+		if ((p == out || !isdigit((unsigned char)p[-1])) && !isdigit((unsigned char)p[n]))
+			return 1;
+	return 0;
+}
+
+static json_t *check_report(const struct grade *g)
+{
+	const json_t *rep = json_object_get(g->expect, "report"),
+	             *failure = json_object_get(rep, "failure");
+	const json_t *cr = json_object_get(g->ev, "client_result");
+	const char *kind = str_of(json_object_get(g->ev, "client"), "kind"),
+	           *out = str_of(cr, "output");
+	long code = (long)num_of(rep, "code"), status = (long)num_of(cr, "exit_code");
+	long sig = (long)num_of(cr, "signal");
+	int named = code > 0 && out != NULL && output_names(out, code);
+	json_t *c;
+
+	if (!json_is_boolean(failure))
+		return NULL;
+	c = check_new("report", "exit status and output report the result");
+	if (json_is_true(failure) && code > 0)
+		set_fmt(c, "expected", "exit status non-zero, output naming %ld", code);
+	else
+		set_fmt(c, "expected",
+		        json_is_true(failure) ? "exit status non-zero" : "exit status 0");
+	if (sig != 0)
+		set_fmt(c, "actual", "killed by signal %ld", sig);
+	else
+		set_fmt(c, "actual", "exit %ld%s", status,
+		        code <= 0 ? ""
+		        : named   ? ", output names the code"
+		                  : ", code not in output");
+	if (kind != NULL && strcmp(kind, "mta") == 0) {
+		set_fmt(c, "actual", "an MTA reports by bounce, not exit status");
+		return c;
+	}
+	if (json_is_true(json_object_get(json_object_get(g->ev, "run"), "timed_out"))) {
+		set_fmt(c, "actual", "no exit status: still running when the budget ran out");
+		check_verdict(c, V_FAIL);
+	} else if (json_is_true(failure)) {
+		check_verdict(c, status == 0 && sig == 0 ? V_FAIL
+		                 : code <= 0 || named    ? V_PASS
+		                                         : V_WARN);
+		if (status == 0 && sig == 0)
+			add_line(c, "the client reported success");
+	} else {
+		check_verdict(c, status == 0 && sig == 0 ? V_PASS : V_FAIL);
+	}
+	return c;
+}
+
+static json_t *check_budget(const struct grade *g)
+{
+	const json_t *run = json_object_get(g->ev, "run");
+	const char *kind = str_of(json_object_get(g->ev, "client"), "kind");
+	double budget = num_of(run, "budget"), took = num_of(run, "ended") - num_of(run, "started");
+	json_t *c = check_new("budget", "finished within the time budget");
+	int supp;
+
+	set_fmt(c, "expected", "finished within %.0f s", budget);
+	if (!json_is_true(json_object_get(run, "timed_out"))) {
+		set_fmt(c, "actual", "finished after %.2f s", took);
+		return c;
+	}
+	set_fmt(c, "actual", "still running after %.2f s", took);
+	if (is_delivery(str_of(g->expect, "outcome"))) {
+		int mta = kind != NULL && strcmp(kind, "mta") == 0;
+		if (!mta || count_stored(g, NULL, &supp) != 1)
+			check_verdict(c, V_FAIL);
+	}
+	add_attempts(c, g);
+	return c;
+}
+
+/* ---- the result ---- */
+
+static const char *fallback_remedy(const char *id)
+{
+	static const char *const remedies[][2] = {
+	    {"delivered-once",
+	     "Keep the message until the service accepts it; resend it, with the "
+	     "same Message-ID, only after a failure reply or a broken connection."},
+	    {"not-delivered", "Do not resend a message the service refused permanently; fix the "
+	                      "cause the reply names first."},
+	    {"suppressed", "Treat a suppression reply as accepted: do not resend, and stop mailing "
+	                   "the recipient until the suppression is lifted."},
+	    {"attempts", "Retry temporary failures a bounded number of times; stop at once on a "
+	                 "permanent one."},
+	    {"retried", "Treat 4xx replies, HTTP 429/5xx and broken connections as temporary: keep "
+	                "the message and try again later."},
+	    {"min-gap",
+	     "Wait before retrying: at least the minimum gap, longer after each failure."},
+	    {"backoff",
+	     "Use exponential backoff with jitter: each wait longer than the one before."},
+	    {"retry-after", "Honour Retry-After: do not retry before the time it names."},
+	    {"gives-up", "Stop after a permanent failure (SMTP 5xx, HTTP 4xx but 409/429); keep "
+	                 "retrying after a temporary one."},
+	    {"reconnect-after-421", "A 421 closes the session: close the connection and reconnect "
+	                            "later instead of sending more commands."},
+	    {"tls",
+	     "Use STARTTLS (or the implicit-TLS port) before AUTH; never send credentials in "
+	     "clear."},
+	    {"report", "Exit non-zero when the message could not be sent and print the server's "
+	               "reply code; exit 0 only on success."},
+	    {"budget", "Bound every wait (RFC 5321 timeouts) and the total retry time."},
+	};
+
+	for (size_t i = 0; i < sizeof remedies / sizeof remedies[0]; i++)
+		if (strcmp(id, remedies[i][0]) == 0)
+			return remedies[i][1];
+	return NULL;
+}
+
+/* The catalog rows' remedies, distinct ones joined by a space; NULL: none. */
+static json_t *catalog_remedy(const json_t *kase)
+{
+	const json_t *row;
+	json_t *out = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(kase, "catalog_rows"), i, row)
+	{
+		const char *r = str_of(row, "remedy"), *have = out ? json_string_value(out) : NULL;
+		json_t *joined;
+		if (r == NULL || *r == '\0' || (have != NULL && strstr(have, r) != NULL))
+			continue;
+		joined = have ? json_sprintf("%s %s", have, r) : json_string(r);
+		json_decref(out);
+		out = joined;
+	}
+	return out;
+}
+
+/* strict, then the remedy; returns the worst verdict. */
+static enum verdict finish_checks(json_t *checks, const json_t *kase, int strict)
+{
+	json_t *remedy = catalog_remedy(kase), *c;
+	enum verdict worst = V_SKIPPED;
+	size_t i;
+
+	json_array_foreach(checks, i, c)
+	{
+		enum verdict v = verdict_of(c);
+		const char *id = str_of(c, "id");
+		int own = strcmp(id, "tls") == 0 || strcmp(id, "reconnect-after-421") == 0;
+		if (strict && v == V_WARN) {
+			check_verdict(c, v = V_FAIL);
+			add_line(c, "strict: WARN counts as FAIL");
+		}
+		if (v >= V_WARN)
+			json_object_set_new(c, "remedy",
+			                    remedy && !own ? json_incref(remedy)
+			                                   : json_string(fallback_remedy(id)));
+		if (v > worst)
+			worst = v;
+	}
+	json_decref(remedy);
+	return worst == V_SKIPPED ? V_INFO : worst;
+}
+
+static json_t *output_excerpt(const char *out)
+{
+	const char *p;
+	size_t n = 0;
+	json_t *s;
+
+	if (out == NULL)
+		return json_string("");
+	p = out + strlen(out);
+	if (p > out && p[-1] == '\n')
+		p--;
+	while (p > out && !(p[-1] == '\n' && ++n == OUTPUT_LINES))
+		p--;
+	s = json_string(p);
+	return s ? s : json_string("");
+}
+
+/* A transcript line for the report, AUTH's credentials left out. */
+static json_t *masked(const char *dir, const char *text)
+{
+	size_t mech;
+
+	if (strcmp(dir, "in") != 0 || strncasecmp(text, "AUTH ", 5) != 0)
+		return json_string(text);
+	mech = strcspn(text + 5, " ");
+	return text[5 + mech] ? json_sprintf("%.*s ****", (int)(5 + mech), text)
+	                      : json_string(text);
+}
+
+static void excerpt_attempt(const struct grade *g, const struct attempt *a, size_t per, json_t *out)
+{
+	size_t from = a->key > a->first + per - 3 ? a->key - (per - 3) : a->first;
+	size_t to = a->key + 2 < a->last ? a->key + 2 : a->last;
+
+	if (a->lines == NULL) {
+		json_array_append_new(
+		    out, json_pack("{s:i, s:f, s:s, s:o}", "connection", 0, "t", ms(a->t), "dir",
+		                   "out", "line",
+		                   json_sprintf("%d%s%s", a->code, *a->text ? " " : "", a->text)));
+		return;
+	}
+	for (size_t i = from; i <= to && json_array_size(out) < EXCERPT_LINES; i++) {
+		const json_t *l = json_array_get(a->lines, i);
+		const char *text = str_of(l, "line"), *dir = str_of(l, "dir");
+		if (text == NULL || dir == NULL || (i != a->key && strncmp(text, "250-", 4) == 0))
+			continue;
+		json_array_append_new(out, json_pack("{s:I, s:f, s:s, s:o}", "connection",
+		                                     (json_int_t)a->connection, "t",
+		                                     ms(iso_time(str_of(l, "time")) - g->origin),
+		                                     "dir", dir, "line", masked(dir, text)));
+	}
+}
+
+/* Up to EXCERPT_LINES lines around each attempt's decisive reply. */
+static json_t *transcript_excerpt(const struct grade *g)
+{
+	json_t *out = json_array();
+	size_t per = g->n ? EXCERPT_LINES / g->n : 0;
+
+	if (per < 6)
+		per = 6;
+	for (size_t i = 0; i < g->n && json_array_size(out) < EXCERPT_LINES; i++)
+		excerpt_attempt(g, &g->a[i], per, out);
+	return out;
+}
+
+static json_t *row_ids(const json_t *kase)
+{
+	const json_t *row;
+	json_t *ids = json_array();
+	size_t i;
+
+	json_array_foreach(json_object_get(kase, "catalog_rows"), i, row)
+	{
+		const char *id = json_is_string(row) ? json_string_value(row) : str_of(row, "id");
+		if (id != NULL)
+			json_array_append_new(ids, json_string(id));
+	}
+	return ids;
+}
+
+static json_t *result_new(const json_t *kase, const char *client)
+{
+	const char *id = str_of(kase, "id"), *title = str_of(kase, "title");
+	const char *protocol = str_of(kase, "protocol");
+
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:n, s:f, s:[], s:[], s:n, s:[]}", "case",
+	                 id ? id : "", "client", client ? client : "", "title",
+	                 title ? title : (id ? id : ""), "catalog_rows", row_ids(kase), "protocol",
+	                 protocol ? protocol : "smtp", "verdict", "INFO", "reason", "duration", 0.0,
+	                 "attempts", "checks", "client_result", "transcript_excerpt");
+}
+
+static void fill_result(const struct grade *g, json_t *res, int strict)
+{
+	static json_t *(*const checks[])(const struct grade *) = {
+	    check_outcome, check_attempts,    check_retried,  check_min_gap,
+	    check_backoff, check_retry_after, check_gives_up, check_reconnect_421,
+	    check_tls,     check_report,      check_budget,
+	};
+	const json_t *run = json_object_get(g->ev, "run"),
+	             *cr = json_object_get(g->ev, "client_result");
+	json_t *list = json_object_get(res, "checks"), *attempts = json_object_get(res, "attempts");
+
+	for (size_t i = 0; i < g->n; i++)
+		json_array_append_new(attempts, attempt_json(g, i));
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+		json_t *c = checks[i](g);
+		if (c != NULL)
+			json_array_append_new(list, c);
+	}
+	json_object_set_new(res, "verdict",
+	                    json_string(verdict_names[finish_checks(list, g->kase, strict)]));
+	json_object_set_new(res, "duration",
+	                    json_real(ms(fmax(0, num_of(run, "ended") - num_of(run, "started")))));
+	json_object_set_new(res, "client_result",
+	                    json_pack("{s:I, s:I, s:b, s:o}", "exit_code",
+	                              json_integer_value(json_object_get(cr, "exit_code")),
+	                              "signal", json_integer_value(json_object_get(cr, "signal")),
+	                              "timed_out", json_is_true(json_object_get(run, "timed_out")),
+	                              "output_excerpt", output_excerpt(str_of(cr, "output"))));
+	json_object_set_new(res, "transcript_excerpt", transcript_excerpt(g));
+}
+
+json_t *grade_case(const json_t *evidence, int strict)
+{
+	struct grade g = {.ev = evidence};
+	const char *protocol;
+	json_t *res;
+
+	g.kase = json_object_get(evidence, "case");
+	g.expect = json_object_get(g.kase, "expect");
+	protocol = str_of(g.kase, "protocol");
+	g.https = protocol != NULL && strcmp(protocol, "https") == 0;
+	g.origin = find_origin(evidence);
+	res = result_new(g.kase, str_of(json_object_get(evidence, "client"), "name"));
+	if (res != NULL && collect_attempts(&g) == 0) {
+		fill_result(&g, res, strict);
+	} else {
+		json_decref(res);
+		res = NULL;
+	}
+	for (size_t i = 0; i < g.n; i++)
+		json_decref(g.a[i].replies);
+	free(g.a);
+	return res;
+}
+
+json_t *grade_skipped(const json_t *case_info, const char *client, const char *reason)
+{
+	json_t *res = result_new(case_info, client);
+
+	if (res == NULL)
+		return NULL;
+	json_object_set_new(res, "verdict", json_string("SKIPPED"));
+	json_object_set_new(res, "reason", json_string(reason ? reason : "skipped"));
+	return res;
+}
+
+int grade_rank(const char *verdict)
+{
+	for (int i = 0;
+	     verdict != NULL && i < (int)(sizeof verdict_names / sizeof verdict_names[0]); i++)
+		if (strcmp(verdict, verdict_names[i]) == 0)
+			return i;
+	return -1;
+}
