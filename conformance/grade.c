@@ -5,16 +5,15 @@
  * with the command it answers (a queue, so pipelined commands pair up too;
  * after "354" to DATA the next reply is the data-end reply). An attempt is a
  * connection in which the client sent a command other than QUIT, got a 4xx/5xx
- * greeting, or was dropped by a rule; on one connection a new attempt starts
- * at a MAIL sent after a transaction ended (refused at MAIL, RCPT, DATA or
- * data-end, or accepted) or at an AUTH after a refused AUTH (a retry on the
- * same session). Its decisive reply is the first 4xx/5xx to the
- * greeting, AUTH, MAIL, RCPT, DATA or the end of data, or any 421; a 2xx at
- * data-end accepts (over an earlier RCPT refusal). Outcome: accepted,
- * rejected, dropped (a "drops the connection" or "fails the TLS handshake"
- * note), timeout (a command, or the message data, left unanswered), else
- * closed. TLS: a "TLS established" note on the connection. HTTPS: one
- * attempt per event at stage "https"; 2xx accepts.
+ * greeting, failed the TLS handshake or was dropped by a rule; on one connection a new attempt
+ * starts at a MAIL sent after a transaction ended (refused at MAIL, RCPT, DATA or data-end, or
+ * accepted) or at an AUTH after a refused AUTH (a retry on the same session). Its decisive reply is
+ * the first 4xx/5xx to the greeting, AUTH, MAIL, RCPT, DATA or the end of data, or any 421; a 2xx
+ * at data-end accepts (over an earlier RCPT refusal). Outcome: accepted, rejected, dropped (a
+ * "drops the connection" or "fails the TLS handshake" note), timeout (a command, or the message
+ * data, left unanswered), else closed. TLS: a "TLS established" note on the connection. HTTPS: one
+ * attempt per event at stage "https"; 2xx accepts, type "dropped" (code 0)
+ * is a drop, any other status a rejection.
  *
  * Permanent failures: SMTP 5xx; HTTP 4xx but 409 and 429, 5xx but 500, 502,
  * 503 and 504. Gaps are start to start between consecutive attempts; an
@@ -78,6 +77,7 @@ struct attempt {
 	double t, end;   /* seconds since the case started */
 	long connection; /* 0 for HTTPS */
 	int tls, commands, dropped, waiting, accepted;
+	int handshake_failed;     /* the client's TLS handshake on the smtps port */
 	int code;                 /* the decisive (or accepting) reply; 0 none */
 	const char *last_stage;   /* of the latest refusal or acceptance */
 	const char *text, *stage; /* that reply, borrowed */
@@ -108,6 +108,11 @@ struct scan {
 static const char *str_of(const json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
+}
+
+static const char *or_unknown(const char *s)
+{
+	return s ? s : "?";
 }
 
 static double num_of(const json_t *o, const char *key)
@@ -291,7 +296,6 @@ static void note_reply(struct attempt *a, int code, const char *text, const char
 
 	if (code >= 400 || accepting)
 		a->last_stage = stage;
-
 	if (refusal && !concluded(a)) {
 		a->code = code, a->text = text, a->stage = stage, a->key = i;
 	} else if (accepting && !a->accepted && (a->code < 400 || strcmp(a->stage, "rcpt") == 0)) {
@@ -339,6 +343,8 @@ static void scan_note(struct scan *s, struct attempt *a, const char *text)
 		s->tls = a->tls = 1;
 	else if (strncmp(text, "message data:", 13) == 0)
 		s->data_sent = 1;
+	if (strncmp(text, "TLS handshake failed", 20) == 0)
+		a->handshake_failed = 1;
 	if (strstr(text, "drops the connection") != NULL ||
 	    strstr(text, "fails the TLS handshake") != NULL)
 		a->dropped = 1;
@@ -385,12 +391,13 @@ static int attempt_finish(struct grade *g, struct attempt *a, const struct scan 
 	a->waiting = open || still_waiting(s);
 	if (a->code == 0)
 		a->key = a->last;
-	a->outcome = a->accepted      ? "accepted"
-	             : a->code >= 400 ? "rejected"
-	             : a->dropped     ? "dropped"
-	             : a->waiting     ? "timeout"
-	                              : "closed";
-	if (a->commands == 0 && a->code < 400 && !a->dropped) {
+	a->outcome = a->accepted           ? "accepted"
+	             : a->code >= 400      ? "rejected"
+	             : a->dropped          ? "dropped"
+	             : a->handshake_failed ? "closed"
+	             : a->waiting          ? "timeout"
+	                                   : "closed";
+	if (a->commands == 0 && a->code < 400 && !a->dropped && !a->handshake_failed) {
 		json_decref(a->replies);
 		return 0;
 	}
@@ -454,7 +461,9 @@ static int scan_events(struct grade *g, const json_t *events)
 		a.commands = 1, a.code = code, a.stage = "https";
 		a.text = str_of(e, "reply") ? str_of(e, "reply") : "";
 		a.accepted = code >= 200 && code < 300;
-		a.outcome = a.accepted ? "accepted" : "rejected";
+		a.dropped =
+		    code == 0 || (str_of(e, "type") && strcmp(str_of(e, "type"), "dropped") == 0);
+		a.outcome = a.accepted ? "accepted" : a.dropped ? "dropped" : "rejected";
 		json_array_append_new(a.replies,
 		                      json_pack("{s:f, s:i, s:s, s:s}", "t", ms(a.t), "code", code,
 		                                "text", a.text, "stage", "https"));
@@ -516,6 +525,17 @@ static int collect_attempts(struct grade *g)
 }
 
 /* ---- describing attempts ---- */
+/* What became of an attempt that got no decisive reply. */
+static const char *unanswered(const struct attempt *a)
+{
+	if (a->dropped)
+		return "dropped by edsim without a reply";
+	if (a->handshake_failed)
+		return "the TLS handshake failed";
+	if (a->waiting)
+		return "no reply; the client stopped waiting";
+	return "closed by the client before sending the message";
+}
 
 static json_t *attempt_line(const struct grade *g, size_t i)
 {
@@ -527,17 +547,13 @@ static json_t *attempt_line(const struct grade *g, size_t i)
 	else
 		snprintf(where, sizeof where, "connection %ld%s", a->connection,
 		         a->tls ? ", TLS" : "");
-	if (a->lines == NULL)
+	if (a->lines == NULL && a->code != 0)
 		return json_sprintf("attempt %zu at %.2f s (%s): %d%s%s", i + 1, a->t, where,
 		                    a->code, *a->text ? " " : "", a->text);
 	if (a->code != 0)
 		return json_sprintf("attempt %zu at %.2f s (%s): %s at %s", i + 1, a->t, where,
 		                    a->text, a->stage);
-	return json_sprintf("attempt %zu at %.2f s (%s): %s", i + 1, a->t, where,
-	                    strcmp(a->outcome, "dropped") == 0 ? "dropped by edsim without a reply"
-	                    : strcmp(a->outcome, "timeout") == 0
-	                        ? "no reply; the client stopped waiting"
-	                        : "closed by the client before sending the message");
+	return json_sprintf("attempt %zu at %.2f s (%s): %s", i + 1, a->t, where, unanswered(a));
 }
 
 static void add_attempts(json_t *check, const struct grade *g)
@@ -631,8 +647,9 @@ static size_t count_stored(const struct grade *g, json_t *check, int *suppressed
 			continue;
 		n++;
 		*suppressed |= suppression_seen(g, m);
-		add_line(check, "stored message %s (received %s, state %s)", str_of(m, "id"),
-		         str_of(m, "received"), str_of(m, "state"));
+		add_line(check, "stored message %s (received %s, state %s)",
+		         or_unknown(str_of(m, "id")), or_unknown(str_of(m, "received")),
+		         or_unknown(str_of(m, "state")));
 	}
 	return n;
 }
@@ -659,10 +676,10 @@ static json_t *check_outcome(const struct grade *g)
 	if (is_delivery(outcome)) {
 		set_fmt(c, "expected", "1 stored message with Message-ID %s", id ? id : "?");
 		check_verdict(c, n == 1 ? V_PASS : V_FAIL);
-		if (n != 1)
-			add_line(
-			    c, n == 0 ? "the message was lost" : "the message was stored %zu times",
-			    n);
+		if (n == 0)
+			add_line(c, "the message was lost");
+		else if (n > 1)
+			add_line(c, "the message was stored %zu times", n);
 	} else if (strcmp(outcome, "suppressed") == 0) {
 		set_fmt(c, "expected",
 		        "1 stored message with Message-ID %s, the recipient suppressed",
@@ -1206,9 +1223,11 @@ static void excerpt_attempt(const struct grade *g, const struct attempt *a, size
 
 	if (a->lines == NULL) {
 		json_array_append_new(
-		    out, json_pack("{s:i, s:f, s:s, s:o}", "connection", 0, "t", ms(a->t), "dir",
-		                   "out", "line",
-		                   json_sprintf("%d%s%s", a->code, *a->text ? " " : "", a->text)));
+		    out, json_pack(
+		             "{s:i, s:f, s:s, s:o}", "connection", 0, "t", ms(a->t), "dir",
+		             a->code ? "out" : "note", "line",
+		             a->code ? json_sprintf("%d%s%s", a->code, *a->text ? " " : "", a->text)
+		                     : json_string("dropped without an answer")));
 		return;
 	}
 	for (size_t i = from; i <= to && json_array_size(out) < EXCERPT_LINES; i++) {

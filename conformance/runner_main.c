@@ -232,10 +232,11 @@ static json_t *cases_json(const struct options *o, const struct conform_case *ca
 	json_t *list = json_array();
 
 	for (size_t i = 0; i < n; i++) {
-		json_t *ids = json_array(), *r;
+		json_t *ids, *r;
 		size_t k;
 		if (!picked(o, cases[i].id))
 			continue;
+		ids = json_array();
 		json_array_foreach(json_object_get(cases[i].info, "catalog_rows"), k, r)
 		    json_array_append(ids, json_object_get(r, "id"));
 		json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:s}", "id", cases[i].id,
