@@ -57,7 +57,8 @@ static int collect(const char *dir, struct file_list *files)
 			continue;
 		if (S_ISDIR(st.st_mode))
 			rc = collect(path, files);
-		else if (S_ISREG(st.st_mode) && len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0)
+		else if (S_ISREG(st.st_mode) && len > 5 &&
+		         strcmp(e->d_name + len - 5, ".yaml") == 0)
 			rc = add_path(files, path);
 	}
 	closedir(d);
@@ -137,11 +138,11 @@ static json_t *expect_json(const struct scenario_expect *x)
 	json_object_set_new(o, "gives_up",
 	                    x->gives_up < 0 ? json_null() : json_boolean(x->gives_up));
 	json_object_set_new(o, "preload", json_integer((json_int_t)x->preload));
-	json_object_set_new(o, "report",
-	                    json_pack("{s:o, s:i}", "failure",
-	                              x->report_failure < 0 ? json_null()
-	                                                    : json_boolean(x->report_failure),
-	                              "code", x->report_code));
+	json_object_set_new(
+	    o, "report",
+	    json_pack("{s:o, s:i}", "failure",
+	              x->report_failure < 0 ? json_null() : json_boolean(x->report_failure), "code",
+	              x->report_code));
 	return o;
 }
 
@@ -196,8 +197,7 @@ static void fill_case(struct conform_case *c, const struct scenario *sc, const c
 	}
 	c->info = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:f}", "id", c->id, "title",
 	                    c->title, "file", path, "protocol", c->https ? "https" : "smtp",
-	                    "catalog_rows", rows, "expect", expect_json(&sc->expect),
-	                    "retry_after",
+	                    "catalog_rows", rows, "expect", expect_json(&sc->expect), "retry_after",
 	                    retry_after(sc) > 0 ? json_real(retry_after(sc)) : json_null(),
 	                    "clock_speed", sc->clock_speed > 0 ? sc->clock_speed : 1.0);
 	settings_user(sc, c);
@@ -235,7 +235,8 @@ int cases_load(const char *dir, const struct catalog *cat, struct conform_case *
 	for (size_t i = 0; i < files.n; i++) {
 		size_t len = 0;
 		char *text = read_all(files.paths[i], &len), *errs = NULL;
-		struct scenario *sc = text ? scenario_load(files.paths[i], text, len, cat, &errs) : NULL;
+		struct scenario *sc =
+		    text ? scenario_load(files.paths[i], text, len, cat, &errs) : NULL;
 		if (sc != NULL)
 			fill_case(&(*out)[(*n)++], sc, files.paths[i], cat);
 		else {

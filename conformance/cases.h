@@ -3,10 +3,9 @@
  *
  * A case is one scenario; its id is the scenario's name (the catalog id,
  * with a suffix for composites), its protocol is https when a rule hooks an
- * HTTPS stage or its name says so (oci.https.*), else smtp. The case's description for the grader (SCHEMA.md
- * section 1, "case") is built here from the scenario and the catalog, with
- * the credentials and sender a client must use when the scenario's own
- * settings configure users.
+ * HTTPS stage or its name says so (oci.https.*), else smtp. The case's description for the grader
+ * (SCHEMA.md section 1, "case") is built here from the scenario and the catalog, with the
+ * credentials and sender a client must use when the scenario's own settings configure users.
  */
 #ifndef EDSIM_CONFORM_CASES_H
 #define EDSIM_CONFORM_CASES_H

@@ -90,11 +90,11 @@ static int check_kind(struct ydoc *d, yaml_node_t *root, const struct conform_cl
 
 static int load_definition(struct ydoc *d, struct conform_client *c)
 {
-	static const char *const keys[] = {"name",  "description", "kind",   "protocols", "requires",
-	                                   "command", "script",    "start",  "submit",    "stop",
-	                                   NULL};
-	static const char *const strings[] = {"name",   "description", "command", "script",
-	                                      "start",  "submit",      "stop"};
+	static const char *const keys[] = {"name",     "description", "kind",   "protocols",
+	                                   "requires", "command",     "script", "start",
+	                                   "submit",   "stop",        NULL};
+	static const char *const strings[] = {"name",  "description", "command", "script",
+	                                      "start", "submit",      "stop"};
 	char **slots[] = {&c->name,  &c->description, &c->command, &c->script,
 	                  &c->start, &c->submit,      &c->stop};
 	yaml_node_t *root = ydoc_root(d), *v;
@@ -204,11 +204,11 @@ const char *client_missing(const struct conform_client *c)
 		if (strchr(c->requires[i], '/') != NULL) {
 			snprintf(path, sizeof path, "%s/%s", c->dir, c->requires[i]);
 			if (access(path, F_OK) != 0)
-				return c->requires[i];
+			return c->requires[i];
 		} else {
 			snprintf(path, sizeof path, "%s/%s", c->dir, c->requires[i]);
 			if (access(path, X_OK) != 0 && !on_path(c->requires[i]))
-				return c->requires[i];
+			return c->requires[i];
 		}
 	}
 	return NULL;
@@ -240,7 +240,9 @@ void clients_list(const char *clients_dir)
 		char err[512];
 		if (client_load(names[i], clients_dir, &c, err, sizeof err) == 0) {
 			printf("%-18s %-11s %s\n", c.name,
-			       c.smtp && c.https ? "smtp,https" : c.smtp ? "smtp" : "https",
+			       c.smtp && c.https ? "smtp,https"
+			       : c.smtp          ? "smtp"
+			                         : "https",
 			       c.description ? c.description : "");
 			client_free(&c);
 		}

@@ -14,8 +14,8 @@
  *   start: "...", submit: "...", stop: "..."                # mta
  * Placeholders {smtp_host} {smtp_port} {smtps_port} {https_url} {user}
  * {password} {from} {to} {subject} {message_id} {eml} {ca} {workdir}
- * {control_url} {protocol} (smtp or https: the case's) {clients_dir} are filled in per case, and given to the program as
- * EDSIM_SMTP_HOST, EDSIM_SMTP_PORT, ... as well.
+ * {control_url} {protocol} (smtp or https: the case's) {clients_dir} are filled in per case, and
+ * given to the program as EDSIM_SMTP_HOST, EDSIM_SMTP_PORT, ... as well.
  */
 #ifndef EDSIM_CONFORM_CLIENTS_H
 #define EDSIM_CONFORM_CLIENTS_H

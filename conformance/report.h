@@ -24,8 +24,8 @@ struct report_meta {
 /* cases: [{id, title, catalog_rows, protocol}], clients: ["name", ...],
  * results: [result, ...], baseline: a previous report.json or NULL.
  * Returns the report.json document (new reference). */
-json_t *report_build(const struct report_meta *m, json_t *cases, json_t *clients,
-                     json_t *results, const json_t *baseline);
+json_t *report_build(const struct report_meta *m, json_t *cases, json_t *clients, json_t *results,
+                     const json_t *baseline);
 /* Cases that got worse than the baseline (report["baseline"]["worse"]), or
  * with no baseline, the number of FAIL results (WARN too with strict). */
 size_t report_failures(const json_t *report);

@@ -38,9 +38,23 @@ struct placeholder {
 };
 
 enum ph_index {
-	PH_SMTP_HOST, PH_SMTP_PORT, PH_SMTPS_PORT, PH_HTTPS_URL, PH_USER, PH_PASSWORD, PH_FROM,
-	PH_TO, PH_SUBJECT, PH_MESSAGE_ID, PH_EML, PH_CA, PH_WORKDIR, PH_CONTROL_URL, PH_PROTOCOL,
-	PH_CLIENTS_DIR, PH_COUNT
+	PH_SMTP_HOST,
+	PH_SMTP_PORT,
+	PH_SMTPS_PORT,
+	PH_HTTPS_URL,
+	PH_USER,
+	PH_PASSWORD,
+	PH_FROM,
+	PH_TO,
+	PH_SUBJECT,
+	PH_MESSAGE_ID,
+	PH_EML,
+	PH_CA,
+	PH_WORKDIR,
+	PH_CONTROL_URL,
+	PH_PROTOCOL,
+	PH_CLIENTS_DIR,
+	PH_COUNT
 };
 
 struct ctx {
@@ -176,9 +190,21 @@ static int read_ports(struct ctx *x, const char *ready)
 static int start_edsim(struct ctx *x, char *err, size_t errlen)
 {
 	char cfg[4200], state[4200], log[4200], ready[4300];
-	char *argv[] = {(char *)x->o->edsim, "--config", cfg,  "--state-dir", state,
-	                "--smtp", "127.0.0.1:0", "--smtps", "127.0.0.1:0", "--https",
-	                "127.0.0.1:0", "--control", "127.0.0.1:0", "--scenario", x->c->file,
+	char *argv[] = {(char *)x->o->edsim,
+	                "--config",
+	                cfg,
+	                "--state-dir",
+	                state,
+	                "--smtp",
+	                "127.0.0.1:0",
+	                "--smtps",
+	                "127.0.0.1:0",
+	                "--https",
+	                "127.0.0.1:0",
+	                "--control",
+	                "127.0.0.1:0",
+	                "--scenario",
+	                x->c->file,
 	                NULL};
 	int status;
 
@@ -259,7 +285,8 @@ static void fill_placeholders(struct ctx *x)
 	set_ph(x, PH_SMTPS_PORT, "smtps_port", "%d", x->smtps);
 	set_ph(x, PH_HTTPS_URL, "https_url", "https://127.0.0.1:%d", x->https);
 	set_ph(x, PH_USER, "user", "%s", case_user(x));
-	set_ph(x, PH_PASSWORD, "password", "%s", x->c->password ? x->c->password : DEFAULT_PASSWORD);
+	set_ph(x, PH_PASSWORD, "password", "%s",
+	       x->c->password ? x->c->password : DEFAULT_PASSWORD);
 	set_ph(x, PH_FROM, "from", "%s", x->c->sender ? x->c->sender : DEFAULT_SENDER);
 	set_ph(x, PH_TO, "to", RECIPIENT);
 	set_ph(x, PH_SUBJECT, "subject", "edsim-conform %s %s", x->c->id, tag);
@@ -445,8 +472,8 @@ static void preload_https(const struct ctx *x, CURL *h, int n, struct curl_slist
  * the client's message meets, say, an exhausted quota. */
 static void preload(const struct ctx *x)
 {
-	json_int_t n = json_integer_value(
-	    json_object_get(json_object_get(x->c->info, "expect"), "preload"));
+	json_int_t n =
+	    json_integer_value(json_object_get(json_object_get(x->c->info, "expect"), "preload"));
 
 	for (int i = 1; i <= n; i++) {
 		CURL *h = curl_easy_init();
@@ -469,7 +496,8 @@ static json_t *since_start(json_t *list, const char *time_key, double started)
 	json_t *kept = json_array(), *item;
 	size_t i;
 
-	json_array_foreach(list, i, item) {
+	json_array_foreach(list, i, item)
+	{
 		const char *t = json_string_value(json_object_get(item, time_key));
 		struct tm tm = {0};
 		double secs = 0, frac = 0;
@@ -560,33 +588,51 @@ static int mta_decided(const struct ctx *x)
 	size_t i;
 	int decided = 0;
 
-	json_array_foreach(events, i, e) {
+	json_array_foreach(events, i, e)
+	{
 		const char *type = json_string_value(json_object_get(e, "type"));
 		json_int_t code = json_integer_value(json_object_get(e, "code"));
 		if (type != NULL && strcmp(type, "accepted") == 0)
 			decided = 1;
-		if (code >= 500 && strcmp(json_string_value(json_object_get(e, "stage")), "relay"))
+		const char *stage = json_string_value(json_object_get(e, "stage"));
+		if (code >= 500 && (stage == NULL || strcmp(stage, "relay") != 0))
 			decided = 1;
 	}
 	json_decref(events);
 	return decided;
 }
 
+static int exited_ok(int status)
+{
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* start, submit, wait for the outcome, stop. An MTA tells its result when
+ * it stops (its queue's verdict), so stop's exit status is the client's. */
 static void run_mta(struct ctx *x, double deadline)
 {
-	int status = 0, killed;
+	int status = 0, killed, started;
 
 	killed = run_shell(x, x->cl->start, deadline, &status);
-	if (!killed && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	started = !killed && exited_ok(status);
+	if (started) {
 		killed = run_shell(x, x->cl->submit, deadline, &status);
-	note_status(x, status, killed);
-	while (!killed && now() < deadline && !mta_decided(x))
+		started = !killed && exited_ok(status);
+	}
+	while (started && now() < deadline && !mta_decided(x))
 		sleep_ms(200);
-	if (!killed && now() >= deadline)
+	if (started && now() >= deadline)
 		x->timed_out = 1;
-	else if (!killed)
+	else if (started)
 		sleep_ms(1500); /* let a retry or a duplicate show */
-	run_shell(x, x->cl->stop, now() + 20, &status);
+	x->timed_out |= killed;
+	if (!started) { /* start or submit failed: that is the result */
+		note_status(x, status, killed);
+		run_shell(x, x->cl->stop, now() + 20, &status);
+		return;
+	}
+	killed = run_shell(x, x->cl->stop, now() + 20, &status);
+	note_status(x, status, killed);
 }
 
 static void run_client(struct ctx *x)

@@ -18,10 +18,10 @@
 #include "clients.h"
 
 struct run_opts {
-	const char *edsim;      /* the edsim binary */
-	const char *out;        /* the report directory */
-	const char *bin_dir;    /* put first on the clients' PATH (refclient lives there) */
-	double budget;          /* seconds a case may take */
+	const char *edsim;   /* the edsim binary */
+	const char *out;     /* the report directory */
+	const char *bin_dir; /* put first on the clients' PATH (refclient lives there) */
+	double budget;       /* seconds a case may take */
 };
 
 /* Returns the evidence (new reference), or NULL with err set when the case

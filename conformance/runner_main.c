@@ -61,15 +61,18 @@ struct job {
 	json_t *result;
 };
 
+static int make_dirs(const char *path);
+
 static void usage(FILE *f)
 {
-	fputs("usage: edsim-conform --client NAME|'COMMAND' [--client ...] --suite DIR\n"
-	      "                     [--case ID ...] --out DIR [--jobs N] [--budget 60s]\n"
-	      "                     [--strict] [--baseline FILE] [--edsim PATH] [--clients-dir DIR]\n"
-	      "       edsim-conform --list --suite DIR\n"
-	      "       edsim-conform --clients [--clients-dir DIR]\n"
-	      "       edsim-conform --render DIR\n",
-	      f);
+	fputs(
+	    "usage: edsim-conform --client NAME|'COMMAND' [--client ...] --suite DIR\n"
+	    "                     [--case ID ...] --out DIR [--jobs N] [--budget 60s]\n"
+	    "                     [--strict] [--baseline FILE] [--edsim PATH] [--clients-dir DIR]\n"
+	    "       edsim-conform --list --suite DIR\n"
+	    "       edsim-conform --clients [--clients-dir DIR]\n"
+	    "       edsim-conform --render DIR\n",
+	    f);
 }
 
 static void find_bin_dir(struct options *o)
@@ -106,17 +109,41 @@ static void default_paths(struct options *o)
 	}
 }
 
+/* Clients run in their case's directory: every path handed to them must be
+ * absolute. */
+static int absolute_paths(struct options *o)
+{
+	static char clients[PATH_MAX], out[PATH_MAX];
+
+	if (o->clients_dir != NULL && realpath(o->clients_dir, clients) != NULL)
+		o->clients_dir = clients;
+	if (o->out != NULL && !o->list) {
+		if (make_dirs(o->out) < 0 || realpath(o->out, out) == NULL) {
+			fprintf(stderr, "edsim-conform: --out %s: %s\n", o->out, strerror(errno));
+			return -1;
+		}
+		o->out = out;
+	}
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longs[] = {
-	    {"client", required_argument, NULL, 'c'}, {"suite", required_argument, NULL, 's'},
-	    {"case", required_argument, NULL, 'k'},   {"out", required_argument, NULL, 'o'},
-	    {"jobs", required_argument, NULL, 'j'},   {"budget", required_argument, NULL, 'b'},
-	    {"strict", no_argument, NULL, 'S'},       {"baseline", required_argument, NULL, 'B'},
-	    {"list", no_argument, NULL, 'l'},         {"clients", no_argument, NULL, 'L'},
-	    {"edsim", required_argument, NULL, 'e'},  {"clients-dir", required_argument, NULL, 'd'},
-	    {"render", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option longs[] = {{"client", required_argument, NULL, 'c'},
+	                                      {"suite", required_argument, NULL, 's'},
+	                                      {"case", required_argument, NULL, 'k'},
+	                                      {"out", required_argument, NULL, 'o'},
+	                                      {"jobs", required_argument, NULL, 'j'},
+	                                      {"budget", required_argument, NULL, 'b'},
+	                                      {"strict", no_argument, NULL, 'S'},
+	                                      {"baseline", required_argument, NULL, 'B'},
+	                                      {"list", no_argument, NULL, 'l'},
+	                                      {"clients", no_argument, NULL, 'L'},
+	                                      {"edsim", required_argument, NULL, 'e'},
+	                                      {"clients-dir", required_argument, NULL, 'd'},
+	                                      {"render", required_argument, NULL, 'r'},
+	                                      {"help", no_argument, NULL, 'h'},
+	                                      {NULL, 0, NULL, 0}};
 	int ch;
 
 	o->jobs = 1;
@@ -133,8 +160,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			o->picks[o->npicks++] = optarg;
 			break;
-		case 's': o->suite = optarg; break;
-		case 'o': o->out = optarg; break;
+		case 's':
+			o->suite = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
 		case 'j':
 			if ((o->jobs = atoi(optarg)) < 1 || o->jobs > 64) {
 				fprintf(stderr, "edsim-conform: --jobs: expected 1 to 64\n");
@@ -143,19 +174,38 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'b':
 			if (parse_duration(optarg, &o->budget) < 0 || o->budget <= 0) {
-				fprintf(stderr, "edsim-conform: --budget: expected a duration such as 60s\n");
+				fprintf(
+				    stderr,
+				    "edsim-conform: --budget: expected a duration such as 60s\n");
 				return -1;
 			}
 			break;
-		case 'S': o->strict = 1; break;
-		case 'B': o->baseline = optarg; break;
-		case 'l': o->list = 1; break;
-		case 'L': o->list_clients = 1; break;
-		case 'e': o->edsim = optarg; break;
-		case 'd': o->clients_dir = optarg; break;
-		case 'r': o->render = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		default: return -1;
+		case 'S':
+			o->strict = 1;
+			break;
+		case 'B':
+			o->baseline = optarg;
+			break;
+		case 'l':
+			o->list = 1;
+			break;
+		case 'L':
+			o->list_clients = 1;
+			break;
+		case 'e':
+			o->edsim = optarg;
+			break;
+		case 'd':
+			o->clients_dir = optarg;
+			break;
+		case 'r':
+			o->render = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -1;
 		}
 	}
 	if (optind != argc)
@@ -203,8 +253,8 @@ static int unknown_picks(const struct options *o, const struct conform_case *cas
 		for (k = 0; k < n && strcmp(o->picks[i], cases[k].id) != 0; k++)
 			;
 		if (k == n) {
-			fprintf(stderr, "edsim-conform: --case %s: no such case in %s\n", o->picks[i],
-			        o->suite);
+			fprintf(stderr, "edsim-conform: --case %s: no such case in %s\n",
+			        o->picks[i], o->suite);
 			bad = 1;
 		}
 	}
@@ -239,9 +289,10 @@ static json_t *cases_json(const struct options *o, const struct conform_case *ca
 		ids = json_array();
 		json_array_foreach(json_object_get(cases[i].info, "catalog_rows"), k, r)
 		    json_array_append(ids, json_object_get(r, "id"));
-		json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:s}", "id", cases[i].id,
-		                                      "title", cases[i].title, "catalog_rows", ids,
-		                                      "protocol", cases[i].https ? "https" : "smtp"));
+		json_array_append_new(list,
+		                      json_pack("{s:s, s:s, s:o, s:s}", "id", cases[i].id, "title",
+		                                cases[i].title, "catalog_rows", ids, "protocol",
+		                                cases[i].https ? "https" : "smtp"));
 	}
 	return list;
 }
@@ -255,7 +306,8 @@ static const char *skip_reason(const struct conform_client *cl, const struct con
 	const char *missing = client_missing(cl);
 
 	if (c->https && !cl->https)
-		snprintf(buf, len, "%s does not speak the HTTPS API; this is an HTTPS case", cl->name);
+		snprintf(buf, len, "%s does not speak the HTTPS API; this is an HTTPS case",
+		         cl->name);
 	else if (!c->https && !cl->smtp)
 		snprintf(buf, len, "%s speaks only the HTTPS API; this is an SMTP case", cl->name);
 	else if (missing != NULL)
@@ -346,7 +398,8 @@ static int run_jobs(const struct options *o, struct job *jobs, size_t n)
 				continue;
 			}
 			if (start_job(o, &jobs[next]) < 0) {
-				fprintf(stderr, "edsim-conform: cannot fork: %s\n", strerror(errno));
+				fprintf(stderr, "edsim-conform: cannot fork: %s\n",
+				        strerror(errno));
 				return -1;
 			}
 			next++;
@@ -371,8 +424,8 @@ static int run_jobs(const struct options *o, struct job *jobs, size_t n)
 
 /* ---- reports ---------------------------------------------------------------- */
 
-static int write_reports(const struct options *o, json_t *cases, json_t *clients,
-                         json_t *results, const char *out, size_t *failures)
+static int write_reports(const struct options *o, json_t *cases, json_t *clients, json_t *results,
+                         const char *out, size_t *failures)
 {
 	struct report_meta m = {o->suite ? o->suite : "(rendered)", "edsim " EDSIM_VERSION,
 	                        o->strict, o->baseline};
@@ -405,14 +458,16 @@ static void print_summary(json_t *results, json_t *clients, const char *out)
 	json_t *name, *r;
 	size_t i, k;
 
-	json_array_foreach(clients, i, name) {
+	json_array_foreach(clients, i, name)
+	{
 		int count[5] = {0};
-		json_array_foreach(results, k, r) {
+		json_array_foreach(results, k, r)
+		{
 			if (!json_equal(json_object_get(r, "client"), name))
 				continue;
 			for (int v = 0; v < 5; v++)
-				if (strcmp(json_string_value(json_object_get(r, "verdict")), verdicts[v]) ==
-				    0)
+				if (strcmp(json_string_value(json_object_get(r, "verdict")),
+				           verdicts[v]) == 0)
 					count[v]++;
 		}
 		printf("%s: %d PASS, %d WARN, %d FAIL, %d INFO, %d SKIPPED\n",
@@ -440,7 +495,8 @@ static int render_only(const struct options *o)
 		json_decref(clients);
 		return 2;
 	}
-	json_array_foreach(results, i, r) {
+	json_array_foreach(results, i, r)
+	{
 		json_t *name = json_object_get(r, "client"), *c;
 		size_t k;
 		int seen = 0;
@@ -485,7 +541,8 @@ static struct job *plan(const struct options *o, const struct conform_case *case
 				continue;
 			j->c = &cases[i];
 			j->cl = &cl[k];
-			snprintf(j->dir, sizeof j->dir, "%s/cases/%s/%s", o->out, cl[k].name, cases[i].id);
+			snprintf(j->dir, sizeof j->dir, "%s/cases/%s/%s", o->out, cl[k].name,
+			         cases[i].id);
 			if (skip_reason(&cl[k], &cases[i], reason, sizeof reason) != NULL)
 				j->result = grade_skipped(cases[i].info, cl[k].name, reason);
 			(*njobs)++;
@@ -571,6 +628,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	default_paths(&o);
+	if (absolute_paths(&o) < 0)
+		return 2;
 	if (o.list_clients) {
 		clients_list(o.clients_dir);
 		return 0;

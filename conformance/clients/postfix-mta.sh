@@ -47,10 +47,15 @@ LOG=$D/maillog
 # data_directory: $D/data, unless the postfix user cannot reach $D (a
 # directory above it closed to others, as mktemp -d makes them): Postfix
 # opens its lock and PRNG files there as the postfix user. Then it is a
-# private directory under ${TMPDIR:-/tmp}, named in $D/data.path and
+# private directory under /tmp, named in $D/data.path and
 # removed by stop.
 DATA=$D/data
 [ -f "$D/data.path" ] && DATA=$(cat "$D/data.path")
+# queue_directory: $D/queue, unless its sockets' paths would pass the
+# 108-byte limit of a unix-domain socket name (a deep work directory): then
+# a short private directory under /tmp, named in $D/queue.path and removed
+# by stop.
+[ -f "$D/queue.path" ] && QUEUE=$(cat "$D/queue.path")
 
 case $D in
 *[[:space:]]*) die "the work directory must not contain white space: $D" ;;
@@ -59,10 +64,16 @@ esac
 write_config() {
 	: "${EDSIM_SMTP_PORT:?}" "${EDSIM_CA:?}" "${EDSIM_USER:?}" "${EDSIM_PASSWORD:?}"
 	host=${EDSIM_SMTP_HOST:-127.0.0.1}
+	mkdir -p "$D" || die "cannot create $D"
+	if [ ${#QUEUE} -gt 80 ]; then
+		QUEUE=$(mktemp -d /tmp/edsim-pfq.XXXXXX) || die "cannot create a queue directory"
+		echo "$QUEUE" >"$D/queue.path"
+		echo "postfix-mta.sh: the work directory is too deep for socket names; queue_directory = $QUEUE"
+	fi
 	mkdir -p "$CONF" "$QUEUE" || die "cannot create $D"
 	chmod 755 "$D" "$CONF" "$QUEUE"
 	if ! setpriv --reuid=postfix --regid=postfix --clear-groups test -x "$D" 2>/dev/null; then
-		DATA=$(mktemp -d "${TMPDIR:-/tmp}/edsim-conform-postfix.XXXXXX") ||
+		DATA=$(mktemp -d /tmp/edsim-conform-postfix.XXXXXX) ||
 			die "cannot create a data directory"
 		echo "$DATA" >"$D/data.path"
 		echo "postfix-mta.sh: the postfix user cannot reach $D; data_directory = $DATA"
@@ -224,6 +235,10 @@ stop)
 	if [ -f "$D/data.path" ]; then
 		rm -rf "$DATA"
 		rm -f "$D/data.path"
+	fi
+	if [ -f "$D/queue.path" ]; then
+		rm -rf "$QUEUE"
+		rm -f "$D/queue.path"
 	fi
 	echo "---- $LOG"
 	cat "$LOG" 2>/dev/null

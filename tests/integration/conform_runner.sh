@@ -105,6 +105,50 @@ check_contains "swaks: the HTTPS case is SKIPPED" "oci.https.missing-subject=SKI
 check_contains "SKIPPED carries the reason" "does not speak the HTTPS API" \
 	"$(json "[r['reason'] for r in d['results'] if r['verdict'] == 'SKIPPED'][0]" <"$T/swaks/report.json")"
 
+# The expect adapter: an Expect script typing into openssl s_client.
+conform --client openssl-expect --suite "$SUITE" --case oci.smtp.auth-invalid --case oci.smtp.server-error \
+	--case oci.smtp.suppressed --out "$T/expect" --jobs 3 >"$T/expect.out" 2>&1
+check "openssl-expect (kind expect): fails the retry case, exit 1" 1 "$?"
+check "openssl-expect: auth-invalid PASS, server-error FAIL, suppressed PASS" \
+	"oci.smtp.auth-invalid=PASS oci.smtp.server-error=FAIL oci.smtp.suppressed=PASS" \
+	"$(json "' '.join('%s=%s' % (r['case'], r['verdict']) for r in sorted(d['results'], key=lambda r: r['case']))" <"$T/expect/report.json")"
+
+# Several clients in one run and one report (the matrix): an MTA (Postfix,
+# kind mta), nodemailer and the OCI SDK (their node modules are installed by
+# conform_clients.sh, which runs before this script).
+conform --client postfix --client nodemailer --client oci-sdk --suite "$SUITE" \
+	--case oci.smtp.composite.server-error-twice --case oci.smtp.auth-invalid \
+	--case oci.https.composite.429-twice-then-200 --out "$T/matrix" --jobs 4 >"$T/matrix.out" 2>&1
+mx=$(python3 - "$T/matrix/report.json" <<'P'
+import json, sys
+rep = json.load(open(sys.argv[1]))
+v = {(r["client"], r["case"]): r for r in rep["results"]}
+def d(c, k):
+    return [x["verdict"] for x in v[(c, k)]["checks"] if x["id"].startswith("delivered")]
+print(rep["clients"])
+print(v[("postfix", "oci.smtp.composite.server-error-twice")]["verdict"] in ("PASS", "WARN"),
+      d("postfix", "oci.smtp.composite.server-error-twice"))
+print(v[("oci-sdk", "oci.https.composite.429-twice-then-200")]["verdict"],
+      v[("nodemailer", "oci.smtp.auth-invalid")]["verdict"],
+      v[("nodemailer", "oci.smtp.composite.server-error-twice")]["verdict"],
+      v[("oci-sdk", "oci.smtp.auth-invalid")]["verdict"],
+      v[("postfix", "oci.https.composite.429-twice-then-200")]["verdict"])
+P
+)
+check "matrix: three clients in one report" "['postfix', 'nodemailer', 'oci-sdk']" "$(sed -n 1p <<<"$mx")"
+check "Postfix (mta) relays server-error-twice once, after its own retries" "True ['PASS']" "$(sed -n 2p <<<"$mx")"
+check "oci-sdk passes 429-twice; nodemailer passes auth-invalid, fails server-error-twice; protocol mismatches SKIPPED" \
+	"PASS PASS FAIL SKIPPED SKIPPED" "$(sed -n 3p <<<"$mx")"
+check "the HTML matrix has a column per client" 3 \
+	"$(grep -o '<th[^>]*>\(postfix\|nodemailer\|oci-sdk\)</th>' "$T/matrix/report.html" | sort -u | wc -l)"
+
+# A bad client definition names its file, line and column.
+mkdir -p "$T/defs"
+printf 'name: broken\nkind: command\nprotocols: [smtp, carrier-pigeon]\ncommand: "true"\n' >"$T/defs/broken.yaml"
+conform --client broken --clients-dir "$T/defs" --suite "$SUITE" --out "$T/x" >"$T/err" 2>&1
+check "a bad client definition: exit 2" 2 "$?"
+check_contains "a bad client definition: file:line:col" "broken.yaml:3:19: protocols: expected smtp or https" "$(cat "$T/err")"
+
 start=$(date +%s)
 conform --client 'sleep 30' --suite "$SUITE" --case oci.smtp.server-error --budget 2s --out "$T/budget" \
 	>"$T/budget.out" 2>&1

@@ -403,7 +403,7 @@ static void test_https_retry_after(void)
 	CU_ASSERT_STRING_EQUAL(verdict(res, "retry-after"), "FAIL");
 	c = check_of(res, "retry-after");
 	CU_ASSERT_STRING_EQUAL(field(c, "expected"), "the next attempt >= 1.00 s after a 429");
-	CU_ASSERT_STRING_EQUAL(field(c, "actual"), "0.30 s after the 429 of attempt 1");
+	CU_ASSERT_STRING_EQUAL(field(c, "actual"), "0.32 s after the 429 of attempt 1");
 	CU_ASSERT_STRING_EQUAL(field(c, "remedy"),
 	                       "Lower the request rate or spread bursts over time.");
 	CU_ASSERT_STRING_EQUAL(verdict(res, "min-gap"), "WARN");
@@ -412,8 +412,33 @@ static void test_https_retry_after(void)
 	CU_ASSERT_STRING_EQUAL(verdict(res, "tls"), "(absent)");
 	CU_ASSERT_STRING_EQUAL(verdict(res, "reconnect-after-421"), "(absent)");
 	CU_ASSERT(
-	    evidence_has(res, "retry-after", "attempt 1 at 0.03 s (HTTPS): 429 TooManyRequests"));
+	    evidence_has(res, "retry-after", "attempt 1 at 0.01 s (HTTPS): 429 TooManyRequests"));
 	json_decref(res);
+}
+
+/* A rule dropping the first request: edsim records type "dropped", code 0. */
+static void test_https_dropped(void)
+{
+	json_t *ev = load("https-retry-after.json"), *res, *e;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	e = json_array_get(json_object_get(json_object_get(ev, "edsim"), "events"), 0);
+	json_object_set_new(e, "type", json_string("dropped"));
+	json_object_set_new(e, "code", json_integer(0));
+	json_object_set_new(e, "reply", json_null());
+	res = grade_case(ev, 0);
+	assert_attempt(res, 0, 0, "dropped", 0);
+	CU_ASSERT(evidence_has(res, "retried", "(HTTPS): dropped by edsim without a reply"));
+	CU_ASSERT_STRING_EQUAL(verdict(res, "retry-after"), "INFO");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "gives-up"), "PASS");
+	json_decref(res);
+	/* and the client stopped there */
+	json_array_remove(json_object_get(json_object_get(ev, "edsim"), "events"), 1);
+	res = grade_case(ev, 0);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "gives-up"), "FAIL");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "delivered-once"), "PASS"); /* still stored */
+	json_decref(res);
+	json_decref(ev);
 }
 
 static void test_dropped(void)
@@ -452,6 +477,23 @@ static void test_implicit_tls(void)
 	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "PASS");
 	CU_ASSERT(json_is_true(json_object_get(attempt(res, 0), "tls")));
 	CU_ASSERT_STRING_EQUAL(verdict(res, "tls"), "PASS");
+	json_decref(res);
+}
+
+/* curl without the CA aborts the handshake on the smtps port, then swaks
+ * gets the 451: the failed handshake is an attempt with no command. */
+static void test_handshake_failed(void)
+{
+	json_t *res = grade_file("tls-handshake-failed.json", 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "attempts")), 2);
+	assert_attempt(res, 0, 1, "closed", 0);
+	assert_attempt(res, 1, 2, "rejected", 451);
+	CU_ASSERT(json_is_false(json_object_get(attempt(res, 0), "tls")));
+	CU_ASSERT(evidence_has(res, "attempts", "(connection 1): the TLS handshake failed"));
+	CU_ASSERT_STRING_EQUAL(verdict(res, "tls"), "PASS");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "gives-up"), "FAIL");
 	json_decref(res);
 }
 
@@ -571,9 +613,11 @@ int register_conform_grade_tests(void)
 	    {"retry after a permanent 535", test_permanent_then_retry},
 	    {"report: exit status and code", test_report},
 	    {"HTTPS 429 retried before Retry-After", test_https_retry_after},
+	    {"HTTPS request dropped", test_https_dropped},
 	    {"dropped after the data", test_dropped},
 	    {"retry on the same connection", test_same_connection},
 	    {"implicit TLS", test_implicit_tls},
+	    {"TLS handshake failed", test_handshake_failed},
 	    {"suppressed, and keys left out", test_suppressed},
 	    {"budget", test_budget},
 	    {"grade_skipped", test_skipped},
