@@ -89,18 +89,6 @@ check_contains "two errors: and the missing password" "$f:3:9: users[].password:
 
 expect_error "a missing file" "$T/no-such.yaml" "$T/no-such.yaml: cannot open: No such file or directory"
 
-# The same options with a good file do start (so the failures above are the file's).
-f=$(write_config good.yaml <<'Y'
-hostname: mail.test
-limits: {command_timeout: 10s, per_day: 10}
-users: [{name: ocid1.user.oc1..a, password: x, approved_senders: [a@example.com]}]
-Y
-)
-edsim_start good --config "$f"
-check "a good file: edsim starts and writes edsim.ready" yes \
-	"$([ -e "$T/good/state/edsim.ready" ] && echo yes || echo no)"
-edsim_stop good
-
 # --- relay, retry, dkim, webhooks (issue 5) --------------------------------------
 f=$(write_config relay-mode.yaml <<'Y'
 relay: {mode: carrier-pigeon}
@@ -172,3 +160,15 @@ relay: {mode: smarthost, host: "no-such-host.invalid"}
 Y
 )
 expect_error "smarthost that does not resolve" "$f" "edsim: relay.host no-such-host.invalid:"
+
+# The same options with a good file do start (so the failures above are the file's).
+f=$(write_config good.yaml <<'Y'
+hostname: mail.test
+limits: {command_timeout: 10s, per_day: 10}
+users: [{name: ocid1.user.oc1..a, password: x, approved_senders: [a@example.com]}]
+Y
+)
+edsim_start good --config "$f"
+check "a good file: edsim starts and writes edsim.ready" yes \
+	"$([ -e "$T/good/state/edsim.ready" ] && echo yes || echo no)"
+edsim_stop good
