@@ -1,19 +1,9 @@
 /*
  * grade.c - grades one case run from its evidence (conformance/SCHEMA.md).
  *
- * Attempts. SMTP: every transcript is read line by line, pairing each reply
- * with the command it answers (a queue, so pipelined commands pair up too;
- * after "354" to DATA the next reply is the data-end reply). An attempt is a
- * connection in which the client sent a command other than QUIT, got a 4xx/5xx
- * greeting, failed the TLS handshake or was dropped by a rule; on one connection a new attempt
- * starts at a MAIL sent after a transaction ended (refused at MAIL, RCPT, DATA or data-end, or
- * accepted) or at an AUTH after a refused AUTH (a retry on the same session). Its decisive reply is
- * the first 4xx/5xx to the greeting, AUTH, MAIL, RCPT, DATA or the end of data, or any 421; a 2xx
- * at data-end accepts (over an earlier RCPT refusal). Outcome: accepted, rejected, dropped (a
- * "drops the connection" or "fails the TLS handshake" note), timeout (a command, or the message
- * data, left unanswered), else closed. TLS: a "TLS established" note on the connection. HTTPS: one
- * attempt per event at stage "https"; 2xx accepts, type "dropped" (code 0)
- * is a drop, any other status a rejection.
+ * It owns the checks, the verdicts and the result (SCHEMA.md section 2). The
+ * client's attempts are rebuilt from edsim's records by grade_attempts.c,
+ * once per case, before any check runs; the checks only read them.
  *
  * Permanent failures: SMTP 5xx; HTTP 4xx but 409 and 429, 5xx but 500, 502,
  * 503 and 504. Gaps are start to start between consecutive attempts; an
@@ -61,90 +51,30 @@
 #include <strings.h>
 
 #include "grade.h"
+#include "grade_attempts.h"
 
 #define GAP_SLACK     0.05 /* seconds of slack on min_gap and Retry-After */
 #define TIGHT_LOOP    0.1  /* a gap under this is a retry loop with no pause */
 #define BACKOFF_SLACK 0.10 /* gaps within 10% of each other count as equal */
 #define EVIDENCE_MAX  40
-#define EXCERPT_LINES 60
 #define OUTPUT_LINES  40
-#define QUEUE_LEN     16
 
 enum verdict { V_SKIPPED, V_INFO, V_PASS, V_WARN, V_FAIL };
 static const char *const verdict_names[] = {"SKIPPED", "INFO", "PASS", "WARN", "FAIL"};
-
-struct attempt {
-	double t, end;   /* seconds since the case started */
-	long connection; /* 0 for HTTPS */
-	int tls, commands, dropped, waiting, accepted;
-	int handshake_failed;     /* the client's TLS handshake on the smtps port */
-	int code;                 /* the decisive (or accepting) reply; 0 none */
-	const char *last_stage;   /* of the latest refusal or acceptance */
-	const char *text, *stage; /* that reply, borrowed */
-	const char *outcome;
-	json_t *replies;
-	const json_t *lines;     /* the transcript's lines; NULL for HTTPS */
-	size_t first, last, key; /* this attempt's lines and its decisive one */
-};
 
 struct grade {
 	const json_t *ev, *kase, *expect;
 	double origin;
 	struct attempt *a;
-	size_t n, cap;
+	size_t n;
 	int https;
-};
-
-/* Replies awaited, oldest first, with the stage of the command each answers. */
-struct scan {
-	const char *queue[QUEUE_LEN];
-	size_t head, len;
-	int in_data, data_sent, auth_cont, tls;
-	const char *multi; /* first line of a multi-line reply */
 };
 
 /* ---- small helpers ---- */
 
-static const char *str_of(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static const char *or_unknown(const char *s)
 {
 	return s ? s : "?";
-}
-
-static double num_of(const json_t *o, const char *key)
-{
-	return json_number_value(json_object_get(o, key));
-}
-
-static double ms(double t)
-{
-	return round(t * 1000.0) / 1000.0;
-}
-
-static long days_from_civil(long y, long m, long d)
-{
-	long era, yoe, doy;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-/* "2026-11-25T10:59:55.812Z" as Unix seconds (UTC); NAN when unreadable. */
-static double iso_time(const char *s)
-{
-	int y, mo, d, h, mi;
-	double sec;
-
-	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6)
-		return NAN;
-	return (double)days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 + mi * 60.0 + sec;
 }
 
 static void set_fmt(json_t *o, const char *key, const char *fmt, ...)
@@ -209,371 +139,14 @@ static int failed_transiently(const struct grade *g, const struct attempt *a)
 	return strcmp(a->outcome, "dropped") == 0 || strcmp(a->outcome, "timeout") == 0;
 }
 
-/* ---- SMTP attempts from transcripts ---- */
-
-static void queue_push(struct scan *s, const char *stage)
-{
-	if (s->len == QUEUE_LEN) {
-		s->head = (s->head + 1) % QUEUE_LEN;
-		s->len--;
-	}
-	s->queue[(s->head + s->len++) % QUEUE_LEN] = stage;
-}
-
-static const char *queue_pop(struct scan *s)
-{
-	const char *stage;
-
-	if (s->len == 0)
-		return "other";
-	stage = s->queue[s->head];
-	s->head = (s->head + 1) % QUEUE_LEN;
-	s->len--;
-	return stage;
-}
-
-static const char *command_stage(const char *line)
-{
-	static const char *const map[][2] = {
-	    {"EHLO", "ehlo"},         {"HELO", "ehlo"}, {"LHLO", "ehlo"},
-	    {"STARTTLS", "starttls"}, {"AUTH", "auth"}, {"MAIL", "mail"},
-	    {"RCPT", "rcpt"},         {"DATA", "data"}, {"QUIT", "quit"},
-	};
-
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-		size_t n = strlen(map[i][0]);
-		if (strncasecmp(line, map[i][0], n) == 0 && (line[n] == '\0' || line[n] == ' '))
-			return map[i][1];
-	}
-	return "other";
-}
-
-/* The reply code of an "out" line, 0 when it has none; *cont: more lines follow. */
-static int reply_code(const char *line, int *cont)
-{
-	if (!isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
-	    !isdigit((unsigned char)line[2]) ||
-	    (line[3] != '\0' && line[3] != ' ' && line[3] != '-'))
-		return 0;
-	*cont = line[3] == '-';
-	return atoi(line);
-}
-
-static int decisive_stage(const char *stage)
-{
-	static const char *const stages[] = {"greeting", "auth", "mail",
-	                                     "rcpt",     "data", "data-end"};
-
-	for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++)
-		if (strcmp(stage, stages[i]) == 0)
-			return 1;
-	return 0;
-}
-
-static int concluded(const struct attempt *a)
-{
-	return a->accepted || a->code >= 400;
-}
-
-static void attempt_begin(struct attempt *a, double t, long connection, int tls,
-                          const json_t *lines, size_t first)
-{
-	*a = (struct attempt){.t = t,
-	                      .end = t,
-	                      .connection = connection,
-	                      .tls = tls,
-	                      .lines = lines,
-	                      .first = first,
-	                      .last = first,
-	                      .key = first,
-	                      .replies = json_array()};
-}
-
-static void note_reply(struct attempt *a, int code, const char *text, const char *stage, size_t i)
-{
-	int refusal = code >= 400 && (decisive_stage(stage) || code == 421);
-	int accepting = code >= 200 && code < 300 && strcmp(stage, "data-end") == 0;
-
-	if (code >= 400 || accepting)
-		a->last_stage = stage;
-	if (refusal && !concluded(a)) {
-		a->code = code, a->text = text, a->stage = stage, a->key = i;
-	} else if (accepting && !a->accepted && (a->code < 400 || strcmp(a->stage, "rcpt") == 0)) {
-		a->accepted = 1;
-		a->code = code, a->text = text, a->stage = stage, a->key = i;
-	}
-}
-
-static void scan_reply(struct scan *s, struct attempt *a, const char *text, double t, size_t i)
-{
-	int cont = 0, code = reply_code(text, &cont);
-	const char *stage;
-
-	if (code == 0)
-		return;
-	if (cont) {
-		if (s->multi == NULL)
-			s->multi = text;
-		return;
-	}
-	if (s->multi != NULL)
-		text = s->multi, s->multi = NULL;
-	stage = s->in_data ? "data-end" : queue_pop(s);
-	s->in_data = strcmp(stage, "data") == 0 && code == 354;
-	s->data_sent = 0;
-	s->auth_cont = strcmp(stage, "auth") == 0 && code == 334;
-	json_array_append_new(a->replies, json_pack("{s:f, s:i, s:s, s:s}", "t", ms(t), "code",
-	                                            code, "text", text, "stage", stage));
-	note_reply(a, code, text, stage, i);
-}
-
-static void scan_command(struct scan *s, struct attempt *a, const char *text)
-{
-	const char *stage = s->auth_cont ? "auth" : command_stage(text);
-
-	s->auth_cont = 0;
-	if (strcmp(stage, "quit") != 0)
-		a->commands++;
-	queue_push(s, stage);
-}
-
-static void scan_note(struct scan *s, struct attempt *a, const char *text)
-{
-	if (strncmp(text, "TLS established", 15) == 0)
-		s->tls = a->tls = 1;
-	else if (strncmp(text, "message data:", 13) == 0)
-		s->data_sent = 1;
-	if (strncmp(text, "TLS handshake failed", 20) == 0)
-		a->handshake_failed = 1;
-	if (strstr(text, "drops the connection") != NULL ||
-	    strstr(text, "fails the TLS handshake") != NULL)
-		a->dropped = 1;
-}
-
-/* The client tries again on the same connection: a MAIL after a
- * transaction that ended (refused at MAIL, RCPT, DATA or its end, or
- * accepted), or an AUTH after a refused AUTH. */
-static int starts_attempt(const struct scan *s, const struct attempt *a, const char *text)
-{
-	const char *stage = command_stage(text);
-
-	if (s->auth_cont || !concluded(a) || a->last_stage == NULL)
-		return 0;
-	if (strcmp(stage, "auth") == 0)
-		return strcmp(a->last_stage, "auth") == 0;
-	return strcmp(stage, "mail") == 0 && strcmp(a->last_stage, "auth") != 0 &&
-	       strcmp(a->last_stage, "greeting") != 0;
-}
-
-static int still_waiting(const struct scan *s)
-{
-	for (size_t k = 0; k < s->len; k++)
-		if (strcmp(s->queue[(s->head + k) % QUEUE_LEN], "quit") != 0)
-			return 1;
-	return s->in_data && s->data_sent;
-}
-
-static int attempt_push(struct grade *g, const struct attempt *a)
-{
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? 2 * g->cap : 8;
-		struct attempt *na = realloc(g->a, cap * sizeof *na);
-		if (na == NULL)
-			return -1;
-		g->a = na, g->cap = cap;
-	}
-	g->a[g->n++] = *a;
-	return 0;
-}
-
-static int attempt_finish(struct grade *g, struct attempt *a, const struct scan *s, int open)
-{
-	a->waiting = open || still_waiting(s);
-	if (a->code == 0)
-		a->key = a->last;
-	a->outcome = a->accepted           ? "accepted"
-	             : a->code >= 400      ? "rejected"
-	             : a->dropped          ? "dropped"
-	             : a->handshake_failed ? "closed"
-	             : a->waiting          ? "timeout"
-	                                   : "closed";
-	if (a->commands == 0 && a->code < 400 && !a->dropped && !a->handshake_failed) {
-		json_decref(a->replies);
-		return 0;
-	}
-	if (attempt_push(g, a) == 0)
-		return 0;
-	json_decref(a->replies);
-	return -1;
-}
-
-static int scan_transcript(struct grade *g, const json_t *tr)
-{
-	const json_t *lines = json_object_get(tr, "lines"), *l;
-	long conn = (long)json_integer_value(json_object_get(tr, "connection"));
-	struct scan s = {.len = 0};
-	struct attempt a;
-	size_t i;
-
-	queue_push(&s, "greeting");
-	attempt_begin(&a, iso_time(str_of(tr, "opened")) - g->origin, conn, 0, lines, 0);
-	json_array_foreach(lines, i, l)
-	{
-		const char *dir = str_of(l, "dir"), *text = str_of(l, "line");
-		double t = iso_time(str_of(l, "time")) - g->origin;
-
-		if (dir == NULL || text == NULL)
-			continue;
-		if (strcmp(dir, "in") == 0 && starts_attempt(&s, &a, text)) {
-			if (attempt_finish(g, &a, &s, 0) < 0)
-				return -1;
-			attempt_begin(&a, t, conn, s.tls, lines, i);
-		}
-		if (isnan(a.t))
-			a.t = t;
-		a.last = i, a.end = t;
-		if (strcmp(dir, "note") == 0)
-			scan_note(&s, &a, text);
-		else if (strcmp(dir, "in") == 0)
-			scan_command(&s, &a, text);
-		else if (strcmp(dir, "out") == 0)
-			scan_reply(&s, &a, text, t, i);
-	}
-	return attempt_finish(g, &a, &s, json_is_true(json_object_get(tr, "open")));
-}
-
-/* ---- HTTPS attempts from events ---- */
-
-static int scan_events(struct grade *g, const json_t *events)
-{
-	const json_t *e;
-	size_t i;
-
-	json_array_foreach(events, i, e)
-	{
-		const char *stage = str_of(e, "stage");
-		struct attempt a;
-		int code = (int)json_integer_value(json_object_get(e, "code"));
-
-		if (stage == NULL || strcmp(stage, "https") != 0)
-			continue;
-		attempt_begin(&a, iso_time(str_of(e, "time")) - g->origin, 0, 1, NULL, 0);
-		a.commands = 1, a.code = code, a.stage = "https";
-		a.text = str_of(e, "reply") ? str_of(e, "reply") : "";
-		a.accepted = code >= 200 && code < 300;
-		a.dropped =
-		    code == 0 || (str_of(e, "type") && strcmp(str_of(e, "type"), "dropped") == 0);
-		a.outcome = a.accepted ? "accepted" : a.dropped ? "dropped" : "rejected";
-		json_array_append_new(a.replies,
-		                      json_pack("{s:f, s:i, s:s, s:s}", "t", ms(a.t), "code", code,
-		                                "text", a.text, "stage", "https"));
-		if (attempt_push(g, &a) < 0) {
-			json_decref(a.replies);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int by_start(const void *x, const void *y)
-{
-	const struct attempt *a = x, *b = y;
-
-	if (a->t != b->t)
-		return a->t < b->t ? -1 : 1;
-	return (a->connection > b->connection) - (a->connection < b->connection);
-}
-
-/* Unix time of the case's start: run.started, else the earliest record. */
-static double find_origin(const json_t *ev)
-{
-	const json_t *edsim = json_object_get(ev, "edsim"), *x;
-	double origin = num_of(json_object_get(ev, "run"), "started"), t;
-	size_t i;
-
-	if (origin > 0)
-		return origin;
-	origin = INFINITY;
-	json_array_foreach(json_object_get(edsim, "transcripts"), i, x)
-	{
-		if (!isnan(t = iso_time(str_of(x, "opened"))) && t < origin)
-			origin = t;
-	}
-	json_array_foreach(json_object_get(edsim, "events"), i, x)
-	{
-		if (!isnan(t = iso_time(str_of(x, "time"))) && t < origin)
-			origin = t;
-	}
-	return isinf(origin) ? 0 : origin;
-}
-
-static int collect_attempts(struct grade *g)
-{
-	const json_t *edsim = json_object_get(g->ev, "edsim"), *tr;
-	size_t i;
-
-	if (g->https)
-		return scan_events(g, json_object_get(edsim, "events"));
-	json_array_foreach(json_object_get(edsim, "transcripts"), i, tr)
-	{
-		if (scan_transcript(g, tr) < 0)
-			return -1;
-	}
-	if (g->n > 1)
-		qsort(g->a, g->n, sizeof *g->a, by_start);
-	return 0;
-}
-
-/* ---- describing attempts ---- */
-/* What became of an attempt that got no decisive reply. */
-static const char *unanswered(const struct attempt *a)
-{
-	if (a->dropped)
-		return "dropped by edsim without a reply";
-	if (a->handshake_failed)
-		return "the TLS handshake failed";
-	if (a->waiting)
-		return "no reply; the client stopped waiting";
-	return "closed by the client before sending the message";
-}
-
-static json_t *attempt_line(const struct grade *g, size_t i)
-{
-	const struct attempt *a = &g->a[i];
-	char where[64];
-
-	if (a->lines == NULL)
-		snprintf(where, sizeof where, "HTTPS");
-	else
-		snprintf(where, sizeof where, "connection %ld%s", a->connection,
-		         a->tls ? ", TLS" : "");
-	if (a->lines == NULL && a->code != 0)
-		return json_sprintf("attempt %zu at %.2f s (%s): %d%s%s", i + 1, a->t, where,
-		                    a->code, *a->text ? " " : "", a->text);
-	if (a->code != 0)
-		return json_sprintf("attempt %zu at %.2f s (%s): %s at %s", i + 1, a->t, where,
-		                    a->text, a->stage);
-	return json_sprintf("attempt %zu at %.2f s (%s): %s", i + 1, a->t, where, unanswered(a));
-}
+/* ---- attempts and gaps, for the checks ---- */
 
 static void add_attempts(json_t *check, const struct grade *g)
 {
 	json_t *ev = json_object_get(check, "evidence");
 
 	for (size_t i = 0; i < g->n && json_array_size(ev) < EVIDENCE_MAX; i++)
-		json_array_append_new(ev, attempt_line(g, i));
-}
-
-static json_t *attempt_json(const struct grade *g, size_t i)
-{
-	const struct attempt *a = &g->a[i];
-	double ra = num_of(g->kase, "retry_after");
-
-	return json_pack("{s:i, s:f, s:f, s:s, s:I, s:b, s:O, s:s, s:i, s:o}", "n", (int)i + 1, "t",
-	                 ms(a->t), "end", ms(a->end), "kind", a->lines ? "smtp" : "https",
-	                 "connection", (json_int_t)a->connection, "tls", a->tls, "replies",
-	                 a->replies, "outcome", a->outcome, "code", a->code, "retry_after",
-	                 a->code == 429 && ra > 0 ? json_real(ra) : json_null());
+		json_array_append_new(ev, attempt_line(&g->a[i], i));
 }
 
 /* Start-to-start gaps; an attempt begun before the one before it ended is a
@@ -938,10 +511,10 @@ static void scan_421(const json_t *tr, json_t *c, size_t *n421, size_t *after)
 
 		if (dir == NULL || text == NULL)
 			continue;
-		if (strcmp(dir, "out") == 0 && reply_code(text, &cont) == 421 && !cont)
+		if (strcmp(dir, "out") == 0 && transcript_reply_code(text, &cont) == 421 && !cont)
 			seen = 1, ++*n421;
 		else if (seen && strcmp(dir, "in") == 0 &&
-		         strcmp(command_stage(text), "quit") != 0) {
+		         strcmp(transcript_command_stage(text), "quit") != 0) {
 			++*after;
 			add_line(c, "connection %lld: %.40s after the 421",
 			         json_integer_value(json_object_get(tr, "connection")), text);
@@ -1204,57 +777,6 @@ static json_t *output_excerpt(const char *out)
 	return s ? s : json_string("");
 }
 
-/* A transcript line for the report, AUTH's credentials left out. */
-static json_t *masked(const char *dir, const char *text)
-{
-	size_t mech;
-
-	if (strcmp(dir, "in") != 0 || strncasecmp(text, "AUTH ", 5) != 0)
-		return json_string(text);
-	mech = strcspn(text + 5, " ");
-	return text[5 + mech] ? json_sprintf("%.*s ****", (int)(5 + mech), text)
-	                      : json_string(text);
-}
-
-static void excerpt_attempt(const struct grade *g, const struct attempt *a, size_t per, json_t *out)
-{
-	size_t from = a->key > a->first + per - 3 ? a->key - (per - 3) : a->first;
-	size_t to = a->key + 2 < a->last ? a->key + 2 : a->last;
-
-	if (a->lines == NULL) {
-		json_array_append_new(
-		    out, json_pack(
-		             "{s:i, s:f, s:s, s:o}", "connection", 0, "t", ms(a->t), "dir",
-		             a->code ? "out" : "note", "line",
-		             a->code ? json_sprintf("%d%s%s", a->code, *a->text ? " " : "", a->text)
-		                     : json_string("dropped without an answer")));
-		return;
-	}
-	for (size_t i = from; i <= to && json_array_size(out) < EXCERPT_LINES; i++) {
-		const json_t *l = json_array_get(a->lines, i);
-		const char *text = str_of(l, "line"), *dir = str_of(l, "dir");
-		if (text == NULL || dir == NULL || (i != a->key && strncmp(text, "250-", 4) == 0))
-			continue;
-		json_array_append_new(out, json_pack("{s:I, s:f, s:s, s:o}", "connection",
-		                                     (json_int_t)a->connection, "t",
-		                                     ms(iso_time(str_of(l, "time")) - g->origin),
-		                                     "dir", dir, "line", masked(dir, text)));
-	}
-}
-
-/* Up to EXCERPT_LINES lines around each attempt's decisive reply. */
-static json_t *transcript_excerpt(const struct grade *g)
-{
-	json_t *out = json_array();
-	size_t per = g->n ? EXCERPT_LINES / g->n : 0;
-
-	if (per < 6)
-		per = 6;
-	for (size_t i = 0; i < g->n && json_array_size(out) < EXCERPT_LINES; i++)
-		excerpt_attempt(g, &g->a[i], per, out);
-	return out;
-}
-
 static json_t *row_ids(const json_t *kase)
 {
 	const json_t *row;
@@ -1294,7 +816,8 @@ static void fill_result(const struct grade *g, json_t *res, int strict)
 	json_t *list = json_object_get(res, "checks"), *attempts = json_object_get(res, "attempts");
 
 	for (size_t i = 0; i < g->n; i++)
-		json_array_append_new(attempts, attempt_json(g, i));
+		json_array_append_new(attempts,
+		                      attempt_json(&g->a[i], i, num_of(g->kase, "retry_after")));
 	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
 		json_t *c = checks[i](g);
 		if (c != NULL)
@@ -1310,7 +833,7 @@ static void fill_result(const struct grade *g, json_t *res, int strict)
 	                              "signal", json_integer_value(json_object_get(cr, "signal")),
 	                              "timed_out", json_is_true(json_object_get(run, "timed_out")),
 	                              "output_excerpt", output_excerpt(str_of(cr, "output"))));
-	json_object_set_new(res, "transcript_excerpt", transcript_excerpt(g));
+	json_object_set_new(res, "transcript_excerpt", attempts_excerpt(g->a, g->n, g->origin));
 }
 
 json_t *grade_case(const json_t *evidence, int strict)
@@ -1323,17 +846,15 @@ json_t *grade_case(const json_t *evidence, int strict)
 	g.expect = json_object_get(g.kase, "expect");
 	protocol = str_of(g.kase, "protocol");
 	g.https = protocol != NULL && strcmp(protocol, "https") == 0;
-	g.origin = find_origin(evidence);
+	g.origin = attempts_origin(evidence);
 	res = result_new(g.kase, str_of(json_object_get(evidence, "client"), "name"));
-	if (res != NULL && collect_attempts(&g) == 0) {
+	if (res != NULL && attempts_collect(evidence, g.origin, g.https, &g.a, &g.n) == 0) {
 		fill_result(&g, res, strict);
 	} else {
 		json_decref(res);
 		res = NULL;
 	}
-	for (size_t i = 0; i < g.n; i++)
-		json_decref(g.a[i].replies);
-	free(g.a);
+	attempts_free(g.a, g.n);
 	return res;
 }
 

@@ -75,6 +75,16 @@ check "report.json summary agrees" "summary $nfiles $(sed -n 's/^counts [0-9]* [
 	"$(sed -n 4p <<<"$verdicts")"
 check "report.json: schema edsim-conform/1, two clients" "edsim-conform/1 ['refclient-good', 'refclient-naive']" \
 	"$(json "d['schema'] + ' ' + str(d['clients'])" <"$T/full/report.json")"
+/usr/bin/python3 - "$T/full/report.json" "$EDSIM_REPO/conformance/report.schema.json" \
+	>"$T/jsonschema" 2>&1 <<'P'
+import json, sys
+import jsonschema  # Debian's python3-jsonschema
+schema = json.load(open(sys.argv[-1]))
+for f in sys.argv[1:-1]:
+    jsonschema.validate(json.load(open(f)), schema)
+P
+check "report.json validates against conformance/report.schema.json (python3-jsonschema)" 0 "$?"
+[ -s "$T/jsonschema" ] && tail -5 "$T/jsonschema"
 xmllint --noout --schema "$EDSIM_REPO/conformance/junit.xsd" "$T/full/junit.xml" >"$T/xmllint" 2>&1
 check "junit.xml validates against conformance/junit.xsd" 0 "$?"
 check "junit.xml: one testcase per case and client" "$((2 * nfiles))" "$(grep -c '<testcase ' "$T/full/junit.xml")"
@@ -141,6 +151,21 @@ check "oci-sdk passes 429-twice; nodemailer passes auth-invalid, fails server-er
 	"PASS PASS FAIL SKIPPED SKIPPED" "$(sed -n 3p <<<"$mx")"
 check "the HTML matrix has a column per client" 3 \
 	"$(grep -o '<th[^>]*>\(postfix\|nodemailer\|oci-sdk\)</th>' "$T/matrix/report.html" | sort -u | wc -l)"
+
+# Python's smtplib and curl's command line on a success case and a refusal.
+conform --client smtplib --client curl --suite "$SUITE" --case oci.relay.hard-bounce --case oci.smtp.auth-invalid \
+	--out "$T/small" --jobs 4 >"$T/small.out" 2>&1
+sm=$(python3 - "$T/small/report.json" <<'P'
+import json, sys
+rep = json.load(open(sys.argv[1]))
+v = {(r["client"], r["case"]): r for r in rep["results"]}
+rep_check = lambda c, k: [x["verdict"] for x in v[(c, k)]["checks"] if x["id"] == "report"]
+print(v[("smtplib", "oci.relay.hard-bounce")]["verdict"], v[("curl", "oci.relay.hard-bounce")]["verdict"],
+      rep_check("smtplib", "oci.smtp.auth-invalid"), v[("curl", "oci.smtp.auth-invalid")]["verdict"] != "SKIPPED")
+P
+)
+check "smtplib and curl deliver the relay case; smtplib reports the 535; curl takes part" \
+	"PASS PASS ['PASS'] True" "$sm"
 
 # A bad client definition names its file, line and column.
 mkdir -p "$T/defs"

@@ -1,0 +1,503 @@
+/*
+ * grade_attempts.c - rebuilds the client's attempts from edsim's records in
+ * the evidence (conformance/SCHEMA.md section 1) and describes them.
+ *
+ * SMTP: every transcript is read line by line, pairing each reply with the
+ * command it answers (a queue, so pipelined commands pair up too; after "354"
+ * to DATA the next reply is the data-end reply). An attempt is a connection in
+ * which the client sent a command other than QUIT, got a 4xx/5xx greeting,
+ * failed the TLS handshake or was dropped by a rule; on one connection a new
+ * attempt starts at a MAIL sent after a transaction ended (refused at MAIL,
+ * RCPT, DATA or data-end, or accepted) or at an AUTH after a refused AUTH (a
+ * retry on the same session). Its decisive reply is the first 4xx/5xx to the
+ * greeting, AUTH, MAIL, RCPT, DATA or the end of data, or any 421; a 2xx at
+ * data-end accepts (over an earlier RCPT refusal). Outcome: accepted,
+ * rejected, dropped (a "drops the connection" or "fails the TLS handshake"
+ * note), timeout (a command, or the message data, left unanswered), else
+ * closed. TLS: a "TLS established" note on the connection.
+ *
+ * HTTPS: one attempt per event at stage "https"; 2xx accepts, type "dropped"
+ * (code 0) is a drop, any other status a rejection.
+ *
+ * Invariants: SMTP attempts are sorted by start (then connection), HTTPS
+ * ones keep the events' order; times are seconds since the case's origin;
+ * every collected attempt owns its replies array and borrows its strings and
+ * lines from the evidence. Collection either returns every attempt or, when
+ * memory runs out, none.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "grade_attempts.h"
+
+#define EXCERPT_LINES 60
+#define QUEUE_LEN     16
+
+/* The attempts found so far. */
+struct found {
+	double origin;
+	struct attempt *a;
+	size_t n, cap;
+};
+
+/* Replies awaited, oldest first, with the stage of the command each answers. */
+struct scan {
+	const char *queue[QUEUE_LEN];
+	size_t head, len;
+	int in_data, data_sent, auth_cont, tls;
+	const char *multi; /* first line of a multi-line reply */
+};
+
+static long days_from_civil(long y, long m, long d)
+{
+	long era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* "2026-11-25T10:59:55.812Z" as Unix seconds (UTC); NAN when unreadable. */
+static double iso_time(const char *s)
+{
+	int y, mo, d, h, mi;
+	double sec;
+
+	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6)
+		return NAN;
+	return (double)days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 + mi * 60.0 + sec;
+}
+
+/* ---- SMTP attempts from transcripts ---- */
+
+static void queue_push(struct scan *s, const char *stage)
+{
+	if (s->len == QUEUE_LEN) {
+		s->head = (s->head + 1) % QUEUE_LEN;
+		s->len--;
+	}
+	s->queue[(s->head + s->len++) % QUEUE_LEN] = stage;
+}
+
+static const char *queue_pop(struct scan *s)
+{
+	const char *stage;
+
+	if (s->len == 0)
+		return "other";
+	stage = s->queue[s->head];
+	s->head = (s->head + 1) % QUEUE_LEN;
+	s->len--;
+	return stage;
+}
+
+const char *transcript_command_stage(const char *line)
+{
+	static const char *const map[][2] = {
+	    {"EHLO", "ehlo"},         {"HELO", "ehlo"}, {"LHLO", "ehlo"},
+	    {"STARTTLS", "starttls"}, {"AUTH", "auth"}, {"MAIL", "mail"},
+	    {"RCPT", "rcpt"},         {"DATA", "data"}, {"QUIT", "quit"},
+	};
+
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		size_t n = strlen(map[i][0]);
+		if (strncasecmp(line, map[i][0], n) == 0 && (line[n] == '\0' || line[n] == ' '))
+			return map[i][1];
+	}
+	return "other";
+}
+
+int transcript_reply_code(const char *line, int *cont)
+{
+	if (!isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+	    !isdigit((unsigned char)line[2]) ||
+	    (line[3] != '\0' && line[3] != ' ' && line[3] != '-'))
+		return 0;
+	*cont = line[3] == '-';
+	return atoi(line);
+}
+
+static int decisive_stage(const char *stage)
+{
+	static const char *const stages[] = {"greeting", "auth", "mail",
+	                                     "rcpt",     "data", "data-end"};
+
+	for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++)
+		if (strcmp(stage, stages[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int concluded(const struct attempt *a)
+{
+	return a->accepted || a->code >= 400;
+}
+
+static void attempt_begin(struct attempt *a, double t, long connection, int tls,
+                          const json_t *lines, size_t first)
+{
+	*a = (struct attempt){.t = t,
+	                      .end = t,
+	                      .connection = connection,
+	                      .tls = tls,
+	                      .lines = lines,
+	                      .first = first,
+	                      .last = first,
+	                      .key = first,
+	                      .replies = json_array()};
+}
+
+static void note_reply(struct attempt *a, int code, const char *text, const char *stage, size_t i)
+{
+	int refusal = code >= 400 && (decisive_stage(stage) || code == 421);
+	int accepting = code >= 200 && code < 300 && strcmp(stage, "data-end") == 0;
+
+	if (code >= 400 || accepting)
+		a->last_stage = stage;
+	if (refusal && !concluded(a)) {
+		a->code = code, a->text = text, a->stage = stage, a->key = i;
+	} else if (accepting && !a->accepted && (a->code < 400 || strcmp(a->stage, "rcpt") == 0)) {
+		a->accepted = 1;
+		a->code = code, a->text = text, a->stage = stage, a->key = i;
+	}
+}
+
+static void scan_reply(struct scan *s, struct attempt *a, const char *text, double t, size_t i)
+{
+	int cont = 0, code = transcript_reply_code(text, &cont);
+	const char *stage;
+
+	if (code == 0)
+		return;
+	if (cont) {
+		if (s->multi == NULL)
+			s->multi = text;
+		return;
+	}
+	if (s->multi != NULL)
+		text = s->multi, s->multi = NULL;
+	stage = s->in_data ? "data-end" : queue_pop(s);
+	s->in_data = strcmp(stage, "data") == 0 && code == 354;
+	s->data_sent = 0;
+	s->auth_cont = strcmp(stage, "auth") == 0 && code == 334;
+	json_array_append_new(a->replies, json_pack("{s:f, s:i, s:s, s:s}", "t", ms(t), "code",
+	                                            code, "text", text, "stage", stage));
+	note_reply(a, code, text, stage, i);
+}
+
+static void scan_command(struct scan *s, struct attempt *a, const char *text)
+{
+	const char *stage = s->auth_cont ? "auth" : transcript_command_stage(text);
+
+	s->auth_cont = 0;
+	if (strcmp(stage, "quit") != 0)
+		a->commands++;
+	queue_push(s, stage);
+}
+
+static void scan_note(struct scan *s, struct attempt *a, const char *text)
+{
+	if (strncmp(text, "TLS established", 15) == 0)
+		s->tls = a->tls = 1;
+	else if (strncmp(text, "message data:", 13) == 0)
+		s->data_sent = 1;
+	if (strncmp(text, "TLS handshake failed", 20) == 0)
+		a->handshake_failed = 1;
+	if (strstr(text, "drops the connection") != NULL ||
+	    strstr(text, "fails the TLS handshake") != NULL)
+		a->dropped = 1;
+}
+
+/* The client tries again on the same connection: a MAIL after a
+ * transaction that ended (refused at MAIL, RCPT, DATA or its end, or
+ * accepted), or an AUTH after a refused AUTH. */
+static int starts_attempt(const struct scan *s, const struct attempt *a, const char *text)
+{
+	const char *stage = transcript_command_stage(text);
+
+	if (s->auth_cont || !concluded(a) || a->last_stage == NULL)
+		return 0;
+	if (strcmp(stage, "auth") == 0)
+		return strcmp(a->last_stage, "auth") == 0;
+	return strcmp(stage, "mail") == 0 && strcmp(a->last_stage, "auth") != 0 &&
+	       strcmp(a->last_stage, "greeting") != 0;
+}
+
+static int still_waiting(const struct scan *s)
+{
+	for (size_t k = 0; k < s->len; k++)
+		if (strcmp(s->queue[(s->head + k) % QUEUE_LEN], "quit") != 0)
+			return 1;
+	return s->in_data && s->data_sent;
+}
+
+static int attempt_push(struct found *f, const struct attempt *a)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 8;
+		struct attempt *na = realloc(f->a, cap * sizeof *na);
+		if (na == NULL)
+			return -1;
+		f->a = na, f->cap = cap;
+	}
+	f->a[f->n++] = *a;
+	return 0;
+}
+
+static int attempt_finish(struct found *f, struct attempt *a, const struct scan *s, int open)
+{
+	a->waiting = open || still_waiting(s);
+	if (a->code == 0)
+		a->key = a->last;
+	a->outcome = a->accepted           ? "accepted"
+	             : a->code >= 400      ? "rejected"
+	             : a->dropped          ? "dropped"
+	             : a->handshake_failed ? "closed"
+	             : a->waiting          ? "timeout"
+	                                   : "closed";
+	if (a->commands == 0 && a->code < 400 && !a->dropped && !a->handshake_failed) {
+		json_decref(a->replies);
+		return 0;
+	}
+	if (attempt_push(f, a) == 0)
+		return 0;
+	json_decref(a->replies);
+	return -1;
+}
+
+static int scan_transcript(struct found *f, const json_t *tr)
+{
+	const json_t *lines = json_object_get(tr, "lines"), *l;
+	long conn = (long)json_integer_value(json_object_get(tr, "connection"));
+	struct scan s = {.len = 0};
+	struct attempt a;
+	size_t i;
+
+	queue_push(&s, "greeting");
+	attempt_begin(&a, iso_time(str_of(tr, "opened")) - f->origin, conn, 0, lines, 0);
+	json_array_foreach(lines, i, l)
+	{
+		const char *dir = str_of(l, "dir"), *text = str_of(l, "line");
+		double t = iso_time(str_of(l, "time")) - f->origin;
+
+		if (dir == NULL || text == NULL)
+			continue;
+		if (strcmp(dir, "in") == 0 && starts_attempt(&s, &a, text)) {
+			if (attempt_finish(f, &a, &s, 0) < 0)
+				return -1;
+			attempt_begin(&a, t, conn, s.tls, lines, i);
+		}
+		if (isnan(a.t))
+			a.t = t;
+		a.last = i, a.end = t;
+		if (strcmp(dir, "note") == 0)
+			scan_note(&s, &a, text);
+		else if (strcmp(dir, "in") == 0)
+			scan_command(&s, &a, text);
+		else if (strcmp(dir, "out") == 0)
+			scan_reply(&s, &a, text, t, i);
+	}
+	return attempt_finish(f, &a, &s, json_is_true(json_object_get(tr, "open")));
+}
+
+/* ---- HTTPS attempts from events ---- */
+
+static int scan_events(struct found *f, const json_t *events)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(events, i, e)
+	{
+		const char *stage = str_of(e, "stage");
+		struct attempt a;
+		int code = (int)json_integer_value(json_object_get(e, "code"));
+
+		if (stage == NULL || strcmp(stage, "https") != 0)
+			continue;
+		attempt_begin(&a, iso_time(str_of(e, "time")) - f->origin, 0, 1, NULL, 0);
+		a.commands = 1, a.code = code, a.stage = "https";
+		a.text = str_of(e, "reply") ? str_of(e, "reply") : "";
+		a.accepted = code >= 200 && code < 300;
+		a.dropped =
+		    code == 0 || (str_of(e, "type") && strcmp(str_of(e, "type"), "dropped") == 0);
+		a.outcome = a.accepted ? "accepted" : a.dropped ? "dropped" : "rejected";
+		json_array_append_new(a.replies,
+		                      json_pack("{s:f, s:i, s:s, s:s}", "t", ms(a.t), "code", code,
+		                                "text", a.text, "stage", "https"));
+		if (attempt_push(f, &a) < 0) {
+			json_decref(a.replies);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- every attempt of the case ---- */
+
+static int by_start(const void *x, const void *y)
+{
+	const struct attempt *a = x, *b = y;
+
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return (a->connection > b->connection) - (a->connection < b->connection);
+}
+
+double attempts_origin(const json_t *ev)
+{
+	const json_t *edsim = json_object_get(ev, "edsim"), *x;
+	double origin = num_of(json_object_get(ev, "run"), "started"), t;
+	size_t i;
+
+	if (origin > 0)
+		return origin;
+	origin = INFINITY;
+	json_array_foreach(json_object_get(edsim, "transcripts"), i, x)
+	{
+		if (!isnan(t = iso_time(str_of(x, "opened"))) && t < origin)
+			origin = t;
+	}
+	json_array_foreach(json_object_get(edsim, "events"), i, x)
+	{
+		if (!isnan(t = iso_time(str_of(x, "time"))) && t < origin)
+			origin = t;
+	}
+	return isinf(origin) ? 0 : origin;
+}
+
+static int scan_transcripts(struct found *f, const json_t *transcripts)
+{
+	const json_t *tr;
+	size_t i;
+
+	json_array_foreach(transcripts, i, tr)
+	{
+		if (scan_transcript(f, tr) < 0)
+			return -1;
+	}
+	if (f->n > 1)
+		qsort(f->a, f->n, sizeof *f->a, by_start);
+	return 0;
+}
+
+int attempts_collect(const json_t *evidence, double origin, int https, struct attempt **out,
+                     size_t *n)
+{
+	const json_t *edsim = json_object_get(evidence, "edsim");
+	struct found f = {.origin = origin};
+	int rc = https ? scan_events(&f, json_object_get(edsim, "events"))
+	               : scan_transcripts(&f, json_object_get(edsim, "transcripts"));
+
+	if (rc < 0) {
+		attempts_free(f.a, f.n);
+		f.a = NULL, f.n = 0;
+	}
+	*out = f.a, *n = f.n;
+	return rc;
+}
+
+void attempts_free(struct attempt *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(a[i].replies);
+	free(a);
+}
+
+/* ---- describing attempts ---- */
+/* What became of an attempt that got no decisive reply. */
+static const char *unanswered(const struct attempt *a)
+{
+	if (a->dropped)
+		return "dropped by edsim without a reply";
+	if (a->handshake_failed)
+		return "the TLS handshake failed";
+	if (a->waiting)
+		return "no reply; the client stopped waiting";
+	return "closed by the client before sending the message";
+}
+
+json_t *attempt_line(const struct attempt *a, size_t i)
+{
+	char where[64];
+
+	if (a->lines == NULL)
+		snprintf(where, sizeof where, "HTTPS");
+	else
+		snprintf(where, sizeof where, "connection %ld%s", a->connection,
+		         a->tls ? ", TLS" : "");
+	if (a->lines == NULL && a->code != 0)
+		return json_sprintf("attempt %zu at %.2f s (%s): %d%s%s", i + 1, a->t, where,
+		                    a->code, *a->text ? " " : "", a->text);
+	if (a->code != 0)
+		return json_sprintf("attempt %zu at %.2f s (%s): %s at %s", i + 1, a->t, where,
+		                    a->text, a->stage);
+	return json_sprintf("attempt %zu at %.2f s (%s): %s", i + 1, a->t, where, unanswered(a));
+}
+
+json_t *attempt_json(const struct attempt *a, size_t i, double retry_after)
+{
+	return json_pack("{s:i, s:f, s:f, s:s, s:I, s:b, s:O, s:s, s:i, s:o}", "n", (int)i + 1, "t",
+	                 ms(a->t), "end", ms(a->end), "kind", a->lines ? "smtp" : "https",
+	                 "connection", (json_int_t)a->connection, "tls", a->tls, "replies",
+	                 a->replies, "outcome", a->outcome, "code", a->code, "retry_after",
+	                 a->code == 429 && retry_after > 0 ? json_real(retry_after) : json_null());
+}
+
+/* ---- transcript excerpt ---- */
+
+/* A transcript line for the report, AUTH's credentials left out. */
+static json_t *masked(const char *dir, const char *text)
+{
+	size_t mech;
+
+	if (strcmp(dir, "in") != 0 || strncasecmp(text, "AUTH ", 5) != 0)
+		return json_string(text);
+	mech = strcspn(text + 5, " ");
+	return text[5 + mech] ? json_sprintf("%.*s ****", (int)(5 + mech), text)
+	                      : json_string(text);
+}
+
+static void excerpt_attempt(const struct attempt *a, double origin, size_t per, json_t *out)
+{
+	size_t from = a->key > a->first + per - 3 ? a->key - (per - 3) : a->first;
+	size_t to = a->key + 2 < a->last ? a->key + 2 : a->last;
+
+	if (a->lines == NULL) {
+		json_array_append_new(
+		    out, json_pack(
+		             "{s:i, s:f, s:s, s:o}", "connection", 0, "t", ms(a->t), "dir",
+		             a->code ? "out" : "note", "line",
+		             a->code ? json_sprintf("%d%s%s", a->code, *a->text ? " " : "", a->text)
+		                     : json_string("dropped without an answer")));
+		return;
+	}
+	for (size_t i = from; i <= to && json_array_size(out) < EXCERPT_LINES; i++) {
+		const json_t *l = json_array_get(a->lines, i);
+		const char *text = str_of(l, "line"), *dir = str_of(l, "dir");
+		if (text == NULL || dir == NULL || (i != a->key && strncmp(text, "250-", 4) == 0))
+			continue;
+		json_array_append_new(out, json_pack("{s:I, s:f, s:s, s:o}", "connection",
+		                                     (json_int_t)a->connection, "t",
+		                                     ms(iso_time(str_of(l, "time")) - origin),
+		                                     "dir", dir, "line", masked(dir, text)));
+	}
+}
+
+/* Up to EXCERPT_LINES lines around each attempt's decisive reply. */
+json_t *attempts_excerpt(const struct attempt *a, size_t n, double origin)
+{
+	json_t *out = json_array();
+	size_t per = n ? EXCERPT_LINES / n : 0;
+
+	if (per < 6)
+		per = 6;
+	for (size_t i = 0; i < n && json_array_size(out) < EXCERPT_LINES; i++)
+		excerpt_attempt(&a[i], origin, per, out);
+	return out;
+}
