@@ -1,14 +1,17 @@
 /*
- * relay.c - the queue behind the store and the delivery of its messages.
+ * relay.c - the queue behind the store: messages in memory, attempts, their
+ * outcomes (delivered, deferred on the retry schedule, bounced, expired),
+ * bounce reports, recovery after a restart, the counts and the capture
+ * mailbox. The way to the next hop (destinations, connections, MX lookups)
+ * is relay_hop.c's.
  *
  * Every unfinished message is in memory (struct qmsg), its raw text only
  * while a delivery needs it. An attempt takes the recipients that are due,
  * lets scenario rules at stage relay answer for some, delivers to the
  * capture mailbox at once in capture mode, and otherwise groups the rest by
- * destination (the smarthost, or each recipient domain) into jobs. Each
- * destination has a queue of jobs and at most relay.connections
- * connections, which are reused for the next job and closed after
- * relay.idle without one.
+ * destination (the smarthost, or each recipient domain) into jobs, which
+ * relay_hop.c queues at their destination and carries; each comes back
+ * through relay_job_finish().
  *
  * Invariants: a recipient is "sending" exactly while a connection carries
  * its job (waiting in a destination's queue it is still "queued");
@@ -19,127 +22,34 @@
 #include "mailflow.h"
 #include "relay.h"
 
-#include <ctype.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <math.h>
-#include <netdb.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "clock.h"
 #include "dsn.h"
 #include "log.h"
-#include "resolver.h"
+#include "relay_hop.h"
+#include "relay_priv.h"
 #include "scenario_engine.h"
 #include "server.h"
-#include "smtp_client.h"
 #include "util.h"
 
 #define DISPATCH_BATCH 256   /* messages started per round of the loop */
 #define MAX_JOBS       20000 /* jobs in flight, all destinations */
-#define MX_CACHE_SECS  60.0
 #define CAPTURED_REPLY "250 2.0.0 Delivered to the capture mailbox"
 /* Messages up to RAW_KEEP_MAX bytes keep their text from acceptance to their
  * first attempt (no read back from the store), RAW_KEEP_TOTAL in all. */
 #define RAW_KEEP_MAX   (256 * 1024)
 #define RAW_KEEP_TOTAL (64 * 1024 * 1024)
 
-enum rstate { RS_QUEUED, RS_SENDING, RS_DEFERRED, RS_DELIVERED, RS_BOUNCED, RS_SUPPRESSED };
 static const char *const rstate_names[] = {"queued",    "sending", "deferred",
                                            "delivered", "bounced", "suppressed"};
 
-struct rrcpt {
-	char *address;
-	enum rstate state;
-	unsigned attempts;
-	char *reply;
-	char *destination;
-	double updated;   /* Unix time of the last change */
-	double next_v;    /* deferred: the next attempt on the virtual clock */
-	double next_wall; /* the same as Unix time, for people */
-	int bounced_now;  /* bounced in the attempt being finished: goes into a DSN */
-	int expired;
-	int held; /* a job carries it (queued at a destination, or sending) */
-};
-
-struct qmsg {
-	struct relay *r;
-	struct qmsg *prev, *next; /* every message in memory */
-	struct qmsg *ready_next;
-	int on_ready;
-	uint64_t seq;
-	char id[20];
-	char *mail_from, *user;
-	int is_dsn, captured;
-	double received, accepted_v;
-	struct rrcpt *rcpts;
-	size_t nrcpt;
-	json_t *attempts;
-	unsigned busy;
-	struct event *timer;
-	char *raw;
-	size_t raw_len;
-};
-
-struct dest;
-struct conn;
-
-struct job {
-	struct job *next; /* in the destination's queue */
-	struct qmsg *q;
-	struct dest *d;
-	size_t *idx; /* the message's recipients this job carries */
-	const char **addrs;
-	size_t n;
-	struct hop_reply *replies;
-	struct smtp_txn txn;
-};
-
-struct conn {
-	struct conn *next;
-	struct dest *d;
-	struct smtp_client *c;
-	struct job *job;
-	struct event *idle;
-	int ready;
-};
-
-struct dest {
-	struct dest *next;
-	struct relay *r;
-	char *name; /* "smarthost" or the recipient domain */
-	struct job *jobs, **jobs_tail;
-	size_t njobs;
-	struct conn *conns;
-	size_t nconns;
-	struct mx_target *targets;
-	size_t ntargets;
-	double resolved_at;
-	int resolving;
-};
-
-struct relay {
-	struct server *srv;
-	SSL_CTX *tls;
-	struct resolver *resolver;
-	struct mx_target *smarthost;
-	size_t nsmarthost;
-	struct qmsg *msgs;
-	size_t nmsgs;
-	struct qmsg *ready, **ready_tail;
-	struct event *kick;
-	struct dest *dests;
-	size_t jobs_in_flight;
-	size_t raw_bytes; /* the raw text messages keep in memory */
-	unsigned long long delivered, deferred, bounced, expired, dsns, resumed, recovered;
-};
-
 static void settle(struct qmsg *q);
-static void dest_pump(struct dest *d);
 
 /* ---- messages in memory -------------------------------------------------- */
 
@@ -418,7 +328,7 @@ static void dsn_stored(void *arg, int ok, const struct store_message *m)
 		log_warn("relay: the bounce report %s could not be stored", m->id);
 }
 
-static int load_raw(struct qmsg *q)
+int relay_load_raw(struct qmsg *q)
 {
 	if (q->raw != NULL)
 		return 0;
@@ -460,7 +370,7 @@ static struct store_message *dsn_message(struct qmsg *q, const struct dsn_recipi
 		return NULL;
 	store_assign_id(srv->store, m);
 	snprintf(mid, sizeof mid, "<%s.dsn@%s>", m->id, srv->cfg->hostname);
-	load_raw(q);
+	relay_load_raw(q);
 	rep.original = q->raw;
 	rep.original_len = q->raw_len;
 	m->raw = dsn_build(&rep, mid, &m->raw_len);
@@ -557,36 +467,6 @@ static const struct rule *relay_rule(struct qmsg *q, struct rrcpt *rc, struct ho
 	return rule;
 }
 
-static const char *domain_of(const char *address)
-{
-	const char *at = strrchr(address, '@');
-
-	return at ? at + 1 : "";
-}
-
-static struct dest *find_dest(struct relay *r, const char *name)
-{
-	struct dest *d;
-
-	for (d = r->dests; d != NULL; d = d->next)
-		if (strcasecmp(d->name, name) == 0)
-			return d;
-	if ((d = calloc(1, sizeof *d)) == NULL)
-		return NULL;
-	d->r = r;
-	d->name = strdup(name);
-	d->jobs_tail = &d->jobs;
-	if (r->nsmarthost > 0) {
-		d->targets = malloc(r->nsmarthost * sizeof *d->targets);
-		memcpy(d->targets, r->smarthost, r->nsmarthost * sizeof *d->targets);
-		d->ntargets = r->nsmarthost;
-		d->resolved_at = INFINITY;
-	}
-	d->next = r->dests;
-	r->dests = d;
-	return d;
-}
-
 static void add_to_job(struct job **jobs, size_t *njobs, struct qmsg *q, struct dest *d, size_t i)
 {
 	struct job *j = NULL;
@@ -623,13 +503,10 @@ static void queue_job(struct job *j)
 	}
 	j->q->busy++;
 	d->r->jobs_in_flight++;
-	*d->jobs_tail = j;
-	d->jobs_tail = &j->next;
-	d->njobs++;
+	hop_enqueue(j);
 	emit(j->q, "relayed", &j->q->rcpts[j->idx[0]], 0, NULL, NULL, NULL);
 }
 
-/* Results that need no network: rules at stage relay, the capture mailbox. */
 /* Results that need no network: rules at stage relay, the capture mailbox.
  * Returns where the answer came from, or NULL when the next hop must give it. */
 static const char *answer_locally(struct qmsg *q, struct rrcpt *rc)
@@ -672,7 +549,7 @@ static void start_attempt(struct qmsg *q)
 				captured[ncapture++] = rc;
 			continue;
 		}
-		d = find_dest(r, r->nsmarthost ? "smarthost" : domain_of(rc->address));
+		d = hop_dest_for(r, rc->address);
 		if (d != NULL)
 			add_to_job(jobs, &njobs, q, d, i);
 	}
@@ -686,9 +563,7 @@ static void start_attempt(struct qmsg *q)
 		queue_job(jobs[k]);
 	free(jobs);
 	if (njobs > 0) {
-		for (struct dest *d = r->dests; d != NULL; d = d->next)
-			if (d->njobs > 0)
-				dest_pump(d);
+		hop_pump_all(r);
 		return;
 	}
 	settle(q);
@@ -753,9 +628,9 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	dispatch(arg);
 }
 
-/* ---- jobs and connections ------------------------------------------------ */
+/* ---- jobs coming back -------------------------------------------------------- */
 
-static void free_job(struct job *j)
+void relay_job_free(struct job *j)
 {
 	free(j->idx);
 	free(j->addrs);
@@ -763,8 +638,7 @@ static void free_job(struct job *j)
 	free(j);
 }
 
-/* A job has its answers (or failed): record them, free it, settle. */
-static void finish_job(struct job *j, const char *destination, const struct hop_reply *final)
+void relay_job_finish(struct job *j, const char *destination, const struct hop_reply *final)
 {
 	struct qmsg *q = j->q;
 	struct relay *r = j->d->r;
@@ -786,277 +660,25 @@ static void finish_job(struct job *j, const char *destination, const struct hop_
 	free(rcs);
 	r->jobs_in_flight--;
 	q->busy--;
-	free_job(j);
+	relay_job_free(j);
 	settle(q);
 	if (r->ready != NULL)
 		event_active(r->kick, EV_TIMEOUT, 0);
 }
 
-static struct job *take_job(struct dest *d)
-{
-	struct job *j = d->jobs;
-
-	if (j == NULL)
-		return NULL;
-	d->jobs = j->next;
-	if (d->jobs == NULL)
-		d->jobs_tail = &d->jobs;
-	d->njobs--;
-	j->next = NULL;
-	return j;
-}
-
-static void conn_remove(struct conn *cn)
-{
-	struct dest *d = cn->d;
-
-	for (struct conn **p = &d->conns; *p != NULL; p = &(*p)->next)
-		if (*p == cn) {
-			*p = cn->next;
-			break;
-		}
-	d->nconns--;
-	if (cn->idle != NULL)
-		event_free(cn->idle);
-	free(cn);
-}
-
-static void on_idle(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *cn = arg;
-
-	(void)fd;
-	(void)what;
-	smtp_client_quit(cn->c);
-	conn_remove(cn);
-}
-
-/* The job is on the wire: its recipients are sending, and the store says
- * so (a restart counts them as possibly delivered twice). */
-static void mark_sending(struct job *j)
+/* A restart counts the recipients of a job on the wire as possibly
+ * delivered twice. */
+void relay_job_sending(struct job *j)
 {
 	for (size_t k = 0; k < j->n; k++)
 		j->q->rcpts[j->idx[k]].state = RS_SENDING;
 	save(j->q);
 }
 
-/* Gives an idle connection its next job, or lets it idle. */
-static void conn_next(struct conn *cn)
-{
-	struct dest *d = cn->d;
-	double idle = d->r->srv->cfg->relay.idle;
-	struct timeval tv = {(time_t)idle, (suseconds_t)((idle - floor(idle)) * 1e6)};
-
-	while ((cn->job = take_job(d)) != NULL) {
-		struct hop_reply why = {0, 0, "cannot read the message from the store"};
-		struct job *j = cn->job;
-		if (load_raw(j->q) == 0) {
-			j->txn.raw = j->q->raw;
-			j->txn.raw_len = j->q->raw_len;
-			evtimer_del(cn->idle);
-			if (smtp_client_send(cn->c, &j->txn) == 0) {
-				mark_sending(j);
-				return;
-			}
-			snprintf(why.text, sizeof why.text,
-			         "the connection to %s cannot take a message",
-			         smtp_client_peer(cn->c));
-			cn->job = NULL;
-			smtp_client_quit(cn->c);
-			conn_remove(cn);
-			finish_job(j, d->name, &why);
-			return;
-		}
-		cn->job = NULL;
-		finish_job(j, d->name, &why);
-	}
-	evtimer_add(cn->idle, &tv);
-}
-
-static void on_client_ready(void *arg, struct smtp_client *c)
-{
-	struct conn *cn = arg;
-
-	(void)c;
-	cn->ready = 1;
-	conn_next(cn);
-}
-
-static void on_client_done(void *arg, struct smtp_client *c, struct smtp_txn *t)
-{
-	struct conn *cn = arg;
-	struct job *j = cn->job;
-
-	cn->job = NULL;
-	finish_job(j, smtp_client_peer(c), &t->final);
-	conn_next(cn);
-}
-
-/* Every queued job of d fails with why (the destination cannot be reached). */
-static void fail_queued(struct dest *d, const struct hop_reply *why, const char *destination)
-{
-	struct job *j;
-
-	while ((j = take_job(d)) != NULL)
-		finish_job(j, destination, why);
-}
-
-static void on_client_failed(void *arg, struct smtp_client *c, struct smtp_txn *t,
-                             const struct hop_reply *why)
-{
-	struct conn *cn = arg;
-	struct dest *d = cn->d;
-	struct job *j = cn->job;
-	int was_ready = cn->ready;
-	char peer[400];
-
-	(void)t;
-	snprintf(peer, sizeof peer, "%s", smtp_client_peer(c));
-	conn_remove(cn);
-	if (j != NULL)
-		finish_job(j, peer, why);
-	if (!was_ready) /* never got as far as a transaction: the destination is down */
-		fail_queued(d, why, peer);
-	else if (d->njobs > 0)
-		dest_pump(d);
-}
-
-static const struct smtp_client_cb client_cb = {on_client_ready, on_client_done, on_client_failed};
-
-static void open_conn(struct dest *d)
-{
-	const struct config_relay *rc = &d->r->srv->cfg->relay;
-	struct conn *cn = calloc(1, sizeof *cn);
-	struct smtp_client_opts o = {.helo = rc->helo ? rc->helo : d->r->srv->cfg->hostname,
-	                             .tls = rc->tls,
-	                             .ssl_ctx = d->r->tls,
-	                             .tls_name = rc->mode == RELAY_SMARTHOST ? rc->host
-	                                                                     : d->targets[0].host,
-	                             .user = rc->user,
-	                             .password = rc->password,
-	                             .timeout = rc->timeout};
-
-	if (cn == NULL)
-		return;
-	cn->d = d;
-	cn->idle = evtimer_new(d->r->srv->base, on_idle, cn);
-	cn->next = d->conns;
-	d->conns = cn;
-	d->nconns++;
-	cn->c = smtp_client_connect(d->r->srv->base, d->targets, d->ntargets, &o, &client_cb, cn);
-	if (cn->c == NULL) {
-		struct hop_reply why = {0, 0, "cannot open a connection"};
-		conn_remove(cn);
-		fail_queued(d, &why, d->name);
-	}
-}
-
-static void on_resolved(void *arg, int status, const struct mx_target *targets, size_t n,
-                        const char *err, int permanent)
-{
-	struct dest *d = arg;
-	struct hop_reply why = {0, permanent, ""};
-
-	d->resolving = 0;
-	if (status == 0 && n > 0) {
-		free(d->targets);
-		d->targets = malloc(n * sizeof *targets);
-		memcpy(d->targets, targets, n * sizeof *targets);
-		d->ntargets = n;
-		d->resolved_at = clock_now();
-		dest_pump(d);
-		return;
-	}
-	snprintf(why.text, sizeof why.text, "%s%s", permanent ? "550 5.1.2 " : "",
-	         err ? err : "DNS lookup failed");
-	if (permanent)
-		why.code = 550;
-	fail_queued(d, &why, d->name);
-}
-
-static void dest_pump(struct dest *d)
-{
-	struct relay *r = d->r;
-	size_t connecting = 0;
-
-	if (d->njobs == 0)
-		return;
-	if (d->ntargets == 0 || clock_now() - d->resolved_at > MX_CACHE_SECS) {
-		if (d->resolving)
-			return;
-		if (d->nconns == 0 || d->ntargets == 0) {
-			d->resolving = 1;
-			resolver_mx(r->resolver, d->name, (int)r->srv->cfg->relay.port, on_resolved,
-			            d);
-			return;
-		}
-	}
-
-	for (struct conn *cn = d->conns; cn != NULL; cn = cn->next) {
-		if (cn->ready && cn->job == NULL && d->njobs > 0)
-			conn_next(cn);
-		connecting += !cn->ready;
-	}
-	while (d->njobs > connecting && d->nconns < r->srv->cfg->relay.connections) {
-		size_t before = d->nconns;
-		open_conn(d);
-		if (d->nconns == before)
-			break;
-		connecting++;
-	}
-}
 /* ---- the relay as a whole ----------------------------------------------- */
-
-static int resolve_smarthost(struct relay *r, char *err, size_t errlen)
-{
-	const struct config_relay *rc = &r->srv->cfg->relay;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
-	char port[16];
-	int rv;
-
-	snprintf(port, sizeof port, "%llu", rc->port);
-	if ((rv = getaddrinfo(rc->host, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "relay.host %s: %s", rc->host, gai_strerror(rv));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next)
-		r->nsmarthost++;
-	r->smarthost = calloc(r->nsmarthost, sizeof *r->smarthost);
-	r->nsmarthost = 0;
-	for (ai = res; ai != NULL && r->smarthost != NULL; ai = ai->ai_next) {
-		struct mx_target *t = &r->smarthost[r->nsmarthost++];
-		snprintf(t->host, sizeof t->host, "%s", rc->host);
-		memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
-		t->addrlen = ai->ai_addrlen;
-	}
-	freeaddrinfo(res);
-	return 0;
-}
-
-static SSL_CTX *client_tls(const struct config_relay *rc, char *err, size_t errlen)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (ctx == NULL) {
-		snprintf(err, errlen, "relay: cannot create a TLS context");
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	if (rc->ca != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, rc->ca, NULL) != 1) {
-			snprintf(err, errlen, "relay.ca: cannot read %s", rc->ca);
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
-	return ctx;
-}
 
 struct relay *relay_new(struct server *srv, char *err, size_t errlen)
 {
-	const struct config_relay *rc = &srv->cfg->relay;
 	struct relay *r = calloc(1, sizeof *r);
 
 	if (r == NULL)
@@ -1064,47 +686,17 @@ struct relay *relay_new(struct server *srv, char *err, size_t errlen)
 	r->srv = srv;
 	r->ready_tail = &r->ready;
 	r->kick = event_new(srv->base, -1, 0, on_kick, r);
-	if ((rc->tls != RELAY_TLS_NONE && (r->tls = client_tls(rc, err, errlen)) == NULL) ||
-	    (rc->mode == RELAY_SMARTHOST && resolve_smarthost(r, err, errlen) < 0) ||
-	    (rc->mode == RELAY_MX &&
-	     (r->resolver = resolver_new(srv->base, rc->resolver, err, errlen)) == NULL)) {
+	if (hop_setup(r, err, errlen) < 0) {
 		relay_free(r);
 		return NULL;
 	}
 	return r;
 }
 
-static void free_dests(struct relay *r)
-{
-	while (r->dests != NULL) {
-		struct dest *d = r->dests;
-		struct job *j;
-		r->dests = d->next;
-		while (d->conns != NULL) {
-			struct conn *cn = d->conns;
-			if (cn->job != NULL)
-				free_job(cn->job);
-			smtp_client_free(cn->c);
-			conn_remove(cn);
-		}
-		while ((j = take_job(d)) != NULL)
-			free_job(j);
-		free(d->targets);
-		free(d->name);
-		free(d);
-	}
-	r->jobs_in_flight = 0;
-}
-
 void relay_forget_all(struct relay *r)
 {
-	free_dests(r);
-	if (r->resolver != NULL) { /* pending lookups point at the freed destinations */
-		char err[256];
-		resolver_free(r->resolver);
-		r->resolver =
-		    resolver_new(r->srv->base, r->srv->cfg->relay.resolver, err, sizeof err);
-	}
+	hop_forget_all(r);
+	r->jobs_in_flight = 0;
 	while (r->msgs != NULL)
 		free_qmsg(r->msgs);
 	r->ready = NULL;
@@ -1115,15 +707,11 @@ void relay_free(struct relay *r)
 {
 	if (r == NULL)
 		return;
-	free_dests(r);
-	resolver_free(r->resolver);
+	hop_free(r);
 	while (r->msgs != NULL)
 		free_qmsg(r->msgs);
 	if (r->kick != NULL)
 		event_free(r->kick);
-	if (r->tls != NULL)
-		SSL_CTX_free(r->tls);
-	free(r->smarthost);
 	free(r);
 }
 
@@ -1278,16 +866,13 @@ json_t *relay_stats(const struct relay *r)
 {
 	static const char *const modes[] = {"capture", "smarthost", "mx"};
 	unsigned long long count[RS_SUPPRESSED + 1] = {0};
-	size_t conns = 0, jobs = 0;
+	size_t conns, jobs;
 	json_t *o;
 
 	for (const struct qmsg *q = r->msgs; q != NULL; q = q->next)
 		for (size_t i = 0; i < q->nrcpt; i++)
 			count[q->rcpts[i].state]++;
-	for (const struct dest *d = r->dests; d != NULL; d = d->next) {
-		conns += d->nconns;
-		jobs += d->njobs;
-	}
+	hop_count(r, &conns, &jobs);
 	o = json_pack("{s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
 	              "s:{s:I, s:I}}",
 	              "mode", modes[r->srv->cfg->relay.mode], "messages", (json_int_t)r->nmsgs,
