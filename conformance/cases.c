@@ -17,6 +17,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "scenario.h"
+#include "util.h"
 
 struct file_list {
 	char **paths;
@@ -68,23 +69,6 @@ static int collect(const char *dir, struct file_list *files)
 static int by_path(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *text = NULL;
-	long size;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (text = malloc((size_t)size + 1)) != NULL) {
-		*len = fread(text, 1, (size_t)size, f);
-		text[*len] = '\0';
-	}
-	fclose(f);
-	return text;
 }
 
 static int https_case(const struct scenario *sc)
@@ -234,7 +218,7 @@ int cases_load(const char *dir, const struct catalog *cat, struct conform_case *
 	*out = calloc(files.n ? files.n : 1, sizeof **out);
 	for (size_t i = 0; i < files.n; i++) {
 		size_t len = 0;
-		char *text = read_all(files.paths[i], &len), *errs = NULL;
+		char *text = read_file(files.paths[i], &len), *errs = NULL;
 		struct scenario *sc =
 		    text ? scenario_load(files.paths[i], text, len, cat, &errs) : NULL;
 		if (sc != NULL)

@@ -10,24 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util.h"
 #include "ydoc.h"
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *text = NULL;
-	long size;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (text = malloc((size_t)size + 1)) != NULL) {
-		*len = fread(text, 1, (size_t)size, f);
-		text[*len] = '\0';
-	}
-	fclose(f);
-	return text;
-}
 
 static int load_kind(struct ydoc *d, yaml_node_t *n, struct conform_client *c)
 {

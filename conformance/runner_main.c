@@ -61,8 +61,6 @@ struct job {
 	json_t *result;
 };
 
-static int make_dirs(const char *path);
-
 static void usage(FILE *f)
 {
 	fputs(
@@ -215,21 +213,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (o->suite == NULL || (!o->list && (o->nclients == 0 || o->out == NULL)))
 		return -1;
 	return 0;
-}
-
-static int make_dirs(const char *path)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p != '\0'; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* ---- cases ---------------------------------------------------------------- */
@@ -479,8 +462,8 @@ static void print_summary(json_t *results, json_t *clients, const char *out)
 static int render_only(const struct options *o)
 {
 	char path[PATH_MAX + 32];
-	json_t *results, *cases, *clients = json_array(), *r;
-	size_t i, failures = 0;
+	json_t *results, *cases, *clients = json_array();
+	size_t failures = 0;
 	int rc;
 
 	snprintf(path, sizeof path, "%s/results.json", o->render);
@@ -495,15 +478,7 @@ static int render_only(const struct options *o)
 		json_decref(clients);
 		return 2;
 	}
-	json_array_foreach(results, i, r)
-	{
-		json_t *name = json_object_get(r, "client"), *c;
-		size_t k;
-		int seen = 0;
-		json_array_foreach(clients, k, c) seen |= json_equal(c, name);
-		if (!seen && name != NULL)
-			json_array_append(clients, name);
-	}
+	/* no clients given: the reports take them from the results */
 	rc = write_reports(o, cases, clients, results, o->render, &failures);
 	json_decref(results);
 	json_decref(cases);

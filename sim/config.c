@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "embedded.h"
+#include "util.h"
 #include "ydoc.h"
 
 static void free_strings(char **v, size_t n)
@@ -538,25 +539,15 @@ static int load_text(struct config *cfg, const char *file, const unsigned char *
 	return rc ? -1 : 0;
 }
 
-static int read_file(const char *file, unsigned char **text, size_t *len, char **errors)
+static int read_config_file(const char *file, unsigned char **text, size_t *len, char **errors)
 {
-	FILE *f = fopen(file, "rb");
 	char msg[512];
-	long size;
 
-	if (f == NULL) {
-		snprintf(msg, sizeof msg, "%s: cannot open: %s\n", file, strerror(errno));
-		*errors = strdup(msg);
-		return -1;
-	}
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	*text = malloc((size_t)size + 1);
-	*len = fread(*text, 1, (size_t)size, f);
-	(*text)[*len] = '\0';
-	fclose(f);
-	return 0;
+	if ((*text = (unsigned char *)read_file(file, len)) != NULL)
+		return 0;
+	snprintf(msg, sizeof msg, "%s: cannot open: %s\n", file, strerror(errno));
+	*errors = strdup(msg);
+	return -1;
 }
 
 int config_load(struct config *cfg, const char *file, char **errors)
@@ -572,7 +563,7 @@ int config_load(struct config *cfg, const char *file, char **errors)
 		return -1;
 	if (file == NULL)
 		return 0;
-	if (read_file(file, &text, &len, errors) < 0)
+	if (read_config_file(file, &text, &len, errors) < 0)
 		return -1;
 	rc = load_text(cfg, file, text, len, errors);
 	free(text);

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "embedded.h"
+#include "util.h"
 #include "ydoc.h"
 
 /* The scenario text being loaded, for cutting out settings fragments. */
@@ -736,25 +737,6 @@ void scenario_free(struct scenario *sc)
 	free(sc);
 }
 
-static char *read_whole(const char *file, size_t *len)
-{
-	FILE *f = fopen(file, "rb");
-	char *text;
-	long size;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	text = malloc((size_t)(size > 0 ? size : 0) + 1);
-	*len = text ? fread(text, 1, (size_t)(size > 0 ? size : 0), f) : 0;
-	if (text)
-		text[*len] = '\0';
-	fclose(f);
-	return text;
-}
-
 int scenario_check_files(int nfiles, char **files)
 {
 	struct catalog cat;
@@ -769,7 +751,7 @@ int scenario_check_files(int nfiles, char **files)
 	}
 	for (int i = 0; i < nfiles; i++) {
 		size_t len = 0;
-		char *text = read_whole(files[i], &len);
+		char *text = read_file(files[i], &len);
 		struct scenario *sc;
 		if (text == NULL) {
 			fprintf(stderr, "%s:1:1: cannot read the file\n", files[i]);

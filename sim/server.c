@@ -31,22 +31,6 @@
 #include "tls.h"
 #include "util.h"
 
-static int make_dirs(const char *path)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return (mkdir(buf, 0755) < 0 && errno != EEXIST) ? -1 : 0;
-}
-
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
@@ -273,21 +257,16 @@ struct scenario *server_load_scenario(struct server *srv, const char *file, cons
 
 static int load_scenario_file(struct server *srv, const char *file, char *err, size_t errlen)
 {
-	char *text = NULL, *errors = NULL;
+	char *errors = NULL;
 	size_t len = 0;
 	struct scenario *sc;
-	FILE *f = fopen(file, "rb");
+	char *text = read_file(file, &len);
 
-	if (f == NULL) {
+	if (text == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
 		return -1;
 	}
-	if (fseek(f, 0, SEEK_END) == 0 && (len = (size_t)ftell(f)) > 0 &&
-	    fseek(f, 0, SEEK_SET) == 0)
-		text = malloc(len + 1);
-	len = text ? fread(text, 1, len, f) : 0;
-	fclose(f);
-	sc = text ? server_load_scenario(srv, file, text, len, &errors) : NULL;
+	sc = server_load_scenario(srv, file, text, len, &errors);
 	free(text);
 	if (sc == NULL) {
 		snprintf(err, errlen, "the scenario is refused:\n%s", errors ? errors : file);

@@ -1,13 +1,16 @@
 /*
- * util.c - number and address parsing, bound-port lookup.
+ * util.c - number and address parsing, bound-port lookup, whole files,
+ * directories.
  */
 #include "util.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 int parse_ulonglong(const char *s, unsigned long long *out)
 {
@@ -59,4 +62,40 @@ int bound_port(evutil_socket_t fd)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	long size;
+	int saved;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (text = malloc((size_t)size + 1)) != NULL) {
+		*len = fread(text, 1, (size_t)size, f);
+		text[*len] = '\0';
+	}
+	saved = errno;
+	fclose(f);
+	errno = saved;
+	return text;
+}
+
+int make_dirs(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return (mkdir(buf, 0755) < 0 && errno != EEXIST) ? -1 : 0;
 }
