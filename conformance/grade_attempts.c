@@ -33,6 +33,8 @@
 
 #include "grade_attempts.h"
 
+#include "clock.h"
+
 #define EXCERPT_LINES 60
 #define QUEUE_LEN     16
 
@@ -50,28 +52,6 @@ struct scan {
 	int in_data, data_sent, auth_cont, tls;
 	const char *multi; /* first line of a multi-line reply */
 };
-
-static long days_from_civil(long y, long m, long d)
-{
-	long era, yoe, doy;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-/* "2026-11-25T10:59:55.812Z" as Unix seconds (UTC); NAN when unreadable. */
-static double iso_time(const char *s)
-{
-	int y, mo, d, h, mi;
-	double sec;
-
-	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6)
-		return NAN;
-	return (double)days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 + mi * 60.0 + sec;
-}
 
 /* ---- SMTP attempts from transcripts ---- */
 
@@ -279,11 +259,11 @@ static int scan_transcript(struct found *f, const json_t *tr)
 	size_t i;
 
 	queue_push(&s, "greeting");
-	attempt_begin(&a, iso_time(str_of(tr, "opened")) - f->origin, conn, 0, lines, 0);
+	attempt_begin(&a, clock_parse(str_of(tr, "opened")) - f->origin, conn, 0, lines, 0);
 	json_array_foreach(lines, i, l)
 	{
 		const char *dir = str_of(l, "dir"), *text = str_of(l, "line");
-		double t = iso_time(str_of(l, "time")) - f->origin;
+		double t = clock_parse(str_of(l, "time")) - f->origin;
 
 		if (dir == NULL || text == NULL)
 			continue;
@@ -320,7 +300,7 @@ static int scan_events(struct found *f, const json_t *events)
 
 		if (stage == NULL || strcmp(stage, "https") != 0)
 			continue;
-		attempt_begin(&a, iso_time(str_of(e, "time")) - f->origin, 0, 1, NULL, 0);
+		attempt_begin(&a, clock_parse(str_of(e, "time")) - f->origin, 0, 1, NULL, 0);
 		a.commands = 1, a.code = code, a.stage = "https";
 		a.text = str_of(e, "reply") ? str_of(e, "reply") : "";
 		a.accepted = code >= 200 && code < 300;
@@ -360,12 +340,12 @@ double attempts_origin(const json_t *ev)
 	origin = INFINITY;
 	json_array_foreach(json_object_get(edsim, "transcripts"), i, x)
 	{
-		if (!isnan(t = iso_time(str_of(x, "opened"))) && t < origin)
+		if (!isnan(t = clock_parse(str_of(x, "opened"))) && t < origin)
 			origin = t;
 	}
 	json_array_foreach(json_object_get(edsim, "events"), i, x)
 	{
-		if (!isnan(t = iso_time(str_of(x, "time"))) && t < origin)
+		if (!isnan(t = clock_parse(str_of(x, "time"))) && t < origin)
 			origin = t;
 	}
 	return isinf(origin) ? 0 : origin;
@@ -484,7 +464,7 @@ static void excerpt_attempt(const struct attempt *a, double origin, size_t per, 
 			continue;
 		json_array_append_new(out, json_pack("{s:I, s:f, s:s, s:o}", "connection",
 		                                     (json_int_t)a->connection, "t",
-		                                     ms(iso_time(str_of(l, "time")) - origin),
+		                                     ms(clock_parse(str_of(l, "time")) - origin),
 		                                     "dir", dir, "line", masked(dir, text)));
 	}
 }

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <spawn.h>
@@ -22,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "events.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -69,34 +72,11 @@ struct ctx {
 	int timed_out, exit_code, signal;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-static int make_dirs(const char *path)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p != '\0'; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 static int write_text(const char *path, const char *text)
@@ -164,7 +144,7 @@ static int wait_until(pid_t pid, double deadline, int *status)
 		pid_t r = waitpid(pid, status, WNOHANG);
 		if (r == pid || (r < 0 && errno != EINTR))
 			return 0;
-		if (now() >= deadline) {
+		if (clock_wall() >= deadline) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, status, 0);
 			return 1;
@@ -238,7 +218,7 @@ static void stop_edsim(struct ctx *x)
 	if (x->edsim <= 0)
 		return;
 	kill(x->edsim, SIGTERM);
-	if (wait_until(x->edsim, now() + 10, &status))
+	if (wait_until(x->edsim, clock_wall() + 10, &status))
 		fprintf(stderr, "edsim-conform: edsim for %s did not stop on SIGTERM\n", x->c->id);
 	x->edsim = 0;
 }
@@ -258,11 +238,8 @@ static void set_ph(struct ctx *x, enum ph_index i, const char *name, const char 
 static int write_message(struct ctx *x)
 {
 	char date[64], text[8192];
-	time_t t = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	clock_format_rfc5322(clock_wall(), date, sizeof date);
 	snprintf(text, sizeof text,
 	         "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: %s\r\n"
 	         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
@@ -498,15 +475,8 @@ static json_t *since_start(json_t *list, const char *time_key, double started)
 
 	json_array_foreach(list, i, item)
 	{
-		const char *t = json_string_value(json_object_get(item, time_key));
-		struct tm tm = {0};
-		double secs = 0, frac = 0;
-		if (t != NULL && strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) != NULL) {
-			const char *dot = strchr(t, '.');
-			secs = (double)timegm(&tm);
-			frac = dot ? atof(dot) : 0;
-		}
-		if (t == NULL || secs + frac >= started - 0.001)
+		double t = clock_parse(json_string_value(json_object_get(item, time_key)));
+		if (isnan(t) || t >= started - 0.001)
 			json_array_append(kept, item);
 	}
 	json_decref(list);
@@ -619,19 +589,19 @@ static void run_mta(struct ctx *x, double deadline)
 		killed = run_shell(x, x->cl->submit, deadline, &status);
 		started = !killed && exited_ok(status);
 	}
-	while (started && now() < deadline && !mta_decided(x))
+	while (started && clock_wall() < deadline && !mta_decided(x))
 		sleep_ms(200);
-	if (started && now() >= deadline)
+	if (started && clock_wall() >= deadline)
 		x->timed_out = 1;
 	else if (started)
 		sleep_ms(1500); /* let a retry or a duplicate show */
 	x->timed_out |= killed;
 	if (!started) { /* start or submit failed: that is the result */
 		note_status(x, status, killed);
-		run_shell(x, x->cl->stop, now() + 20, &status);
+		run_shell(x, x->cl->stop, clock_wall() + 20, &status);
 		return;
 	}
-	killed = run_shell(x, x->cl->stop, now() + 20, &status);
+	killed = run_shell(x, x->cl->stop, clock_wall() + 20, &status);
 	note_status(x, status, killed);
 }
 
@@ -656,7 +626,7 @@ static void run_client(struct ctx *x)
 		break;
 	}
 	sleep_ms(300); /* the last replies reach edsim's records */
-	x->ended = now();
+	x->ended = clock_wall();
 }
 
 static json_t *client_output(const struct ctx *x)
@@ -729,7 +699,7 @@ json_t *run_case(const struct run_opts *o, const struct conform_case *c,
 	}
 	preload(&x);
 	sleep_ms(50); /* the preload's records stay apart from the client's */
-	x.started = now();
+	x.started = clock_wall();
 	run_client(&x);
 	ev = evidence(&x);
 	stop_edsim(&x);

@@ -3,6 +3,7 @@
  */
 #include "clock.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -41,4 +42,17 @@ void clock_format_rfc5322(double t, char *out, unsigned long outlen)
 
 	gmtime_r(&secs, &tm);
 	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+double clock_parse(const char *s)
+{
+	struct tm tm = {0};
+	double sec;
+
+	if (s == NULL || sscanf(s, "%d-%d-%dT%d:%d:%lf", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	                        &tm.tm_hour, &tm.tm_min, &sec) != 6)
+		return NAN;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (double)timegm(&tm) + sec;
 }
