@@ -15,18 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grade.h"
 #include "report.h"
-
-static const char *const verdicts[] = {"SKIPPED", "INFO", "PASS", "WARN", "FAIL"};
 
 int report_rank(const char *verdict, int strict)
 {
-	if (verdict == NULL)
-		return -1;
-	for (int i = 0; i < (int)(sizeof verdicts / sizeof verdicts[0]); i++)
-		if (strcmp(verdict, verdicts[i]) == 0)
-			return (strict && i == 3) ? 4 : i;
-	return -1;
+	int rank = grade_rank(verdict);
+
+	return (strict && rank == 3) ? 4 : rank;
 }
 
 int report_is_failure(const char *verdict, int strict)
@@ -64,7 +60,7 @@ const json_t *report_find_result(const json_t *results, const char *case_id, con
 	return NULL;
 }
 
-static int has_string(const json_t *a, const char *s)
+int report_has_string(const json_t *a, const char *s)
 {
 	size_t i;
 	const json_t *v;
@@ -85,14 +81,14 @@ json_t *report_clients(const json_t *report)
 
 	json_array_foreach(json_object_get(report, "clients"), i, v)
 	{
-		if (json_is_string(v) && !has_string(out, json_string_value(v)))
+		if (json_is_string(v) && !report_has_string(out, json_string_value(v)))
 			json_array_append_new(out, json_string(json_string_value(v)));
 	}
 	json_array_foreach(json_object_get(report, "results"), i, v)
 	{
 		const char *name = report_str(v, "client", NULL);
 
-		if (name && !has_string(out, name))
+		if (name && !report_has_string(out, name))
 			json_array_append_new(out, json_string(name));
 	}
 	return out;

@@ -48,6 +48,8 @@ double report_num(const json_t *obj, const char *key, double dflt);
 const json_t *report_find_result(const json_t *results, const char *case_id, const char *client);
 /* report["clients"], then any other client a result names (new reference). */
 json_t *report_clients(const json_t *report);
+/* True when the array a holds the string s. */
+int report_has_string(const json_t *a, const char *s);
 /* Writes s escaped for XML and HTML: & < > " ' as references, control
  * characters that XML forbids as U+FFFD. attr: also tab, CR and LF as
  * references, so that an attribute value keeps them. */

@@ -32,19 +32,6 @@ static json_t *utc_now(void)
 	return json_string(buf);
 }
 
-static int array_has_string(const json_t *a, const char *s)
-{
-	size_t i;
-	const json_t *v;
-
-	json_array_foreach(a, i, v)
-	{
-		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* The clients given, or when none are, every client named by a result in
  * the order of first appearance. */
 static json_t *clients_of(json_t *clients, const json_t *results)
@@ -60,7 +47,7 @@ static json_t *clients_of(json_t *clients, const json_t *results)
 	{
 		const char *name = report_str(r, "client", NULL);
 
-		if (name && !array_has_string(out, name))
+		if (name && !report_has_string(out, name))
 			json_array_append_new(out, json_string(name));
 	}
 	return out;
