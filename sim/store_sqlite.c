@@ -526,6 +526,7 @@ static json_t *sqlite_suppressions(struct store *st)
 	return list;
 }
 
+/* A JSON array column (recipients, attempts); [] when empty or unreadable. */
 static json_t *json_column(sqlite3_stmt *q, int col)
 {
 	const char *text = (const char *)sqlite3_column_text(q, col);
@@ -565,14 +566,6 @@ static int sqlite_load_pending(struct store *st, store_pending_fn fn, void *arg)
 	return n;
 }
 
-static json_t *recipients_json(sqlite3_stmt *st, int col)
-{
-	const char *text = (const char *)sqlite3_column_text(st, col);
-	json_t *list = text ? json_loads(text, 0, NULL) : NULL;
-
-	return list ? list : json_array();
-}
-
 static json_t *text_or_null(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -598,12 +591,12 @@ static json_t *summary_json(sqlite3_stmt *st, int with_attempts)
 	    "{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:s}", "id", id, "received",
 	    received, "client_ip", text_or_null(st, 2), "connection",
 	    (json_int_t)sqlite3_column_int64(st, 3), "user", text_or_null(st, 4), "from",
-	    text_or_null(st, 5), "to", recipients_json(st, 6), "message_id", text_or_null(st, 7),
+	    text_or_null(st, 5), "to", json_column(st, 6), "message_id", text_or_null(st, 7),
 	    "subject", text_or_null(st, 8), "size", (json_int_t)sqlite3_column_int64(st, 9),
 	    "state", text_or_null(st, 10), "origin",
 	    sqlite3_column_text(st, 11) ? (const char *)sqlite3_column_text(st, 11) : "intake");
 	if (with_attempts)
-		json_object_set_new(o, "attempts", recipients_json(st, 12));
+		json_object_set_new(o, "attempts", json_column(st, 12));
 	return o;
 }
 
