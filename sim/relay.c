@@ -138,23 +138,23 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	make_ready(arg);
 }
 
-static const char *message_state(const struct qmsg *q)
+static const char *message_state(const struct rrcpt *rcpts, size_t n)
 {
 	size_t count[RS_SUPPRESSED + 1] = {0};
 
-	for (size_t i = 0; i < q->nrcpt; i++)
-		count[q->rcpts[i].state]++;
+	for (size_t i = 0; i < n; i++)
+		count[rcpts[i].state]++;
 	if (count[RS_SENDING])
 		return "sending";
 	if (count[RS_DEFERRED])
 		return "deferred";
 	if (count[RS_QUEUED])
 		return "queued";
-	if (count[RS_SUPPRESSED] == q->nrcpt)
+	if (count[RS_SUPPRESSED] == n)
 		return "suppressed";
-	if (count[RS_DELIVERED] + count[RS_SUPPRESSED] == q->nrcpt)
+	if (count[RS_DELIVERED] + count[RS_SUPPRESSED] == n)
 		return "delivered";
-	if (count[RS_BOUNCED] + count[RS_SUPPRESSED] == q->nrcpt)
+	if (count[RS_BOUNCED] + count[RS_SUPPRESSED] == n)
 		return "bounced";
 	return "completed";
 }
@@ -188,21 +188,32 @@ static json_t *rcpt_json(const struct rrcpt *rc)
 }
 
 /* Rewrites the message's delivery record (in the loop's next commit). */
-static void save(struct qmsg *q)
+/* The recipients as the delivery record keeps them (JSON text); *final
+ * says whether every one is final. */
+static char *recipients_text(const struct rrcpt *rcpts, size_t n, int *final)
 {
 	json_t *list = json_array();
-	char *rcpts, *attempts;
-	int final = 1;
+	char *text;
 
-	for (size_t i = 0; i < q->nrcpt; i++) {
-		json_array_append_new(list, rcpt_json(&q->rcpts[i]));
-		final &= rcpt_final(&q->rcpts[i]);
+	*final = 1;
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(list, rcpt_json(&rcpts[i]));
+		*final &= rcpt_final(&rcpts[i]);
 	}
-	rcpts = json_dumps(list, JSON_COMPACT);
-	attempts = json_dumps(q->attempts, JSON_COMPACT);
+	text = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	return text;
+}
+
+static void save(struct qmsg *q)
+{
+	int final;
+	char *rcpts = recipients_text(q->rcpts, q->nrcpt, &final);
+	char *attempts = json_dumps(q->attempts, JSON_COMPACT);
+
 	if (rcpts != NULL && attempts != NULL) {
 		struct store_delivery d = {.seq = q->seq,
-		                           .state = message_state(q),
+		                           .state = message_state(q->rcpts, q->nrcpt),
 		                           .final = final,
 		                           .captured = q->captured,
 		                           .recipients = rcpts,
@@ -211,7 +222,6 @@ static void save(struct qmsg *q)
 	}
 	free(rcpts);
 	free(attempts);
-	json_decref(list);
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -304,19 +314,25 @@ static void record_result(struct qmsg *q, struct rrcpt *rc, const char *destinat
 	}
 }
 
-static void log_attempt(struct qmsg *q, const char *destination, struct rrcpt **rcs, size_t n)
+/* One attempt's record: when, where, each recipient's reply and state. */
+static json_t *attempt_json(double when, const char *destination, struct rrcpt *const *rcs,
+                            size_t n)
 {
 	char stamp[40];
 	json_t *list = json_array();
 
-	clock_format(clock_wall(), stamp, sizeof stamp);
+	clock_format(when, stamp, sizeof stamp);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "address", rcs[i]->address,
 		                                      "reply", rcs[i]->reply ? rcs[i]->reply : "",
 		                                      "state", rstate_names[rcs[i]->state]));
-	json_array_append_new(q->attempts,
-	                      json_pack("{s:s, s:s, s:o}", "time", stamp, "destination",
-	                                destination, "recipients", list));
+	return json_pack("{s:s, s:s, s:o}", "time", stamp, "destination", destination, "recipients",
+	                 list);
+}
+
+static void log_attempt(struct qmsg *q, const char *destination, struct rrcpt **rcs, size_t n)
+{
+	json_array_append_new(q->attempts, attempt_json(clock_wall(), destination, rcs, n));
 }
 
 /* ---- bounce reports ------------------------------------------------------- */
@@ -532,10 +548,11 @@ static void start_attempt(struct qmsg *q)
 	double now_v = server_now(r->srv);
 	size_t n = q->nrcpt ? q->nrcpt : 1, njobs = 0, nrule = 0, ncapture = 0;
 	struct job **jobs = calloc(n, sizeof *jobs);
+	struct dest **dests = calloc(n, sizeof *dests);
 	struct rrcpt **by_rule = calloc(n, sizeof *by_rule),
 	             **captured = calloc(n, sizeof *captured);
 
-	for (size_t i = 0; i < q->nrcpt && jobs && by_rule && captured; i++) {
+	for (size_t i = 0; i < q->nrcpt && jobs && dests && by_rule && captured; i++) {
 		struct rrcpt *rc = &q->rcpts[i];
 		const char *local;
 		struct dest *d;
@@ -559,14 +576,19 @@ static void start_attempt(struct qmsg *q)
 		log_attempt(q, "capture", captured, ncapture);
 	free(by_rule);
 	free(captured);
-	for (size_t k = 0; k < njobs; k++)
+	/* Every job is queued (and counted in q->busy) before any is pumped: a
+	 * destination that fails at once finishes its job right away. The jobs
+	 * may be gone after pumping; their destinations stay. */
+	for (size_t k = 0; k < njobs; k++) {
 		queue_job(jobs[k]);
-	free(jobs);
-	if (njobs > 0) {
-		hop_pump_all(r);
-		return;
+		dests[k] = jobs[k]->d;
 	}
-	settle(q);
+	for (size_t k = 0; k < njobs; k++)
+		hop_pump(dests[k]);
+	free(jobs);
+	free(dests);
+	if (njobs == 0)
+		settle(q);
 }
 
 /* After an attempt: reports, the record, and the next attempt or the end. */
@@ -717,44 +739,45 @@ void relay_free(struct relay *r)
 
 int relay_capture_now(struct relay *r, struct store_message *m)
 {
-	json_t *rcpts = json_array(), *done = json_array();
-	char stamp[40];
-	size_t delivered = 0;
+	struct rrcpt *rcs;
+	struct rrcpt **done;
+	json_t *attempts = json_array();
+	size_t ndone = 0;
+	int final;
 
 	if (r->srv->cfg->relay.mode != RELAY_CAPTURE || m->origin != NULL || m->nrcpt == 0 ||
-	    engine_has_stage(r->srv->engine, STAGE_RELAY)) {
-		json_decref(rcpts);
-		json_decref(done);
+	    engine_has_stage(r->srv->engine, STAGE_RELAY) ||
+	    (rcs = calloc(m->nrcpt, sizeof *rcs)) == NULL) {
+		json_decref(attempts);
 		return 0;
 	}
-	clock_format(m->received, stamp, sizeof stamp);
-	for (size_t i = 0; i < m->nrcpt; i++) {
-		int sup = m->rcpts[i].suppressed;
-		json_array_append_new(
-		    rcpts, sup ? json_pack("{s:s, s:s, s:i}", "address", m->rcpts[i].address,
-		                           "state", "suppressed", "attempts", 0)
-		               : json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "address",
-		                           m->rcpts[i].address, "state", "delivered", "attempts", 1,
-		                           "reply", CAPTURED_REPLY, "destination", "capture",
-		                           "updated", stamp));
-		if (!sup && ++delivered)
-			json_array_append_new(
-			    done, json_pack("{s:s, s:s, s:s}", "address", m->rcpts[i].address,
-			                    "reply", CAPTURED_REPLY, "state", "delivered"));
+	if ((done = calloc(m->nrcpt, sizeof *done)) == NULL) {
+		free(rcs);
+		json_decref(attempts);
+		return 0;
 	}
-	m->captured = delivered > 0;
-	m->delivery_state = strdup(delivered > 0 ? "delivered" : "suppressed");
-	m->delivery_recipients = json_dumps(rcpts, JSON_COMPACT);
-	json_decref(rcpts);
-	rcpts = json_array();
-	if (delivered > 0)
-		json_array_append_new(rcpts,
-		                      json_pack("{s:s, s:s, s:o}", "time", stamp, "destination",
-		                                "capture", "recipients", done));
-	else
-		json_decref(done);
-	m->delivery_attempts = json_dumps(rcpts, JSON_COMPACT);
-	json_decref(rcpts);
+	/* The records borrow the message's addresses and the reply text. */
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		struct rrcpt *rc = &rcs[i];
+		rc->address = m->rcpts[i].address;
+		rc->state = m->rcpts[i].suppressed ? RS_SUPPRESSED : RS_DELIVERED;
+		if (rc->state == RS_SUPPRESSED)
+			continue;
+		rc->attempts = 1;
+		rc->reply = (char *)CAPTURED_REPLY;
+		rc->destination = (char *)"capture";
+		rc->updated = m->received;
+		done[ndone++] = rc;
+	}
+	if (ndone > 0)
+		json_array_append_new(attempts, attempt_json(m->received, "capture", done, ndone));
+	m->captured = ndone > 0;
+	m->delivery_state = strdup(message_state(rcs, m->nrcpt));
+	m->delivery_recipients = recipients_text(rcs, m->nrcpt, &final);
+	m->delivery_attempts = json_dumps(attempts, JSON_COMPACT);
+	json_decref(attempts);
+	free(done);
+	free(rcs);
 	return 1;
 }
 

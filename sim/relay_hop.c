@@ -37,8 +37,6 @@
 
 #define MX_CACHE_SECS 60.0
 
-static void dest_pump(struct dest *d);
-
 /* ---- destinations ---------------------------------------------------------- */
 
 static const char *domain_of(const char *address)
@@ -204,7 +202,7 @@ static void on_client_failed(void *arg, struct smtp_client *c, struct smtp_txn *
 	if (!was_ready) /* never got as far as a transaction: the destination is down */
 		fail_queued(d, why, peer);
 	else if (d->njobs > 0)
-		dest_pump(d);
+		hop_pump(d);
 }
 
 static const struct smtp_client_cb client_cb = {on_client_ready, on_client_done, on_client_failed};
@@ -250,7 +248,7 @@ static void on_resolved(void *arg, int status, const struct mx_target *targets, 
 		memcpy(d->targets, targets, n * sizeof *targets);
 		d->ntargets = n;
 		d->resolved_at = clock_now();
-		dest_pump(d);
+		hop_pump(d);
 		return;
 	}
 	snprintf(why.text, sizeof why.text, "%s%s", permanent ? "550 5.1.2 " : "",
@@ -260,7 +258,7 @@ static void on_resolved(void *arg, int status, const struct mx_target *targets, 
 	fail_queued(d, &why, d->name);
 }
 
-static void dest_pump(struct dest *d)
+void hop_pump(struct dest *d)
 {
 	struct relay *r = d->r;
 	size_t connecting = 0;
@@ -290,13 +288,6 @@ static void dest_pump(struct dest *d)
 			break;
 		connecting++;
 	}
-}
-
-void hop_pump_all(struct relay *r)
-{
-	for (struct dest *d = r->dests; d != NULL; d = d->next)
-		if (d->njobs > 0)
-			dest_pump(d);
 }
 
 /* ---- setup and teardown -------------------------------------------------------- */

@@ -26,8 +26,8 @@ void hop_free(struct relay *r);
 struct dest *hop_dest_for(struct relay *r, const char *address);
 /* Appends a job (j->d set, its transaction filled in) to its destination. */
 void hop_enqueue(struct job *j);
-/* Lets every destination with waiting jobs resolve, connect or send. */
-void hop_pump_all(struct relay *r);
+/* Lets the destination resolve, connect or send its waiting jobs. */
+void hop_pump(struct dest *d);
 /* GET /api/v1/queue: open connections and jobs waiting, all destinations. */
 void hop_count(const struct relay *r, size_t *conns, size_t *jobs);
 
