@@ -21,6 +21,7 @@
 #include "dkim.h"
 
 #include <ctype.h>
+#include <event2/buffer.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -53,14 +54,6 @@ struct dkim {
 	size_t nkeys;
 };
 
-/* A growable, NUL-terminated byte buffer. After an allocation failure it
- * stays failed and ignores further data, so callers check once at the end. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
 /* One header field: p[0..len) without its final CRLF, folds included;
  * name_len bytes before the colon (0 when the line has no colon). */
 struct field {
@@ -75,37 +68,9 @@ struct fields {
 
 /* The DKIM-Signature field being written and the column its last line is at. */
 struct fold {
-	struct buf *b;
+	struct evbuffer *b;
 	size_t col;
 };
-
-/* ---- buffers ---------------------------------------------------------------- */
-
-static void buf_add(struct buf *b, const void *data, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_addc(struct buf *b, char c)
-{
-	buf_add(b, &c, 1);
-}
 
 /* ---- keys ------------------------------------------------------------------- */
 
@@ -294,7 +259,12 @@ static int from_domain(const struct fields *f, char *out, size_t outlen)
 
 /* Relaxed header: lowercase name, unfolded value, WSP runs as one SP, no
  * WSP around the colon or at the end. */
-static void canon_header(struct buf *b, const char *p, size_t len, size_t name_len, int crlf)
+static void add_char(struct evbuffer *b, char c)
+{
+	evbuffer_add(b, &c, 1);
+}
+
+static void canon_header(struct evbuffer *b, const char *p, size_t len, size_t name_len, int crlf)
 {
 	int started = 0, space = 0;
 	size_t name_end = name_len;
@@ -302,8 +272,8 @@ static void canon_header(struct buf *b, const char *p, size_t len, size_t name_l
 	while (name_end > 0 && is_wsp(p[name_end - 1]))
 		name_end--;
 	for (size_t i = 0; i < name_end; i++)
-		buf_addc(b, (char)tolower((unsigned char)p[i]));
-	buf_addc(b, ':');
+		add_char(b, (char)tolower((unsigned char)p[i]));
+	add_char(b, ':');
 	for (size_t i = name_len + 1; i < len; i++) {
 		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') {
 			i++;
@@ -314,13 +284,13 @@ static void canon_header(struct buf *b, const char *p, size_t len, size_t name_l
 			continue;
 		}
 		if (space)
-			buf_addc(b, ' ');
-		buf_addc(b, p[i]);
+			add_char(b, ' ');
+		add_char(b, p[i]);
 		started = 1;
 		space = 0;
 	}
 	if (crlf)
-		buf_add(b, "\r\n", 2);
+		evbuffer_add(b, "\r\n", 2);
 }
 
 static int blank_line(const char *p, size_t n)
@@ -401,17 +371,18 @@ static char *body_hash(const char *body, size_t n)
 	return b64;
 }
 
-static char *sign_rsa_sha256(EVP_PKEY *pkey, const struct buf *in)
+static char *sign_rsa_sha256(EVP_PKEY *pkey, struct evbuffer *in)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t len = evbuffer_get_length(in), siglen = 0;
+	const unsigned char *data = evbuffer_pullup(in, -1);
 	unsigned char *sig = NULL;
-	size_t siglen = 0;
 	char *b64 = NULL;
 
-	if (ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
-	    EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)in->p, in->len) == 1 &&
-	    (sig = malloc(siglen)) != NULL &&
-	    EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)in->p, in->len) == 1)
+	if (ctx != NULL && (data != NULL || len == 0) &&
+	    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
+	    EVP_DigestSign(ctx, NULL, &siglen, data, len) == 1 && (sig = malloc(siglen)) != NULL &&
+	    EVP_DigestSign(ctx, sig, &siglen, data, len) == 1)
 		b64 = base64(sig, siglen);
 	free(sig);
 	EVP_MD_CTX_free(ctx);
@@ -427,13 +398,13 @@ static void fold_add(struct fold *f, const char *sep, const char *tok)
 	size_t n = strlen(tok), s = strlen(sep);
 
 	if (f->col > 1 && f->col + s + n > DKIM_LINE_MAX) {
-		buf_add(f->b, "\r\n\t", 3);
+		evbuffer_add(f->b, "\r\n\t", 3);
 		f->col = 1;
 	} else {
-		buf_add(f->b, sep, s);
+		evbuffer_add(f->b, sep, s);
 		f->col += s;
 	}
-	buf_add(f->b, tok, n);
+	evbuffer_add(f->b, tok, n);
 	f->col += n;
 }
 
@@ -477,7 +448,7 @@ static void write_sig_head(struct fold *f, const struct dkim_key *k, const struc
 	fold_names(f, fs);
 	snprintf(tok, sizeof tok, "bh=%s;", bh);
 	fold_add(f, " ", tok);
-	buf_add(f->b, "\r\n\tb=", 5);
+	evbuffer_add(f->b, "\r\n\tb=", 5);
 	f->col = 3;
 }
 
@@ -490,55 +461,58 @@ static void write_sig_value(struct fold *f, const char *b64)
 		size_t room = DKIM_LINE_MAX > f->col ? DKIM_LINE_MAX - f->col : 0;
 		size_t n = left < room ? left : room;
 		if (n == 0) {
-			buf_add(f->b, "\r\n\t", 3);
+			evbuffer_add(f->b, "\r\n\t", 3);
 			f->col = 1;
 			continue;
 		}
-		buf_add(f->b, b64, n);
+		evbuffer_add(f->b, b64, n);
 		f->col += n;
 		b64 += n;
 		left -= n;
 	}
-	buf_add(f->b, "\r\n", 2);
+	evbuffer_add(f->b, "\r\n", 2);
 }
 
 /* The hash input: signed fields bottom-up per name, then the signature
  * field so far without its CRLF. */
-static void hash_input(struct buf *in, const struct fields *fs, const struct buf *sig)
+static void hash_input(struct evbuffer *in, const struct fields *fs, struct evbuffer *sig)
 {
 	for (size_t i = 0; i < sizeof signed_names / sizeof *signed_names; i++)
 		for (size_t j = fs->n; j-- > 0;)
 			if (field_is(&fs->v[j], signed_names[i]))
 				canon_header(in, fs->v[j].p, fs->v[j].len, fs->v[j].name_len, 1);
-	canon_header(in, sig->p, sig->len, strlen("DKIM-Signature"), 0);
+	canon_header(in, (const char *)evbuffer_pullup(sig, -1), evbuffer_get_length(sig),
+	             strlen("DKIM-Signature"), 0);
 }
 
 static int sign_with(const struct dkim_key *k, const struct fields *fs, const char *raw, size_t len,
-                     size_t body_off, struct buf *out)
+                     size_t body_off, struct evbuffer *out)
 {
 	struct fold f = {out, 0};
-	struct buf in = {0};
+	struct evbuffer *in = evbuffer_new();
 	char *bh = body_hash(raw + body_off, len - body_off), *b = NULL;
+	int rc = -1;
 
-	if (bh != NULL) {
+	if (bh != NULL && in != NULL) {
 		write_sig_head(&f, k, fs, bh);
-		hash_input(&in, fs, out);
-		if (!in.failed && !out->failed && (b = sign_rsa_sha256(k->pkey, &in)) != NULL) {
+		hash_input(in, fs, out);
+		if ((b = sign_rsa_sha256(k->pkey, in)) != NULL) {
 			write_sig_value(&f, b);
-			buf_add(out, raw, len);
+			rc = evbuffer_add(out, raw, len);
 		}
 	}
 	free(bh);
-	free(in.p);
+	if (in != NULL)
+		evbuffer_free(in);
 	free(b);
-	return b != NULL && !out->failed ? 0 : -1;
+	return rc;
 }
 
 int dkim_sign(const struct dkim *d, const char *raw, size_t len, char **signed_raw,
               size_t *signed_len)
 {
 	struct fields fs = {0};
-	struct buf out = {0};
+	struct evbuffer *out = evbuffer_new();
 	const struct dkim_key *k = NULL;
 	char domain[256];
 	size_t body_off;
@@ -549,14 +523,19 @@ int dkim_sign(const struct dkim *d, const char *raw, size_t len, char **signed_r
 	else if ((rc = from_domain(&fs, domain, sizeof domain)) == 1 &&
 	         (k = find_key(d, domain)) == NULL)
 		rc = 0;
-	if (rc == 1 && sign_with(k, &fs, raw, len, body_off, &out) < 0)
+	if (rc == 1 && (out == NULL || sign_with(k, &fs, raw, len, body_off, out) < 0))
 		rc = -1;
 	free(fs.v);
-	if (rc != 1) {
-		free(out.p);
-		return rc;
+	if (rc == 1) {
+		*signed_len = evbuffer_get_length(out);
+		if ((*signed_raw = malloc(*signed_len + 1)) == NULL)
+			rc = -1;
+		else {
+			evbuffer_remove(out, *signed_raw, *signed_len);
+			(*signed_raw)[*signed_len] = '\0';
+		}
 	}
-	*signed_raw = out.p;
-	*signed_len = out.len;
-	return 1;
+	if (out != NULL)
+		evbuffer_free(out);
+	return rc;
 }
