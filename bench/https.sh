@@ -51,6 +51,7 @@ set -u
 set -o pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$BENCH/lib.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 EDSIM=${EDSIM:-$ROOT/edsim}
 WRK=${WRK:-wrk}
@@ -93,17 +94,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() {
-	local i
-	for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" == "$1" ] && unset "PIDS[$i]"; done
-}
 
-now() { date +%s.%N; }
-calc() { python3 -c "print($*)"; }
-cpu_ms() {
-	python3 -c 'import os,sys; f=open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")",1)[1].split(); print(round((int(f[11])+int(f[12]))*1000/os.sysconf("SC_CLK_TCK")))' "$1" 2>/dev/null
-}
-status_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status" 2>/dev/null; }
 
 CONFIG=$TMP/bench-https.yaml
 cat >"$CONFIG" <<'EOF'

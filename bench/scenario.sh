@@ -52,6 +52,7 @@ set -u
 set -o pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$BENCH/lib.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 EDSIM=${EDSIM:-$ROOT/edsim}
 MSGS=${MSGS:-20000}
@@ -86,17 +87,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() {
-	local i
-	for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" == "$1" ] && unset "PIDS[$i]"; done
-}
 
-now() { date +%s.%N; }
-calc() { python3 -c "print($*)"; }
-cpu_ms() {
-	python3 -c 'import os,sys; f=open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")",1)[1].split(); print(round((int(f[11])+int(f[12]))*1000/os.sysconf("SC_CLK_TCK")))' "$1" 2>/dev/null
-}
-status_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status" 2>/dev/null; }
 
 # scenario_state CONTROL_PORT: prints "active=<0|1> rules=<n>" from
 # GET /api/v1/scenario.
@@ -202,23 +193,6 @@ n=$(grep -c "^rules:" "$SCENARIO"); r=$(grep -c "^  - when:" "$SCENARIO")
 [ "$n" == 1 ] && [ "$r" == "$NRULES" ] || die "the scenario has $r rules, not $NRULES"
 log "$check_out"
 
-# run_source MODE PORT TAG: runs smtp-source, sets ELAPSED, SRC_RC, SRC_ERRLINES.
-run_source() {
-	local mode=$1 port=$2 tag=$3 flags=() t0 t1
-	[ "$mode" == reuse ] && flags=(-d)
-	t0=$(now)
-	timeout "$RUN_TIMEOUT" "$SMTP_SOURCE" -s "$SESSIONS" -m "$MSGS" -l 2048 \
-		-f bench@example.com -t sink@example.net "${flags[@]}" "127.0.0.1:$port" \
-		>"$TMP/$tag.source.out" 2>"$TMP/$tag.source.err"
-	SRC_RC=$?
-	t1=$(now)
-	ELAPSED=$(calc "$t1 - $t0")
-	SRC_ERRLINES=$(wc -l <"$TMP/$tag.source.err")
-	if [ "$SRC_RC" != 0 ] || [ "$SRC_ERRLINES" != 0 ]; then
-		log "$tag: smtp-source exit $SRC_RC, $SRC_ERRLINES stderr line(s):"
-		head -5 "$TMP/$tag.source.err" >&2
-	fi
-}
 
 # run_edsim MODE TAG STORE(file|memory) SCN(none|scn|empty): one edsim run.
 run_edsim() {

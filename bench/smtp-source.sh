@@ -35,6 +35,7 @@ set -u
 set -o pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$BENCH/lib.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 EDSIM=${EDSIM:-$ROOT/edsim}
 MSGS=${MSGS:-20000}
@@ -68,37 +69,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() {
-	local i
-	for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" == "$1" ] && unset "PIDS[$i]"; done
-}
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-# wait_port PORT TIMEOUT_S: returns 0 once 127.0.0.1:PORT accepts a connection.
-wait_port() {
-	python3 - "$1" "$2" <<'EOF'
-import socket, sys, time
-port, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
-while time.monotonic() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.01)
-sys.exit(1)
-EOF
-}
 
-now() { date +%s.%N; }
-calc() { python3 -c "print($*)"; }
-# cpu_ms PID: user+system CPU time of the process (all threads) in ms.
-cpu_ms() {
-	python3 -c 'import os,sys; f=open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")",1)[1].split(); print(round((int(f[11])+int(f[12]))*1000/os.sysconf("SC_CLK_TCK")))' "$1" 2>/dev/null
-}
-status_kb() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status" 2>/dev/null; }
 
 CONFIG=$TMP/bench.yaml
 cat >"$CONFIG" <<'EOF'
@@ -203,23 +176,6 @@ EOF
 }
 
 # ---- throughput runs -----------------------------------------------------------
-# run_source MODE PORT TAG: runs smtp-source, sets ELAPSED, SRC_RC, SRC_ERRLINES.
-run_source() {
-	local mode=$1 port=$2 tag=$3 flags=() t0 t1
-	[ "$mode" == reuse ] && flags=(-d)
-	t0=$(now)
-	timeout "$RUN_TIMEOUT" "$SMTP_SOURCE" -s "$SESSIONS" -m "$MSGS" -l 2048 \
-		-f bench@example.com -t sink@example.net "${flags[@]}" "127.0.0.1:$port" \
-		>"$TMP/$tag.source.out" 2>"$TMP/$tag.source.err"
-	SRC_RC=$?
-	t1=$(now)
-	ELAPSED=$(calc "$t1 - $t0")
-	SRC_ERRLINES=$(wc -l <"$TMP/$tag.source.err")
-	if [ "$SRC_RC" != 0 ] || [ "$SRC_ERRLINES" != 0 ]; then
-		log "$tag: smtp-source exit $SRC_RC, $SRC_ERRLINES stderr line(s):"
-		head -5 "$TMP/$tag.source.err" >&2
-	fi
-}
 
 # run_sink MODE TAG: one smtp-sink baseline run. Sets RATE.
 run_sink() {
