@@ -646,8 +646,10 @@ static void record_forced(struct https_api *api, struct evhttp_request *req, con
 
 	engine_rule_label(api->srv->engine, r, label, sizeof label);
 	record_rule(api, peer_of(req), NULL,
-	            status == 0 ? "dropped" : status < 400 ? "accepted" : "rejected", status, text,
-	            NULL, label);
+	            status == 0    ? "dropped"
+	            : status < 400 ? "accepted"
+	                           : "rejected",
+	            status, text, NULL, label);
 }
 
 static void send_forced(struct https_api *api, struct evhttp_request *req, const char *request_id,
@@ -674,8 +676,8 @@ static void send_forced(struct https_api *api, struct evhttp_request *req, const
 		          json_pack("{s:s, s:s}", "code", r->act.https_code, "message",
 		                    r->act.https_message));
 	}
-	record_forced(api, req, r, r->act.reply_entry ? r->act.reply_entry->status
-	                                               : r->act.https_status,
+	record_forced(api, req, r,
+	              r->act.reply_entry ? r->act.reply_entry->status : r->act.https_status,
 	              r->act.reply_entry ? r->act.reply_entry->error_code : r->act.https_code);
 }
 

@@ -90,9 +90,9 @@ struct scenario_expect {
 	unsigned long long attempts_min, attempts_max;
 	double min_gap;
 	char *backoff;
-	int gives_up;       /* -1 unset */
-	int report_failure; /* -1 unset */
-	int report_code;    /* 0 unset */
+	int gives_up;               /* -1 unset */
+	int report_failure;         /* -1 unset */
+	int report_code;            /* 0 unset */
 	unsigned long long preload; /* messages a conformance run sends first (a quota to use up) */
 };
 
