@@ -15,7 +15,7 @@ RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libyaml-dev libjansson-
              libcurl4-openssl-dev libc-ares-dev
 TEST_DEPS := $(RUN_DEPS) libcunit1-dev expect tcl-expect swaks postfix curl openssl sqlite3 procps python3 \
              python3-dkim dnsmasq-base libxml2-utils chromium \
-             python3-jsonschema
+             python3-jsonschema msmtp
 
 SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
 CONF_SRC := $(filter-out conformance/runner_main.c,$(wildcard conformance/*.c))

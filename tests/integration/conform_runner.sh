@@ -152,8 +152,8 @@ check "oci-sdk passes 429-twice; nodemailer passes auth-invalid, fails server-er
 check "the HTML matrix has a column per client" 3 \
 	"$(grep -o '<th[^>]*>\(postfix\|nodemailer\|oci-sdk\)</th>' "$T/matrix/report.html" | sort -u | wc -l)"
 
-# Python's smtplib and curl's command line on a success case and a refusal.
-conform --client smtplib --client curl --suite "$SUITE" --case oci.relay.hard-bounce --case oci.smtp.auth-invalid \
+# Python's smtplib, curl's command line and msmtp on a success case and a refusal.
+conform --client smtplib --client curl --client msmtp --suite "$SUITE" --case oci.relay.hard-bounce --case oci.smtp.auth-invalid \
 	--out "$T/small" --jobs 4 >"$T/small.out" 2>&1
 sm=$(python3 - "$T/small/report.json" <<'P'
 import json, sys
@@ -161,11 +161,12 @@ rep = json.load(open(sys.argv[1]))
 v = {(r["client"], r["case"]): r for r in rep["results"]}
 rep_check = lambda c, k: [x["verdict"] for x in v[(c, k)]["checks"] if x["id"] == "report"]
 print(v[("smtplib", "oci.relay.hard-bounce")]["verdict"], v[("curl", "oci.relay.hard-bounce")]["verdict"],
-      rep_check("smtplib", "oci.smtp.auth-invalid"), v[("curl", "oci.smtp.auth-invalid")]["verdict"] != "SKIPPED")
+      rep_check("smtplib", "oci.smtp.auth-invalid"), v[("curl", "oci.smtp.auth-invalid")]["verdict"] != "SKIPPED",
+      v[("msmtp", "oci.relay.hard-bounce")]["verdict"], v[("msmtp", "oci.smtp.auth-invalid")]["verdict"])
 P
 )
-check "smtplib and curl deliver the relay case; smtplib reports the 535; curl takes part" \
-	"PASS PASS ['PASS'] True" "$sm"
+check "smtplib, curl and msmtp deliver the relay case; smtplib reports the 535; curl takes part; msmtp gives up on the 535" \
+	"PASS PASS ['PASS'] True PASS PASS" "$sm"
 
 # A bad client definition names its file, line and column.
 mkdir -p "$T/defs"
