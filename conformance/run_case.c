@@ -372,102 +372,7 @@ static void note_status(struct ctx *x, int status, int killed)
 	x->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
 
-/* ---- preload: messages of the runner's own before the client's ------------- */
-
-struct upload {
-	const char *data;
-	size_t len, off;
-};
-
-static size_t from_upload(char *buf, size_t size, size_t n, void *arg)
-{
-	struct upload *u = arg;
-	size_t take = size * n < u->len - u->off ? size * n : u->len - u->off;
-
-	memcpy(buf, u->data + u->off, take);
-	u->off += take;
-	return take;
-}
-
-static size_t discard(char *data, size_t size, size_t n, void *arg)
-{
-	(void)data;
-	(void)arg;
-	return size * n;
-}
-
-static void common_tls(CURL *h, const struct ctx *x)
-{
-	curl_easy_setopt(h, CURLOPT_CAINFO, x->ph[PH_CA].value);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-}
-
-static void preload_smtp(const struct ctx *x, CURL *h, int n, struct curl_slist **rcpt)
-{
-	char url[128], text[512];
-	struct upload u = {text, 0, 0};
-
-	snprintf(url, sizeof url, "smtp://127.0.0.1:%d", x->smtp);
-	u.len = (size_t)snprintf(text, sizeof text,
-	                         "From: <%s>\r\nTo: <%s>\r\nSubject: edsim-conform preload %d\r\n"
-	                         "Message-ID: <preload.%d@conform.edsim>\r\n\r\npreload\r\n",
-	                         x->ph[PH_FROM].value, RECIPIENT, n, n);
-	*rcpt = curl_slist_append(NULL, RECIPIENT);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-	curl_easy_setopt(h, CURLOPT_USERNAME, x->ph[PH_USER].value);
-	curl_easy_setopt(h, CURLOPT_PASSWORD, x->ph[PH_PASSWORD].value);
-	curl_easy_setopt(h, CURLOPT_MAIL_FROM, x->ph[PH_FROM].value);
-	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, *rcpt);
-	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, from_upload);
-	curl_easy_setopt(h, CURLOPT_READDATA, &u);
-	curl_easy_perform(h);
-}
-
-static void preload_https(const struct ctx *x, CURL *h, int n, struct curl_slist **headers)
-{
-	char url[1200], body[2600];
-
-	snprintf(url, sizeof url, "%s/20220926/actions/submitEmail", x->ph[PH_HTTPS_URL].value);
-	snprintf(body, sizeof body,
-	         "{\"sender\":{\"senderAddress\":{\"email\":\"%s\"},"
-	         "\"compartmentId\":\"ocid1.compartment.oc1..conform\"},"
-	         "\"recipients\":{\"to\":[{\"email\":\"%s\"}]},"
-	         "\"subject\":\"edsim-conform preload %d\",\"bodyText\":\"preload\"}",
-	         x->ph[PH_FROM].value, RECIPIENT, n);
-	*headers = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *headers);
-	curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_perform(h);
-}
-
-/* expect.preload: the runner's own messages, as the case's user, so that
- * the client's message meets, say, an exhausted quota. */
-static void preload(const struct ctx *x)
-{
-	json_int_t n =
-	    json_integer_value(json_object_get(json_object_get(x->c->info, "expect"), "preload"));
-
-	for (int i = 1; i <= n; i++) {
-		CURL *h = curl_easy_init();
-		struct curl_slist *list = NULL;
-		if (h == NULL)
-			return;
-		common_tls(h, x);
-		if (x->c->https)
-			preload_https(x, h, i, &list);
-		else
-			preload_smtp(x, h, i, &list);
-		curl_slist_free_all(list);
-		curl_easy_cleanup(h);
-	}
-}
-
-/* Records from before the client started (the preload) are not its. */
+/* Records from before the client started are not its. */
 static json_t *since_start(json_t *list, const char *time_key, double started)
 {
 	json_t *kept = json_array(), *item;
@@ -697,8 +602,6 @@ json_t *run_case(const struct run_opts *o, const struct conform_case *c,
 		stop_edsim(&x);
 		return NULL;
 	}
-	preload(&x);
-	sleep_ms(50); /* the preload's records stay apart from the client's */
 	x.started = clock_wall();
 	run_client(&x);
 	ev = evidence(&x);

@@ -416,6 +416,7 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email"));
 	ctx.nrecipients = oci_submit_recipients(body, &rcpts);
 	ctx.recipients = rcpts;
+	ctx.user = user;
 	h = https_hook(api, req, request_id, resumed, &ctx);
 	free(rcpts);
 	if (h == 1) {
@@ -523,6 +524,7 @@ static void submit_raw(struct https_api *api, struct evhttp_request *req, const 
 	ctx.recipients = rcpts;
 	if (ctx.nrecipients > OCI_MAX_RECIPIENTS + 1)
 		ctx.nrecipients = OCI_MAX_RECIPIENTS + 1;
+	ctx.user = user;
 	if ((h = https_hook(api, req, request_id, resumed, &ctx)) == 1)
 		return;
 	if ((problem = raw_envelope_problem(req, list, &n, &err)) != NULL) {
@@ -719,6 +721,9 @@ static int https_hook(struct https_api *api, struct evhttp_request *req, const c
 	}
 	if (r->act.set_text != NULL)
 		server_apply_set(api->srv, r->act.set_text);
+	if (r->act.use_quota > 0)
+		policy_quota_charge(api->srv->policy, ctx->user, r->act.use_quota,
+		                    server_now(api->srv));
 	if (r->act.drop) {
 		record_forced(api, req, r, 0, NULL);
 		drop_request(req);

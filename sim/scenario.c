@@ -389,6 +389,13 @@ static int load_downstream(struct ydoc *d, yaml_node_t *n, struct rule_do *a)
 	return 0;
 }
 
+/* Stages at which the user whose quotas count is known. */
+static int quota_stage(enum scenario_stage st)
+{
+	return st == STAGE_MAIL || st == STAGE_RCPT || st == STAGE_DATA || st == STAGE_DATA_BODY ||
+	       st == STAGE_DATA_END || st == STAGE_SUBMIT || st == STAGE_SUBMIT_RAW;
+}
+
 static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do *a,
                          enum scenario_stage st)
 {
@@ -401,10 +408,11 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 	if (st != STAGE_COUNT && check_protocol(d, act, a, st) < 0)
 		rc = -1;
 	if (!has_reply && !a->drop && !a->close && !a->accept && !a->discard && !a->suppress &&
-	    a->delay == 0 && a->set_text == NULL && !a->tls_fail && a->trickle == 0)
+	    a->delay == 0 && a->set_text == NULL && !a->tls_fail && a->trickle == 0 &&
+	    a->use_quota == 0)
 		rc = ydoc_error(d, act,
 		                "do: expected at least one action (reply, close, drop, delay, "
-		                "accept, discard, suppress, set or tls-fail)");
+		                "accept, discard, suppress, set, use_quota or tls-fail)");
 	if (a->drop && (has_reply || a->close))
 		rc = ydoc_error(
 		    d, act, "do: drop closes without a reply; it cannot go with reply or close");
@@ -425,6 +433,10 @@ static int check_actions(struct ydoc *d, yaml_node_t *act, const struct rule_do 
 		                "do.discard: only at stage data-end");
 	if (a->suppress && st != STAGE_RCPT)
 		rc = ydoc_error(d, ydoc_get(d, act, "suppress"), "do.suppress: only at stage rcpt");
+	if (a->use_quota && !quota_stage(st))
+		rc = ydoc_error(d, ydoc_get(d, act, "use_quota"),
+		                "do.use_quota: only at stages mail, rcpt, data, data-body, "
+		                "data-end, submit and submit-raw (where the user is known)");
 	if (a->accept && has_reply)
 		rc = ydoc_error(
 		    d, ydoc_get(d, act, "accept"),
@@ -436,8 +448,9 @@ static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
                    const struct source *src, enum scenario_stage st, struct rule_do *a)
 {
 	static const char *const keys[] = {
-	    "reply",    "delay", "close",  "drop", "accept",  "discard", "suppress",   "trickle",
-	    "tls-fail", "set",   "status", "code", "message", "headers", "downstream", NULL};
+	    "reply",    "delay",   "close",      "drop",      "accept", "discard",
+	    "suppress", "trickle", "tls-fail",   "set",       "status", "code",
+	    "message",  "headers", "downstream", "use_quota", NULL};
 	yaml_node_t *n;
 	int rc = 0;
 
@@ -473,6 +486,11 @@ static int load_do(struct ydoc *d, yaml_node_t *act, const struct catalog *cat,
 	                 &a->header_values, &a->nheaders);
 	if ((n = ydoc_get(d, act, "set")) != NULL)
 		rc |= load_settings(d, n, src, "do.set", &a->set_text);
+	if ((n = ydoc_get(d, act, "use_quota")) != NULL &&
+	    (ydoc_uint(d, n, "do.use_quota", &a->use_quota) < 0 ||
+	     (a->use_quota == 0 &&
+	      ydoc_error(d, n, "do.use_quota: expected a number of messages, at least 1"))))
+		rc = -1;
 	if ((n = ydoc_get(d, act, "downstream")) != NULL)
 		rc |= load_downstream(d, n, a);
 	if (rc == 0)
@@ -519,7 +537,7 @@ static int load_rules(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 static int load_expect(struct ydoc *d, yaml_node_t *n, struct scenario_expect *e)
 {
 	static const char *const keys[] = {"outcome",  "attempts", "min_gap", "backoff",
-	                                   "gives_up", "report",   "preload", NULL};
+	                                   "gives_up", "report",   NULL};
 	static const char *const range_keys[] = {"min", "max", NULL};
 	static const char *const report_keys[] = {"failure", "code", NULL};
 	static const char *const backoffs[] = {"growing", "constant", "any", NULL};
@@ -556,8 +574,6 @@ static int load_expect(struct ydoc *d, yaml_node_t *n, struct scenario_expect *e
 		rc |= ydoc_error(d, v, "expect.backoff: expected growing, constant or any");
 	if ((v = ydoc_get(d, n, "gives_up")) != NULL)
 		rc |= ydoc_bool(d, v, "expect.gives_up", &e->gives_up);
-	if ((v = ydoc_get(d, n, "preload")) != NULL)
-		rc |= ydoc_uint(d, v, "expect.preload", &e->preload);
 	if ((v = ydoc_get(d, n, "report")) != NULL && ydoc_expect_map(d, v, "expect.report") == 0) {
 		rc |= ydoc_check_keys(d, v, report_keys);
 		if ((w = ydoc_get(d, v, "failure")) != NULL)

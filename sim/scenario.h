@@ -73,10 +73,11 @@ struct rule_do {
 	char *https_code, *https_message;
 	char **header_names, **header_values; /* HTTPS: extra response headers */
 	size_t nheaders;
-	int tls_fail;               /* abort the TLS handshake (starttls, connect) */
-	char *downstream;           /* relay: the next hop's reply ("550 5.1.1 ...") ... */
-	int downstream_drop;        /* ... or the next hop drops the connection */
-	unsigned long long trickle; /* send the reply at this many bytes a second */
+	int tls_fail;                 /* abort the TLS handshake (starttls, connect) */
+	char *downstream;             /* relay: the next hop's reply ("550 5.1.1 ...") ... */
+	int downstream_drop;          /* ... or the next hop drops the connection */
+	unsigned long long trickle;   /* send the reply at this many bytes a second */
+	unsigned long long use_quota; /* count this many messages against the user's quotas */
 };
 
 struct rule {
@@ -90,10 +91,9 @@ struct scenario_expect {
 	unsigned long long attempts_min, attempts_max;
 	double min_gap;
 	char *backoff;
-	int gives_up;               /* -1 unset */
-	int report_failure;         /* -1 unset */
-	int report_code;            /* 0 unset */
-	unsigned long long preload; /* messages a conformance run sends first (a quota to use up) */
+	int gives_up;       /* -1 unset */
+	int report_failure; /* -1 unset */
+	int report_code;    /* 0 unset */
 };
 
 struct scenario {

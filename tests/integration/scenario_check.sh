@@ -439,7 +439,23 @@ rules:
       close: false
 Y
 expect_errors "no action" no-action.yaml \
-	"no-action.yaml:7:7: do: expected at least one action (reply, close, drop, delay, accept, discard, suppress, set or tls-fail)"
+	"no-action.yaml:7:7: do: expected at least one action (reply, close, drop, delay, accept, discard, suppress, set, use_quota or tls-fail)"
+
+scen quota-at-ehlo.yaml <<'Y'
+edsim: 1
+name: t
+rules:
+  - when: { stage: ehlo }
+    do: { use_quota: 2 }
+  - when: { stage: mail }
+    do: { use_quota: 0 }
+  - when: { stage: relay }
+    do: { downstream: "250 ok", use_quota: 1 }
+Y
+expect_errors "use_quota: where the user is known, at least 1, not at relay" quota-at-ehlo.yaml \
+	"quota-at-ehlo.yaml:5:22: do.use_quota: only at stages mail, rcpt, data, data-body, data-end, submit and submit-raw (where the user is known)" \
+	"quota-at-ehlo.yaml:7:22: do.use_quota: expected a number of messages, at least 1" \
+	"quota-at-ehlo.yaml:9:9: do: at stage relay, downstream is the only action"
 
 scen bad-delay.yaml <<'Y'
 edsim: 1
@@ -463,7 +479,7 @@ rules:
       replay: oci.smtp.server-error
 Y
 expect_errors "unknown do key" unknown-do-key.yaml \
-	"unknown-do-key.yaml:7:7: unknown key 'replay': expected one of reply, delay, close, drop, accept, discard, suppress, trickle, tls-fail, set, status, code, message, headers, downstream"
+	"unknown-do-key.yaml:7:7: unknown key 'replay': expected one of reply, delay, close, drop, accept, discard, suppress, trickle, tls-fail, set, status, code, message, headers, downstream, use_quota"
 
 scen bad-flag.yaml <<'Y'
 edsim: 1

@@ -686,3 +686,36 @@ check_contains "delay 700ms alone at data-end: then the native 250" "250 2.0.0 O
 check_time "delay alone at data-end: the reply took >= 0.7 s" "${r[10]:-}" 0.7 4
 check "delay at data-end: only the natively accepted message is stored" 1 "$(count_messages subject=delayed-end 2>/dev/null)"
 edsim_stop delayend
+
+# ==== 8. use_quota: the quota is used up when the client reaches the stage ================
+sc=$(scenario usequota.yaml <<'Y'
+edsim: 1
+name: usequota
+settings:
+  limits: {per_minute: 2}
+rules:
+  - when: {stage: mail, times: 1}
+    do: {use_quota: 2}
+  - when: {stage: submit, times: 1}
+    do: {use_quota: 2}
+Y
+)
+edsim_start usequota --config "$NOAUTH" --scenario "$sc" || exit 1
+HTTPS_PORT=$(ready_field "$T/usequota/state/edsim.ready" https)
+mapfile -t r < <(python3 "$TIMED" "$SMTP_PORT" 127.0.0.1 "EHLO client.test" "MAIL FROM:<a@example.com>" QUIT)
+check "use_quota 2 at the first MAIL: that MAIL meets the native 455" \
+	"455 Maximum messages sent per minute reached : limit is 2" "$(reply_of "${r[2]:-}")"
+check "use_quota: the event is the native refusal, with the rule that used the quota" \
+	"refused mail 455" "$(event_with code 455 | cut -d' ' -f1-3)"
+api POST /api/v1/reset >/dev/null
+mapfile -t r < <(python3 "$TIMED" "$SMTP_PORT" 127.0.0.1 "EHLO client.test" "MAIL FROM:<a@example.com>" QUIT)
+check "use_quota: a reset restarts the rule's times and forgets the usage; MAIL meets the 455 again" \
+	"455 Maximum messages sent per minute reached : limit is 2" "$(reply_of "${r[2]:-}")"
+api POST /api/v1/reset >/dev/null
+body='{"sender":{"senderAddress":{"email":"a@example.com"},"compartmentId":"ocid1.compartment.oc1..x"},"recipients":{"to":[{"email":"b@example.net"}]},"subject":"q","bodyText":"q"}'
+out=$(curl -s --cacert "$CA" -H 'Content-Type: application/json' -d "$body" \
+	"https://127.0.0.1:$HTTPS_PORT/20220926/actions/submitEmail")
+check "use_quota 2 at the first submitEmail: 400 LimitExceeded" \
+	"LimitExceeded Maximum messages sent per minute reached : limit is 2" \
+	"$(json "d['code'] + ' ' + d['message']" <<<"$out")"
+edsim_stop usequota
