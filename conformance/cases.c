@@ -93,17 +93,27 @@ static double retry_after(const struct scenario *sc)
 	return 0;
 }
 
+/* A catalog row for the grader: its reply as shown, and the code (SMTP
+ * reply code or HTTP status) with the text template an answer of this row
+ * carries in edsim's records (SMTP: the whole reply line; HTTPS: the error
+ * code, which is what an HTTPS event's reply holds), by which the grader
+ * recognises the row. */
 static json_t *row_json(const struct cat_entry *e)
 {
-	char reply[600];
+	char reply[600], tmpl[600];
+	int smtp = e->protocol == CAT_SMTP;
 
-	if (e->protocol == CAT_SMTP)
+	if (smtp) {
 		snprintf(reply, sizeof reply, "%d%s%s %s", e->code, e->enhanced ? " " : "",
 		         e->enhanced ? e->enhanced : "", e->text ? e->text : "");
-	else
+		snprintf(tmpl, sizeof tmpl, "%s", reply);
+	} else {
 		snprintf(reply, sizeof reply, "%d %s: %s", e->status,
 		         e->error_code ? e->error_code : "", e->message ? e->message : "");
-	return json_pack("{s:s, s:s, s:b, s:s?, s:s?}", "id", e->id, "reply", reply, "transient",
+		snprintf(tmpl, sizeof tmpl, "%s", e->error_code ? e->error_code : "");
+	}
+	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:s?, s:s?}", "id", e->id, "reply", reply,
+	                 "code", smtp ? e->code : e->status, "template", tmpl, "transient",
 	                 e->kind != NULL && strcmp(e->kind, "transient") == 0, "remedy", e->remedy,
 	                 "client_should", e->client_should);
 }
@@ -121,7 +131,6 @@ static json_t *expect_json(const struct scenario_expect *x)
 	json_object_set_new(o, "backoff", x->backoff ? json_string(x->backoff) : json_null());
 	json_object_set_new(o, "gives_up",
 	                    x->gives_up < 0 ? json_null() : json_boolean(x->gives_up));
-	json_object_set_new(o, "preload", json_integer((json_int_t)x->preload));
 	json_object_set_new(
 	    o, "report",
 	    json_pack("{s:o, s:i}", "failure",
@@ -179,9 +188,10 @@ static void fill_case(struct conform_case *c, const struct scenario *sc, const c
 		if (e != NULL)
 			json_array_append_new(rows, row_json(e));
 	}
-	c->info = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:f}", "id", c->id, "title",
+	c->info = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:f}", "id", c->id, "title",
 	                    c->title, "file", path, "protocol", c->https ? "https" : "smtp",
-	                    "catalog_rows", rows, "expect", expect_json(&sc->expect), "retry_after",
+	                    "catalog_rows", rows, "rules", (json_int_t)sc->nrules, "expect",
+	                    expect_json(&sc->expect), "retry_after",
 	                    retry_after(sc) > 0 ? json_real(retry_after(sc)) : json_null(),
 	                    "clock_speed", sc->clock_speed > 0 ? sc->clock_speed : 1.0);
 	settings_user(sc, c);

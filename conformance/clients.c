@@ -101,17 +101,39 @@ static int load_definition(struct ydoc *d, struct conform_client *c)
 	return rc;
 }
 
+/* "smtp: CMD", "https: CMD" or "smtp,https: CMD": the protocols an inline
+ * command speaks; returns where the command starts (spec when no prefix:
+ * both protocols). */
+static const char *inline_protocols(const char *spec, struct conform_client *c)
+{
+	static const struct {
+		const char *prefix;
+		int smtp, https;
+	} prefixes[] = {
+	    {"smtp,https:", 1, 1}, {"https,smtp:", 1, 1}, {"smtp:", 1, 0}, {"https:", 0, 1}};
+
+	c->smtp = c->https = 1;
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+		size_t n = strlen(prefixes[i].prefix);
+		if (strncmp(spec, prefixes[i].prefix, n) == 0) {
+			c->smtp = prefixes[i].smtp, c->https = prefixes[i].https;
+			return spec + n + strspn(spec + n, " \t");
+		}
+	}
+	return spec;
+}
+
 static int load_inline(const char *spec, struct conform_client *c)
 {
-	size_t n = strcspn(spec, " \t");
+	const char *command = inline_protocols(spec, c);
+	size_t n = strcspn(command, " \t");
 	char name[64];
 
-	snprintf(name, sizeof name, "%.*s", (int)(n < 60 ? n : 60), spec);
+	snprintf(name, sizeof name, "%.*s", (int)(n < 60 ? n : 60), command);
 	c->name = strdup(name);
 	c->description = strdup("a command given on the command line");
 	c->kind = CLIENT_COMMAND;
-	c->smtp = c->https = 1;
-	c->command = strdup(spec);
+	c->command = strdup(command);
 	c->dir = strdup(".");
 	return 0;
 }

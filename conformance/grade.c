@@ -11,6 +11,14 @@
  * no retry and opens no gap.
  *
  * Checks (left out when the expect key they need is not set):
+ *   exercised - the client met the case's condition: an attempt got a
+ *     reply of an exercised catalog row (code and text template), or a rule
+ *     of the scenario acted on an attempt (or, at stage relay, on the
+ *     client's message). PASS when met; left out when the case has neither
+ *     rows nor rules. When the client made attempts but met nothing, the
+ *     check is INFO, every other check is turned to INFO ("not graded") and
+ *     the reason says "condition not exercised": a client is never blamed,
+ *     or praised, for what it did not meet.
  *   delivered-once / not-delivered / suppressed - stored messages with the
  *     case's Message-ID (DSNs aside): exactly 1 / none / 1 with a suppressed
  *     recipient or a 254 reply (1 without a suppression seen: INFO).
@@ -26,6 +34,10 @@
  *   gives-up - true: an attempt after the first permanent failure FAILs (none
  *     seen: INFO); false: FAIL when nothing was accepted and the last attempt
  *     failed transiently while the client was not stopped at the budget.
+ *   auth-fallback (SMTP) - another AUTH mechanism tried on one session after
+ *     a refused AUTH (not a new attempt): WARN after a 535, which counts
+ *     toward the auth-failure limit, INFO after any other refusal; left out
+ *     when no attempt fell back.
  *   reconnect-after-421 (SMTP) - a command other than QUIT after a 421 on the
  *     same connection FAILs; no 421: INFO.
  *   tls (SMTP) - AUTH before TLS FAILs; an attempt that sent commands in
@@ -35,6 +47,8 @@
  *     A client of kind "mta" reports by bounce: INFO.
  *   budget - not timed out: INFO; timed out: FAIL when the outcome is
  *     delivered-* (for an "mta", only when not stored exactly once), else INFO.
+ * A client that made no attempt in the case's protocol but some in the
+ * other one did not take part: SKIPPED, with that reason.
  * The case verdict is the worst check (INFO only when every check is INFO);
  * strict makes WARN checks FAIL. WARN and FAIL checks carry a remedy: the
  * catalog rows' remedy, or for tls, reconnect-after-421 and cases without a
@@ -674,6 +688,201 @@ static json_t *check_budget(const struct grade *g)
 	return c;
 }
 
+/* ---- the case's condition ---- */
+
+/* Whether text fits a catalog template: its literal pieces (between
+ * {placeholders}) appear in order, the first at the start. */
+static int fits_template(const char *tmpl, const char *text)
+{
+	const char *p = text;
+	int first = 1;
+
+	while (*tmpl != '\0') {
+		size_t n = strcspn(tmpl, "{");
+		char piece[600];
+		const char *hit;
+		snprintf(piece, sizeof piece, "%.*s",
+		         (int)(n < sizeof piece ? n : sizeof piece - 1), tmpl);
+		if (n > 0) {
+			hit = strstr(p, piece);
+			if (hit == NULL || (first && hit != p))
+				return 0;
+			p = hit + n;
+		}
+		first = 0;
+		tmpl += n;
+		if (*tmpl == '{')
+			tmpl += strcspn(tmpl, "}") + (strchr(tmpl, '}') ? 1 : 0);
+	}
+	return 1;
+}
+
+/* The exercised catalog row a reply of the attempt carries, or NULL. */
+static const char *row_met(const struct grade *g, const struct attempt *a)
+{
+	const json_t *row, *reply;
+	size_t i, k;
+
+	json_array_foreach(a->replies, k, reply)
+	{
+		json_array_foreach(json_object_get(g->kase, "catalog_rows"), i, row)
+		{
+			const char *tmpl = str_of(row, "template"), *text = str_of(reply, "text");
+			if ((int)num_of(row, "code") == (int)num_of(reply, "code") && tmpl &&
+			    text && fits_template(tmpl, text))
+				return str_of(row, "id");
+		}
+	}
+	return NULL;
+}
+
+/* A relay rule that answered for the client's message. */
+static const json_t *relay_rule_event(const struct grade *g)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(g->ev, "edsim"), "events"), i, e)
+	{
+		const char *stage = str_of(e, "stage");
+		if (stage != NULL && strcmp(stage, "relay") == 0 && str_of(e, "rule") != NULL)
+			return e;
+	}
+	return NULL;
+}
+
+/* What the case makes a client meet, for the evidence. */
+static void describe_condition(const struct grade *g, char *buf, size_t len)
+{
+	const json_t *row;
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(g->kase, "catalog_rows"), i, row)
+	{
+		if (used + 8 < len)
+			used +=
+			    (size_t)snprintf(buf + used, len - used, "%s\"%s\"", used ? " or " : "",
+			                     or_unknown(str_of(row, "reply")));
+	}
+	if (num_of(g->kase, "rules") > 0 && used + 8 < len)
+		snprintf(buf + used, len - used, "%sa rule of the scenario acting",
+		         used ? " or " : "");
+}
+
+/* exercised: the case's condition reached the client. NULL when the case
+ * has nothing to meet (no catalog row, no rule). *met: whether it did;
+ * what: the condition, in words. */
+static json_t *check_exercised(const struct grade *g, int *met, char *what, size_t len)
+{
+	size_t nrows = json_array_size(json_object_get(g->kase, "catalog_rows"));
+	const json_t *relay = relay_rule_event(g);
+	json_t *c;
+
+	*met = 1;
+	if (nrows == 0 && num_of(g->kase, "rules") <= 0)
+		return NULL;
+	c = check_new("exercised", "the client met the case's condition");
+	describe_condition(g, what, len);
+	set_fmt(c, "expected", "an attempt meets %s", what);
+	*met = 0;
+	for (size_t i = 0; i < g->n && !*met; i++) {
+		const char *row = row_met(g, &g->a[i]);
+		if (row != NULL || g->a[i].rule_acted) {
+			*met = 1;
+			set_fmt(c, "actual", "attempt %zu met %s", i + 1,
+			        row ? row : "a rule of the scenario");
+		}
+	}
+	if (!*met && relay != NULL) {
+		*met = 1;
+		set_fmt(c, "actual", "the relay met %s for the client's message",
+		        or_unknown(str_of(relay, "rule")));
+	}
+	if (!*met)
+		set_fmt(c, "actual", g->n ? "no attempt met it" : "no attempt");
+	add_attempts(c, g);
+	check_verdict(c, *met ? V_PASS : V_INFO);
+	return c;
+}
+
+/* Whether check c grades something the client did on its own, whatever
+ * the case's condition: AUTH in clear or no TLS (edsim always offers it),
+ * commands after a 421 or an AUTH fallback after a refusal it met, or the
+ * message stored more than once. */
+static int own_doing(const json_t *c)
+{
+	const char *id = str_of(c, "id");
+
+	if (strcmp(id, "delivered-once") == 0)
+		return atoi(or_unknown(str_of(c, "actual"))) > 1;
+	return strcmp(id, "tls") == 0 || strcmp(id, "reconnect-after-421") == 0 ||
+	       strcmp(id, "auth-fallback") == 0;
+}
+
+/* The case's condition never reached the client: nothing is praised, and
+ * only what the client did on its own can still WARN or FAIL. */
+static void ungrade(json_t *checks)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(checks, i, c)
+	{
+		enum verdict v = verdict_of(c);
+		if (v < V_PASS)
+			continue;
+		if (v >= V_WARN && own_doing(c)) {
+			add_line(c, "graded although the client never met the case's condition: "
+			            "the client did this on its own");
+			continue;
+		}
+		add_line(c, "not graded (was %s): the client never met the case's condition",
+		         verdict_names[v]);
+		check_verdict(c, V_INFO);
+	}
+}
+
+/* auth-fallback: another AUTH mechanism tried on the same session after a
+ * refused AUTH (smtplib's login() does it). After a 535 it WARNs: every
+ * refusal counts toward the service's auth-failure limit. */
+static json_t *check_auth_fallback(const struct grade *g)
+{
+	enum verdict worst = V_INFO;
+	size_t seen = 0;
+	json_t *c;
+
+	if (g->https)
+		return NULL;
+	c = check_new("auth-fallback", "one AUTH mechanism per attempt");
+	set_fmt(c, "expected", "no other mechanism tried after 535 on the same session");
+	for (size_t i = 0; i < g->n; i++) {
+		const struct attempt *a = &g->a[i];
+		if (a->fallbacks == 0)
+			continue;
+		seen++;
+		add_line(c, "attempt %zu (connection %ld): AUTH %s, %d more mechanism(s) after %d",
+		         i + 1, a->connection, a->mechs, a->fallbacks, a->fallback_code);
+		if (a->fallback_code == 535)
+			worst = V_WARN;
+	}
+	if (seen == 0) {
+		json_decref(c);
+		return NULL;
+	}
+	set_fmt(c, "actual", "%zu attempt(s) fell back to another mechanism", seen);
+	if (worst == V_WARN)
+		add_line(c,
+		         "each refused AUTH counts toward the per-IP auth-failure limit "
+		         "(limits.auth_failures_per_ip): a fallback after 535 spends two of them "
+		         "per message, so \"421 Too many auth failures\" comes twice as soon");
+	else
+		add_line(c, "the fallback followed a refusal that is not an auth failure (not "
+		            "535): it costs nothing toward the auth-failure limit");
+	check_verdict(c, worst);
+	return c;
+}
+
 /* ---- the result ---- */
 
 static const char *fallback_remedy(const char *id)
@@ -705,6 +914,11 @@ static const char *fallback_remedy(const char *id)
 	    {"report", "Exit non-zero when the message could not be sent and print the server's "
 	               "reply code; exit 0 only on success."},
 	    {"budget", "Bound every wait (RFC 5321 timeouts) and the total retry time."},
+	    {"auth-fallback",
+	     "After 535 the credentials are wrong, not the mechanism: do not try them again "
+	     "with another mechanism; stop and report. Fall back to another mechanism only "
+	     "after 504. (Python's smtplib login() tries every advertised mechanism: call "
+	     "auth() with one mechanism instead.)"},
 	};
 
 	for (size_t i = 0; i < sizeof remedies / sizeof remedies[0]; i++)
@@ -744,7 +958,8 @@ static enum verdict finish_checks(json_t *checks, const json_t *kase, int strict
 	{
 		enum verdict v = verdict_of(c);
 		const char *id = str_of(c, "id");
-		int own = strcmp(id, "tls") == 0 || strcmp(id, "reconnect-after-421") == 0;
+		int own = strcmp(id, "tls") == 0 || strcmp(id, "reconnect-after-421") == 0 ||
+		          strcmp(id, "auth-fallback") == 0;
 		if (strict && v == V_WARN) {
 			check_verdict(c, v = V_FAIL);
 			add_line(c, "strict: WARN counts as FAIL");
@@ -807,13 +1022,16 @@ static json_t *result_new(const json_t *kase, const char *client)
 static void fill_result(const struct grade *g, json_t *res, int strict)
 {
 	static json_t *(*const checks[])(const struct grade *) = {
-	    check_outcome, check_attempts,    check_retried,  check_min_gap,
-	    check_backoff, check_retry_after, check_gives_up, check_reconnect_421,
-	    check_tls,     check_report,      check_budget,
+	    check_outcome,       check_attempts,    check_retried,  check_min_gap,
+	    check_backoff,       check_retry_after, check_gives_up, check_auth_fallback,
+	    check_reconnect_421, check_tls,         check_report,   check_budget,
 	};
 	const json_t *run = json_object_get(g->ev, "run"),
 	             *cr = json_object_get(g->ev, "client_result");
 	json_t *list = json_object_get(res, "checks"), *attempts = json_object_get(res, "attempts");
+	json_t *exercised;
+	char what[1024];
+	int met;
 
 	for (size_t i = 0; i < g->n; i++)
 		json_array_append_new(attempts,
@@ -823,6 +1041,16 @@ static void fill_result(const struct grade *g, json_t *res, int strict)
 		if (c != NULL)
 			json_array_append_new(list, c);
 	}
+	exercised = check_exercised(g, &met, what, sizeof what);
+	if (!met && g->n > 0) {
+		ungrade(list);
+		json_object_set_new(res, "reason",
+		                    json_sprintf("condition not exercised: the client's %zu "
+		                                 "attempt(s) never met %s",
+		                                 g->n, what));
+	}
+	if (exercised != NULL)
+		json_array_insert_new(list, 0, exercised);
 	json_object_set_new(res, "verdict",
 	                    json_string(verdict_names[finish_checks(list, g->kase, strict)]));
 	json_object_set_new(res, "duration",
@@ -834,6 +1062,26 @@ static void fill_result(const struct grade *g, json_t *res, int strict)
 	                              "timed_out", json_is_true(json_object_get(run, "timed_out")),
 	                              "output_excerpt", output_excerpt(str_of(cr, "output"))));
 	json_object_set_new(res, "transcript_excerpt", attempts_excerpt(g->a, g->n, g->origin));
+}
+
+/* A client that acted only in the other protocol did not take part: the
+ * result becomes SKIPPED with that reason (1), else 0. */
+static int other_protocol_only(const struct grade *g, json_t *res)
+{
+	struct attempt *other = NULL;
+	size_t n = 0;
+
+	if (attempts_collect(g->ev, g->origin, !g->https, &other, &n) < 0 || n == 0) {
+		attempts_free(other, n);
+		return 0;
+	}
+	attempts_free(other, n);
+	json_object_set_new(res, "verdict", json_string("SKIPPED"));
+	json_object_set_new(
+	    res, "reason",
+	    json_sprintf("the client acted only over %s (%zu attempt(s)); this is an %s case",
+	                 g->https ? "SMTP" : "the HTTPS API", n, g->https ? "HTTPS" : "SMTP"));
+	return 1;
 }
 
 json_t *grade_case(const json_t *evidence, int strict)
@@ -849,7 +1097,8 @@ json_t *grade_case(const json_t *evidence, int strict)
 	g.origin = attempts_origin(evidence);
 	res = result_new(g.kase, str_of(json_object_get(evidence, "client"), "name"));
 	if (res != NULL && attempts_collect(evidence, g.origin, g.https, &g.a, &g.n) == 0) {
-		fill_result(&g, res, strict);
+		if (g.n > 0 || !other_protocol_only(&g, res))
+			fill_result(&g, res, strict);
 	} else {
 		json_decref(res);
 		res = NULL;

@@ -8,8 +8,12 @@
  * which the client sent a command other than QUIT, got a 4xx/5xx greeting,
  * failed the TLS handshake or was dropped by a rule; on one connection a new
  * attempt starts at a MAIL sent after a transaction ended (refused at MAIL,
- * RCPT, DATA or data-end, or accepted) or at an AUTH after a refused AUTH (a
- * retry on the same session). Its decisive reply is the first 4xx/5xx to the
+ * RCPT, DATA or data-end, or accepted) or at an AUTH, after a refused AUTH,
+ * with a mechanism the attempt already tried (a retry on the same session).
+ * An AUTH after a refused AUTH with a mechanism not tried yet is a mechanism
+ * fallback inside the attempt (smtplib tries PLAIN, then LOGIN): counted in
+ * fallbacks, and the attempt's decisive reply is then the fallback's. Its
+ * decisive reply is the first 4xx/5xx to the
  * greeting, AUTH, MAIL, RCPT, DATA or the end of data, or any 421; a 2xx at
  * data-end accepts (over an earlier RCPT refusal). Outcome: accepted,
  * rejected, dropped (a "drops the connection" or "fails the TLS handshake"
@@ -137,6 +141,14 @@ static void note_reply(struct attempt *a, int code, const char *text, const char
 	int refusal = code >= 400 && (decisive_stage(stage) || code == 421);
 	int accepting = code >= 200 && code < 300 && strcmp(stage, "data-end") == 0;
 
+	if (a->reopened && strcmp(stage, "auth") == 0 && code != 334) {
+		/* the answer to a fallback AUTH replaces the refusal before it */
+		a->reopened = 0;
+		a->code = 0, a->text = NULL, a->stage = NULL;
+		if (code < 400)
+			return;
+	}
+
 	if (code >= 400 || accepting)
 		a->last_stage = stage;
 	if (refusal && !concluded(a)) {
@@ -170,16 +182,6 @@ static void scan_reply(struct scan *s, struct attempt *a, const char *text, doub
 	note_reply(a, code, text, stage, i);
 }
 
-static void scan_command(struct scan *s, struct attempt *a, const char *text)
-{
-	const char *stage = s->auth_cont ? "auth" : transcript_command_stage(text);
-
-	s->auth_cont = 0;
-	if (strcmp(stage, "quit") != 0)
-		a->commands++;
-	queue_push(s, stage);
-}
-
 static void scan_note(struct scan *s, struct attempt *a, const char *text)
 {
 	if (strncmp(text, "TLS established", 15) == 0)
@@ -191,11 +193,68 @@ static void scan_note(struct scan *s, struct attempt *a, const char *text)
 	if (strstr(text, "drops the connection") != NULL ||
 	    strstr(text, "fails the TLS handshake") != NULL)
 		a->dropped = 1;
+	if (strncmp(text, "rule ", 5) == 0)
+		a->rule_acted = 1;
+}
+
+/* The AUTH mechanism of an "AUTH MECH ..." line, upper-cased into buf. */
+static const char *auth_mechanism(const char *line, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (line += 4; *line == ' '; line++)
+		;
+	while (line[n] != '\0' && line[n] != ' ' && n + 1 < len) {
+		buf[n] = (char)toupper((unsigned char)line[n]);
+		n++;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Whether mech is one of the attempt's tried mechanisms. */
+static int mechanism_tried(const struct attempt *a, const char *mech)
+{
+	size_t n = strlen(mech);
+
+	for (const char *p = a->mechs; (p = strstr(p, mech)) != NULL; p += n)
+		if ((p == a->mechs || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static void mechanism_add(struct attempt *a, const char *mech)
+{
+	size_t used = strlen(a->mechs);
+
+	if (*mech != '\0' && !mechanism_tried(a, mech) && used + strlen(mech) + 2 < sizeof a->mechs)
+		snprintf(a->mechs + used, sizeof a->mechs - used, "%s%s", used ? " " : "", mech);
+}
+
+/* An AUTH after a refused AUTH: another mechanism (1), or one the attempt
+ * already tried (0), which is a retry. */
+static int auth_fallback(const struct scan *s, const struct attempt *a, const char *text)
+{
+	char mech[32];
+
+	if (s->auth_cont || !concluded(a) || a->accepted || a->last_stage == NULL ||
+	    strcmp(a->last_stage, "auth") != 0 ||
+	    strcmp(transcript_command_stage(text), "auth") != 0)
+		return 0;
+	return !mechanism_tried(a, auth_mechanism(text, mech, sizeof mech));
+}
+
+/* The attempt goes on with another mechanism: the fallback's reply decides. */
+static void fall_back(struct attempt *a)
+{
+	if (a->fallbacks++ == 0)
+		a->fallback_code = a->code;
+	a->reopened = 1;
 }
 
 /* The client tries again on the same connection: a MAIL after a
  * transaction that ended (refused at MAIL, RCPT, DATA or its end, or
- * accepted), or an AUTH after a refused AUTH. */
+ * accepted), or an AUTH after a refused AUTH with a mechanism it tried. */
 static int starts_attempt(const struct scan *s, const struct attempt *a, const char *text)
 {
 	const char *stage = transcript_command_stage(text);
@@ -203,9 +262,24 @@ static int starts_attempt(const struct scan *s, const struct attempt *a, const c
 	if (s->auth_cont || !concluded(a) || a->last_stage == NULL)
 		return 0;
 	if (strcmp(stage, "auth") == 0)
-		return strcmp(a->last_stage, "auth") == 0;
+		return strcmp(a->last_stage, "auth") == 0 && !auth_fallback(s, a, text);
 	return strcmp(stage, "mail") == 0 && strcmp(a->last_stage, "auth") != 0 &&
 	       strcmp(a->last_stage, "greeting") != 0;
+}
+
+static void scan_command(struct scan *s, struct attempt *a, const char *text)
+{
+	const char *stage = s->auth_cont ? "auth" : transcript_command_stage(text);
+	char mech[32];
+
+	if (auth_fallback(s, a, text))
+		fall_back(a);
+	if (!s->auth_cont && strcmp(stage, "auth") == 0)
+		mechanism_add(a, auth_mechanism(text, mech, sizeof mech));
+	s->auth_cont = 0;
+	if (strcmp(stage, "quit") != 0)
+		a->commands++;
+	queue_push(s, stage);
 }
 
 static int still_waiting(const struct scan *s)
@@ -307,6 +381,7 @@ static int scan_events(struct found *f, const json_t *events)
 		a.dropped =
 		    code == 0 || (str_of(e, "type") && strcmp(str_of(e, "type"), "dropped") == 0);
 		a.outcome = a.accepted ? "accepted" : a.dropped ? "dropped" : "rejected";
+		a.rule_acted = json_is_string(json_object_get(e, "rule"));
 		json_array_append_new(a.replies,
 		                      json_pack("{s:f, s:i, s:s, s:s}", "t", ms(a.t), "code", code,
 		                                "text", a.text, "stage", "https"));

@@ -19,8 +19,13 @@ struct attempt {
 	double t, end;   /* seconds since the case started */
 	long connection; /* 0 for HTTPS */
 	int tls, commands, dropped, waiting, accepted;
-	int handshake_failed;     /* the client's TLS handshake on the smtps port */
-	int code;                 /* the decisive (or accepting) reply; 0 none */
+	int handshake_failed; /* the client's TLS handshake on the smtps port */
+	int rule_acted;       /* a scenario rule acted on this attempt */
+	int code;             /* the decisive (or accepting) reply; 0 none */
+	/* AUTH mechanism fallback: another mechanism tried on the same session
+	 * after a refused AUTH (not a new attempt). mechs: those tried, in order. */
+	int fallbacks, fallback_code, reopened;
+	char mechs[64];
 	const char *last_stage;   /* of the latest refusal or acceptance */
 	const char *text, *stage; /* that reply, borrowed */
 	const char *outcome;

@@ -7,7 +7,8 @@
  * and FAIL check with its expected and actual value, evidence and remedy,
  * plus a <system-err> with the client's exit status and output; SKIPPED
  * becomes <skipped message="reason"/>; WARN without strict passes with a
- * <system-out> that lists the warnings. Errors are always 0: a case the
+ * <system-out> that lists the warnings, INFO with a reason ("condition not
+ * exercised") passes with the reason as <system-out>. Errors are always 0: a case the
  * runner could not run is graded, not an error. conformance/junit.xsd is
  * the schema of exactly this subset; every text goes through
  * report_escape(), so the file is well-formed whatever the clients print.
@@ -184,6 +185,10 @@ static void write_testcase(FILE *f, const json_t *r, const char *client, int str
 	} else if (strcmp(verdict, "WARN") == 0) {
 		fputs(">\n", f);
 		write_warnings(f, r);
+	} else if (strcmp(verdict, "INFO") == 0 && report_str(r, "reason", NULL) != NULL) {
+		fputs(">\n      <system-out>", f);
+		report_escape(f, report_str(r, "reason", ""), 0);
+		fputs("</system-out>\n", f);
 	} else {
 		fputs("/>\n", f);
 		return;

@@ -2,7 +2,7 @@
  * runner_main.c - edsim-conform: runs clients through a suite of scenarios
  * and writes report.html, report.json and junit.xml.
  *
- *   edsim-conform --client NAME|'COMMAND' [--client ...] --suite DIR [--case ID ...]
+ *   edsim-conform --client NAME|'[smtp:|https:] COMMAND' [--client ...] --suite DIR [--case ID ...]
  *                 --out DIR [--jobs N] [--budget 60s] [--strict] [--baseline FILE]
  *                 [--edsim PATH] [--clients-dir DIR]
  *   edsim-conform --list --suite DIR          the cases, without running anything
@@ -69,7 +69,9 @@ static void usage(FILE *f)
 	    "                     [--strict] [--baseline FILE] [--edsim PATH] [--clients-dir DIR]\n"
 	    "       edsim-conform --list --suite DIR\n"
 	    "       edsim-conform --clients [--clients-dir DIR]\n"
-	    "       edsim-conform --render DIR\n",
+	    "       edsim-conform --render DIR\n"
+	    "A COMMAND may start with the protocols it speaks: 'smtp: COMMAND', 'https: COMMAND'\n"
+	    "(default: both); cases of the other protocol are then SKIPPED.\n",
 	    f);
 }
 
@@ -340,8 +342,11 @@ static void print_result(const struct job *j, FILE *f)
 	const char *verdict = json_string_value(json_object_get(j->result, "verdict"));
 	double secs = json_number_value(json_object_get(j->result, "duration"));
 
-	fprintf(f, "%-7s %-48s %s (%.1f s)\n", verdict ? verdict : "ERROR", j->c->id, j->cl->name,
-	        secs);
+	const char *reason = json_string_value(json_object_get(j->result, "reason"));
+	int unmet = verdict != NULL && strcmp(verdict, "INFO") == 0 && reason != NULL;
+
+	fprintf(f, "%-7s %-48s %s (%.1f s)%s\n", verdict ? verdict : "ERROR", j->c->id, j->cl->name,
+	        secs, unmet ? ": condition not exercised" : "");
 	fflush(f);
 }
 

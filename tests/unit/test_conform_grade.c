@@ -500,14 +500,15 @@ static void test_handshake_failed(void)
 static void test_suppressed(void)
 {
 	json_t *ev = load("suppressed.json"), *res, *expect;
-	const char *ids[] = {"suppressed", "attempts", "reconnect-after-421", "tls", "budget"};
+	const char *ids[] = {"exercised",           "suppressed", "attempts",
+	                     "reconnect-after-421", "tls",        "budget"};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
 	res = grade_case(ev, 0);
 	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "PASS");
 	CU_ASSERT_STRING_EQUAL(verdict(res, "suppressed"), "PASS");
 	assert_attempt(res, 0, 1, "accepted", 254);
-	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "checks")), 5);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "checks")), 6);
 	json_decref(res);
 	/* as the runner writes it: every expect key present, unset ones 0 or null */
 	expect = json_object_get(json_object_get(ev, "case"), "expect");
@@ -516,7 +517,7 @@ static void test_suppressed(void)
 	json_object_set_new(expect, "gives_up", json_null());
 	json_object_set_new(expect, "report", json_pack("{s:n, s:i}", "failure", "code", 0));
 	res = grade_case(ev, 0);
-	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "checks")), 5);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "checks")), 6);
 	for (size_t i = 0; i < UNIT_COUNT(ids); i++)
 		CU_ASSERT_PTR_NOT_NULL(check_of(res, ids[i]));
 	json_decref(res);
@@ -587,6 +588,104 @@ static void test_skipped(void)
 	json_decref(ev);
 }
 
+/* smtplib's login(): PLAIN, then LOGIN on the same session, both 535. */
+static void test_auth_fallback(void)
+{
+	json_t *res = grade_file("auth-fallback.json", 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "attempts")), 1);
+	assert_attempt(res, 0, 1, "rejected", 535);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "attempts"), "PASS");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "gives-up"), "PASS");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "auth-fallback"), "WARN");
+	CU_ASSERT(
+	    evidence_has(res, "auth-fallback", "AUTH PLAIN LOGIN, 1 more mechanism(s) after 535"));
+	CU_ASSERT(evidence_has(res, "auth-fallback", "auth-failure limit"));
+	CU_ASSERT(strstr(field(check_of(res, "auth-fallback"), "remedy"), "504") != NULL);
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "WARN");
+	json_decref(res);
+	/* after 504 the fallback is noted, not held against the client */
+	res = grade_file("auth-fallback-504.json", 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "attempts")), 1);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "auth-fallback"), "INFO");
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "PASS");
+	json_decref(res);
+	/* the same mechanism again on the same session is a retry: two attempts */
+	res = grade_file("auth-retry.json", 0);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "auth-fallback"), "(absent)");
+	json_decref(res);
+}
+
+/* One connection in a case about a burst of them: nothing was met. */
+static void test_not_exercised(void)
+{
+	static const char unmet[] = "condition not exercised: the client's 1 attempt(s) never "
+	                            "met \"421 Too many connections";
+	json_t *ev = load("not-exercised.json"), *res;
+	const json_t *c;
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	res = grade_case(ev, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "INFO");
+	CU_ASSERT(strncmp(field(res, "reason"), unmet, strlen(unmet)) == 0);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "exercised"), "INFO");
+	CU_ASSERT_STRING_EQUAL(field(json_array_get(json_object_get(res, "checks"), 0), "id"),
+	                       "exercised");
+	json_array_foreach(json_object_get(res, "checks"), i, c)
+	{
+		CU_ASSERT(strcmp(field(c, "verdict"), "INFO") == 0);
+	}
+	CU_ASSERT(evidence_has(res, "delivered-once", "not graded (was PASS)"));
+	json_decref(res);
+	/* stored twice is the client's own doing: still a FAIL */
+	json_array_append(
+	    json_object_get(json_object_get(ev, "edsim"), "messages"),
+	    json_array_get(json_object_get(json_object_get(ev, "edsim"), "messages"), 0));
+	res = grade_case(ev, 0);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "delivered-once"), "FAIL");
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "FAIL");
+	json_decref(res);
+	json_decref(ev);
+	/* AUTH in clear (auth-clear.json never reaches the 451 it is about) */
+	res = grade_file("auth-clear.json", 0);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "exercised"), "INFO");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "tls"), "FAIL");
+	json_decref(res);
+}
+
+/* A rule used the quota up at the client's first MAIL: a client that
+ * started 3 s late met the 455 all the same. */
+static void test_late_quota(void)
+{
+	json_t *res = grade_file("late-quota.json", 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "exercised"), "PASS");
+	CU_ASSERT_STRING_EQUAL(field(check_of(res, "exercised"), "actual"),
+	                       "attempt 1 met oci.smtp.rate-minute");
+	assert_attempt(res, 0, 1, "rejected", 455);
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "PASS");
+	json_decref(res);
+}
+
+/* An SMTP app given an HTTPS case: SKIPPED, not FAIL. */
+static void test_other_protocol(void)
+{
+	json_t *res = grade_file("other-protocol.json", 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "SKIPPED");
+	CU_ASSERT_STRING_EQUAL(
+	    field(res, "reason"),
+	    "the client acted only over SMTP (1 attempt(s)); this is an HTTPS case");
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "checks")), 0);
+	json_decref(res);
+}
+
 static void test_rank(void)
 {
 	CU_ASSERT_EQUAL(grade_rank("SKIPPED"), 0);
@@ -621,6 +720,10 @@ int register_conform_grade_tests(void)
 	    {"suppressed, and keys left out", test_suppressed},
 	    {"budget", test_budget},
 	    {"grade_skipped", test_skipped},
+	    {"AUTH mechanism fallback on one session", test_auth_fallback},
+	    {"condition not exercised: INFO", test_not_exercised},
+	    {"quota used up at the client's first MAIL", test_late_quota},
+	    {"acted only in the other protocol: SKIPPED", test_other_protocol},
 	    {"grade_rank", test_rank},
 	};
 
