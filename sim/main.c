@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "health_cmd.h"
 #include "log.h"
 #include "scenario.h"
 #include "scenario_engine.h"
@@ -24,7 +25,12 @@ static void usage(FILE *out)
 	             "HOST:PORT]\n"
 	             "             [--control HOST:PORT] [--state-dir DIR] [--store PATH]\n"
 	             "             [--log-level debug|info|warn|error] [--scenario FILE]\n"
+	             "       edsim play SCENARIO.yaml [flags]  play a scenario by hand, live log\n"
 	             "       edsim check FILE...    check scenario files (file:line:col errors)\n"
+	             "       edsim health [--control HOST:PORT | --config FILE | --state-dir DIR]\n"
+	             "                    [--wait DURATION] [--quiet]\n"
+	             "                    is a running edsim up? Asks its control API only, so\n"
+	             "                    no scenario counter moves (exit 0 yes, 1 no)\n"
 	             "       edsim --version | --help\n"
 	             "\n"
 	             "Starts the Email Delivery simulator. With no --config the embedded defaults\n"
@@ -172,6 +178,8 @@ int main(int argc, char **argv)
 		}
 		return scenario_check_files(argc - 2, argv + 2);
 	}
+	if (argc >= 2 && strcmp(argv[1], "health") == 0)
+		return health_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "play") == 0) {
 		if (argc < 3) {
 			fprintf(stderr, "usage: edsim play SCENARIO.yaml [flags as for edsim]\n");

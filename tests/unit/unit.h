@@ -34,5 +34,6 @@ int register_webhooks_tests(void);
 int register_dsn_tests(void);
 int register_conform_grade_tests(void);
 int register_conform_report_tests(void);
+int register_health_cmd_tests(void);
 
 #endif
