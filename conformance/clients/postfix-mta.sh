@@ -28,7 +28,15 @@
 # -c with a private config directory, the queue owned by root).
 #
 # Retries are Postfix's own, made short for a test: minimal_backoff_time 1s,
-# maximal_backoff_time 4s, queue_run_delay 1s; the message expires after 5m.
+# maximal_backoff_time 4s, queue_run_delay 1s. Nothing else is shortened:
+# the SMTP client's reply timeouts are Postfix's defaults, RFC 5321's 5
+# minutes for MAIL FROM (10 for the end of data), and the queue lifetime is
+# Postfix's 5 days. So a server that stalls a reply for minutes keeps
+# Postfix's smtp process waiting, within RFC limits, for that long; the
+# retry comes after the timeout (see main.cf below).
+#
+# Each start begins with an empty instance: what an earlier run into the
+# same work directory left (its queue above all) is removed first.
 set -u
 
 PATH=$PATH:/usr/sbin:/usr/lib/postfix/sbin
@@ -126,12 +134,19 @@ smtp_sasl_password_maps = texthash:$CONF/sasl_passwd
 smtp_sasl_security_options = noanonymous
 smtp_sasl_tls_security_options = noanonymous
 
-# Short retries for a test.
+# Short retries for a test: only the waits between attempts are scaled
+# down. Postfix's SMTP timeouts stay at their defaults, RFC 5321's minimums
+# (section 4.5.3.2: smtp_helo_timeout, smtp_mail_timeout, smtp_rcpt_timeout
+# 300s, smtp_data_init_timeout 120s, smtp_data_xfer_timeout 180s,
+# smtp_data_done_timeout 600s): a server that holds a reply is waited for
+# that long before the delivery is deferred. The queue lifetime stays at
+# Postfix's default (5d) too: a lifetime shorter than one such wait would
+# expire the message the moment its first attempt times out, before any
+# retry (with 5m, a MAIL FROM held for 6 minutes was deferred after 315 s
+# and at once "status=expired, returned to sender").
 minimal_backoff_time = 1s
 maximal_backoff_time = 4s
 queue_run_delay = 1s
-bounce_queue_lifetime = 5m
-maximal_queue_lifetime = 5m
 
 maillog_file = $LOG
 maillog_file_prefixes = $D
@@ -163,6 +178,27 @@ postlog    unix-dgram n  -       n       -       1       postlogd
 EOF
 }
 
+# An earlier run into the same work directory (edsim-conform run again with
+# the same --out) leaves its instance behind: a queue that still holds the
+# message a run stopped at the budget could not send, a mail log, perhaps
+# the private data and queue directories under /tmp if its stop never ran.
+# Postfix would deliver that stale message first, on the case's connection
+# 1, and the case's own message would meet a scenario that is not its own
+# (seen: a stall-then-timeout run after one stopped at the budget graded
+# WARN, its message sent at once on connection 2). Each start begins from
+# nothing.
+fresh_instance() {
+	case $DATA in
+	"$D/data" | /tmp/edsim-conform-postfix.*) rm -rf "$DATA" ;;
+	esac
+	case $QUEUE in
+	"$D/queue" | /tmp/edsim-pfq.*) rm -rf "$QUEUE" ;;
+	esac
+	rm -rf "$CONF" "$D/data" "$D/queue" "$LOG" "$D/data.path" "$D/queue.path"
+	DATA=$D/data
+	QUEUE=$D/queue
+}
+
 # Processes of this instance that outlived `postfix stop`: Postfix's
 # daemons run in the queue directory, so their /proc/PID/cwd names it.
 leftovers() {
@@ -190,6 +226,11 @@ summary() {
 	last=$(grep -F " $qid: to=<${EDSIM_TO:-}>" "$LOG" | grep ' status=' | tail -n 1)
 	status=$(printf '%s\n' "$last" | sed -n 's/.* status=\([a-z]*\).*/\1/p')
 	reason=$(printf '%s\n' "$last" | sed -n 's/.* status=[a-z]* //p')
+	# qmgr's "QID: from=<...>, status=expired, returned to sender" ends it.
+	if grep -F " $qid: from=<" "$LOG" | grep -q ' status=expired'; then
+		echo "postfix: not delivered (expired, returned to sender): $qid $reason"
+		return 1
+	fi
 	case $status in
 	sent)
 		echo "postfix: delivered: $qid status=sent $reason"
@@ -199,7 +240,7 @@ summary() {
 	deferred)
 		echo "postfix: not delivered (still queued, deferred): $qid $reason" ;;
 	*)
-		echo "postfix: not delivered (no delivery attempt finished): $qid" ;;
+		echo "postfix: not delivered (no delivery attempt had finished when Postfix stopped): $qid" ;;
 	esac
 	return 1
 }
@@ -209,6 +250,7 @@ start)
 	command -v postfix >/dev/null || die "postfix is not installed"
 	[ "$(id -u)" = 0 ] || die "a private Postfix instance needs root"
 	[ -z "$(leftovers)" ] || die "an instance already runs in $QUEUE"
+	fresh_instance
 	write_config
 	postfix -c "$CONF" start || die "postfix -c $CONF start failed (see $LOG)"
 	[ -n "$(leftovers)" ] || die "the Postfix master of $CONF is not running"

@@ -10,7 +10,8 @@
 #   postfix     server-error-twice: Postfix retries and delivers once;
 #               sender-not-authorized: bounced on the 5xx, no retry, its DSN
 #               not relayed, `stop` exits 1 naming the code. Both instances
-#               run at the same time (independent instances).
+#               run at the same time (independent instances); a second
+#               start in the same work directory begins with an empty queue.
 #   nodemailer  connection-burst: delivered once; auth-invalid: exit 1
 #               naming 535, one AUTH.
 #   oci-sdk     429-twice-then-200: the SDK retries and delivers once;
@@ -200,6 +201,24 @@ else
 		"$(grep '^postfix: ' "$T/pf_5xx/client.log")"
 	check_contains "postfix sender-not-authorized: Postfix's DSN was discarded" \
 		"postfix/discard" "$(log_of pf_5xx)"
+
+	# Run again in the same work directory (edsim-conform with the same
+	# --out): start begins with an empty instance. A message an earlier run
+	# left queued (here one dropped into the maildrop of the stopped
+	# instance) would otherwise be sent first, on the case's connection 1.
+	(. "$T/pf_retry/case.env" && printf 'Subject: stale\r\n\r\nleft by an earlier run\r\n' |
+		PATH=$PATH:/usr/sbin sendmail -C "$EDSIM_WORKDIR/postfix/etc" -i -f "$EDSIM_FROM" -- "$EDSIM_TO") \
+		>/dev/null 2>&1
+	check "postfix: a stale message waits in the stopped instance's maildrop" 1 \
+		"$(find "$T/pf_retry/postfix/queue/maildrop" -type f | wc -l)"
+	client pf_retry postfix start
+	rc1=$?
+	check "postfix: start again in the same work directory exits 0" 0 "$rc1"
+	check "postfix: ... with an empty queue (the stale message is gone)" \
+		"Mail queue is empty" "$(PATH=$PATH:/usr/sbin postqueue -c "$T/pf_retry/postfix/etc" -p 2>&1)"
+	check "postfix: ... and a mail log of its own" "" \
+		"$(grep -F "$(var pf_retry EDSIM_MESSAGE_ID)" "$T/pf_retry/postfix/maillog")"
+	client pf_retry postfix stop
 
 	# Nothing of either instance is left.
 	left=$(for p in /proc/[0-9]*; do
