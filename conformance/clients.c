@@ -67,6 +67,8 @@ static int check_kind(struct ydoc *d, yaml_node_t *root, const struct conform_cl
 		return ydoc_error(d, root, "kind expect: give script");
 	if (c->kind == CLIENT_MTA && (c->start == NULL || c->submit == NULL || c->stop == NULL))
 		return ydoc_error(d, root, "kind mta: give start, submit and stop");
+	if (c->kind != CLIENT_MTA && ydoc_get(d, root, "settle") != NULL)
+		return ydoc_error(d, ydoc_get(d, root, "settle"), "settle: only for kind mta");
 	if (!c->smtp && !c->https)
 		return ydoc_error(d, root, "protocols: give smtp, https or both");
 	return 0;
@@ -76,7 +78,7 @@ static int load_definition(struct ydoc *d, struct conform_client *c)
 {
 	static const char *const keys[] = {"name",     "description", "kind",   "protocols",
 	                                   "requires", "command",     "script", "start",
-	                                   "submit",   "stop",        NULL};
+	                                   "submit",   "stop",        "settle", NULL};
 	static const char *const strings[] = {"name",  "description", "command", "script",
 	                                      "start", "submit",      "stop"};
 	char **slots[] = {&c->name,  &c->description, &c->command, &c->script,
@@ -96,6 +98,9 @@ static int load_definition(struct ydoc *d, struct conform_client *c)
 		rc |= load_protocols(d, v, c);
 	if ((v = ydoc_get(d, root, "requires")) != NULL)
 		rc |= load_requires(d, v, c);
+	c->settle = 1.5;
+	if ((v = ydoc_get(d, root, "settle")) != NULL)
+		rc |= ydoc_duration(d, v, "settle", &c->settle);
 	if (rc == 0)
 		rc = check_kind(d, root, c);
 	return rc;

@@ -12,6 +12,9 @@
  *   command: "swaks --server {smtp_host}:{smtp_port} ..."   # command, expect
  *   script: expect-script.exp     # expect: run as `expect -f SCRIPT` (next to the definition)
  *   start: "...", submit: "...", stop: "..."                # mta
+ *   settle: 5s                    # mta: how long to watch after the outcome is decided
+ *                                 # (a retry or a duplicate), default 1.5s; more than
+ *                                 # the MTA's longest retry interval
  * Placeholders {smtp_host} {smtp_port} {smtps_port} {https_url} {user}
  * {password} {from} {to} {subject} {message_id} {eml} {ca} {workdir}
  * {control_url} {protocol} (smtp or https: the case's) {clients_dir} are filled in per case, and
@@ -31,7 +34,8 @@ struct conform_client {
 	char **requires;
 	size_t nrequires;
 	char *command, *script, *start, *submit, *stop;
-	char *dir; /* where its definition lives (scripts are found there) */
+	double settle; /* mta: seconds watched after the outcome is decided */
+	char *dir;     /* where its definition lives (scripts are found there) */
 };
 
 /* NAME (a definition in clients_dir) or a command line (anything with a

@@ -48,7 +48,11 @@
  *   budget - not timed out: INFO; timed out: FAIL when the outcome is
  *     delivered-* (for an "mta", only when not stored exactly once), else INFO.
  * A client that made no attempt in the case's protocol but some in the
- * other one did not take part: SKIPPED, with that reason.
+ * other one did not take part: SKIPPED, with that reason. A client the
+ * budget stopped while its last attempt waited for a reply, for less time
+ * than RFC 5321 section 4.5.3.2 gives it (5 min; DATA 2 min, the end of the
+ * data 10 min), with nothing accepted, is ungraded the same way as a
+ * condition not met, with that reason: what it does next is not known.
  * The case verdict is the worst check (INFO only when every check is INFO);
  * strict makes WARN checks FAIL. WARN and FAIL checks carry a remedy: the
  * catalog rows' remedy, or for tls, reconnect-after-421 and cases without a
@@ -820,9 +824,9 @@ static int own_doing(const json_t *c)
 	       strcmp(id, "auth-fallback") == 0;
 }
 
-/* The case's condition never reached the client: nothing is praised, and
- * only what the client did on its own can still WARN or FAIL. */
-static void ungrade(json_t *checks)
+/* The case cannot be graded (why): nothing is praised, and only what the
+ * client did on its own can still WARN or FAIL. */
+static void ungrade(json_t *checks, const char *why)
 {
 	json_t *c;
 	size_t i;
@@ -833,14 +837,70 @@ static void ungrade(json_t *checks)
 		if (v < V_PASS)
 			continue;
 		if (v >= V_WARN && own_doing(c)) {
-			add_line(c, "graded although the client never met the case's condition: "
-			            "the client did this on its own");
+			add_line(c, "graded although %s: the client did this on its own", why);
 			continue;
 		}
-		add_line(c, "not graded (was %s): the client never met the case's condition",
-		         verdict_names[v]);
+		add_line(c, "not graded (was %s): %s", verdict_names[v], why);
 		check_verdict(c, V_INFO);
 	}
+}
+
+/* ---- a client stopped by the budget while it waited, as RFC 5321 lets it ---- */
+
+/* RFC 5321 section 4.5.3.2: how long a client waits for the reply to a
+ * command (5 minutes where it names none). */
+static double rfc5321_wait(const char *stage)
+{
+	if (strcmp(stage, "data") == 0)
+		return 120;
+	if (strcmp(stage, "data-end") == 0)
+		return 600;
+	return 300;
+}
+
+static const char *command_of(const char *stage)
+{
+	static const char *const names[][2] = {{"greeting", "the greeting"},
+	                                       {"ehlo", "EHLO"},
+	                                       {"starttls", "STARTTLS"},
+	                                       {"auth", "AUTH"},
+	                                       {"mail", "MAIL FROM"},
+	                                       {"rcpt", "RCPT TO"},
+	                                       {"data", "DATA"},
+	                                       {"data-end", "the end of the data"}};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(stage, names[i][0]) == 0)
+			return names[i][1];
+	return "a command";
+}
+
+/* When the budget stopped the client while its last attempt still waited
+ * for a reply, for less time than RFC 5321 gives it, and nothing was
+ * accepted: what it does next cannot be known. Marks that attempt and
+ * says why; 0 otherwise. */
+static int waiting_within_rfc(struct grade *g, char *why, size_t len)
+{
+	const json_t *run = json_object_get(g->ev, "run");
+	double budget = num_of(run, "budget"), waited, limit;
+	struct attempt *last = g->n ? &g->a[g->n - 1] : NULL;
+
+	if (!json_is_true(json_object_get(run, "timed_out")) || last == NULL || !last->waiting ||
+	    last->pending_stage == NULL)
+		return 0;
+	for (size_t i = 0; i < g->n; i++)
+		if (g->a[i].accepted)
+			return 0;
+	waited = budget - last->pending_t;
+	limit = rfc5321_wait(last->pending_stage);
+	if (waited >= limit)
+		return 0;
+	last->cut = 1;
+	snprintf(why, len,
+	         "still waiting for the reply to %s after %.0f s (RFC 5321 allows %.0f min) when "
+	         "the %.0f s budget ran out; a longer --budget shows what the client does next",
+	         command_of(last->pending_stage), waited, limit / 60, budget);
+	return 1;
 }
 
 /* auth-fallback: another AUTH mechanism tried on the same session after a
@@ -1019,7 +1079,7 @@ static json_t *result_new(const json_t *kase, const char *client)
 	                 "attempts", "checks", "client_result", "transcript_excerpt");
 }
 
-static void fill_result(const struct grade *g, json_t *res, int strict)
+static void fill_result(struct grade *g, json_t *res, int strict)
 {
 	static json_t *(*const checks[])(const struct grade *) = {
 	    check_outcome,       check_attempts,    check_retried,  check_min_gap,
@@ -1030,8 +1090,8 @@ static void fill_result(const struct grade *g, json_t *res, int strict)
 	             *cr = json_object_get(g->ev, "client_result");
 	json_t *list = json_object_get(res, "checks"), *attempts = json_object_get(res, "attempts");
 	json_t *exercised;
-	char what[1024];
-	int met;
+	char what[1024], why[512];
+	int met, unfinished = waiting_within_rfc(g, why, sizeof why);
 
 	for (size_t i = 0; i < g->n; i++)
 		json_array_append_new(attempts,
@@ -1042,15 +1102,18 @@ static void fill_result(const struct grade *g, json_t *res, int strict)
 			json_array_append_new(list, c);
 	}
 	exercised = check_exercised(g, &met, what, sizeof what);
+	if (exercised != NULL)
+		json_array_insert_new(list, 0, exercised);
 	if (!met && g->n > 0) {
-		ungrade(list);
+		ungrade(list, "the client never met the case's condition");
 		json_object_set_new(res, "reason",
 		                    json_sprintf("condition not exercised: the client's %zu "
 		                                 "attempt(s) never met %s",
 		                                 g->n, what));
+	} else if (unfinished) {
+		ungrade(list, why);
+		json_object_set_new(res, "reason", json_string(why));
 	}
-	if (exercised != NULL)
-		json_array_insert_new(list, 0, exercised);
 	json_object_set_new(res, "verdict",
 	                    json_string(verdict_names[finish_checks(list, g->kase, strict)]));
 	json_object_set_new(res, "duration",

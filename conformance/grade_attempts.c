@@ -49,22 +49,26 @@ struct found {
 	size_t n, cap;
 };
 
-/* Replies awaited, oldest first, with the stage of the command each answers. */
+/* Replies awaited, oldest first, with the stage of the command each answers
+ * and when it was sent. */
 struct scan {
 	const char *queue[QUEUE_LEN];
+	double queue_t[QUEUE_LEN];
 	size_t head, len;
 	int in_data, data_sent, auth_cont, tls;
+	double data_t;     /* when the message data was complete */
 	const char *multi; /* first line of a multi-line reply */
 };
 
 /* ---- SMTP attempts from transcripts ---- */
 
-static void queue_push(struct scan *s, const char *stage)
+static void queue_push(struct scan *s, const char *stage, double t)
 {
 	if (s->len == QUEUE_LEN) {
 		s->head = (s->head + 1) % QUEUE_LEN;
 		s->len--;
 	}
+	s->queue_t[(s->head + s->len) % QUEUE_LEN] = t;
 	s->queue[(s->head + s->len++) % QUEUE_LEN] = stage;
 }
 
@@ -182,12 +186,12 @@ static void scan_reply(struct scan *s, struct attempt *a, const char *text, doub
 	note_reply(a, code, text, stage, i);
 }
 
-static void scan_note(struct scan *s, struct attempt *a, const char *text)
+static void scan_note(struct scan *s, struct attempt *a, const char *text, double t)
 {
 	if (strncmp(text, "TLS established", 15) == 0)
 		s->tls = a->tls = 1;
 	else if (strncmp(text, "message data:", 13) == 0)
-		s->data_sent = 1;
+		s->data_sent = 1, s->data_t = t;
 	if (strncmp(text, "TLS handshake failed", 20) == 0)
 		a->handshake_failed = 1;
 	if (strstr(text, "drops the connection") != NULL ||
@@ -267,7 +271,7 @@ static int starts_attempt(const struct scan *s, const struct attempt *a, const c
 	       strcmp(a->last_stage, "greeting") != 0;
 }
 
-static void scan_command(struct scan *s, struct attempt *a, const char *text)
+static void scan_command(struct scan *s, struct attempt *a, const char *text, double t)
 {
 	const char *stage = s->auth_cont ? "auth" : transcript_command_stage(text);
 	char mech[32];
@@ -279,15 +283,25 @@ static void scan_command(struct scan *s, struct attempt *a, const char *text)
 	s->auth_cont = 0;
 	if (strcmp(stage, "quit") != 0)
 		a->commands++;
-	queue_push(s, stage);
+	queue_push(s, stage, t);
 }
 
-static int still_waiting(const struct scan *s)
+/* Whether a reply was still due; the oldest one due goes into the attempt's
+ * pending_stage and pending_t. */
+static int still_waiting(const struct scan *s, struct attempt *a)
 {
-	for (size_t k = 0; k < s->len; k++)
-		if (strcmp(s->queue[(s->head + k) % QUEUE_LEN], "quit") != 0)
+	for (size_t k = 0; k < s->len; k++) {
+		size_t at = (s->head + k) % QUEUE_LEN;
+		if (strcmp(s->queue[at], "quit") != 0) {
+			a->pending_stage = s->queue[at], a->pending_t = s->queue_t[at];
 			return 1;
-	return s->in_data && s->data_sent;
+		}
+	}
+	if (s->in_data && s->data_sent) {
+		a->pending_stage = "data-end", a->pending_t = s->data_t;
+		return 1;
+	}
+	return 0;
 }
 
 static int attempt_push(struct found *f, const struct attempt *a)
@@ -305,7 +319,7 @@ static int attempt_push(struct found *f, const struct attempt *a)
 
 static int attempt_finish(struct found *f, struct attempt *a, const struct scan *s, int open)
 {
-	a->waiting = open || still_waiting(s);
+	a->waiting = still_waiting(s, a) || open;
 	if (a->code == 0)
 		a->key = a->last;
 	a->outcome = a->accepted           ? "accepted"
@@ -332,8 +346,8 @@ static int scan_transcript(struct found *f, const json_t *tr)
 	struct attempt a;
 	size_t i;
 
-	queue_push(&s, "greeting");
 	attempt_begin(&a, clock_parse(str_of(tr, "opened")) - f->origin, conn, 0, lines, 0);
+	queue_push(&s, "greeting", a.t);
 	json_array_foreach(lines, i, l)
 	{
 		const char *dir = str_of(l, "dir"), *text = str_of(l, "line");
@@ -350,9 +364,9 @@ static int scan_transcript(struct found *f, const json_t *tr)
 			a.t = t;
 		a.last = i, a.end = t;
 		if (strcmp(dir, "note") == 0)
-			scan_note(&s, &a, text);
+			scan_note(&s, &a, text, t);
 		else if (strcmp(dir, "in") == 0)
-			scan_command(&s, &a, text);
+			scan_command(&s, &a, text, t);
 		else if (strcmp(dir, "out") == 0)
 			scan_reply(&s, &a, text, t, i);
 	}
@@ -472,6 +486,8 @@ static const char *unanswered(const struct attempt *a)
 		return "dropped by edsim without a reply";
 	if (a->handshake_failed)
 		return "the TLS handshake failed";
+	if (a->waiting && a->cut)
+		return "no reply yet; still waiting when the budget ran out";
 	if (a->waiting)
 		return "no reply; the client stopped waiting";
 	return "closed by the client before sending the message";

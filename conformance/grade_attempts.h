@@ -26,6 +26,11 @@ struct attempt {
 	 * after a refused AUTH (not a new attempt). mechs: those tried, in order. */
 	int fallbacks, fallback_code, reopened;
 	char mechs[64];
+	/* waiting: the oldest reply still due (its command's stage, and when the
+	 * command was sent), and cut: the budget stopped the client then */
+	const char *pending_stage;
+	double pending_t;
+	int cut;
 	const char *last_stage;   /* of the latest refusal or acceptance */
 	const char *text, *stage; /* that reply, borrowed */
 	const char *outcome;

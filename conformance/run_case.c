@@ -498,8 +498,8 @@ static void run_mta(struct ctx *x, double deadline)
 		sleep_ms(200);
 	if (started && clock_wall() >= deadline)
 		x->timed_out = 1;
-	else if (started)
-		sleep_ms(1500); /* let a retry or a duplicate show */
+	else if (started) /* let a retry or a duplicate show */
+		sleep_ms((long)(x->cl->settle * 1000));
 	x->timed_out |= killed;
 	if (!started) { /* start or submit failed: that is the result */
 		note_status(x, status, killed);

@@ -233,6 +233,9 @@ printf 'name: broken\nkind: command\nprotocols: [smtp, carrier-pigeon]\ncommand:
 conform --client broken --clients-dir "$T/defs" --suite "$SUITE" --out "$T/x" >"$T/err" 2>&1
 check "a bad client definition: exit 2" 2 "$?"
 check_contains "a bad client definition: file:line:col" "broken.yaml:3:19: protocols: expected smtp or https" "$(cat "$T/err")"
+printf 'name: late\nkind: command\nprotocols: [smtp]\ncommand: "true"\nsettle: 5s\n' >"$T/defs/late.yaml"
+conform --client late --clients-dir "$T/defs" --suite "$SUITE" --out "$T/x" >"$T/err" 2>&1
+check_contains "settle is only for kind mta: file:line:col" "late.yaml:5:9: settle: only for kind mta" "$(cat "$T/err")"
 
 start=$(date +%s)
 conform --client 'sleep 30' --suite "$SUITE" --case oci.smtp.server-error --budget 2s --out "$T/budget" \

@@ -686,6 +686,38 @@ static void test_other_protocol(void)
 	json_decref(res);
 }
 
+/* Postfix waits RFC 5321's 5 minutes for the reply to MAIL FROM; the 60 s
+ * budget stopped it first: nothing can be said of what it does next. */
+static void test_rfc_wait(void)
+{
+	json_t *ev = load("rfc-wait.json"), *res;
+	const json_t *c;
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	res = grade_case(ev, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "INFO");
+	CU_ASSERT(strstr(field(res, "reason"), "still waiting for the reply to MAIL FROM after ") ==
+	          field(res, "reason"));
+	CU_ASSERT(strstr(field(res, "reason"), "(RFC 5321 allows 5 min)") != NULL);
+	json_array_foreach(json_object_get(res, "checks"), i, c)
+	{
+		CU_ASSERT(strcmp(field(c, "verdict"), "INFO") == 0);
+	}
+	CU_ASSERT(evidence_has(res, "delivered-once", "not graded (was FAIL): still waiting"));
+	CU_ASSERT(
+	    evidence_has(res, "attempts", "no reply yet; still waiting when the budget ran out"));
+	json_decref(res);
+	/* past RFC 5321's limit the wait is the client's fault: graded */
+	json_object_set_new(json_object_get(ev, "run"), "budget", json_real(400));
+	res = grade_case(ev, 0);
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "FAIL");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "delivered-once"), "FAIL");
+	json_decref(res);
+	json_decref(ev);
+}
+
 static void test_rank(void)
 {
 	CU_ASSERT_EQUAL(grade_rank("SKIPPED"), 0);
@@ -724,6 +756,7 @@ int register_conform_grade_tests(void)
 	    {"condition not exercised: INFO", test_not_exercised},
 	    {"quota used up at the client's first MAIL", test_late_quota},
 	    {"acted only in the other protocol: SKIPPED", test_other_protocol},
+	    {"stopped by the budget within RFC 5321's wait", test_rfc_wait},
 	    {"grade_rank", test_rank},
 	};
 
