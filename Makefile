@@ -3,6 +3,8 @@
 #   make run      install what is missing, build, start edsim in the foreground
 #   make test     install what is missing, build with sanitizers, run every test
 #   make bench    run the benchmarks in bench/ (results in bench/RESULTS.md)
+#   make fresh-check  make run's quick start and make test in a bare Debian 12 root
+#   make fresh-clean  remove fresh-check's cached base root
 
 CC       ?= cc
 PKGS     := libevent libevent_openssl openssl yaml-0.1 jansson sqlite3 libcurl libcares
@@ -63,7 +65,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 REL := build/release
 DBG := build/asan
 
-.PHONY: all run test unit integration bench deps deps-test deps-bench clean format
+.PHONY: all run test unit integration bench deps deps-test deps-bench clean format fresh-check fresh-clean
 
 all: edsim edsim-conform conformance/clients/refclient
 
@@ -133,6 +135,14 @@ integration:
 
 bench: deps-bench edsim
 	bench/run-all
+
+# A bare Debian 12 root (cached), a clean clone of HEAD, the quick start and
+# make test inside it (tools/fresh-check; not part of .ci/run).
+fresh-check:
+	tools/fresh-check
+
+fresh-clean:
+	tools/fresh-check --clean
 
 format:
 	clang-format -i sim/*.c sim/*.h tests/unit/*.c conformance/*.c conformance/*.h conformance/clients/*.c
