@@ -91,8 +91,10 @@ if grep -q '^<~  235 ' "$T/example.out" && grep -q '^ ~> QUIT' "$T/example.out";
 else
 	fail "swaks did not complete the TLS transaction"
 fi
-tail -n 1 "$T/example.out" >"$T/messages.json"
-if grep -q '"someone@example.net"' "$T/messages.json" && grep -q '"noreply@example.com"' "$T/messages.json"; then
+# what curl printed: the output after swaks's last line
+sed -n '/^=== Connection closed/,$p' "$T/example.out" >"$T/messages.json"
+if grep -q '"address": *"someone@example.net"' "$T/messages.json" &&
+	grep -q '"from": *"noreply@example.com"' "$T/messages.json"; then
 	pass "curl on the control API lists the message (from noreply@example.com to someone@example.net)"
 else
 	fail "the control API does not list the message"
