@@ -34,6 +34,9 @@ EXAMPLE_DEPS := swaks libnet-ssleay-perl curl
 #     postfix                  smtp-sink, smtp-source, sendmail, postqueue (relay tests,
 #                              the postfix client, benchmarks); its postinst makes the
 #                              postfix user and postdrop group that postfix-mta.sh needs
+#     libsasl2-modules         Cyrus SASL's PLAIN and LOGIN, only recommended by
+#                              libsasl2-2: without it the postfix client's AUTH
+#                              fails "no mechanism available"
 #     curl openssl sqlite3     the control API, s_client and keys, the store's file
 #     procps                   ps, pgrep, kill
 #     python3                  the test helpers (json, ssl, sqlite3, smtplib, http.server)
@@ -44,14 +47,16 @@ EXAMPLE_DEPS := swaks libnet-ssleay-perl curl
 #     libxml2-utils            xmllint: junit.xml against conformance/junit.xsd
 #     chromium                 report.html rendered headless
 #     msmtp                    the msmtp client
-#     nodejs npm               the nodemailer and oci-sdk clients and tests/sdk (npm ci)
+#     nodejs npm               the nodemailer and oci-sdk clients and tests/sdk (npm ci;
+#                              Debian 12's nodejs 18 runs them)
+#     ca-certificates          npm ci over HTTPS
 #     bc                       https_scenarios.sh's arithmetic on times
 #     util-linux mount         setpriv (postfix-mta.sh), flock; mount and umount
 #     coreutils                (storage_full.sh); timeout, base64: required
 #                              packages, named all the same
-TEST_DEPS := $(RUN_DEPS) $(EXAMPLE_DEPS) libcunit1-dev expect tcl-expect postfix openssl sqlite3 \
+TEST_DEPS := $(RUN_DEPS) $(EXAMPLE_DEPS) libcunit1-dev expect tcl-expect postfix libsasl2-modules openssl sqlite3 \
              procps python3 python3-dkim python3-jsonschema dnsmasq-base libxml2-utils chromium \
-             msmtp nodejs npm bc util-linux mount coreutils
+             msmtp nodejs npm ca-certificates bc util-linux mount coreutils
 #   BENCH_DEPS    make bench: wrk (bench/https.sh), beyond TEST_DEPS
 BENCH_DEPS := $(TEST_DEPS) wrk
 
