@@ -3,6 +3,8 @@
 #   make run      install what is missing, build, start edsim in the foreground
 #   make test     install what is missing, build with sanitizers, run every test
 #   make bench    run the benchmarks in bench/ (results in bench/RESULTS.md)
+#   make fresh-check  make run's quick start and make test in a bare Debian 12 root
+#   make fresh-clean  remove fresh-check's cached base root
 
 CC       ?= cc
 PKGS     := libevent libevent_openssl openssl yaml-0.1 jansson sqlite3 libcurl libcares
@@ -11,11 +13,52 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libyaml-dev libjansson-dev libsqlite3-dev \
-             libcurl4-openssl-dev libc-ares-dev
-TEST_DEPS := $(RUN_DEPS) libcunit1-dev expect tcl-expect swaks postfix curl openssl sqlite3 procps python3 \
-             python3-dkim dnsmasq-base libxml2-utils chromium \
-             python3-jsonschema msmtp
+# The Debian packages each target needs, every one named: tools/install-deps
+# installs those missing with apt-get --no-install-recommends, so what Debian
+# only recommends is named here too. A fresh Debian 12 machine is the
+# reference (make fresh-check proves it in a bare debootstrap root).
+#   RUN_DEPS      building and running edsim: the compiler and libc headers
+#                 (libc6-dev is only recommended by gcc), the libraries' -dev
+#                 packages, pkg-config
+RUN_DEPS  := gcc libc6-dev make pkg-config libevent-dev libssl-dev libyaml-dev libjansson-dev \
+             libsqlite3-dev libcurl4-openssl-dev libc-ares-dev
+#   EXAMPLE_DEPS  the README quick start's commands after make run: swaks with
+#                 its TLS module (Net::SSLeay, only recommended by swaks:
+#                 without it `swaks --tls` exits "TLS not available") and curl
+EXAMPLE_DEPS := swaks libnet-ssleay-perl curl
+#   TEST_DEPS     make test, and the ready-made conformance clients
+#                 (conformance/clients/*.yaml):
+#     libcunit1-dev            the unit tests
+#     expect tcl-expect        Expect dialogs, the openssl-expect client, tools/edsim-replay
+#     swaks libnet-ssleay-perl swaks --tls, --tls-on-connect (tests, the swaks client)
+#     postfix                  smtp-sink, smtp-source, sendmail, postqueue (relay tests,
+#                              the postfix client, benchmarks); its postinst makes the
+#                              postfix user and postdrop group that postfix-mta.sh needs
+#     libsasl2-modules         Cyrus SASL's PLAIN and LOGIN, only recommended by
+#                              libsasl2-2: without it the postfix client's AUTH
+#                              fails "no mechanism available"
+#     curl openssl sqlite3     the control API, s_client and keys, the store's file
+#     procps                   ps, pgrep, kill
+#     python3                  the test helpers (json, ssl, sqlite3, smtplib, http.server)
+#     python3-dkim             DKIM verification (relay_dkim.sh)
+#     python3-jsonschema       report.json against its schema (no format checks:
+#                              its recommended format packages are not needed)
+#     dnsmasq-base             MX lookups against a real DNS server
+#     libxml2-utils            xmllint: junit.xml against conformance/junit.xsd
+#     chromium                 report.html rendered headless
+#     msmtp                    the msmtp client
+#     nodejs npm               the nodemailer and oci-sdk clients and tests/sdk (npm ci;
+#                              Debian 12's nodejs 18 runs them)
+#     ca-certificates          npm ci over HTTPS
+#     bc                       https_scenarios.sh's arithmetic on times
+#     util-linux mount         setpriv (postfix-mta.sh), flock; mount and umount
+#     coreutils                (storage_full.sh); timeout, base64: required
+#                              packages, named all the same
+TEST_DEPS := $(RUN_DEPS) $(EXAMPLE_DEPS) libcunit1-dev expect tcl-expect postfix libsasl2-modules openssl sqlite3 \
+             procps python3 python3-dkim python3-jsonschema dnsmasq-base libxml2-utils chromium \
+             msmtp nodejs npm ca-certificates bc util-linux mount coreutils
+#   BENCH_DEPS    make bench: wrk (bench/https.sh), beyond TEST_DEPS
+BENCH_DEPS := $(TEST_DEPS) wrk
 
 SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
 CONF_SRC := $(filter-out conformance/runner_main.c,$(wildcard conformance/*.c))
@@ -27,7 +70,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 REL := build/release
 DBG := build/asan
 
-.PHONY: all run test unit integration bench deps deps-test clean format
+.PHONY: all run test unit integration bench deps deps-test deps-bench clean format fresh-check fresh-clean
 
 all: edsim edsim-conform conformance/clients/refclient
 
@@ -74,9 +117,11 @@ $(DBG)/unit-tests: $(DBG_OBJ) $(DBG_CONF) $(UNIT_SRC) $(SIM_HDR) $(CONF_HDR)
 	$(CC) $(CSTD) -Iconformance -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(UNIT_SRC) $(DBG_CONF) $(DBG_OBJ) $(PKG_LIBS) -lcunit
 
 deps:
-	@tools/install-deps $(RUN_DEPS)
+	@tools/install-deps $(RUN_DEPS) $(EXAMPLE_DEPS)
 deps-test:
 	@tools/install-deps $(TEST_DEPS)
+deps-bench:
+	@tools/install-deps $(BENCH_DEPS)
 
 run: deps
 	@$(MAKE) --no-print-directory edsim
@@ -93,9 +138,16 @@ unit:
 integration:
 	EDSIM=$(CURDIR)/$(DBG)/edsim tests/run-integration
 
-bench: deps-test edsim
-	@tools/install-deps wrk
+bench: deps-bench edsim
 	bench/run-all
+
+# A bare Debian 12 root (cached), a clean clone of HEAD, the quick start and
+# make test inside it (tools/fresh-check; not part of .ci/run).
+fresh-check:
+	tools/fresh-check
+
+fresh-clean:
+	tools/fresh-check --clean
 
 format:
 	clang-format -i sim/*.c sim/*.h tests/unit/*.c conformance/*.c conformance/*.h conformance/clients/*.c

@@ -245,10 +245,23 @@ summary() {
 	return 1
 }
 
+# sasl_plain: Cyrus SASL has its PLAIN mechanism. Postfix's smtp client
+# authenticates through Cyrus SASL, whose PLAIN and LOGIN plugins are in
+# libsasl2-modules, only recommended by libsasl2-2: without them every
+# attempt is deferred with "SASL authentication failed; ... no mechanism
+# available" and never reaches MAIL FROM.
+sasl_plain() {
+	for f in /usr/lib/sasl2/libplain.so* /usr/lib/*/sasl2/libplain.so*; do
+		[ -e "$f" ] && return 0
+	done
+	return 1
+}
+
 case ${1:-} in
 start)
 	command -v postfix >/dev/null || die "postfix is not installed"
 	[ "$(id -u)" = 0 ] || die "a private Postfix instance needs root"
+	sasl_plain || die "Cyrus SASL has no PLAIN mechanism, so Postfix cannot authenticate to edsim: install libsasl2-modules"
 	[ -z "$(leftovers)" ] || die "an instance already runs in $QUEUE"
 	fresh_instance
 	write_config

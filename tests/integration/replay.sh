@@ -109,11 +109,12 @@ check "--step, q at the third prompt: exit 3" 3 "$RC"
 check_contains "--step, q: stopped by the user" "stopped by the user" "$OUT"
 check_not_contains "--step, q: MAIL FROM was not sent" "C: MAIL FROM" "$OUT"
 
-# Colours on a terminal (so that the check without one above means something).
-OUT=$(expect -c "log_user 1; set timeout 60; spawn -noecho $REPLAY --port $PLAIN_PORT $SERVER_ERROR; expect eof" 2>&1)
+# Colours on a terminal (so that the check without one above means something);
+# TERM is set, as on a terminal: with TERM=dumb (some CI runners) there are none.
+OUT=$(TERM=xterm expect -c "log_user 1; set timeout 60; spawn -noecho $REPLAY --port $PLAIN_PORT $SERVER_ERROR; expect eof" 2>&1)
 check "on a terminal the output is coloured (ESC bytes)" yes \
 	"$([ "$(printf '%s' "$OUT" | grep -c $'\e\\[32m')" -gt 0 ] && echo yes || echo no)"
-OUT=$(NO_COLOR=1 expect -c "log_user 1; set timeout 60; spawn -noecho $REPLAY --port $PLAIN_PORT $SERVER_ERROR; expect eof" 2>&1)
+OUT=$(TERM=xterm NO_COLOR=1 expect -c "log_user 1; set timeout 60; spawn -noecho $REPLAY --port $PLAIN_PORT $SERVER_ERROR; expect eof" 2>&1)
 check "on a terminal with NO_COLOR: no ESC byte" 0 "$(printf '%s' "$OUT" | grep -c $'\e')"
 
 # ---- STARTTLS, implicit TLS and AUTH (edsim's defaults: AUTH required) -------------
