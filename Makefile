@@ -22,10 +22,11 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 #                 packages, pkg-config
 RUN_DEPS  := gcc libc6-dev make pkg-config libevent-dev libssl-dev libyaml-dev libjansson-dev \
              libsqlite3-dev libcurl4-openssl-dev libc-ares-dev
-#   EXAMPLE_DEPS  the README quick start's commands after make run: swaks with
-#                 its TLS module (Net::SSLeay, only recommended by swaks:
-#                 without it `swaks --tls` exits "TLS not available") and curl
-EXAMPLE_DEPS := swaks libnet-ssleay-perl curl
+#   EXAMPLE_DEPS  the README's commands after make run: swaks with its TLS
+#                 module (Net::SSLeay, only recommended by swaks: without it
+#                 `swaks --tls` exits "TLS not available"), curl, and jq (the
+#                 "In CI" recipe's assertions)
+EXAMPLE_DEPS := swaks libnet-ssleay-perl curl jq
 #   TEST_DEPS     make test, and the ready-made conformance clients
 #                 (conformance/clients/*.yaml):
 #     libcunit1-dev            the unit tests

@@ -27,8 +27,13 @@
 # relayed, so that edsim only sees the case's message. Needs root (postfix
 # -c with a private config directory, the queue owned by root).
 #
-# Retries are Postfix's own, made short for a test: minimal_backoff_time 1s,
-# maximal_backoff_time 4s, queue_run_delay 1s. Nothing else is shortened:
+# Retries are Postfix's own, made short for a test: minimal_backoff_time 2s,
+# maximal_backoff_time 4s, queue_run_delay 1s. Not 1s: qmgr takes a deferred
+# message back when its retry time is at most 1 s away, and a message
+# deferred for 1 s was then sometimes taken back while the smtp process that
+# deferred it still held the queue file's lock, so qmgr logged "skipped,
+# still being delivered" and put it off for 60 s (past a case's budget).
+# Nothing else is shortened:
 # the SMTP client's reply timeouts are Postfix's defaults, RFC 5321's 5
 # minutes for MAIL FROM (10 for the end of data), and the queue lifetime is
 # Postfix's 5 days. So a server that stalls a reply for minutes keeps
@@ -144,7 +149,7 @@ smtp_sasl_tls_security_options = noanonymous
 # expire the message the moment its first attempt times out, before any
 # retry (with 5m, a MAIL FROM held for 6 minutes was deferred after 315 s
 # and at once "status=expired, returned to sender").
-minimal_backoff_time = 1s
+minimal_backoff_time = 2s
 maximal_backoff_time = 4s
 queue_run_delay = 1s
 
