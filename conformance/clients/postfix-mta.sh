@@ -28,11 +28,12 @@
 # -c with a private config directory, the queue owned by root).
 #
 # Retries are Postfix's own, made short for a test: minimal_backoff_time 2s,
-# maximal_backoff_time 4s, queue_run_delay 1s. Not 1s: qmgr takes a deferred
-# message back when its retry time is at most 1 s away, and a message
-# deferred for 1 s was then sometimes taken back while the smtp process that
-# deferred it still held the queue file's lock, so qmgr logged "skipped,
-# still being delivered" and put it off for 60 s (past a case's budget).
+# maximal_backoff_time 4s, queue_run_delay 1s (retries about 1 s apart:
+# qmgr takes a deferred message back when its retry time is at most 1 s
+# away). Not 1s: a message deferred for 1 s could be taken back at once,
+# while the smtp process that deferred it still held the queue file's lock,
+# so qmgr logged "skipped, still being delivered" and put it off for 60 s
+# (past a case's budget).
 # Nothing else is shortened:
 # the SMTP client's reply timeouts are Postfix's defaults, RFC 5321's 5
 # minutes for MAIL FROM (10 for the end of data), and the queue lifetime is
