@@ -17,7 +17,8 @@ TABs (a TAB, a newline or a backslash inside a field is written \\t, \\n, \\\\):
                                    sender, recipient, user, client_ip, mechanism,
                                    probability)
   do        N KEY VALUE           (delay in seconds, close, drop, accept,
-                                   discard, suppress, set: 0 or 1)
+                                   discard, suppress, set: 0 or 1,
+                                   use_quota: a number of messages)
   reply     N catalog ID CODE ENHANCED TEXT CLOSES
   reply     N literal LINE        (one fact per line of a literal reply)
   client_ip ADDRESS               (with HOST PORT: the local address the kernel
@@ -472,6 +473,8 @@ def main(argv):
                     out("do", n, key, truth(act[key]))
             if act.get("set") is not None:
                 out("do", n, "set", "1")
+            if act.get("use_quota") is not None:
+                out("do", n, "use_quota", int(act["use_quota"]))
             if act.get("delay") is not None:
                 out("do", n, "delay", duration(act["delay"]))
             reply = act.get("reply")
