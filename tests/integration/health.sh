@@ -208,7 +208,7 @@ printf 'Subject: drain\r\n\r\nhello\r\n.\r\n' >&3
 check_contains "drain: the message in flight is accepted" "250" "$(readline 3)"
 check_contains "drain: then 421 4.3.0" "421 4.3.0" "$(readline 3)"
 exec 3>&-
-edsim_stop d
+edsim_reap d # it is shutting down already: no second SIGTERM
 health --control "127.0.0.1:$CONTROL_PORT"
 check "after the exit: exit 1, connection refused" \
 	"1 edsim health: 127.0.0.1:$CONTROL_PORT: connection refused" "$rc $(cat "$T/err")"

@@ -78,8 +78,15 @@ edsim_start() {
 }
 
 edsim_stop() {
+	kill -TERM "${EDSIM_PID[$1]}" 2>/dev/null
+	edsim_reap "$1"
+}
+
+# edsim_reap NAME: waits for an edsim that was already sent SIGTERM (a
+# second signal during its teardown would find the default action again),
+# checks its exit status 0 and that it wrote no sanitizer report.
+edsim_reap() {
 	local name=$1 pid=${EDSIM_PID[$1]} rc
-	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
 	rc=$?
 	unset "EDSIM_PID[$name]"
