@@ -336,8 +336,16 @@ static void write_cell(struct html *h, const char *case_id, const char *client)
 	}
 	fprintf(h->f, "<td><a class=\"badge v-%s\" href=\"#", verdict_class(verdict));
 	write_anchor(h->f, case_id, client);
-	fputs("\">", h->f);
+	fputs("\"", h->f);
+	if (report_str(r, "reason", NULL) != NULL) { /* SKIPPED, or INFO: why */
+		fputs(" title=\"", h->f);
+		report_escape(h->f, report_str(r, "reason", ""), 1);
+		fputs("\"", h->f);
+	}
+	fputs(">", h->f);
 	text(h, verdict ? verdict : "?");
+	if (verdict != NULL && strcmp(verdict, "INFO") == 0 && report_str(r, "reason", NULL))
+		fputs("*", h->f);
 	fputs("</a>", h->f);
 	if (was != NULL) {
 		fputs(" <span class=\"worse\" title=\"worse than the baseline\">▲ ", h->f);
@@ -387,7 +395,10 @@ static void write_matrix(struct html *h, const struct case_row *rows, size_t n)
 	fputs("</tr></thead>\n<tbody>\n", h->f);
 	for (i = 0; i < n; i++)
 		write_matrix_row(h, &rows[i]);
-	fputs("</tbody></table>\n", h->f);
+	fputs("</tbody></table>\n<p>INFO* : not graded: the client never met the case's "
+	      "condition, or the budget stopped it while it still waited as RFC 5321 lets it "
+	      "(the reason is in the cell's tooltip and under the case).</p>\n",
+	      h->f);
 }
 
 /* ---- the timeline of one result ------------------------------------------ */
