@@ -11,11 +11,15 @@
  *
  * Invariants: d->njobs counts the jobs waiting in d's queue, d->nconns its
  * connections; a connection carries at most one job (cn->job) and only once
- * it is ready. Every job that leaves a queue goes back to the queue
- * (relay.c) through relay_job_finish(), answered or failed, except when the
- * relay forgets everything (hop_forget_all(), hop_free()). When a
- * destination cannot be reached (lookup failed, no connection could be
- * made), every job waiting at it fails with the reason.
+ * it is ready. Every connection is on exactly one list until it is freed:
+ * its destination's (d->conns), or r->closing once it has said QUIT; the
+ * client frees itself only after failed() or closed(), which take the
+ * connection off its list, and hop_free() frees what is left on both.
+ * Every job that leaves a queue goes back to the queue (relay.c) through
+ * relay_job_finish(), answered or failed, except when the relay forgets
+ * everything (hop_forget_all(), hop_free()). When a destination cannot be
+ * reached (lookup failed, no connection could be made), every job waiting
+ * at it fails with the reason.
  */
 #include "relay_hop.h"
 
@@ -99,29 +103,60 @@ static struct job *take_job(struct dest *d)
 
 /* ---- connections ----------------------------------------------------------- */
 
-static void conn_remove(struct conn *cn)
+static void unlink_conn(struct conn **list, struct conn *cn)
 {
-	struct dest *d = cn->d;
-
-	for (struct conn **p = &d->conns; *p != NULL; p = &(*p)->next)
+	for (struct conn **p = list; *p != NULL; p = &(*p)->next)
 		if (*p == cn) {
 			*p = cn->next;
 			break;
 		}
-	d->nconns--;
+	cn->next = NULL;
+}
+
+static void free_conn(struct conn *cn)
+{
 	if (cn->idle != NULL)
 		event_free(cn->idle);
 	free(cn);
 }
 
-static void on_idle(evutil_socket_t fd, short what, void *arg)
+/* Frees a connection of its destination (its client is gone or freed). */
+static void conn_remove(struct conn *cn)
+{
+	unlink_conn(&cn->d->conns, cn);
+	cn->d->nconns--;
+	free_conn(cn);
+}
+
+/* Says QUIT: the connection leaves its destination (which may open another
+ * in its place) and waits in r->closing for on_client_closed(). */
+static void conn_close(struct conn *cn)
+{
+	struct relay *r = cn->r;
+
+	unlink_conn(&cn->d->conns, cn);
+	cn->d->nconns--;
+	cn->d = NULL;
+	evtimer_del(cn->idle);
+	cn->next = r->closing;
+	r->closing = cn;
+	smtp_client_quit(cn->c);
+}
+
+static void on_client_closed(void *arg, struct smtp_client *c)
 {
 	struct conn *cn = arg;
 
+	(void)c;
+	unlink_conn(&cn->r->closing, cn);
+	free_conn(cn);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
 	(void)fd;
 	(void)what;
-	smtp_client_quit(cn->c);
-	conn_remove(cn);
+	conn_close(arg);
 }
 
 /* Gives an idle connection its next job, or lets it idle. */
@@ -146,8 +181,7 @@ static void conn_next(struct conn *cn)
 			         "the connection to %s cannot take a message",
 			         smtp_client_peer(cn->c));
 			cn->job = NULL;
-			smtp_client_quit(cn->c);
-			conn_remove(cn);
+			conn_close(cn);
 			relay_job_finish(j, d->name, &why);
 			return;
 		}
@@ -205,7 +239,8 @@ static void on_client_failed(void *arg, struct smtp_client *c, struct smtp_txn *
 		hop_pump(d);
 }
 
-static const struct smtp_client_cb client_cb = {on_client_ready, on_client_done, on_client_failed};
+static const struct smtp_client_cb client_cb = {on_client_ready, on_client_done, on_client_failed,
+                                                on_client_closed};
 
 static void open_conn(struct dest *d)
 {
@@ -222,6 +257,7 @@ static void open_conn(struct dest *d)
 
 	if (cn == NULL)
 		return;
+	cn->r = d->r;
 	cn->d = d;
 	cn->idle = evtimer_new(d->r->srv->base, on_idle, cn);
 	cn->next = d->conns;
@@ -386,6 +422,12 @@ void hop_forget_all(struct relay *r)
 void hop_free(struct relay *r)
 {
 	free_dests(r);
+	while (r->closing != NULL) { /* still waiting for an answer to QUIT */
+		struct conn *cn = r->closing;
+		r->closing = cn->next;
+		smtp_client_free(cn->c);
+		free_conn(cn);
+	}
 	resolver_free(r->resolver);
 	if (r->tls != NULL)
 		SSL_CTX_free(r->tls);

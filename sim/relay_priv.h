@@ -76,8 +76,12 @@ struct job {
 	struct smtp_txn txn;
 };
 
+/* A connection belongs to its destination (d, in d->conns) until it is
+ * closed with QUIT; then it leaves the destination (d is NULL) and waits in
+ * r->closing until its client is gone (or the relay is freed). */
 struct conn {
 	struct conn *next;
+	struct relay *r;
 	struct dest *d;
 	struct smtp_client *c;
 	struct job *job;
@@ -107,6 +111,7 @@ struct relay {
 	struct mx_target *smarthost;
 	size_t nsmarthost;
 	struct dest *dests;
+	struct conn *closing; /* said QUIT, waiting for the answer */
 	/* the queue (relay.c) */
 	struct qmsg *msgs;
 	size_t nmsgs;

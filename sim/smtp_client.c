@@ -107,8 +107,8 @@ int smtp_client_tls(const struct smtp_client *c)
 	return c->tls_active;
 }
 
-/* The connection is gone: tell the owner (with the transaction it had),
- * then free. */
+/* The connection is gone: tell the owner (failed() with the transaction it
+ * had, or closed() after a QUIT), then free. */
 static void fail(struct smtp_client *c, const struct hop_reply *why)
 {
 	struct smtp_txn *t = c->txn;
@@ -123,6 +123,8 @@ static void fail(struct smtp_client *c, const struct hop_reply *why)
 	if (!c->quitting) {
 		log_debug("relay: %s: %s", c->peer, why->text);
 		c->cb.failed(c->arg, c, t, why);
+	} else if (c->cb.closed != NULL) {
+		c->cb.closed(c->arg, c);
 	}
 	if (c->reading)
 		c->dead = 1;

@@ -12,7 +12,11 @@
  * a transaction (after the greeting, and again after each transaction),
  * done() when a transaction has all its replies, failed() when the
  * connection is gone; the client is freed right after failed() returns.
- * Nothing is called back after smtp_client_quit() or smtp_client_free().
+ * After smtp_client_quit() only closed() is called, once, when the server
+ * has answered QUIT or the connection is gone, and the client is freed right
+ * after it returns: until then the caller still owns c (and must free it
+ * with smtp_client_free() if it stops earlier, at shutdown). Nothing is
+ * called back after smtp_client_free().
  */
 #ifndef EDSIM_SMTP_CLIENT_H
 #define EDSIM_SMTP_CLIENT_H
@@ -57,6 +61,7 @@ struct smtp_client_cb {
 	void (*done)(void *arg, struct smtp_client *c, struct smtp_txn *t);
 	void (*failed)(void *arg, struct smtp_client *c, struct smtp_txn *t,
 	               const struct hop_reply *why);
+	void (*closed)(void *arg, struct smtp_client *c); /* after smtp_client_quit() */
 };
 
 /* Starts connecting to targets[0..n) in order; the options and targets are
@@ -67,7 +72,8 @@ struct smtp_client *smtp_client_connect(struct event_base *base, const struct mx
 /* Runs t (after ready()); t stays the caller's and must live until done()
  * or failed(). Returns -1 when the client is not ready. */
 int smtp_client_send(struct smtp_client *c, struct smtp_txn *t);
-/* Says QUIT and closes; c is freed once the server answers or soon after. */
+/* Says QUIT and closes; c is freed once the server answers or soon after
+ * (at most a second), right after closed(). */
 void smtp_client_quit(struct smtp_client *c);
 void smtp_client_free(struct smtp_client *c);
 /* "host [address]:port" of the server it talks to. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # relay_smarthost: the relay in smarthost mode. (1) to Postfix's smtp-sink in
-# clear; (2) to a second edsim with STARTTLS and AUTH: delivered, deferred
+# clear, and SIGTERM while closing idle connections wait for the answer to
+# QUIT (the sink stopped); (2) to a second edsim with STARTTLS and AUTH: delivered, deferred
 # twice then delivered (growing retry gaps), bounced on 5xx (DSN and
 # suppression), expired after max_age (DSN 4.4.7, no suppression), dropped
 # connection then delivered, wrong password deferred; (3) the suppression is
@@ -120,6 +121,34 @@ check "six delivered events for sink-1..3, each with recipient, code 250 and att
 	"a@example.net b@example.net c@example.org d@example.net e@example.net f@example.net|True" \
 	"$(ev "' '.join(sorted(e['recipient'] for e in d['events'] if e['type'] == 'delivered')) + '|' + str(all(e['code'] == 250 and e['attempt'] == 1 and '$SINK_PORT' in e['destination'] for e in d['events'] if e['type'] == 'delivered'))")"
 edsim_stop sh
+
+# --- SIGTERM while connections say QUIT ---------------------------------------------
+# Connections left idle for relay.idle say QUIT; with the sink stopped
+# (SIGSTOP) they wait for its answer (up to a second), and the SIGTERM comes
+# then: edsim must still free every one of them (it once left them behind
+# at shutdown, a leak).
+cfg=$(write_config sink-quit.yaml <<Y
+auth: {required: false}
+relay: {mode: smarthost, host: 127.0.0.1, port: $SINK_PORT, tls: none, connections: 10, idle: 1s}
+Y
+)
+start shq --config "$cfg" || exit 1
+smtp_load --port "${SP[shq]}" --sessions 10 --per-session 3 --together --prefix quit >"$T/quit-load.json" 2>&1
+check "quit: 30 messages accepted" 30 "$(json "d['acked']" <"$T/quit-load.json" 2>&1)"
+conns() { capi shq GET /api/v1/queue | json "d['connections']" 2>/dev/null; }
+relayed_idle() { [ "$(capi shq GET /api/v1/queue | json "d['messages'] == 0 and d['connections'] > 0" 2>/dev/null)" == True ]; }
+poll 100 relayed_idle
+n_conns=$(conns)
+kill -STOP "$SINK_PID"
+none_open() { [ "$(conns)" == 0 ]; }
+# the idle timers fire within 1 s; poll every 20 ms so that the SIGTERM
+# comes well inside the second the connections wait for the sink's answer
+wait_until 150 0.02 none_open
+closed=$?
+edsim_stop shq
+check "quit: the messages went over several connections, all closed after relay.idle" "True 0" \
+	"$([ "${n_conns:-0}" -ge 2 ] && echo True || echo "False ($n_conns)") $closed"
+kill -CONT "$SINK_PID" 2>/dev/null
 kill "$SINK_PID" 2>/dev/null
 wait "$SINK_PID" 2>/dev/null
 
