@@ -166,10 +166,13 @@ while read -r id; do
 	check_contains "the DOM has case $id" "id=\"case-$id\"" "$dom"
 done < <(python3 -c 'import json,sys; print("\n".join(c["id"] for c in json.load(open(sys.argv[1]))))' "$FIX/cases.json")
 while read -r kase client verdict; do
-	check_contains "the matrix shows $verdict for $client in $kase" \
-		"href=\"#case-$kase--$client\">$verdict</a>" "$dom"
+	# the cell's link, with its tooltip (a SKIPPED or INFO result's reason), if any
+	cell=$(grep -o "href=\"#case-$kase--$client\"[^>]*>[A-Z]*" <<<"$dom" | head -1)
+	check "the matrix shows $verdict for $client in $kase" "$verdict" "${cell##*>}"
 done < <(python3 -c 'import json,sys
 for r in json.load(open(sys.argv[1])): print(r["case"], r["client"], r["verdict"])' "$FIX/results-two-clients.json")
+check_contains "a SKIPPED cell's tooltip gives the reason" "title=\"" \
+	"$(grep -o 'href="#case-oci.https.too-many-requests--swaks"[^>]*>' <<<"$dom")"
 check "the DOM has a timeline per result that is not SKIPPED" 11 "$(grep -o '<svg ' <<<"$dom" | wc -l)"
 attempts=$(python3 -c 'import json,sys
 print(sum(len(r["attempts"]) for r in json.load(open(sys.argv[1]))))' "$FIX/results-two-clients.json")
