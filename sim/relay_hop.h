@@ -20,7 +20,7 @@ int hop_setup(struct relay *r, char *err, size_t errlen);
  * their messages are forgotten too); lookups in progress are abandoned. */
 void hop_forget_all(struct relay *r);
 /* The same, and frees the TLS context, the resolver and the smarthost. */
-void hop_free(struct relay *r);
+void hop_free(struct relay *r); /* destinations, their connections, and those still closing */
 /* Where address goes: the smarthost, or its domain (made on first use).
  * NULL when out of memory. */
 struct dest *hop_dest_for(struct relay *r, const char *address);
