@@ -19,8 +19,9 @@ int hop_setup(struct relay *r, char *err, size_t errlen);
 /* Closes every connection and drops every waiting job (not finished:
  * their messages are forgotten too); lookups in progress are abandoned. */
 void hop_forget_all(struct relay *r);
-/* The same, and frees the TLS context, the resolver and the smarthost. */
-void hop_free(struct relay *r); /* destinations, their connections, and those still closing */
+/* The same, and frees the connections still closing (waiting for the
+ * answer to QUIT), the TLS context, the resolver and the smarthost. */
+void hop_free(struct relay *r);
 /* Where address goes: the smarthost, or its domain (made on first use).
  * NULL when out of memory. */
 struct dest *hop_dest_for(struct relay *r, const char *address);
