@@ -41,7 +41,7 @@ met=$(python3 -c "print('**met**' if $median < 60 else '**not met**')")
 	echo "./edsim-conform --client refclient-good --suite scenarios/oci --jobs $JOBS --out TMP/runN"
 	echo '```'
 	echo
-	echo "$ncases cases (every scenario file under \`scenarios/oci\`, SMTP, HTTPS and relay), each with its own edsim (release build), the reference client \`conformance/clients/refclient --policy good\`; machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(date -u '+%Y-%m-%d %H:%M UTC')."
+	echo "$ncases cases (every scenario file under \`scenarios/oci\`, SMTP, HTTPS and relay), each with its own edsim (release build), the reference client \`conformance/clients/refclient --policy good\`; commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown); machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(date -u '+%Y-%m-%d %H:%M UTC')."
 	echo
 	echo "| run | wall time (s) | exit | verdicts |"
 	echo "|---|---|---|---|"
