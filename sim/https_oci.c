@@ -719,11 +719,7 @@ static int https_hook(struct https_api *api, struct evhttp_request *req, const c
 			return 1;
 		}
 	}
-	if (r->act.set_text != NULL)
-		server_apply_set(api->srv, r->act.set_text);
-	if (r->act.use_quota > 0)
-		policy_quota_charge(api->srv->policy, ctx->user, r->act.use_quota,
-		                    server_now(api->srv));
+	server_apply_effects(api->srv, &r->act, ctx->user);
 	if (r->act.drop) {
 		record_forced(api, req, r, 0, NULL);
 		drop_request(req);

@@ -26,6 +26,7 @@
 #include "embedded.h"
 #include "log.h"
 #include "mailflow.h"
+#include "scenario.h"
 #include "scenario_engine.h"
 #include "smtp_session.h"
 #include "tls.h"
@@ -346,13 +347,16 @@ int server_restart_scenario(struct server *srv)
 	return rc;
 }
 
-void server_apply_set(struct server *srv, const char *text)
+void server_apply_effects(struct server *srv, const struct rule_do *act, const char *user)
 {
 	char *errors = NULL;
 
-	if (config_overlay_text(srv->cfg, text, strlen(text), &errors) < 0)
+	if (act->set_text != NULL &&
+	    config_overlay_text(srv->cfg, act->set_text, strlen(act->set_text), &errors) < 0)
 		log_warn("a rule's set did not apply: %s", errors ? errors : "");
 	free(errors);
+	if (act->use_quota > 0)
+		policy_quota_charge(srv->policy, user, act->use_quota, server_now(srv));
 }
 
 int server_init(struct server *srv, struct config *cfg, const char *scenario_file, char *err,

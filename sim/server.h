@@ -19,6 +19,8 @@
 #include "policy.h"
 #include "store.h"
 
+struct rule_do;
+
 /* Every reply the SMTP engine sends natively, by catalog id. */
 #define SMTP_REPLIES(X)                                                                            \
 	X(R_GREETING, "oci.smtp.greeting")                                                         \
@@ -123,8 +125,10 @@ int server_use_scenario(struct server *srv, struct scenario *sc, char **errors);
 /* POST /api/v1/reset: the active scenario starts afresh (its settings
  * without any rule's set, its counters at zero). */
 int server_restart_scenario(struct server *srv);
-/* A rule's `set`: lays settings over the configuration in force. */
-void server_apply_set(struct server *srv, const char *text);
+/* What a rule does besides answering, in every front end: its `set` lays
+ * settings over the configuration in force, its `use_quota` counts messages
+ * against user's quotas (NULL: the anonymous user). */
+void server_apply_effects(struct server *srv, const struct rule_do *act, const char *user);
 /* The virtual clock (seconds, monotonic): real time times the scenario's speed. */
 double server_now(const struct server *srv);
 /* Called by a session when it is freed, so a drain can finish. */

@@ -290,11 +290,7 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 		}
 	}
 	out.rule = r;
-	if (r->act.set_text != NULL)
-		server_apply_set(s->srv, r->act.set_text);
-	if (r->act.use_quota > 0)
-		policy_quota_charge(s->srv->policy, s->authed ? s->user : NULL, r->act.use_quota,
-		                    server_now(s->srv));
+	server_apply_effects(s->srv, &r->act, s->authed ? s->user : NULL);
 	if (r->act.drop) {
 		note(s, "%s drops the connection%s", s->rule_label, "");
 		session_record_event(s, "dropped", 0, NULL, NULL);
