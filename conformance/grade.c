@@ -16,8 +16,10 @@
  *     of the scenario acted on an attempt (or, at stage relay, on the
  *     client's message). PASS when met; left out when the case has neither
  *     rows nor rules. When the client made attempts but met nothing, the
- *     check is INFO, every other check is turned to INFO ("not graded") and
- *     the reason says "condition not exercised": a client is never blamed,
+ *     check is INFO, the reason says "condition not exercised", and every
+ *     other check is turned to INFO ("not graded") but a WARN or FAIL for
+ *     what the client did on its own (own_doing(): tls, reconnect-after-421,
+ *     auth-fallback, the message stored twice): a client is never blamed,
  *     or praised, for what it did not meet.
  *   delivered-once / not-delivered / suppressed - stored messages with the
  *     case's Message-ID (DSNs aside): exactly 1 / none / 1 with a suppressed
@@ -55,8 +57,9 @@
  * condition not met, with that reason: what it does next is not known.
  * The case verdict is the worst check (INFO only when every check is INFO);
  * strict makes WARN checks FAIL. WARN and FAIL checks carry a remedy: the
- * catalog rows' remedy, or for tls, reconnect-after-421 and cases without a
- * catalog row, the check's own advice.
+ * catalog rows' remedy, or for the checks of the client's own doing (tls,
+ * reconnect-after-421, auth-fallback) and cases without a catalog row, the
+ * check's own advice.
  *
  * Borrowed strings point into the evidence, which outlives the grading.
  * Returns a new result; NULL only when memory runs out.
@@ -155,6 +158,16 @@ static int failed_transiently(const struct grade *g, const struct attempt *a)
 	if (a->code >= 400)
 		return !permanent(g, a->code);
 	return strcmp(a->outcome, "dropped") == 0 || strcmp(a->outcome, "timeout") == 0;
+}
+
+/* The checks of what a client does on its own whatever the case (edsim
+ * always offers TLS; a 421 or a refused AUTH it met): their remedy is their
+ * own advice, and they are graded even when the case's condition was not
+ * met. */
+static int own_check(const char *id)
+{
+	return strcmp(id, "tls") == 0 || strcmp(id, "reconnect-after-421") == 0 ||
+	       strcmp(id, "auth-fallback") == 0;
 }
 
 /* ---- attempts and gaps, for the checks ---- */
@@ -703,16 +716,10 @@ static int fits_template(const char *tmpl, const char *text)
 
 	while (*tmpl != '\0') {
 		size_t n = strcspn(tmpl, "{");
-		char piece[600];
-		const char *hit;
-		snprintf(piece, sizeof piece, "%.*s",
-		         (int)(n < sizeof piece ? n : sizeof piece - 1), tmpl);
-		if (n > 0) {
-			hit = strstr(p, piece);
-			if (hit == NULL || (first && hit != p))
-				return 0;
-			p = hit + n;
-		}
+		const char *hit = n ? memmem(p, strlen(p), tmpl, n) : p;
+		if (hit == NULL || (first && hit != p))
+			return 0;
+		p = hit + n;
 		first = 0;
 		tmpl += n;
 		if (*tmpl == '{')
@@ -811,22 +818,21 @@ static json_t *check_exercised(const struct grade *g, int *met, char *what, size
 }
 
 /* Whether check c grades something the client did on its own, whatever
- * the case's condition: AUTH in clear or no TLS (edsim always offers it),
- * commands after a 421 or an AUTH fallback after a refusal it met, or the
- * message stored more than once. */
-static int own_doing(const json_t *c)
+ * the case's condition: an own check (own_check()), or the message stored
+ * more than once. */
+static int own_doing(const struct grade *g, const json_t *c)
 {
 	const char *id = str_of(c, "id");
+	int supp;
 
 	if (strcmp(id, "delivered-once") == 0)
-		return atoi(or_unknown(str_of(c, "actual"))) > 1;
-	return strcmp(id, "tls") == 0 || strcmp(id, "reconnect-after-421") == 0 ||
-	       strcmp(id, "auth-fallback") == 0;
+		return count_stored(g, NULL, &supp) > 1;
+	return own_check(id);
 }
 
 /* The case cannot be graded (why): nothing is praised, and only what the
  * client did on its own can still WARN or FAIL. */
-static void ungrade(json_t *checks, const char *why)
+static void ungrade(const struct grade *g, json_t *checks, const char *why)
 {
 	json_t *c;
 	size_t i;
@@ -836,7 +842,7 @@ static void ungrade(json_t *checks, const char *why)
 		enum verdict v = verdict_of(c);
 		if (v < V_PASS)
 			continue;
-		if (v >= V_WARN && own_doing(c)) {
+		if (v >= V_WARN && own_doing(g, c)) {
 			add_line(c, "graded although %s: the client did this on its own", why);
 			continue;
 		}
@@ -847,32 +853,28 @@ static void ungrade(json_t *checks, const char *why)
 
 /* ---- a client stopped by the budget while it waited, as RFC 5321 lets it ---- */
 
-/* RFC 5321 section 4.5.3.2: how long a client waits for the reply to a
- * command (5 minutes where it names none). */
-static double rfc5321_wait(const char *stage)
-{
-	if (strcmp(stage, "data") == 0)
-		return 120;
-	if (strcmp(stage, "data-end") == 0)
-		return 600;
-	return 300;
-}
+/* RFC 5321 section 4.5.3.2: how long a client waits for the reply that a
+ * stage's command gets (5 minutes where it names none), and the command. */
+struct rfc_wait {
+	const char *stage, *command;
+	double seconds;
+};
 
-static const char *command_of(const char *stage)
+static struct rfc_wait rfc5321_wait(const char *stage)
 {
-	static const char *const names[][2] = {{"greeting", "the greeting"},
-	                                       {"ehlo", "EHLO"},
-	                                       {"starttls", "STARTTLS"},
-	                                       {"auth", "AUTH"},
-	                                       {"mail", "MAIL FROM"},
-	                                       {"rcpt", "RCPT TO"},
-	                                       {"data", "DATA"},
-	                                       {"data-end", "the end of the data"}};
+	static const struct rfc_wait waits[] = {{"greeting", "the greeting", 300},
+	                                        {"ehlo", "EHLO", 300},
+	                                        {"starttls", "STARTTLS", 300},
+	                                        {"auth", "AUTH", 300},
+	                                        {"mail", "MAIL FROM", 300},
+	                                        {"rcpt", "RCPT TO", 300},
+	                                        {"data", "DATA", 120},
+	                                        {"data-end", "the end of the data", 600}};
 
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strcmp(stage, names[i][0]) == 0)
-			return names[i][1];
-	return "a command";
+	for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++)
+		if (strcmp(stage, waits[i].stage) == 0)
+			return waits[i];
+	return (struct rfc_wait){stage, "a command", 300};
 }
 
 /* When the budget stopped the client while its last attempt still waited
@@ -882,8 +884,9 @@ static const char *command_of(const char *stage)
 static int waiting_within_rfc(struct grade *g, char *why, size_t len)
 {
 	const json_t *run = json_object_get(g->ev, "run");
-	double budget = num_of(run, "budget"), waited, limit;
+	double budget = num_of(run, "budget"), waited;
 	struct attempt *last = g->n ? &g->a[g->n - 1] : NULL;
+	struct rfc_wait limit;
 
 	if (!json_is_true(json_object_get(run, "timed_out")) || last == NULL || !last->waiting ||
 	    last->pending_stage == NULL)
@@ -893,13 +896,13 @@ static int waiting_within_rfc(struct grade *g, char *why, size_t len)
 			return 0;
 	waited = budget - last->pending_t;
 	limit = rfc5321_wait(last->pending_stage);
-	if (waited >= limit)
+	if (waited >= limit.seconds)
 		return 0;
 	last->cut = 1;
 	snprintf(why, len,
 	         "still waiting for the reply to %s after %.0f s (RFC 5321 allows %.0f min) when "
 	         "the %.0f s budget ran out; a longer --budget shows what the client does next",
-	         command_of(last->pending_stage), waited, limit / 60, budget);
+	         limit.command, waited, limit.seconds / 60, budget);
 	return 1;
 }
 
@@ -1018,8 +1021,7 @@ static enum verdict finish_checks(json_t *checks, const json_t *kase, int strict
 	{
 		enum verdict v = verdict_of(c);
 		const char *id = str_of(c, "id");
-		int own = strcmp(id, "tls") == 0 || strcmp(id, "reconnect-after-421") == 0 ||
-		          strcmp(id, "auth-fallback") == 0;
+		int own = own_check(id);
 		if (strict && v == V_WARN) {
 			check_verdict(c, v = V_FAIL);
 			add_line(c, "strict: WARN counts as FAIL");
@@ -1105,13 +1107,13 @@ static void fill_result(struct grade *g, json_t *res, int strict)
 	if (exercised != NULL)
 		json_array_insert_new(list, 0, exercised);
 	if (!met && g->n > 0) {
-		ungrade(list, "the client never met the case's condition");
+		ungrade(g, list, "the client never met the case's condition");
 		json_object_set_new(res, "reason",
 		                    json_sprintf("condition not exercised: the client's %zu "
 		                                 "attempt(s) never met %s",
 		                                 g->n, what));
 	} else if (unfinished) {
-		ungrade(list, why);
+		ungrade(g, list, why);
 		json_object_set_new(res, "reason", json_string(why));
 	}
 	json_object_set_new(res, "verdict",
