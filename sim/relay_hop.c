@@ -120,11 +120,17 @@ static void free_conn(struct conn *cn)
 	free(cn);
 }
 
-/* Frees a connection of its destination (its client is gone or freed). */
-static void conn_remove(struct conn *cn)
+/* Takes a connection off its destination's list and count. */
+static void conn_detach(struct conn *cn)
 {
 	unlink_conn(&cn->d->conns, cn);
 	cn->d->nconns--;
+}
+
+/* Frees a connection of its destination (its client is gone or freed). */
+static void conn_remove(struct conn *cn)
+{
+	conn_detach(cn);
 	free_conn(cn);
 }
 
@@ -134,8 +140,7 @@ static void conn_close(struct conn *cn)
 {
 	struct relay *r = cn->r;
 
-	unlink_conn(&cn->d->conns, cn);
-	cn->d->nconns--;
+	conn_detach(cn);
 	cn->d = NULL;
 	evtimer_del(cn->idle);
 	cn->next = r->closing;
