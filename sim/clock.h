@@ -10,6 +10,8 @@
 
 double clock_now(void);
 double clock_wall(void);
+/* The length of clock_format()'s text for years 0 to 9999. */
+#define CLOCK_STAMP_LEN 24
 /* Formats Unix time t as RFC 3339 UTC with milliseconds into out (>= 32 bytes). */
 void clock_format(double t, char *out, unsigned long outlen);
 /* The Unix time of a clock_format() text (or any "YYYY-MM-DDTHH:MM:SS[.fff]",

@@ -7,12 +7,12 @@
  */
 #include "events.h"
 
-#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "jsonw.h"
 
 struct transcript {
 	struct events *ev;
@@ -38,6 +38,7 @@ struct events {
 	int live_colour;
 	events_sink_fn sink;
 	void *sink_arg;
+	struct jsonw text; /* the event being written */
 };
 
 void events_set_sink(struct events *ev, events_sink_fn fn, void *arg)
@@ -142,6 +143,7 @@ void events_free(struct events *ev)
 	}
 	if (ev->file != NULL)
 		fclose(ev->file);
+	jsonw_free(&ev->text);
 	free(ev);
 }
 
@@ -162,91 +164,77 @@ json_t *json_text(const char *s, size_t len)
 	return str ? str : json_null();
 }
 
-/* Appends s as a JSON string (or null). ASCII takes the short path; other
- * text goes through jansson, which also replaces invalid UTF-8. */
-static void append_json_string(struct evbuffer *out, const char *s)
+/* One field of an event: ", \"name\": " and the value as a JSON string or
+ * null. */
+static void put_field(struct jsonw *w, const char *key, size_t keylen, const char *value)
 {
-	char *encoded;
-	json_t *str;
-	const char *p;
-
-	if (s == NULL) {
-		evbuffer_add(out, "null", 4);
-		return;
-	}
-	for (p = s; *p != '\0' && (unsigned char)*p < 0x80; p++)
-		;
-	if (*p != '\0') {
-		str = json_text(s, strlen(s));
-		encoded = json_dumps(str, JSON_ENCODE_ANY);
-		evbuffer_add(out, encoded, strlen(encoded));
-		free(encoded);
-		json_decref(str);
-		return;
-	}
-	evbuffer_add(out, "\"", 1);
-	for (p = s; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\')
-			evbuffer_add_printf(out, "\\%c", c);
-		else if (c < 0x20)
-			evbuffer_add_printf(out, "\\u%04x", c);
-		else
-			evbuffer_add(out, p, 1);
-	}
-	evbuffer_add(out, "\"", 1);
+	jsonw_lit(w, ", \"");
+	jsonw_raw(w, key, keylen);
+	jsonw_lit(w, "\": ");
+	jsonw_str(w, value);
 }
+#define put(w, key, value) put_field((w), (key), sizeof(key) - 1, (value))
 
-static void append_field(struct evbuffer *out, const char *name, const char *value)
+static void put_number(struct jsonw *w, const char *key, size_t keylen, long long value)
 {
-	evbuffer_add_printf(out, ", \"%s\": ", name);
-	append_json_string(out, value);
+	jsonw_lit(w, ", \"");
+	jsonw_raw(w, key, keylen);
+	jsonw_lit(w, "\": ");
+	jsonw_int(w, value);
+}
+#define put_num(w, key, value) put_number((w), (key), sizeof(key) - 1, (value))
+
+/* The event's JSON text into ev->text. */
+static void format_event(struct events *ev, uint64_t seq, const struct event_record *rec)
+{
+	struct jsonw *w = &ev->text;
+
+	jsonw_reset(w);
+	jsonw_lit(w, "{\"id\": ");
+	jsonw_uint(w, seq);
+	jsonw_lit(w, ", \"time\": ");
+	jsonw_time(w, clock_wall());
+	put(w, "type", rec->type);
+	put_num(w, "connection", (long long)rec->connection);
+	put(w, "client_ip", rec->client_ip);
+	put(w, "user", rec->user);
+	put(w, "stage", rec->stage);
+	put(w, "command", rec->command);
+	put_num(w, "code", rec->code);
+	put(w, "reply", rec->reply);
+	put(w, "message", rec->message);
+	put(w, "rule", rec->rule);
+	if (rec->recipient != NULL)
+		put(w, "recipient", rec->recipient);
+	if (rec->destination != NULL)
+		put(w, "destination", rec->destination);
+	if (rec->attempt > 0)
+		put_num(w, "attempt", rec->attempt);
+	if (rec->next_attempt != NULL)
+		put(w, "next_attempt", rec->next_attempt);
+	if (rec->dsn != NULL)
+		put(w, "dsn", rec->dsn);
+	jsonw_lit(w, "}\n");
 }
 
 uint64_t events_emit(struct events *ev, const struct event_record *rec)
 {
 	uint64_t seq = ev->next_seq++;
-	struct evbuffer *out = evbuffer_new();
-	char stamp[40], *text;
+	char *text;
 	size_t len;
 
-	if (out == NULL)
+	format_event(ev, seq, rec);
+	if (ev->text.failed || (text = malloc(ev->text.len)) == NULL)
 		return seq;
-	clock_format(clock_wall(), stamp, sizeof stamp);
-	evbuffer_add_printf(out, "{\"id\": %llu, \"time\": \"%s\"", (unsigned long long)seq, stamp);
-	append_field(out, "type", rec->type);
-	evbuffer_add_printf(out, ", \"connection\": %llu", (unsigned long long)rec->connection);
-	append_field(out, "client_ip", rec->client_ip);
-	append_field(out, "user", rec->user);
-	append_field(out, "stage", rec->stage);
-	append_field(out, "command", rec->command);
-	evbuffer_add_printf(out, ", \"code\": %d", rec->code);
-	append_field(out, "reply", rec->reply);
-	append_field(out, "message", rec->message);
-	append_field(out, "rule", rec->rule);
-	if (rec->recipient != NULL)
-		append_field(out, "recipient", rec->recipient);
-	if (rec->destination != NULL)
-		append_field(out, "destination", rec->destination);
-	if (rec->attempt > 0)
-		evbuffer_add_printf(out, ", \"attempt\": %u", rec->attempt);
-	if (rec->next_attempt != NULL)
-		append_field(out, "next_attempt", rec->next_attempt);
-	if (rec->dsn != NULL)
-		append_field(out, "dsn", rec->dsn);
-	evbuffer_add(out, "}", 2); /* with the terminating NUL */
-	len = evbuffer_get_length(out);
-	text = malloc(len);
-	if (text != NULL) {
-		evbuffer_remove(out, text, len);
-		if (ev->file != NULL)
-			fprintf(ev->file, "%s\n", text);
-		if (ev->sink != NULL)
-			ev->sink(ev->sink_arg, rec->type, text, len - 1);
-		free(ev->ring[seq % EVENTS_KEEP]);
-		ev->ring[seq % EVENTS_KEEP] = text;
-	}
-	evbuffer_free(out);
+	len = ev->text.len - 1; /* without the newline */
+	if (ev->file != NULL)
+		fwrite(ev->text.buf, 1, len + 1, ev->file);
+	memcpy(text, ev->text.buf, len);
+	text[len] = '\0';
+	if (ev->sink != NULL)
+		ev->sink(ev->sink_arg, rec->type, text, len);
+	free(ev->ring[seq % EVENTS_KEEP]);
+	ev->ring[seq % EVENTS_KEEP] = text;
 	return seq;
 }
 

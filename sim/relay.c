@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "dsn.h"
+#include "jsonw.h"
 #include "log.h"
 #include "relay_hop.h"
 #include "relay_priv.h"
@@ -81,7 +82,7 @@ static void free_qmsg(struct qmsg *q)
 	}
 	if (q->timer != NULL)
 		event_free(q->timer);
-	json_decref(q->attempts);
+	jsonw_free(&q->attempts);
 	free(q->rcpts);
 	free(q->mail_from);
 	free(q->user);
@@ -108,7 +109,6 @@ static struct qmsg *new_qmsg(struct relay *r, uint64_t seq, const char *from, co
 	q->accepted_v = server_now(r->srv) - (clock_wall() - received);
 	q->rcpts = calloc(nrcpt ? nrcpt : 1, sizeof *q->rcpts);
 	q->nrcpt = nrcpt;
-	q->attempts = json_array();
 	q->timer = evtimer_new(r->srv->base, on_timer, q);
 	q->next = r->msgs;
 	if (r->msgs != NULL)
@@ -164,52 +164,70 @@ static int rcpt_final(const struct rrcpt *rc)
 	return rc->state == RS_DELIVERED || rc->state == RS_BOUNCED || rc->state == RS_SUPPRESSED;
 }
 
-static json_t *rcpt_json(const struct rrcpt *rc)
+static void rcpt_write(struct jsonw *w, const struct rrcpt *rc)
 {
-	char updated[40], next[40];
-	json_t *o = json_pack("{s:s, s:s, s:i}", "address", rc->address, "state",
-	                      rstate_names[rc->state], "attempts", (int)rc->attempts);
-
-	if (rc->reply != NULL)
-		json_object_set_new(o, "reply", json_string(rc->reply));
-	if (rc->destination != NULL)
-		json_object_set_new(o, "destination", json_string(rc->destination));
+	jsonw_lit(w, "{\"address\":");
+	jsonw_str(w, rc->address);
+	jsonw_lit(w, ",\"state\":\"");
+	jsonw_raw(w, rstate_names[rc->state], strlen(rstate_names[rc->state]));
+	jsonw_lit(w, "\",\"attempts\":");
+	jsonw_uint(w, rc->attempts);
+	if (rc->reply != NULL) {
+		jsonw_lit(w, ",\"reply\":");
+		jsonw_str(w, rc->reply);
+	}
+	if (rc->destination != NULL) {
+		jsonw_lit(w, ",\"destination\":");
+		jsonw_str(w, rc->destination);
+	}
 	if (rc->updated > 0) {
-		clock_format(rc->updated, updated, sizeof updated);
-		json_object_set_new(o, "updated", json_string(updated));
+		jsonw_lit(w, ",\"updated\":");
+		jsonw_time(w, rc->updated);
 	}
 	if (rc->state == RS_DEFERRED) {
-		clock_format(rc->next_wall, next, sizeof next);
-		json_object_set_new(o, "next_attempt", json_string(next));
+		jsonw_lit(w, ",\"next_attempt\":");
+		jsonw_time(w, rc->next_wall);
 	}
 	if (rc->expired)
-		json_object_set_new(o, "expired", json_true());
-	return o;
+		jsonw_lit(w, ",\"expired\":true");
+	jsonw_lit(w, "}");
 }
 
-/* Rewrites the message's delivery record (in the loop's next commit). */
 /* The recipients as the delivery record keeps them (JSON text); *final
  * says whether every one is final. */
 static char *recipients_text(const struct rrcpt *rcpts, size_t n, int *final)
 {
-	json_t *list = json_array();
-	char *text;
+	struct jsonw w = {0};
 
 	*final = 1;
+	jsonw_lit(&w, "[");
 	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(list, rcpt_json(&rcpts[i]));
+		if (i > 0)
+			jsonw_lit(&w, ",");
+		rcpt_write(&w, &rcpts[i]);
 		*final &= rcpt_final(&rcpts[i]);
 	}
-	text = json_dumps(list, JSON_COMPACT);
-	json_decref(list);
-	return text;
+	jsonw_lit(&w, "]");
+	return jsonw_take(&w);
 }
 
+/* The attempts so far as the record's JSON array. */
+static char *attempts_text(const struct jsonw *attempts)
+{
+	struct jsonw w = {0};
+
+	jsonw_lit(&w, "[");
+	jsonw_raw(&w, attempts->buf ? attempts->buf : "", attempts->len);
+	jsonw_lit(&w, "]");
+	return jsonw_take(&w);
+}
+
+/* Rewrites the message's delivery record (in the loop's next commit). */
 static void save(struct qmsg *q)
 {
 	int final;
 	char *rcpts = recipients_text(q->rcpts, q->nrcpt, &final);
-	char *attempts = json_dumps(q->attempts, JSON_COMPACT);
+	char *attempts = attempts_text(&q->attempts);
 
 	if (rcpts != NULL && attempts != NULL) {
 		struct store_delivery d = {.seq = q->seq,
@@ -314,25 +332,35 @@ static void record_result(struct qmsg *q, struct rrcpt *rc, const char *destinat
 	}
 }
 
-/* One attempt's record: when, where, each recipient's reply and state. */
-static json_t *attempt_json(double when, const char *destination, struct rrcpt *const *rcs,
-                            size_t n)
+/* One attempt's record (when, where, each recipient's reply and state),
+ * appended to the attempts written so far (objects separated by commas). */
+static void attempt_write(struct jsonw *w, double when, const char *destination,
+                          struct rrcpt *const *rcs, size_t n)
 {
-	char stamp[40];
-	json_t *list = json_array();
-
-	clock_format(when, stamp, sizeof stamp);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "address", rcs[i]->address,
-		                                      "reply", rcs[i]->reply ? rcs[i]->reply : "",
-		                                      "state", rstate_names[rcs[i]->state]));
-	return json_pack("{s:s, s:s, s:o}", "time", stamp, "destination", destination, "recipients",
-	                 list);
+	if (w->len > 0)
+		jsonw_lit(w, ",");
+	jsonw_lit(w, "{\"time\":");
+	jsonw_time(w, when);
+	jsonw_lit(w, ",\"destination\":");
+	jsonw_str(w, destination);
+	jsonw_lit(w, ",\"recipients\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			jsonw_lit(w, ",");
+		jsonw_lit(w, "{\"address\":");
+		jsonw_str(w, rcs[i]->address);
+		jsonw_lit(w, ",\"reply\":");
+		jsonw_str(w, rcs[i]->reply ? rcs[i]->reply : "");
+		jsonw_lit(w, ",\"state\":\"");
+		jsonw_raw(w, rstate_names[rcs[i]->state], strlen(rstate_names[rcs[i]->state]));
+		jsonw_lit(w, "\"}");
+	}
+	jsonw_lit(w, "]}");
 }
 
 static void log_attempt(struct qmsg *q, const char *destination, struct rrcpt **rcs, size_t n)
 {
-	json_array_append_new(q->attempts, attempt_json(clock_wall(), destination, rcs, n));
+	attempt_write(&q->attempts, clock_wall(), destination, rcs, n);
 }
 
 /* ---- bounce reports ------------------------------------------------------- */
@@ -741,19 +769,16 @@ int relay_capture_now(struct relay *r, struct store_message *m)
 {
 	struct rrcpt *rcs;
 	struct rrcpt **done;
-	json_t *attempts = json_array();
+	struct jsonw attempts = {0};
 	size_t ndone = 0;
 	int final;
 
 	if (r->srv->cfg->relay.mode != RELAY_CAPTURE || m->origin != NULL || m->nrcpt == 0 ||
 	    engine_has_stage(r->srv->engine, STAGE_RELAY) ||
-	    (rcs = calloc(m->nrcpt, sizeof *rcs)) == NULL) {
-		json_decref(attempts);
+	    (rcs = calloc(m->nrcpt, sizeof *rcs)) == NULL)
 		return 0;
-	}
 	if ((done = calloc(m->nrcpt, sizeof *done)) == NULL) {
 		free(rcs);
-		json_decref(attempts);
 		return 0;
 	}
 	/* The records borrow the message's addresses and the reply text. */
@@ -770,12 +795,12 @@ int relay_capture_now(struct relay *r, struct store_message *m)
 		done[ndone++] = rc;
 	}
 	if (ndone > 0)
-		json_array_append_new(attempts, attempt_json(m->received, "capture", done, ndone));
+		attempt_write(&attempts, m->received, "capture", done, ndone);
 	m->captured = ndone > 0;
 	m->delivery_state = strdup(message_state(rcs, m->nrcpt));
 	m->delivery_recipients = recipients_text(rcs, m->nrcpt, &final);
-	m->delivery_attempts = json_dumps(attempts, JSON_COMPACT);
-	json_decref(attempts);
+	m->delivery_attempts = attempts_text(&attempts);
+	jsonw_free(&attempts);
 	free(done);
 	free(rcs);
 	return 1;
@@ -841,6 +866,19 @@ static enum rstate state_named(const char *name)
 	return RS_QUEUED;
 }
 
+/* The attempts a restart found in the store, as the elements q->attempts
+ * keeps (the array's text without its brackets). */
+static void set_attempts(struct qmsg *q, json_t *attempts)
+{
+	char *text = json_array_size(attempts) > 0 ? json_dumps(attempts, JSON_COMPACT) : NULL;
+	size_t len = text ? strlen(text) : 0;
+
+	jsonw_reset(&q->attempts);
+	if (len >= 2)
+		jsonw_raw(&q->attempts, text + 1, len - 2);
+	free(text);
+}
+
 static void recover_one(void *arg, const struct store_pending *p)
 {
 	struct relay *r = arg;
@@ -850,8 +888,7 @@ static void recover_one(void *arg, const struct store_pending *p)
 	if (q == NULL)
 		return;
 	q->is_dsn = p->origin != NULL;
-	json_decref(q->attempts);
-	q->attempts = json_incref(p->attempts);
+	set_attempts(q, p->attempts);
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = json_array_get(p->recipients, i);
 		struct rrcpt *rc = &q->rcpts[i];

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsonw.h"
 #include "resolver.h"
 #include "smtp_client.h"
 
@@ -55,7 +56,7 @@ struct qmsg {
 	double received, accepted_v;
 	struct rrcpt *rcpts;
 	size_t nrcpt;
-	json_t *attempts;
+	struct jsonw attempts; /* the record's attempts: objects separated by commas */
 	unsigned busy;
 	struct event *timer;
 	char *raw;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "jsonw.h"
 #include "log.h"
 #include "store.h"
 
@@ -60,6 +61,8 @@ struct sqlite_store {
 	int memory;
 	int wal_fd; /* the WAL file, synced by the syncer; -1 in memory */
 	sqlite3_stmt *insert_message, *insert_delivery, *save_delivery, *select_raw;
+	sqlite3_stmt *begin, *commit,
+	    *rollback;                       /* prepared once: parsing them cost as much as a row */
 	struct job *pending, **pending_tail; /* loop thread: not yet written */
 	struct event *commit_event;          /* writes pending at the end of the round */
 	unsigned long long bytes_used;       /* loop thread */
@@ -77,14 +80,21 @@ struct sqlite_store {
 
 /* One row per message, its envelope as received; the recipients are a JSON
  * array, so that a message is one B-tree entry and a commit writes few
- * pages. The raw message is the last column: listing rows never reads it.
- * Its delivery record is a row of its own, so that the relay's updates never
- * rewrite the message; unfinished ones are indexed for the restart. */
+ * pages. The raw message is the last column: listing rows never reads it
+ * (stores made before the relay have origin, and before this layout
+ * attempts, after it: ALTER TABLE adds columns at the end).
+ * A message the relay still has to carry gets a delivery record of its own,
+ * so that the relay's updates never rewrite the message; unfinished ones
+ * are indexed for the restart. A message delivered to the capture mailbox
+ * as it is accepted is final at once: its row holds the whole record
+ * (state, recipients with their replies, attempts) and it has no delivery
+ * row, which saves a row and an index entry per message in the commit. */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS messages("
     " seq INTEGER PRIMARY KEY, received REAL NOT NULL, client_ip TEXT, connection INTEGER,"
     " user TEXT, mail_from TEXT, recipients TEXT NOT NULL, message_id TEXT, subject TEXT,"
-    " size INTEGER NOT NULL, state TEXT NOT NULL, raw BLOB NOT NULL, origin TEXT);"
+    " size INTEGER NOT NULL, state TEXT NOT NULL, origin TEXT, attempts TEXT,"
+    " raw BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS delivery("
     " seq INTEGER PRIMARY KEY, state TEXT NOT NULL, final INTEGER NOT NULL,"
     " captured INTEGER NOT NULL, recipients TEXT NOT NULL, attempts TEXT NOT NULL);"
@@ -104,6 +114,28 @@ static int exec_sql(sqlite3 *db, const char *sql)
 	return -1;
 }
 
+/* Runs a prepared statement that returns no rows: 0, or -1 (logged). */
+static int step_sql(struct sqlite_store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	log_err("store: %s: %s", sqlite3_sql(st), sqlite3_errmsg(s->db));
+	return -1;
+}
+
+static void finalize_statements(struct sqlite_store *s)
+{
+	sqlite3_stmt *all[] = {s->insert_message, s->insert_delivery, s->save_delivery,
+	                       s->select_raw,     s->begin,           s->commit,
+	                       s->rollback};
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		sqlite3_finalize(all[i]);
+}
+
 static const char *first_state(const struct store_message *m, size_t i)
 {
 	return m->rcpts[i].suppressed ? "suppressed" : m->captured ? "delivered" : "queued";
@@ -111,19 +143,24 @@ static const char *first_state(const struct store_message *m, size_t i)
 
 static char *recipients_text(const struct store_message *m)
 {
-	json_t *list = json_array();
-	char *text;
+	struct jsonw w = {0};
 
+	jsonw_lit(&w, "[");
 	for (size_t i = 0; i < m->nrcpt; i++) {
-		json_t *r = json_pack("{s:s, s:s, s:i}", "address", m->rcpts[i].address, "state",
-		                      first_state(m, i), "attempts", 0);
+		const char *state = first_state(m, i);
+		if (i > 0)
+			jsonw_lit(&w, ",");
+		jsonw_lit(&w, "{\"address\":");
+		jsonw_str(&w, m->rcpts[i].address);
+		jsonw_lit(&w, ",\"state\":\"");
+		jsonw_raw(&w, state, strlen(state));
+		jsonw_lit(&w, "\",\"attempts\":0");
 		if (m->captured)
-			json_object_set_new(r, "destination", json_string("capture"));
-		json_array_append_new(list, r);
+			jsonw_lit(&w, ",\"destination\":\"capture\"");
+		jsonw_lit(&w, "}");
 	}
-	text = json_dumps(list, JSON_COMPACT);
-	json_decref(list);
-	return text;
+	jsonw_lit(&w, "]");
+	return jsonw_take(&w);
 }
 
 /* The message's state before the relay has seen it. */
@@ -146,31 +183,28 @@ static int insert_delivery(struct sqlite_store *s, const struct store_message *m
 	int final, rc;
 	const char *state = message_first_state(m, &final);
 
-	if (m->delivery_state != NULL) { /* known already: the relay wrote it */
-		state = m->delivery_state;
-		recipients = m->delivery_recipients;
-		final = 1;
-	}
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)m->seq);
 	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, final);
 	sqlite3_bind_int(st, 4, m->captured);
 	sqlite3_bind_text(st, 5, recipients, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, m->delivery_attempts ? m->delivery_attempts : "[]", -1,
-	                  SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, "[]", -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The message's row; a delivery row too unless the relay has finished with
+ * it already (m->delivery_state: delivered to the capture mailbox). */
 static int insert_one(struct sqlite_store *s, const struct store_message *m)
 {
 	sqlite3_stmt *st = s->insert_message;
-	char *recipients = recipients_text(m);
+	int final = m->delivery_state != NULL;
+	char *recipients = final ? NULL : recipients_text(m);
 	int rc;
 
-	if (recipients == NULL)
+	if (!final && recipients == NULL)
 		return -1;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)m->seq);
@@ -179,15 +213,17 @@ static int insert_one(struct sqlite_store *s, const struct store_message *m)
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)m->connection);
 	sqlite3_bind_text(st, 5, m->user, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, m->mail_from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, recipients, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, final ? m->delivery_recipients : recipients, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, m->message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, m->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)m->raw_len);
-	sqlite3_bind_blob(st, 11, m->raw, (int)m->raw_len, SQLITE_STATIC);
-	sqlite3_bind_text(st, 12, m->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, final ? m->delivery_state : "queued", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, final ? m->delivery_attempts : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 13, m->raw, (int)m->raw_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 14, m->origin, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE && !final)
 		rc = insert_delivery(s, m, recipients) == 0 ? SQLITE_DONE : SQLITE_ERROR;
 	free(recipients);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -256,17 +292,17 @@ static void free_job(struct job *j)
 
 static int commit_batch(struct sqlite_store *s, struct job *batch)
 {
-	int ok = exec_sql(s->db, "BEGIN IMMEDIATE") == 0;
+	int ok = step_sql(s, s->begin) == 0;
 
 	for (struct job *j = batch; j != NULL && ok; j = j->next)
 		if (write_job(s, j) < 0) {
 			log_err("store: write failed: %s", sqlite3_errmsg(s->db));
 			ok = 0;
 		}
-	if (ok && exec_sql(s->db, "COMMIT") < 0)
+	if (ok && step_sql(s, s->commit) < 0)
 		ok = 0;
 	if (!ok && !sqlite3_get_autocommit(s->db))
-		exec_sql(s->db, "ROLLBACK");
+		step_sql(s, s->rollback);
 	return ok;
 }
 
@@ -577,7 +613,7 @@ static json_t *text_or_null(sqlite3_stmt *st, int col)
 #define SUMMARY_COLUMNS                                                                            \
 	"m.seq, m.received, m.client_ip, m.connection, m.user, m.mail_from,"                       \
 	" COALESCE(d.recipients, m.recipients), m.message_id, m.subject, m.size,"                  \
-	" COALESCE(d.state, m.state), m.origin, d.attempts"
+	" COALESCE(d.state, m.state), m.origin, COALESCE(d.attempts, m.attempts)"
 #define SUMMARY_FROM " FROM messages m LEFT JOIN delivery d ON d.seq = m.seq"
 
 static json_t *summary_json(sqlite3_stmt *st, int with_attempts)
@@ -603,7 +639,8 @@ static json_t *summary_json(sqlite3_stmt *st, int with_attempts)
 static json_t *sqlite_list(struct store *st, const struct store_filter *f)
 {
 	static const char sql[] =
-	    "SELECT " SUMMARY_COLUMNS SUMMARY_FROM " WHERE (?5 = 0 OR d.captured = 1) AND"
+	    "SELECT " SUMMARY_COLUMNS SUMMARY_FROM
+	    " WHERE (?5 = 0 OR COALESCE(d.captured, m.state = 'delivered')) AND"
 	    " (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.recipients) r"
 	    "   WHERE instr(lower(json_extract(r.value, '$.address')), lower(?1)) > 0))"
 	    " AND (?2 IS NULL OR instr(lower(m.mail_from), lower(?2)) > 0)"
@@ -675,16 +712,15 @@ static long sqlite_delete_all(struct store *st)
 	long n = -1;
 
 	commit_pending(s);
-	if (exec_sql(s->db, "BEGIN IMMEDIATE") == 0 &&
-	    exec_sql(s->db, "DELETE FROM messages") == 0) {
+	if (step_sql(s, s->begin) == 0 && exec_sql(s->db, "DELETE FROM messages") == 0) {
 		n = sqlite3_changes(s->db);
 		if (exec_sql(s->db, "DELETE FROM delivery") < 0)
 			n = -1;
-		if (exec_sql(s->db, "COMMIT") < 0)
+		if (step_sql(s, s->commit) < 0)
 			n = -1;
 	}
-	if (n < 0)
-		exec_sql(s->db, "ROLLBACK");
+	if (n < 0 && !sqlite3_get_autocommit(s->db))
+		step_sql(s, s->rollback);
 	else
 		s->bytes_used = 0;
 	return n;
@@ -712,10 +748,7 @@ static void sqlite_close(struct store *st)
 	if (s->wal_fd >= 0)
 		stop_syncer(s);
 	take_results(s);
-	sqlite3_finalize(s->insert_message);
-	sqlite3_finalize(s->insert_delivery);
-	sqlite3_finalize(s->save_delivery);
-	sqlite3_finalize(s->select_raw);
+	finalize_statements(s);
 	sqlite3_close(s->ckpt_db);
 	sqlite3_close(s->db);
 	if (s->wal_fd >= 0)
@@ -757,17 +790,20 @@ static int open_connection(const char *path, sqlite3 **db, char *err, size_t err
 	return 0;
 }
 
-/* Stores made before the relay existed have no origin column. */
-static int add_origin_column(struct sqlite_store *s)
+/* Stores made before the relay existed have no origin column, and before
+ * the capture mailbox's records moved into the message's row no attempts. */
+static int add_column(struct sqlite_store *s, const char *name)
 {
+	char sql[128];
 	sqlite3_stmt *q;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT origin FROM messages LIMIT 0", -1, &q, NULL) ==
-	    SQLITE_OK) {
+	snprintf(sql, sizeof sql, "SELECT %s FROM messages LIMIT 0", name);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK) {
 		sqlite3_finalize(q);
 		return 0;
 	}
-	return exec_sql(s->db, "ALTER TABLE messages ADD COLUMN origin TEXT");
+	snprintf(sql, sizeof sql, "ALTER TABLE messages ADD COLUMN %s TEXT", name);
+	return exec_sql(s->db, sql);
 }
 
 static int prepare_schema(struct sqlite_store *s, const char *path, char *err, size_t errlen)
@@ -778,11 +814,12 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 	     exec_sql(s->db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL") < 0) ||
 	    exec_sql(s->db, s->memory ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL") <
 	        0 ||
-	    exec_sql(s->db, schema) < 0 || add_origin_column(s) < 0 ||
+	    exec_sql(s->db, schema) < 0 || add_column(s, "origin") < 0 ||
+	    add_column(s, "attempts") < 0 ||
 	    sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO messages(seq, received, client_ip, connection, user,"
-	                       " mail_from, recipients, message_id, subject, size, state, raw,"
-	                       " origin) VALUES(?,?,?,?,?,?,?,?,?,?,'queued',?,?)",
+	                       " mail_from, recipients, message_id, subject, size, state,"
+	                       " attempts, raw, origin) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	                       -1, &s->insert_message, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO delivery(seq, state, final, captured, recipients,"
@@ -793,7 +830,10 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 	                       " recipients, attempts) VALUES(?,?,?,?,?,?)",
 	                       -1, &s->save_delivery, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "SELECT raw FROM messages WHERE seq=?", -1, &s->select_raw,
-	                       NULL) != SQLITE_OK) {
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "BEGIN IMMEDIATE", -1, &s->begin, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "ROLLBACK", -1, &s->rollback, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store %s: %s", path, sqlite3_errmsg(s->db));
 		return -1;
 	}
@@ -826,10 +866,7 @@ static int open_wal(struct sqlite_store *s, const char *path, char *err, size_t 
 
 static void discard_partial(struct sqlite_store *s)
 {
-	sqlite3_finalize(s->insert_message);
-	sqlite3_finalize(s->insert_delivery);
-	sqlite3_finalize(s->save_delivery);
-	sqlite3_finalize(s->select_raw);
+	finalize_statements(s);
 	sqlite3_close(s->ckpt_db);
 	sqlite3_close(s->db);
 	if (s->commit_event != NULL)

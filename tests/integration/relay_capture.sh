@@ -188,3 +188,39 @@ check "GET /api/v1/queue: restart.messages_resumed >= 1" True \
 check "GET /api/v1/queue: nothing left in memory" 0 "$(api GET /api/v1/queue | json "d['messages']" 2>&1)"
 check "the mailbox has the message once" 1 "$(api GET "/api/v1/mailbox?subject=restart-1" | json "len(d['messages'])" 2>&1)"
 edsim_stop rs
+
+# ============================================================================
+# a store written by an earlier layout: raw before origin, no attempts column,
+# every captured message with a delivery row. It opens, its messages keep
+# their records, and new captured messages (one row, no delivery row) list
+# beside them in the mailbox.
+# ============================================================================
+old=$T/old/state
+mkdir -p "$old"
+sqlite3 "$old/edsim.db" <<'SQL'
+PRAGMA page_size=16384; PRAGMA journal_mode=WAL;
+CREATE TABLE messages(seq INTEGER PRIMARY KEY, received REAL NOT NULL, client_ip TEXT,
+ connection INTEGER, user TEXT, mail_from TEXT, recipients TEXT NOT NULL, message_id TEXT,
+ subject TEXT, size INTEGER NOT NULL, state TEXT NOT NULL, raw BLOB NOT NULL);
+ALTER TABLE messages ADD COLUMN origin TEXT;
+CREATE TABLE delivery(seq INTEGER PRIMARY KEY, state TEXT NOT NULL, final INTEGER NOT NULL,
+ captured INTEGER NOT NULL, recipients TEXT NOT NULL, attempts TEXT NOT NULL);
+INSERT INTO messages VALUES(7, 1764770400.5, '127.0.0.1', 1, NULL, 'old@example.com',
+ '[{"address":"rcpt@example.net","state":"delivered","attempts":0,"destination":"capture"}]',
+ '<old-1@example.com>', 'old-1', 12, 'queued', CAST('Subject: x' || char(13,10) AS BLOB), NULL);
+INSERT INTO delivery VALUES(7, 'delivered', 1, 1,
+ '[{"address":"rcpt@example.net","state":"delivered","attempts":1,"reply":"250 2.0.0 Delivered to the capture mailbox","destination":"capture"}]',
+ '[{"time":"2025-12-03T14:00:00.500Z","destination":"capture","recipients":[{"address":"rcpt@example.net","reply":"250 2.0.0 Delivered to the capture mailbox","state":"delivered"}]}]');
+SQL
+edsim_start old --config "$AUTHLESS" || exit 1
+check "an earlier store: its message keeps state, reply and attempts" \
+	"delivered|250 2.0.0 Delivered to the capture mailbox|capture" \
+	"$(msg 0000000000000007 "'|'.join([d['state'], d['to'][0]['reply'], d['attempts'][0]['destination']])")"
+idn=$(send sender@example.com new@example.net new-1)
+check "an earlier store: a new message is captured, attempts recorded" "delivered|capture|1" \
+	"$(msg "$idn" "'|'.join([d['state'], d['attempts'][0]['destination'], str(d['to'][0]['attempts'])])")"
+check "an earlier store: the mailbox lists the old and the new message" "new-1 old-1" \
+	"$(api GET "/api/v1/mailbox" | json "' '.join(m['subject'] for m in d['messages'])" 2>&1)"
+edsim_stop old
+check "an earlier store: the new message has its record in its row, no delivery row" "delivered|1|0" \
+	"$(sqlite3 "$old/edsim.db" "SELECT state, attempts IS NOT NULL, (SELECT count(*) FROM delivery d WHERE d.seq = m.seq) FROM messages m WHERE subject = 'new-1'" 2>&1)"

@@ -29,7 +29,7 @@ int main(void)
 	    register_catalog_tests,       register_config_tests,     register_policy_tests,
 	    register_oci_submit_tests,    register_dkim_tests,       register_resolver_tests,
 	    register_webhooks_tests,      register_dsn_tests,        register_conform_report_tests,
-	    register_conform_grade_tests, register_health_cmd_tests,
+	    register_conform_grade_tests, register_health_cmd_tests, register_jsonw_tests,
 	};
 	unsigned int failures;
 	CU_ErrorCode err;
