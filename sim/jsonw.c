@@ -30,7 +30,7 @@ static int reserve(struct jsonw *w, size_t more)
 	return 0;
 }
 
-void jsonw_raw(struct jsonw *w, const char *s, size_t n)
+void jsonw_raw_grow(struct jsonw *w, const char *s, size_t n)
 {
 	if (reserve(w, n) < 0)
 		return;
@@ -57,11 +57,34 @@ static int is_utf8(const char *s, size_t n)
 	return probe != NULL;
 }
 
+/* The length of s's first run of bytes that go into a JSON string as
+ * they are (printable ASCII but the quote and the backslash). */
+static size_t plain_run(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+			break;
+		i++;
+	}
+	return i;
+}
+
 void jsonw_strn(struct jsonw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	int keep_high = is_ascii(s, n) || is_utf8(s, n);
+	int keep_high;
 	char *o;
+
+	if (plain_run(s, n) == n) { /* nearly every string: one copy */
+		jsonw_lit(w, "\"");
+		jsonw_raw(w, s, n);
+		jsonw_lit(w, "\"");
+		return;
+	}
+	keep_high = is_ascii(s, n) || is_utf8(s, n);
 
 	/* at most 6 bytes out per byte in, plus the quotes */
 	if (reserve(w, 6 * n + 2) < 0)

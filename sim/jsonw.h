@@ -5,8 +5,8 @@
  * records), where building a jansson tree and dumping it costs dozens.
  *
  * Invariants: buf is NUL-terminated whenever len > 0; after an allocation
- * failure the writer is "failed" (every later call is a no-op) and
- * jsonw_take() returns NULL. Strings that are not valid UTF-8 are written
+ * failure the writer is "failed" until jsonw_reset(), and jsonw_take()
+ * returns NULL (the text is incomplete). Strings that are not valid UTF-8 are written
  * with each bad byte as '?' (the same rule as json_text()).
  */
 #ifndef EDSIM_JSONW_H
@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct jsonw {
 	char *buf;
@@ -21,8 +22,18 @@ struct jsonw {
 	int failed;
 };
 
+void jsonw_raw_grow(struct jsonw *w, const char *s, size_t n);
 /* Appends n bytes as they are (punctuation, keys, numbers already text). */
-void jsonw_raw(struct jsonw *w, const char *s, size_t n);
+static inline void jsonw_raw(struct jsonw *w, const char *s, size_t n)
+{
+	if (w->len + n < w->cap) { /* the usual case: room, no failure */
+		memcpy(w->buf + w->len, s, n);
+		w->len += n;
+		w->buf[w->len] = '\0';
+		return;
+	}
+	jsonw_raw_grow(w, s, n);
+}
 /* A string literal as it is: jsonw_lit(w, "\"state\":"). */
 #define jsonw_lit(w, s) jsonw_raw((w), (s), sizeof(s) - 1)
 /* s as a JSON string, or null when s is NULL. */

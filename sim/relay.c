@@ -102,7 +102,7 @@ static struct qmsg *new_qmsg(struct relay *r, uint64_t seq, const char *from, co
 		return NULL;
 	q->r = r;
 	q->seq = seq;
-	snprintf(q->id, sizeof q->id, "%016llx", (unsigned long long)seq);
+	store_format_id(seq, q->id);
 	q->mail_from = strdup(from ? from : "");
 	q->user = user ? strdup(user) : NULL;
 	q->received = received;

@@ -287,16 +287,16 @@ void session_data_end(struct session *s)
 		finish_transaction(s);
 }
 
-/* Appends n bytes of message data, keeping at most message_bytes. */
-static void data_append(struct session *s, struct evbuffer *in, size_t n, int add_crlf)
+/* Room for want more bytes of message data: where to write them, or NULL
+ * when the message is over message_bytes (or memory ran out), in which case
+ * the bytes are only counted. */
+static char *data_room(struct session *s, size_t want)
 {
-	size_t limit = s->srv->cfg->limits.message_bytes, want = n + (add_crlf ? 2 : 0);
+	size_t limit = s->srv->cfg->limits.message_bytes;
 
 	s->data_total += want;
-	if (s->data_total > limit) {
-		evbuffer_drain(in, n);
-		return;
-	}
+	if (s->data_total > limit)
+		return NULL;
 	if (s->data_len + want > s->data_cap) {
 		size_t cap = s->data_cap ? s->data_cap : 4096;
 		char *grown;
@@ -304,54 +304,137 @@ static void data_append(struct session *s, struct evbuffer *in, size_t n, int ad
 			cap *= 2;
 		if ((grown = realloc(s->data, cap)) == NULL) {
 			s->data_total = limit + 1;
-			evbuffer_drain(in, n);
-			return;
+			return NULL;
 		}
 		s->data = grown;
 		s->data_cap = cap;
 	}
-	evbuffer_remove(in, s->data + s->data_len, n);
-	s->data_len += n;
-	if (add_crlf) {
-		memcpy(s->data + s->data_len, "\r\n", 2);
-		s->data_len += 2;
+	return s->data + s->data_len;
+}
+
+/* Moves n bytes of message data from the input, then CRLF if add_crlf. */
+static void data_append(struct session *s, struct evbuffer *in, size_t n, int add_crlf)
+{
+	size_t want = n + (add_crlf ? 2 : 0);
+	char *at = data_room(s, want);
+
+	if (at == NULL) {
+		evbuffer_drain(in, n);
+		return;
 	}
+	evbuffer_remove(in, at, n);
+	if (add_crlf)
+		memcpy(at + n, "\r\n", 2);
+	s->data_len += want;
+}
+
+/* One line of message data, its terminator made CRLF. */
+static void data_put_line(struct session *s, const char *line, size_t n)
+{
+	char *at = data_room(s, n + 2);
+
+	if (at == NULL)
+		return;
+	memcpy(at, line, n);
+	memcpy(at + n, "\r\n", 2);
+	s->data_len += n + 2;
+}
+
+/* The complete lines at the start of the input's first chunk, read in
+ * place and drained at once (data-body rules need the slow way, a line at
+ * a time). Returns 1 when the data ended; *progress says whether any line
+ * was consumed. */
+static int read_chunk_lines(struct session *s, struct evbuffer *in, int *progress)
+{
+	struct evbuffer_iovec v;
+	const char *p, *end, *nl;
+	int ended = 0;
+
+	*progress = 0;
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return 0;
+	p = v.iov_base;
+	end = p + v.iov_len;
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		size_t len = (size_t)(nl - p);
+		const char *text = p;
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (s->data_line_start && len == 1 && p[0] == '.') {
+			p = nl + 1;
+			ended = 1;
+			break;
+		}
+		if (s->data_line_start && len > 0 && p[0] == '.') {
+			text++;
+			len--;
+		}
+		data_put_line(s, text, len);
+		s->data_lines++;
+		s->data_line_start = 1;
+		p = nl + 1;
+	}
+	if (p != v.iov_base) {
+		evbuffer_drain(in, (size_t)(p - (const char *)v.iov_base));
+		*progress = 1;
+	}
+	if (ended)
+		session_data_end(s);
+	return ended;
+}
+
+/* One line of message data the slow way (it may span chunks, or be longer
+ * than 8 KB). Returns 1 when the data ended, -1 when more input is needed
+ * or a data-body rule acted, 0 to go on. */
+static int read_one_line(struct session *s, struct evbuffer *in)
+{
+	size_t eol_len = 0, avail = evbuffer_get_length(in);
+	struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	unsigned char first[2];
+
+	if (p.pos < 0) {
+		if (avail < 8192)
+			return -1;
+		data_append(s, in, avail - 1, 0); /* a long line: keep its last byte */
+		s->data_line_start = 0;
+		return 0;
+	}
+	evbuffer_copyout(in, first, p.pos >= 2 ? 2 : (size_t)p.pos);
+	if (s->data_line_start && p.pos == 1 && first[0] == '.') {
+		evbuffer_drain(in, 1 + eol_len);
+		session_data_end(s);
+		return 1;
+	}
+	if (s->data_line_start && p.pos > 0 && first[0] == '.') {
+		evbuffer_drain(in, 1);
+		p.pos--;
+	}
+	data_append(s, in, (size_t)p.pos, 1);
+	evbuffer_drain(in, eol_len);
+	s->data_lines++;
+	s->data_line_start = 1;
+	if (s->body_hooks) {
+		session_data_body(s);
+		if (s->state != ST_DATA)
+			return -1;
+	}
+	return 0;
 }
 
 /* Consumes message data; returns 0 when it needs more input. */
 int session_read_data(struct session *s, struct evbuffer *in)
 {
 	for (;;) {
-		size_t eol_len = 0, avail = evbuffer_get_length(in);
-		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-		unsigned char first[2];
+		int progress = 0, rc;
 
-		if (p.pos < 0) {
-			if (avail < 8192)
-				return 0;
-			data_append(s, in, avail - 1, 0); /* a long line: keep its last byte */
-			s->data_line_start = 0;
-			continue;
+		if (!s->body_hooks) {
+			if (read_chunk_lines(s, in, &progress))
+				return 1;
+			if (progress)
+				continue;
 		}
-		evbuffer_copyout(in, first, p.pos >= 2 ? 2 : (size_t)p.pos);
-		if (s->data_line_start && p.pos == 1 && first[0] == '.') {
-			evbuffer_drain(in, 1 + eol_len);
-			session_data_end(s);
-			return 1;
-		}
-		if (s->data_line_start && p.pos > 0 && first[0] == '.') {
-			evbuffer_drain(in, 1);
-			p.pos--;
-		}
-		data_append(s, in, (size_t)p.pos, 1);
-		evbuffer_drain(in, eol_len);
-		s->data_lines++;
-		s->data_line_start = 1;
-		if (s->body_hooks) {
-			session_data_body(s);
-			if (s->state != ST_DATA)
-				return 0;
-		}
+		if ((rc = read_one_line(s, in)) != 0)
+			return rc > 0;
 	}
 }
 

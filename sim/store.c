@@ -16,7 +16,16 @@ void store_assign_id(struct store *st, struct store_message *m)
 
 	st->last_seq = now > st->last_seq ? now : st->last_seq + 1;
 	m->seq = st->last_seq;
-	snprintf(m->id, sizeof m->id, "%016llx", (unsigned long long)m->seq);
+	store_format_id(m->seq, m->id);
+}
+
+void store_format_id(uint64_t seq, char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 15; i >= 0; i--, seq >>= 4)
+		out[i] = hex[seq & 15];
+	out[16] = '\0';
 }
 
 int store_parse_id(const char *id, uint64_t *seq)

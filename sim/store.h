@@ -108,6 +108,8 @@ struct store *store_sqlite_open(struct event_base *base, const char *path, char 
 /* Gives m a new id: (Unix time in ms << 20), or one more than the last id
  * when that is not higher, so ids always increase, even across restarts. */
 void store_assign_id(struct store *st, struct store_message *m);
+/* seq as the 16 hex digits of a message id, NUL-terminated. */
+void store_format_id(uint64_t seq, char out[17]);
 /* Parses a 16-hex-digit id back into its number; -1 when it is not one. */
 int store_parse_id(const char *id, uint64_t *seq);
 void store_message_free(struct store_message *m);

@@ -621,7 +621,7 @@ static json_t *summary_json(sqlite3_stmt *st, int with_attempts)
 	char received[40], id[20];
 	json_t *o;
 
-	snprintf(id, sizeof id, "%016llx", (unsigned long long)sqlite3_column_int64(st, 0));
+	store_format_id((uint64_t)sqlite3_column_int64(st, 0), id);
 	clock_format(sqlite3_column_double(st, 1), received, sizeof received);
 	o = json_pack(
 	    "{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:s}", "id", id, "received",
@@ -810,8 +810,10 @@ static int prepare_schema(struct sqlite_store *s, const char *path, char *err, s
 {
 	sqlite3_stmt *q;
 
-	if ((!s->memory &&
-	     exec_sql(s->db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL") < 0) ||
+	/* 16 KB pages hold several messages of a few KB each, on disk and in
+	 * memory alike (with 4 KB pages each such message took a page of its own) */
+	if (exec_sql(s->db, "PRAGMA page_size=16384") < 0 ||
+	    (!s->memory && exec_sql(s->db, "PRAGMA journal_mode=WAL") < 0) ||
 	    exec_sql(s->db, s->memory ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL") <
 	        0 ||
 	    exec_sql(s->db, schema) < 0 || add_column(s, "origin") < 0 ||
