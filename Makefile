@@ -3,6 +3,10 @@
 #   make run      install what is missing, build, start edsim in the foreground
 #   make test     install what is missing, build with sanitizers, run every test
 #   make bench    run the benchmarks in bench/ (results in bench/RESULTS.md)
+#   make bench-quick  ./edsim against the commit bench/RESULTS.md was measured
+#                 at (bench/quick.sh, about a minute): SMTP CPU per message and
+#                 msg/s, idle RSS, start-up, HTTPS; REGRESSION lines. Run it
+#                 before closing any change to the SMTP/store/relay/events path
 #   make fresh-check  make run's quick start and make test in a bare Debian 12 root
 #   make fresh-clean  remove fresh-check's cached base root
 
@@ -58,7 +62,7 @@ EXAMPLE_DEPS := swaks libnet-ssleay-perl curl jq
 TEST_DEPS := $(RUN_DEPS) $(EXAMPLE_DEPS) libcunit1-dev expect tcl-expect postfix libsasl2-modules openssl sqlite3 \
              procps python3 python3-dkim python3-jsonschema dnsmasq-base libxml2-utils chromium \
              msmtp nodejs npm ca-certificates bc util-linux mount coreutils
-#   BENCH_DEPS    make bench: wrk (bench/https.sh), beyond TEST_DEPS
+#   BENCH_DEPS    make bench, make bench-quick: wrk (bench/https.sh), beyond TEST_DEPS
 BENCH_DEPS := $(TEST_DEPS) wrk
 
 SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
@@ -71,7 +75,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 REL := build/release
 DBG := build/asan
 
-.PHONY: all run test unit integration bench deps deps-test deps-bench clean format fresh-check fresh-clean
+.PHONY: all run test unit integration bench bench-quick deps deps-test deps-bench clean format fresh-check fresh-clean
 
 all: edsim edsim-conform conformance/clients/refclient
 
@@ -141,6 +145,9 @@ integration:
 
 bench: deps-bench edsim
 	bench/run-all
+
+bench-quick: deps-bench edsim
+	bench/quick.sh
 
 # A bare Debian 12 root (cached), a clean clone of HEAD, the quick start and
 # make test inside it (tools/fresh-check; not part of .ci/run).

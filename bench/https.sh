@@ -68,47 +68,16 @@ LUA=$BENCH/submit.lua
 log() { printf '[https %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-for tool in "$WRK" python3 sqlite3 curl; do
-	command -v "$tool" >/dev/null 2>&1 || die "missing $tool (apt-get install -y wrk sqlite3 curl python3)"
-done
+need_tools "apt-get install -y wrk sqlite3 curl python3" "$WRK" python3 sqlite3 curl
 [ -x "$EDSIM" ] || die "no $EDSIM (run: make edsim)"
 [ -r "$LUA" ] || die "no $LUA"
-case $DURATION in
-*ms) die "DURATION: use s, m or h" ;;
-*s) DUR_S=${DURATION%s} ;;
-*m) DUR_S=$((${DURATION%m} * 60)) ;;
-*h) DUR_S=$((${DURATION%h} * 3600)) ;;
-*) DUR_S=$DURATION; DURATION=${DURATION}s ;;
-esac
+set_duration
 
-TMP=$(mktemp -d "$BENCH/.tmp.XXXXXX") || die "mktemp"
-declare -a PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-
-
+bench_setup
 CONFIG=$TMP/bench-https.yaml
-cat >"$CONFIG" <<'EOF'
-auth: {required: false}
-https: {auth: off}
-limits: {connections_per_ip: 1000}
-EOF
+bench_config "$CONFIG" "https: {auth: off}"
 CONFIG_MEM=$TMP/bench-https-memory.yaml
-cat >"$CONFIG_MEM" <<'EOF'
-auth: {required: false}
-https: {auth: off}
-limits: {connections_per_ip: 1000}
-store: {path: ':memory:'}
-EOF
+bench_config "$CONFIG_MEM" "https: {auth: off}" "store: {path: ':memory:'}"
 
 # The diagnostic shim: TCP_NODELAY on every socket accept()/accept4() returns.
 SHIM=
@@ -162,72 +131,25 @@ EOF
 	fi
 fi
 
-# run_wrk PORT TAG: runs wrk; sets WRK_RC and leaves its output in TAG.wrk.
-run_wrk() {
-	local port=$1 tag=$2 times
-	TIMEFORMAT='%U %S'
-	times=$( { time timeout "$((DUR_S + RUN_TIMEOUT))" "$WRK" -t"$THREADS" -c"$CONNS" -d"$DURATION" \
-		--latency -s "$LUA" "https://127.0.0.1:$port" >"$TMP/$tag.wrk" 2>"$TMP/$tag.wrk.err"; } 2>&1)
-	WRK_RC=$?
-	# user+system CPU of wrk (the time builtin counts the waited-for child of timeout)
-	WRK_CPU_MS=$(calc "round(($(echo "$times" | tail -1 | sed 's/ / + /')) * 1000)" 2>/dev/null)
-	if [ "$WRK_RC" != 0 ] || [ -s "$TMP/$tag.wrk.err" ]; then
-		log "$tag: wrk exit $WRK_RC:"
-		head -5 "$TMP/$tag.wrk.err" >&2
-	fi
+https_load() {
+	[ -n "$ED_HTTPS" ] || die "edsim $1: no https port in edsim.ready"
+	run_wrk "$ED_HTTPS" "$1"
 }
 
 # run_edsim TAG STORE(file|memory) SHIM(0|1): one run.
 run_edsim() {
-	local tag=$1 store=$2 shim=$3 dir=$TMP/$1 cfg=$CONFIG pid i port control idle peak cpu rc
-	local stored="" alive=1 t_stop warns events env=()
+	local tag=$1 store=$2 shim=$3 cfg=$CONFIG dir events env=()
 	[ "$store" == memory ] && cfg=$CONFIG_MEM
 	[ "$shim" == 1 ] && env=(env "LD_PRELOAD=$SHIM")
-	mkdir -p "$dir"
-	"${env[@]}" "$EDSIM" --config "$cfg" --state-dir "$dir/state" --smtp 127.0.0.1:0 \
-		--smtps 127.0.0.1:0 --https 127.0.0.1:0 --control 127.0.0.1:0 >"$dir/stderr" 2>&1 &
-	pid=$!
-	PIDS+=("$pid")
-	for i in $(seq 1 200); do
-		[ -s "$dir/state/edsim.ready" ] && break
-		kill -0 "$pid" 2>/dev/null || { cat "$dir/stderr" >&2; die "edsim $tag did not start"; }
-		sleep 0.05
-	done
-	port=$(sed -n 's/.*"https": *\([0-9]*\).*/\1/p' "$dir/state/edsim.ready")
-	control=$(sed -n 's/.*"control": *\([0-9]*\).*/\1/p' "$dir/state/edsim.ready")
-	[ -n "$port" ] && [ -n "$control" ] || die "edsim $tag: no https/control port in edsim.ready"
-	idle=$(status_kb "$pid" VmRSS)
-	run_wrk "$port" "$tag"
-	if kill -0 "$pid" 2>/dev/null; then
-		peak=$(status_kb "$pid" VmHWM)
-		cpu=$(cpu_ms "$pid")
-		if [ "$store" == memory ]; then
-			stored=$(curl -s -m 60 -X DELETE "http://127.0.0.1:$control/api/v1/messages" |
-				python3 -c 'import json,sys; print(json.load(sys.stdin)["deleted"])' 2>/dev/null)
-		fi
-		t_stop=$(now)
-		kill -TERM "$pid"
-	else
-		alive=0
-		t_stop=$(now)
-		log "$tag: EDSIM DIED DURING THE LOAD"
-	fi
-	wait "$pid"
-	rc=$?
-	forget_pid "$pid"
-	t_stop=$(calc "round(($(now) - $t_stop) * 1000, 1)")
+	edsim_run "$tag" "$store" 127.0.0.1:0 https_load "${env[@]}" "$EDSIM" --config "$cfg" ||
+		die "edsim $tag did not start"
+	dir=$ED_DIR
 	if [ "$store" == file ]; then
-		stored=$(sqlite3 "$dir/state/edsim.db" 'select count(*) from messages' 2>/dev/null)
 		echo "H_${tag}_RCPTS=$(sqlite3 "$dir/state/edsim.db" 'select sum(json_array_length(recipients)) from messages' 2>/dev/null)" >>"$OUT"
 		echo "H_${tag}_SIZES='$(sqlite3 "$dir/state/edsim.db" 'select min(size)||"-"||max(size) from messages' 2>/dev/null)'" >>"$OUT"
 	fi
 	events=$(grep -c '"type": *"accepted"' "$dir/state/events.jsonl" 2>/dev/null)
-	warns=$(grep -E ' (warn|error|err|fatal):' "$dir/stderr" | grep -vc 'no users configured')
-	grep -E ' (warn|error|err|fatal):' "$dir/stderr" | grep -v 'no users configured' |
-		sed 's/^edsim [0-9:.]* //' | sort | uniq -c | sort -rn | head -5 >"$TMP/$tag.warnings"
 	if [ -s "$TMP/$tag.warnings" ]; then
-		log "$tag: edsim logged $warns warning/error line(s):"
-		cat "$TMP/$tag.warnings" >&2
 		echo "H_${tag}_WARNTEXT='$(tr "'\n" '" ' <"$TMP/$tag.warnings" | head -c 600)'" >>"$OUT"
 	fi
 	# wrk's machine-readable lines (bench/submit.lua's done()), prefixed with the run's tag
@@ -235,9 +157,9 @@ run_edsim() {
 	# the request body, once (base64, for RESULTS.md)
 	grep -q '^H_BODY_B64=' "$OUT" || echo "H_BODY_B64='$(sed -n 's/^WRK_BODY=//p' "$TMP/$tag.wrk" | tr -d '\n' | base64 -w0)'" >>"$OUT"
 	echo "H_${tag}_RPS_LINE='$(sed -n 's/^Requests\/sec: *//p' "$TMP/$tag.wrk")'" >>"$OUT"
-	echo "H_${tag}_WRK_RC=$WRK_RC H_${tag}_WRK_ERRLINES=$(wc -l <"$TMP/$tag.wrk.err") H_${tag}_WRK_CPU_MS=${WRK_CPU_MS:-} H_${tag}_IDLE_KB=$idle H_${tag}_PEAK_KB=${peak:-} H_${tag}_CPU_MS=${cpu:-} H_${tag}_STORED=${stored:-?} H_${tag}_ALIVE=$alive H_${tag}_EXIT=$rc H_${tag}_STOP_MS=$t_stop H_${tag}_WARNS=$warns H_${tag}_EVENTS=${events:-0}" >>"$OUT"
+	echo "H_${tag}_WRK_RC=$WRK_RC H_${tag}_WRK_ERRLINES=$(wc -l <"$TMP/$tag.wrk.err") H_${tag}_WRK_CPU_MS=${WRK_CPU_MS:-} H_${tag}_IDLE_KB=$ED_IDLE_KB H_${tag}_PEAK_KB=$ED_PEAK_KB H_${tag}_CPU_MS=$ED_CPU_MS H_${tag}_STORED=${ED_STORED:-?} H_${tag}_ALIVE=$ED_ALIVE H_${tag}_EXIT=$ED_RC H_${tag}_STOP_MS=$ED_STOP_MS H_${tag}_WARNS=$ED_WARNS H_${tag}_EVENTS=${events:-0}" >>"$OUT"
 	# one-line summary
-	python3 - "$TMP/$tag.wrk" "$tag" "${stored:-?}" "$rc" "${cpu:-?}" "${peak:-?}" <<'EOF' >&2
+	python3 - "$TMP/$tag.wrk" "$tag" "${ED_STORED:-?}" "$ED_RC" "${ED_CPU_MS:-?}" "${ED_PEAK_KB:-?}" <<'EOF' >&2
 import re, sys, time
 kv = dict(re.findall(r"^WRK_([A-Z0-9_]+)=([0-9.]+)$", open(sys.argv[1]).read(), re.M))
 tag, stored, rc, cpu, peak = sys.argv[2:]
