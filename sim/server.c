@@ -422,6 +422,10 @@ void server_free(struct server *srv)
 		evconnlistener_free(srv->smtp_listener);
 	if (srv->smtps_listener)
 		evconnlistener_free(srv->smtps_listener);
+	/* Submissions still waiting for their sync get their answers, events
+	 * and relay hand-over while the front ends and the relay exist. */
+	if (srv->store)
+		store_drain(srv->store);
 	https_api_free(srv->https);
 	control_api_free(srv->control);
 	mailflow_stop(srv);

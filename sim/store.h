@@ -88,6 +88,10 @@ struct store_ops {
 	long (*delete_all)(struct store *st);
 	unsigned long long (*bytes_used)(struct store *st);
 	void (*close)(struct store *st);
+	/* Commits what is pending, waits until every commit is durable and runs
+	 * the callbacks waiting for them (at shutdown, while the front ends that
+	 * own those callbacks still exist). */
+	void (*drain)(struct store *st);
 	int (*save_delivery)(struct store *st, const struct store_delivery *d);
 	int (*load_pending)(struct store *st, store_pending_fn fn, void *arg);
 	/* address NULL with suppression_delete: every entry */
@@ -142,6 +146,10 @@ static inline unsigned long long store_bytes_used(struct store *st)
 static inline void store_close(struct store *st)
 {
 	st->ops->close(st);
+}
+static inline void store_drain(struct store *st)
+{
+	st->ops->drain(st);
 }
 static inline int store_save_delivery(struct store *st, const struct store_delivery *d)
 {

@@ -70,6 +70,8 @@ struct sqlite_store {
 	pthread_t syncer;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t synced;               /* in_flight went down */
+	int in_flight;                       /* messages written, not yet synced */
 	struct job *written, **written_tail; /* committed, not yet synced */
 	struct job *done, **done_tail;       /* results for the loop */
 	int wal_frames;                      /* the WAL's length after the last commit */
@@ -382,10 +384,13 @@ static void *syncer_main(void *arg)
 			ok = 0;
 		}
 		if (list != NULL) {
-			for (struct job *j = list; j != NULL; j = j->next)
+			int n = 0;
+			for (struct job *j = list; j != NULL; j = j->next, n++)
 				j->ok = ok;
 			pthread_mutex_lock(&s->lock);
 			append_jobs(&s->done_tail, list);
+			s->in_flight -= n;
+			pthread_cond_broadcast(&s->synced);
 			pthread_mutex_unlock(&s->lock);
 			if (write(s->notify[1], "c", 1) < 0)
 				log_warn("store: cannot wake the event loop");
@@ -439,6 +444,8 @@ static void commit_pending(struct sqlite_store *s)
 	if ((batch = keep_messages(batch)) == NULL)
 		return;
 	pthread_mutex_lock(&s->lock);
+	for (struct job *j = batch; j != NULL; j = j->next)
+		s->in_flight++;
 	append_jobs(&s->written_tail, batch);
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
@@ -740,6 +747,20 @@ static void stop_syncer(struct sqlite_store *s)
 	pthread_join(s->syncer, NULL);
 }
 
+static void sqlite_drain(struct store *st)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+
+	commit_pending(s);
+	if (s->wal_fd >= 0) {
+		pthread_mutex_lock(&s->lock);
+		while (s->in_flight > 0)
+			pthread_cond_wait(&s->synced, &s->lock);
+		pthread_mutex_unlock(&s->lock);
+	}
+	take_results(s);
+}
+
 static void sqlite_close(struct store *st)
 {
 	struct sqlite_store *s = (struct sqlite_store *)st;
@@ -759,6 +780,7 @@ static void sqlite_close(struct store *st)
 	close(s->notify[1]);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->synced);
 	free(s);
 }
 
@@ -770,6 +792,7 @@ static const struct store_ops sqlite_ops = {
     sqlite_delete_all,
     sqlite_bytes_used,
     sqlite_close,
+    sqlite_drain,
     sqlite_save_delivery,
     sqlite_load_pending,
     sqlite_suppression_save,
@@ -883,6 +906,7 @@ static void discard_partial(struct sqlite_store *s)
 		close(s->wal_fd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->synced);
 	free(s);
 }
 
@@ -917,6 +941,7 @@ struct store *store_sqlite_open(struct event_base *base, const char *path, char 
 	s->done_tail = &s->done;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->synced, NULL);
 	if (pipe2(s->notify, O_NONBLOCK | O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "store: cannot create the notification pipe");
 		discard_partial(s);
