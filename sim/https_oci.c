@@ -119,7 +119,7 @@ static void send_json(struct evhttp_request *req, const char *request_id, int st
 
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "opc-request-id", request_id);
-	evbuffer_add_printf(out, "%s", text ? text : "{}");
+	evbuffer_add(out, text ? text : "{}", text ? strlen(text) : 2);
 	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
 	free(text);
 	json_decref(body);
