@@ -7,9 +7,9 @@
  * a recipient domain (its MX records looked up with the resolver, cached
  * for MX_CACHE_SECS). It has a queue of jobs and at most relay.connections
  * connections; a connection that finishes a job takes the next one, and is
- * closed after relay.idle without one.
- * The TLS client context (r->tls) is made by the first connection, not at
- * start (tls.h says why); a relay in capture mode never makes one.
+ * closed after relay.idle without one. The TLS client context (r->tls) is
+ * made by the first connection, not at start (tls.h says why): a relay in
+ * capture mode never makes one.
  *
  * Invariants: d->njobs counts the jobs waiting in d's queue, d->nconns its
  * connections; a connection carries at most one job (cn->job) and only once

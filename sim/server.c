@@ -5,10 +5,10 @@
  * self-signed pair made; the contexts themselves are made by the first
  * connection that needs one, tls.h), store, events, relay (which takes up
  * the store's unfinished messages), listeners, control API; only then is
- * the ready file written. SIGTERM or SIGINT starts
- * a drain: listeners stop accepting, idle sessions get 421 4.3.0 at once,
- * busy ones after their transaction, and the loop ends when the last session
- * is gone (or drain_timeout has passed).
+ * the ready file written. SIGTERM or SIGINT starts a drain: listeners stop
+ * accepting, idle sessions get 421 4.3.0 at once, busy ones after their
+ * transaction, and the loop ends when the last session is gone (or
+ * drain_timeout has passed).
  */
 #include "server.h"
 
