@@ -205,14 +205,19 @@ static int check_here(const struct check *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The child's answer: "+" when every context was made, "-" and the message
+ * when one was not. */
 static void check_in_child(const struct check *c, int out)
 {
-	char err[1024] = "";
-	int rc = check_here(c, err, sizeof err);
-	size_t len = strlen(err), done = 0;
+	char answer[1024];
+	int rc;
+	size_t len, done = 0;
 
-	while (rc < 0 && done < len) {
-		ssize_t n = write(out, err + done, len - done);
+	rc = check_here(c, answer + 1, sizeof answer - 1);
+	answer[0] = rc < 0 ? '-' : '+';
+	len = rc < 0 ? 1 + strlen(answer + 1) : 1;
+	while (done < len) {
+		ssize_t n = write(out, answer + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -222,28 +227,34 @@ static void check_in_child(const struct check *c, int out)
 	_exit(rc < 0 ? 1 : 0);
 }
 
-/* The child's message (up to errlen - 1 bytes) and its exit status. */
+/* Reads the child's answer and reaps it. The answer decides, not the exit
+ * status: with SIGCHLD ignored by whoever started edsim, the child is
+ * reaped by the kernel and waitpid() cannot tell. No answer: it died. */
 static int check_verdict(pid_t pid, int in, char *err, size_t errlen)
 {
+	char answer[1024];
 	size_t len = 0;
-	int status = 0;
+	int status = 0, reaped;
 	ssize_t n;
 
-	while (len + 1 < errlen &&
-	       ((n = read(in, err + len, errlen - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+	while (len + 1 < sizeof answer &&
+	       ((n = read(in, answer + len, sizeof answer - 1 - len)) > 0 ||
+	        (n < 0 && errno == EINTR)))
 		if (n > 0)
 			len += (size_t)n;
-	err[len] = '\0';
+	answer[len] = '\0';
 	close(in);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			break;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	while ((reaped = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (len >= 1 && answer[0] == '+')
 		return 0;
-	if (len == 0)
-		snprintf(err, errlen, "checking the TLS certificate and key: the check %s %d",
-		         WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
-		         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (len >= 2 && answer[0] == '-')
+		snprintf(err, errlen, "%s", answer + 1);
+	else if (reaped == pid && WIFSIGNALED(status))
+		snprintf(err, errlen, "checking the TLS files: the check was killed by signal %d",
+		         WTERMSIG(status));
+	else
+		snprintf(err, errlen, "checking the TLS files: the check gave no answer");
 	return -1;
 }
 
