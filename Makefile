@@ -11,10 +11,19 @@
 #   make fresh-clean  remove fresh-check's cached base root
 
 CC       ?= cc
-PKGS     := libevent libevent_openssl openssl yaml-0.1 jansson sqlite3 libcurl libcares
+# edsim's libraries. libcurl is not among them: sim/curl_lazy.c dlopen()s it
+# when webhooks or `edsim health` need it (its headers are still used), so
+# an edsim without webhooks never maps it (about 3.7 MB resident). libevent
+# is linked as libevent_core + libevent_extra, the two libevent_openssl
+# uses, and --as-needed drops the all-in-one libevent that libevent_openssl's
+# .pc names: one copy of libevent's code, not two.
+EDSIM_PKGS := libevent_core libevent_extra libevent_openssl openssl yaml-0.1 jansson sqlite3 libcares
+# The conformance runner and the reference client call libcurl directly.
+PKGS     := $(EDSIM_PKGS) libcurl
 CSTD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isim -I.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+EDSIM_LIBS = -Wl,--as-needed $(shell pkg-config --libs $(EDSIM_PKGS) 2>/dev/null) -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # The Debian packages each target needs, every one named: tools/install-deps
@@ -23,9 +32,11 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 # reference (make fresh-check proves it in a bare debootstrap root).
 #   RUN_DEPS      building and running edsim: the compiler and libc headers
 #                 (libc6-dev is only recommended by gcc), the libraries' -dev
-#                 packages, pkg-config
+#                 packages, pkg-config, and libcurl4: edsim loads libcurl.so.4
+#                 at run time for webhooks and `edsim health` (the -dev
+#                 package depends on it; named since a run needs it, not a build)
 RUN_DEPS  := gcc libc6-dev make pkg-config libevent-dev libssl-dev libyaml-dev libjansson-dev \
-             libsqlite3-dev libcurl4-openssl-dev libc-ares-dev
+             libsqlite3-dev libcurl4-openssl-dev libcurl4 libc-ares-dev
 #   EXAMPLE_DEPS  the README's commands after make run: swaks with its TLS
 #                 module (Net::SSLeay, only recommended by swaks: without it
 #                 `swaks --tls` exits "TLS not available"), curl, and jq (the
@@ -113,10 +124,10 @@ $(DBG)/refclient: conformance/clients/refclient.c | $(DBG)
 	$(CC) $(CSTD) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
 edsim: $(REL_OBJ) $(REL)/main.o
-	$(CC) -o $@ $^ $(PKG_LIBS)
+	$(CC) -o $@ $^ $(EDSIM_LIBS)
 
 $(DBG)/edsim: $(DBG_OBJ) $(DBG)/main.o
-	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(SAN) -o $@ $^ $(EDSIM_LIBS)
 
 $(DBG)/unit-tests: $(DBG_OBJ) $(DBG_CONF) $(UNIT_SRC) $(SIM_HDR) $(CONF_HDR)
 	$(CC) $(CSTD) -Iconformance -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(UNIT_SRC) $(DBG_CONF) $(DBG_OBJ) $(PKG_LIBS) -lcunit

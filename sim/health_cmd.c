@@ -12,10 +12,11 @@
  *
  * Only the control API is contacted: the SMTP and HTTPS listeners, and so
  * every scenario counter, are left alone. No state outlives the call.
+ * libcurl is loaded for the call (curl_lazy.h): without Debian's libcurl4
+ * the command says so and exits 1.
  */
 #include "health_cmd.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "curl_lazy.h"
 #include "util.h"
 #include "ydoc.h"
 
@@ -242,33 +244,34 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
-static void transfer_reason(CURL *curl, CURLcode rc, double timeout, char *reason, size_t len)
+static void transfer_reason(const struct curl_lazy *curl, CURL *easy, CURLcode rc, double timeout,
+                            char *reason, size_t len)
 {
 	long os_errno = 0;
 
-	curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+	curl->easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		snprintf(reason, len, "no answer within %.1f s", timeout);
 	else if (os_errno != 0)
 		snprintf(reason, len, "%s", strerror((int)os_errno));
 	else
-		snprintf(reason, len, "%s", curl_easy_strerror(rc));
+		snprintf(reason, len, "%s", curl->easy_strerror(rc));
 	lower_first(reason);
 }
 
-static void set_request(CURL *curl, const struct target *t, double timeout, struct answer *a,
-                        char *url, size_t urllen)
+static void set_request(const struct curl_lazy *curl, CURL *easy, const struct target *t,
+                        double timeout, struct answer *a, char *url, size_t urllen)
 {
 	snprintf(url, urllen,
 	         strchr(t->host, ':') ? "http://[%s]:%d/api/v1/health"
 	                              : "http://%s:%d/api/v1/health",
 	         t->host, t->port);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROXY, ""); /* never through an http_proxy from the env */
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0));
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
+	curl->easy_setopt(easy, CURLOPT_URL, url);
+	curl->easy_setopt(easy, CURLOPT_PROXY, ""); /* never through an http_proxy from the env */
+	curl->easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl->easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0));
+	curl->easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl->easy_setopt(easy, CURLOPT_WRITEDATA, a);
 }
 
 int health_judge(long http_status, const char *body, char *reason, size_t reasonlen)
@@ -295,8 +298,8 @@ int health_judge(long http_status, const char *body, char *reason, size_t reason
 }
 
 /* One GET: 0 with the body in *a when edsim is healthy, -1 with the reason. */
-static int ask(CURL *curl, const struct target *t, double timeout, struct answer *a, char *reason,
-               size_t len)
+static int ask(const struct curl_lazy *curl, CURL *easy, const struct target *t, double timeout,
+               struct answer *a, char *reason, size_t len)
 {
 	char url[400];
 	long status = 0;
@@ -305,12 +308,12 @@ static int ask(CURL *curl, const struct target *t, double timeout, struct answer
 	free(a->body);
 	a->body = NULL;
 	a->len = 0;
-	set_request(curl, t, timeout, a, url, sizeof url);
-	if ((rc = curl_easy_perform(curl)) != CURLE_OK) {
-		transfer_reason(curl, rc, timeout, reason, len);
+	set_request(curl, easy, t, timeout, a, url, sizeof url);
+	if ((rc = curl->easy_perform(easy)) != CURLE_OK) {
+		transfer_reason(curl, easy, rc, timeout, reason, len);
 		return -1;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl->easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	return health_judge(status, a->body, reason, len);
 }
 
@@ -346,7 +349,8 @@ static double try_timeout(const struct health_opts *o, double deadline)
 
 /* Tries until healthy or o->wait has passed, the last try at the deadline
  * (one try when it is 0). */
-static int poll_health(CURL *curl, struct target *t, const struct health_opts *o)
+static int poll_health(const struct curl_lazy *curl, CURL *easy, struct target *t,
+                       const struct health_opts *o)
 {
 	double deadline = clock_now() + o->wait, left;
 	int fixed = t->port != 0;
@@ -356,7 +360,7 @@ static int poll_health(CURL *curl, struct target *t, const struct health_opts *o
 
 	for (;;) {
 		ok = refresh_port(t, fixed, reason, sizeof reason) == 0 &&
-		     ask(curl, t, try_timeout(o, deadline), &a, reason, sizeof reason) == 0;
+		     ask(curl, easy, t, try_timeout(o, deadline), &a, reason, sizeof reason) == 0;
 		left = deadline - clock_now();
 		if (ok || left <= 0)
 			break;
@@ -376,8 +380,9 @@ int health_main(int argc, char **argv)
 {
 	struct health_opts o;
 	struct target t;
+	struct curl_lazy curl;
 	char err[512];
-	CURL *curl;
+	CURL *easy;
 	int rc;
 
 	if (health_parse_args(argc, argv, &o, err, sizeof err) < 0) {
@@ -390,13 +395,17 @@ int health_main(int argc, char **argv)
 	}
 	if (resolve_target(&t, &o) < 0)
 		return 1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (curl = curl_easy_init()) == NULL) {
-		fprintf(stderr, "edsim health: cannot initialise libcurl\n");
+	if (curl_lazy_load(&curl, CURL_LAZY_SONAME, err, sizeof err) < 0) {
+		fprintf(stderr, "edsim health: %s\n", err);
 		return 1;
 	}
-	rc = poll_health(curl, &t, &o);
-	curl_easy_cleanup(curl);
-	curl_global_cleanup();
+	if ((easy = curl.easy_init()) == NULL) {
+		fprintf(stderr, "edsim health: cannot initialise libcurl\n");
+		curl_lazy_unload(&curl);
+		return 1;
+	}
+	rc = poll_health(&curl, easy, &t, &o);
+	curl.easy_cleanup(easy);
+	curl_lazy_unload(&curl);
 	return rc;
 }

@@ -766,7 +766,7 @@ static void route(struct evhttp_request *req, void *arg)
 static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 {
 	struct https_api *api = arg;
-	SSL *ssl = SSL_new(api->srv->tls);
+	SSL *ssl = SSL_new(tls_context(api->srv->tls));
 	struct bufferevent *bev =
 	    ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	                                         BEV_OPT_CLOSE_ON_FREE)

@@ -119,11 +119,9 @@ int mailflow_start(struct server *srv, char *err, size_t errlen)
 		return -1;
 	if ((srv->relay = relay_new(srv, err, errlen)) == NULL)
 		return -1;
-	srv->webhooks = webhooks_new(srv->base, cfg->webhooks, cfg->nwebhooks);
-	if (cfg->nwebhooks > 0 && srv->webhooks == NULL) {
-		snprintf(err, errlen, "webhooks: cannot start");
+	srv->webhooks = webhooks_new(srv->base, cfg->webhooks, cfg->nwebhooks, err, errlen);
+	if (cfg->nwebhooks > 0 && srv->webhooks == NULL)
 		return -1;
-	}
 	if (srv->webhooks != NULL)
 		events_set_sink(srv->events, post_event, srv->webhooks);
 	load_suppressions(srv);

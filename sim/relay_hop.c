@@ -7,7 +7,9 @@
  * a recipient domain (its MX records looked up with the resolver, cached
  * for MX_CACHE_SECS). It has a queue of jobs and at most relay.connections
  * connections; a connection that finishes a job takes the next one, and is
- * closed after relay.idle without one.
+ * closed after relay.idle without one. The TLS client context (r->tls) is
+ * made by the first connection, not at start (tls.h says why): a relay in
+ * capture mode never makes one.
  *
  * Invariants: d->njobs counts the jobs waiting in d's queue, d->nconns its
  * connections; a connection carries at most one job (cn->job) and only once
@@ -34,10 +36,12 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "log.h"
 #include "relay_priv.h"
 #include "resolver.h"
 #include "server.h"
 #include "smtp_client.h"
+#include "tls.h"
 
 #define MX_CACHE_SECS 60.0
 
@@ -247,13 +251,27 @@ static void on_client_failed(void *arg, struct smtp_client *c, struct smtp_txn *
 static const struct smtp_client_cb client_cb = {on_client_ready, on_client_done, on_client_failed,
                                                 on_client_closed};
 
+/* The client context, made by the first connection that may need one (the
+ * CA file was checked at start, tls_check()); NULL after logging why, and
+ * smtp_client then fails the connection's TLS ("cannot start TLS"). */
+static SSL_CTX *client_tls(struct relay *r)
+{
+	const struct config_relay *rc = &r->srv->cfg->relay;
+	char err[512];
+
+	if (r->tls == NULL && rc->tls != RELAY_TLS_NONE &&
+	    (r->tls = tls_client_context_new(rc->ca, err, sizeof err)) == NULL)
+		log_err("%s", err);
+	return r->tls;
+}
+
 static void open_conn(struct dest *d)
 {
 	const struct config_relay *rc = &d->r->srv->cfg->relay;
 	struct conn *cn = calloc(1, sizeof *cn);
 	struct smtp_client_opts o = {.helo = rc->helo ? rc->helo : d->r->srv->cfg->hostname,
 	                             .tls = rc->tls,
-	                             .ssl_ctx = d->r->tls,
+	                             .ssl_ctx = client_tls(d->r),
 	                             .tls_name = rc->mode == RELAY_SMARTHOST ? rc->host
 	                                                                     : d->targets[0].host,
 	                             .user = rc->user,
@@ -359,33 +377,11 @@ static int resolve_smarthost(struct relay *r, char *err, size_t errlen)
 	return 0;
 }
 
-static SSL_CTX *client_tls(const struct config_relay *rc, char *err, size_t errlen)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (ctx == NULL) {
-		snprintf(err, errlen, "relay: cannot create a TLS context");
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	if (rc->ca != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, rc->ca, NULL) != 1) {
-			snprintf(err, errlen, "relay.ca: cannot read %s", rc->ca);
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
-	return ctx;
-}
-
 int hop_setup(struct relay *r, char *err, size_t errlen)
 {
 	const struct config_relay *rc = &r->srv->cfg->relay;
 
-	if ((rc->tls != RELAY_TLS_NONE && (r->tls = client_tls(rc, err, errlen)) == NULL) ||
-	    (rc->mode == RELAY_SMARTHOST && resolve_smarthost(r, err, errlen) < 0) ||
+	if ((rc->mode == RELAY_SMARTHOST && resolve_smarthost(r, err, errlen) < 0) ||
 	    (rc->mode == RELAY_MX &&
 	     (r->resolver = resolver_new(r->srv->base, rc->resolver, err, errlen)) == NULL))
 		return -1;

@@ -13,14 +13,15 @@ struct relay;
 struct dest;
 struct job;
 
-/* At relay_new(): the client TLS context, the smarthost's addresses, the
- * MX resolver, as the mode asks. -1 with err filled in when one fails. */
+/* At relay_new(): the smarthost's addresses, the MX resolver, as the mode
+ * asks (the client TLS context comes with the first connection). -1 with
+ * err filled in when one fails. */
 int hop_setup(struct relay *r, char *err, size_t errlen);
 /* Closes every connection and drops every waiting job (not finished:
  * their messages are forgotten too); lookups in progress are abandoned. */
 void hop_forget_all(struct relay *r);
 /* The same, and frees the connections still closing (waiting for the
- * answer to QUIT), the TLS context, the resolver and the smarthost. */
+ * answer to QUIT), the TLS context if one was made, the resolver and the smarthost. */
 void hop_free(struct relay *r);
 /* Where address goes: the smarthost, or its domain (made on first use).
  * NULL when out of memory. */

@@ -1,12 +1,14 @@
 /*
  * server.c - start-up, listeners, signals and the orderly shutdown.
  *
- * Start-up order: state directory, catalog, TLS context, store, events,
- * relay (which takes up the store's unfinished messages), listeners,
- * control API; only then is the ready file written. SIGTERM or SIGINT starts
- * a drain: listeners stop accepting, idle sessions get 421 4.3.0 at once,
- * busy ones after their transaction, and the loop ends when the last session
- * is gone (or drain_timeout has passed).
+ * Start-up order: state directory, catalog, TLS (the files checked and the
+ * self-signed pair made; the contexts themselves are made by the first
+ * connection that needs one, tls.h), store, events, relay (which takes up
+ * the store's unfinished messages), listeners, control API; only then is
+ * the ready file written. SIGTERM or SIGINT starts a drain: listeners stop
+ * accepting, idle sessions get 421 4.3.0 at once, busy ones after their
+ * transaction, and the loop ends when the last session is gone (or
+ * drain_timeout has passed).
  */
 #include "server.h"
 
@@ -359,6 +361,23 @@ void server_apply_effects(struct server *srv, const struct rule_do *act, const c
 		policy_quota_charge(srv->policy, user, act->use_quota, server_now(srv));
 }
 
+/* Before any thread: the files every TLS context will load, the relay's CA
+ * included, are checked now (in a child process, tls_check()), so a bad one
+ * stops the start; the contexts come on first use. */
+static int start_tls(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	const char *relay_ca = cfg->relay.tls != RELAY_TLS_NONE ? cfg->relay.ca : NULL;
+
+	if (tls_check(cfg->tls_cert, cfg->tls_key, cfg->state_dir, relay_ca, err, errlen) < 0)
+		return -1;
+	if ((srv->tls = tls_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int server_init(struct server *srv, struct config *cfg, const char *scenario_file, char *err,
                 size_t errlen)
 {
@@ -378,8 +397,7 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 	}
 	if (load_catalog(srv, err, errlen) < 0)
 		return -1;
-	if ((srv->tls =
-	         tls_context_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir, err, errlen)) == NULL)
+	if (start_tls(srv, err, errlen) < 0)
 		return -1;
 	if (create_loop(srv) < 0) {
 		snprintf(err, errlen, "cannot create the event loop");
@@ -446,8 +464,7 @@ void server_free(struct server *srv)
 		event_free(srv->flush_timer);
 	if (srv->base)
 		event_base_free(srv->base);
-	if (srv->tls)
-		SSL_CTX_free(srv->tls);
+	tls_free(srv->tls);
 	catalog_free(&srv->catalog);
 	if (srv->cfg != NULL)
 		config_free(srv->cfg);

@@ -2,7 +2,7 @@
  * server.h - the server context: everything that lives for the whole run.
  *
  * There is no global mutable state: the event loop, configuration, catalog,
- * TLS context, store, policy counters, events and the list of sessions all
+ * TLS, store, policy counters, events and the list of sessions all
  * hang off struct server, which main() owns.
  */
 #ifndef EDSIM_SERVER_H
@@ -10,7 +10,6 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <openssl/ssl.h>
 #include <stdint.h>
 
 #include "catalog.h"
@@ -18,6 +17,7 @@
 #include "events.h"
 #include "policy.h"
 #include "store.h"
+#include "tls.h"
 
 struct rule_do;
 
@@ -87,7 +87,7 @@ struct server {
 	double clock_origin_real, clock_origin_virtual;
 	struct catalog catalog;
 	const struct cat_entry *replies[R_COUNT];
-	SSL_CTX *tls;
+	struct tls *tls; /* its SSL_CTX made on first use: tls_context() */
 	struct store *store;
 	struct policy *policy;
 	struct engine *engine; /* the active scenario, if any */

@@ -119,7 +119,7 @@ static void on_starttls_flushed(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
-	ssl = SSL_new(s->srv->tls);
+	ssl = SSL_new(tls_context(s->srv->tls));
 	bufferevent_free(s->bev);
 	s->bev =
 	    ssl ? bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
@@ -239,7 +239,7 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 	SSL *ssl = NULL;
 
 	if (s == NULL || (s->replies = evbuffer_new()) == NULL ||
-	    (implicit_tls && (ssl = SSL_new(srv->tls)) == NULL)) {
+	    (implicit_tls && (ssl = SSL_new(tls_context(srv->tls))) == NULL)) {
 		if (s != NULL && s->replies != NULL)
 			evbuffer_free(s->replies);
 		free(s);

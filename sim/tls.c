@@ -1,9 +1,18 @@
 /*
- * tls.c - builds the SSL_CTX, generating a self-signed certificate if needed.
+ * tls.c - the TLS contexts, the generated certificate, and the check at start.
  *
  * The generated key is ECDSA P-256: it is made in about a millisecond, so a
  * first start stays fast. The pair is written with mode 0600 (key) and 0644
  * (certificate) to state_dir/edsim-cert.pem and state_dir/edsim-key.pem.
+ *
+ * tls_check() runs in a forked child what tls_context() and
+ * tls_client_context_new() will do later in edsim itself (the same
+ * functions, so the same errors), and sends back the first error through a
+ * pipe; the child leaves with _exit(), so none of OpenSSL's state, nor the
+ * parent's stdio buffers, is touched twice. When no child can be made
+ * (fork() refused), the check runs in edsim itself: slower to leave, same
+ * verdict. The server's context is then made by the first TLS connection
+ * (a few milliseconds, once) and kept until tls_free().
  */
 #include "tls.h"
 
@@ -11,9 +20,21 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "log.h"
+
+struct tls {
+	char *cert, *key, *state_dir; /* cert and key NULL: the generated pair */
+	SSL_CTX *ctx;                 /* made by the first tls_context() */
+};
 
 static void openssl_error(char *err, size_t errlen, const char *what)
 {
@@ -101,12 +122,15 @@ static int generate_pair(const char *cert_path, const char *key_path, char *err,
 	return rc;
 }
 
-SSL_CTX *tls_context_new(const char *cert, const char *key, const char *state_dir, char *err,
-                         size_t errlen)
+/* The server's context from its files, generating the pair first when it is
+ * the generated one and missing. */
+static SSL_CTX *server_context_new(const char *cert, const char *key, const char *state_dir,
+                                   char *err, size_t errlen)
 {
 	char cert_path[4096], key_path[4096];
 	SSL_CTX *ctx;
 
+	ERR_clear_error();
 	if (cert == NULL) {
 		snprintf(cert_path, sizeof cert_path, "%s/edsim-cert.pem", state_dir);
 		snprintf(key_path, sizeof key_path, "%s/edsim-key.pem", state_dir);
@@ -136,4 +160,176 @@ SSL_CTX *tls_context_new(const char *cert, const char *key, const char *state_di
 		return NULL;
 	}
 	return ctx;
+}
+
+SSL_CTX *tls_client_context_new(const char *ca, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "relay: cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (ca != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+			snprintf(err, errlen, "relay.ca: cannot read %s", ca);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	return ctx;
+}
+
+/* ---- the check at start ------------------------------------------------------ */
+
+struct check {
+	const char *cert, *key, *state_dir, *client_ca;
+};
+
+/* Makes (and frees) every context the files are for. */
+static int check_here(const struct check *c, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = server_context_new(c->cert, c->key, c->state_dir, err, errlen);
+
+	if (ctx == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	if (c->client_ca == NULL)
+		return 0;
+	if ((ctx = tls_client_context_new(c->client_ca, err, errlen)) == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
+/* The child's answer: "+" when every context was made, "-" and the message
+ * when one was not. */
+static void check_in_child(const struct check *c, int out)
+{
+	char answer[1024];
+	int rc;
+	size_t len, done = 0;
+
+	rc = check_here(c, answer + 1, sizeof answer - 1);
+	answer[0] = rc < 0 ? '-' : '+';
+	len = rc < 0 ? 1 + strlen(answer + 1) : 1;
+	while (done < len) {
+		ssize_t n = write(out, answer + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	_exit(rc < 0 ? 1 : 0);
+}
+
+/* Reads the child's answer and reaps it. The answer decides, not the exit
+ * status: with SIGCHLD ignored by whoever started edsim, the child is
+ * reaped by the kernel and waitpid() cannot tell. No answer: it died. */
+static int check_verdict(pid_t pid, int in, char *err, size_t errlen)
+{
+	char answer[1024];
+	size_t len = 0;
+	int status = 0, reaped;
+	ssize_t n;
+
+	while (len + 1 < sizeof answer &&
+	       ((n = read(in, answer + len, sizeof answer - 1 - len)) > 0 ||
+	        (n < 0 && errno == EINTR)))
+		if (n > 0)
+			len += (size_t)n;
+	answer[len] = '\0';
+	close(in);
+	while ((reaped = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (len >= 1 && answer[0] == '+')
+		return 0;
+	if (len >= 2 && answer[0] == '-')
+		snprintf(err, errlen, "%s", answer + 1);
+	else if (reaped == pid && WIFSIGNALED(status))
+		snprintf(err, errlen, "checking the TLS files: the check was killed by signal %d",
+		         WTERMSIG(status));
+	else
+		snprintf(err, errlen, "checking the TLS files: the check gave no answer");
+	return -1;
+}
+
+int tls_check(const char *cert, const char *key, const char *state_dir, const char *client_ca,
+              char *err, size_t errlen)
+{
+	const struct check c = {cert, key, state_dir, client_ca};
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return check_here(&c, err, errlen);
+	if ((pid = fork()) < 0) {
+		log_debug("tls: cannot fork (%s): checking the files in this process",
+		          strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return check_here(&c, err, errlen);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		check_in_child(&c, fds[1]);
+	}
+	close(fds[1]);
+	return check_verdict(pid, fds[0], err, errlen);
+}
+
+/* ---- the server's context, on first use ------------------------------------- */
+
+static char *copy_or_null(const char *s, int *failed)
+{
+	char *copy = s != NULL ? strdup(s) : NULL;
+
+	if (s != NULL && copy == NULL)
+		*failed = 1;
+	return copy;
+}
+
+struct tls *tls_new(const char *cert, const char *key, const char *state_dir)
+{
+	struct tls *t = calloc(1, sizeof *t);
+	int failed = 0;
+
+	if (t == NULL)
+		return NULL;
+	t->cert = copy_or_null(cert, &failed);
+	t->key = copy_or_null(key, &failed);
+	t->state_dir = copy_or_null(state_dir, &failed);
+	if (failed) {
+		tls_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+SSL_CTX *tls_context(struct tls *t)
+{
+	char err[1024];
+
+	if (t == NULL || t->ctx != NULL)
+		return t != NULL ? t->ctx : NULL;
+	t->ctx = server_context_new(t->cert, t->key, t->state_dir, err, sizeof err);
+	if (t->ctx == NULL)
+		log_err("TLS: %s", err);
+	return t->ctx;
+}
+
+void tls_free(struct tls *t)
+{
+	if (t == NULL)
+		return;
+	if (t->ctx != NULL)
+		SSL_CTX_free(t->ctx);
+	free(t->cert);
+	free(t->key);
+	free(t->state_dir);
+	free(t);
 }

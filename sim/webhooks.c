@@ -5,7 +5,9 @@
  * curl tells us which sockets to watch (on_curl_socket: one libevent event
  * per socket) and when to call it back (on_curl_timer: one libevent timer);
  * on activity we call curl_multi_socket_action() and then collect finished
- * transfers with curl_multi_info_read(). Nothing here blocks.
+ * transfers with curl_multi_info_read(). Nothing here blocks. libcurl is
+ * not linked: webhooks_new() loads it (curl_lazy.h) into w->curl, and every
+ * call goes through that table, so an edsim without webhooks never maps it.
  *
  * Each webhook keeps its unfinished deliveries twice: by age (to drop the
  * oldest beyond WEBHOOK_BACKLOG) and in a send queue (FIFO; a delivery whose
@@ -26,7 +28,6 @@
  */
 #include "webhooks.h"
 
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -37,6 +38,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "curl_lazy.h"
 #include "log.h"
 #include "util.h"
 
@@ -90,6 +92,7 @@ struct sock {
 
 struct webhooks {
 	struct event_base *base;
+	struct curl_lazy curl; /* loaded by webhooks_new() */
 	CURLM *multi;
 	struct event *timer;
 	struct sock *socks;
@@ -144,10 +147,12 @@ static void queue_push_head(struct hook *h, struct delivery *d)
 
 static void transfer_stop(struct delivery *d)
 {
+	struct webhooks *w = d->hook->w;
+
 	if (d->easy == NULL)
 		return;
-	curl_multi_remove_handle(d->hook->w->multi, d->easy);
-	curl_easy_cleanup(d->easy);
+	w->curl.multi_remove_handle(w->multi, d->easy);
+	w->curl.easy_cleanup(d->easy);
 	d->easy = NULL;
 	d->hook->active--;
 }
@@ -171,7 +176,7 @@ static void delivery_free(struct delivery *d)
 	h->pending--;
 	if (d->retry != NULL)
 		event_free(d->retry);
-	curl_slist_free_all(d->headers);
+	h->w->curl.slist_free_all(d->headers);
 	free(d->type);
 	free(d->body);
 	free(d);
@@ -256,9 +261,9 @@ static int sign(const char *secret, const char *stamp, const char *body, size_t 
 	return 0;
 }
 
-static int add_line(struct curl_slist **list, const char *line)
+static int add_line(const struct curl_lazy *curl, struct curl_slist **list, const char *line)
 {
-	struct curl_slist *grown = curl_slist_append(*list, line);
+	struct curl_slist *grown = curl->slist_append(*list, line);
 
 	if (grown == NULL)
 		return -1;
@@ -266,35 +271,37 @@ static int add_line(struct curl_slist **list, const char *line)
 	return 0;
 }
 
-static int add_header(struct curl_slist **list, const char *name, const char *value)
+static int add_header(const struct curl_lazy *curl, struct curl_slist **list, const char *name,
+                      const char *value)
 {
 	char line[256];
 
 	snprintf(line, sizeof line, "%s: %s", name, value);
-	return add_line(list, line);
+	return add_line(curl, list, line);
 }
 
 /* The headers of every attempt: the timestamp is when it was first sent. */
 static int build_headers(struct delivery *d)
 {
+	const struct curl_lazy *curl = &d->hook->w->curl;
 	struct curl_slist *list = NULL;
 	char stamp[32], signature[EVP_MAX_MD_SIZE * 2 + 16];
 	int rc = 0;
 
 	snprintf(stamp, sizeof stamp, "%lld", (long long)clock_wall());
-	rc |= add_header(&list, "Content-Type", "application/json");
-	rc |= add_header(&list, "X-Edsim-Event", d->type);
-	rc |= add_header(&list, "X-Edsim-Delivery", d->id);
-	rc |= add_header(&list, "X-Edsim-Timestamp", stamp);
+	rc |= add_header(curl, &list, "Content-Type", "application/json");
+	rc |= add_header(curl, &list, "X-Edsim-Event", d->type);
+	rc |= add_header(curl, &list, "X-Edsim-Delivery", d->id);
+	rc |= add_header(curl, &list, "X-Edsim-Timestamp", stamp);
 	if (d->hook->secret != NULL) {
 		if (sign(d->hook->secret, stamp, d->body, d->len, signature, sizeof signature) < 0)
 			rc = -1;
 		else
-			rc |= add_header(&list, "X-Edsim-Signature", signature);
+			rc |= add_header(curl, &list, "X-Edsim-Signature", signature);
 	}
-	rc |= add_line(&list, "Expect:"); /* no value: no 100-continue round trip */
+	rc |= add_line(curl, &list, "Expect:"); /* no value: no 100-continue round trip */
 	if (rc != 0) {
-		curl_slist_free_all(list);
+		curl->slist_free_all(list);
 		return -1;
 	}
 	d->headers = list;
@@ -311,30 +318,31 @@ static size_t discard_body(char *data, size_t size, size_t n, void *arg)
 
 static CURL *make_easy(struct delivery *d)
 {
-	CURL *easy = curl_easy_init();
+	const struct curl_lazy *curl = &d->hook->w->curl;
+	CURL *easy = curl->easy_init();
 
 	if (easy == NULL)
 		return NULL;
-	curl_easy_setopt(easy, CURLOPT_URL, d->hook->url);
+	curl->easy_setopt(easy, CURLOPT_URL, d->hook->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl->easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl->easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, d->body);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)d->len);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, d->headers);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "edsim/" EDSIM_VERSION);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, WEBHOOK_TIMEOUT_MS);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, WEBHOOK_CONNECT_MS);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_body);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, d->error);
-	curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)d);
+	curl->easy_setopt(easy, CURLOPT_POST, 1L);
+	curl->easy_setopt(easy, CURLOPT_POSTFIELDS, d->body);
+	curl->easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)d->len);
+	curl->easy_setopt(easy, CURLOPT_HTTPHEADER, d->headers);
+	curl->easy_setopt(easy, CURLOPT_USERAGENT, "edsim/" EDSIM_VERSION);
+	curl->easy_setopt(easy, CURLOPT_TIMEOUT_MS, WEBHOOK_TIMEOUT_MS);
+	curl->easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, WEBHOOK_CONNECT_MS);
+	curl->easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl->easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_body);
+	curl->easy_setopt(easy, CURLOPT_ERRORBUFFER, d->error);
+	curl->easy_setopt(easy, CURLOPT_PRIVATE, (void *)d);
 	if (d->hook->w->insecure) {
-		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl->easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl->easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	return easy;
 }
@@ -342,6 +350,8 @@ static CURL *make_easy(struct delivery *d)
 /* Counts an attempt and hands the request to curl; -1 when it could not. */
 static int transfer_start(struct delivery *d)
 {
+	struct webhooks *w = d->hook->w;
+
 	d->attempts++;
 	d->error[0] = '\0';
 	if (d->headers == NULL && build_headers(d) < 0)
@@ -349,8 +359,8 @@ static int transfer_start(struct delivery *d)
 	d->easy = make_easy(d);
 	if (d->easy == NULL)
 		return -1;
-	if (curl_multi_add_handle(d->hook->w->multi, d->easy) != CURLM_OK) {
-		curl_easy_cleanup(d->easy);
+	if (w->curl.multi_add_handle(w->multi, d->easy) != CURLM_OK) {
+		w->curl.easy_cleanup(d->easy);
 		d->easy = NULL;
 		return -1;
 	}
@@ -392,7 +402,8 @@ static void describe_failure(const struct delivery *d, int rc, long status, char
 {
 	if (rc != CURLE_OK)
 		snprintf(out, outlen, "%s",
-		         d->error[0] != '\0' ? d->error : curl_easy_strerror((CURLcode)rc));
+		         d->error[0] != '\0' ? d->error
+		                             : d->hook->w->curl.easy_strerror((CURLcode)rc));
 	else
 		snprintf(out, outlen, "HTTP status %ld", status);
 }
@@ -451,7 +462,7 @@ static void collect_finished(struct webhooks *w)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
+	while ((msg = w->curl.multi_info_read(w->multi, &left)) != NULL) {
 		CURL *easy = msg->easy_handle;
 		CURLcode rc = msg->data.result;
 		struct delivery *d = NULL;
@@ -460,8 +471,8 @@ static void collect_finished(struct webhooks *w)
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (void *)&d);
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+		w->curl.easy_getinfo(easy, CURLINFO_PRIVATE, (void *)&d);
+		w->curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 		h = d->hook;
 		transfer_stop(d); /* msg is invalid from here on */
 		d->state = DELIVERY_WAITING;
@@ -481,7 +492,7 @@ static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(w->multi, fd, flags, &running);
+	w->curl.multi_socket_action(w->multi, fd, flags, &running);
 	collect_finished(w);
 }
 
@@ -492,7 +503,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	w->curl.multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	collect_finished(w);
 }
 
@@ -557,7 +568,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		s = sock_new(w, fd);
 		if (s == NULL)
 			return -1;
-		curl_multi_assign(w->multi, fd, s);
+		w->curl.multi_assign(w->multi, fd, s);
 	}
 	return sock_watch(s, what);
 }
@@ -691,31 +702,34 @@ static void hook_clear(struct hook *h)
 
 static int setup_multi(struct webhooks *w)
 {
-	w->multi = curl_multi_init();
+	w->multi = w->curl.multi_init();
 	w->timer = evtimer_new(w->base, on_timeout, w);
 	if (w->multi == NULL || w->timer == NULL)
 		return -1;
-	curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+	w->curl.multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	w->curl.multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+	w->curl.multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	w->curl.multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
 	return 0;
 }
 
-struct webhooks *webhooks_new(struct event_base *base, const struct config_webhook *hooks, size_t n)
+struct webhooks *webhooks_new(struct event_base *base, const struct config_webhook *hooks, size_t n,
+                              char *err, size_t errlen)
 {
 	const char *insecure = getenv("EDSIM_WEBHOOK_INSECURE");
 	struct webhooks *w;
+	char why[512];
 
 	if (n == 0 || hooks == NULL || base == NULL)
 		return NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_err("webhooks: cannot initialise libcurl");
-		return NULL;
-	}
 	w = calloc(1, sizeof *w);
 	if (w == NULL) {
-		curl_global_cleanup();
+		snprintf(err, errlen, "webhooks: out of memory");
+		return NULL;
+	}
+	if (curl_lazy_load(&w->curl, CURL_LAZY_SONAME, why, sizeof why) < 0) {
+		snprintf(err, errlen, "webhooks need libcurl: %s", why);
+		free(w);
 		return NULL;
 	}
 	w->base = base;
@@ -730,7 +744,7 @@ struct webhooks *webhooks_new(struct event_base *base, const struct config_webho
 		log_warn("webhooks: EDSIM_WEBHOOK_INSECURE=1, receivers' certificates unchecked");
 	return w;
 fail:
-	log_err("webhooks: out of memory");
+	snprintf(err, errlen, "webhooks: out of memory");
 	if (w->hooks != NULL && w->nhooks < n)
 		w->nhooks++; /* the partly made one */
 	webhooks_free(w);
@@ -745,11 +759,11 @@ void webhooks_free(struct webhooks *w)
 		hook_clear(&w->hooks[i]);
 	free(w->hooks);
 	if (w->multi != NULL)
-		curl_multi_cleanup(w->multi); /* closes cached connections */
+		w->curl.multi_cleanup(w->multi); /* closes cached connections */
 	while (w->socks != NULL)
 		sock_free(w, w->socks);
 	if (w->timer != NULL)
 		event_free(w->timer);
+	curl_lazy_unload(&w->curl);
 	free(w);
-	curl_global_cleanup();
 }

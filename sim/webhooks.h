@@ -1,5 +1,6 @@
 /*
- * webhooks.h - posts events to configured HTTP(S) receivers with libcurl.
+ * webhooks.h - posts events to configured HTTP(S) receivers with libcurl
+ * (loaded at run time: curl_lazy.h).
  *
  * Every event whose type a webhook asks for (all types when its `events`
  * list is empty) is POSTed as its JSON object, with the headers
@@ -28,9 +29,12 @@ struct event_base;
 struct config_webhook;
 struct webhooks;
 
-/* NULL when n is 0 (no webhooks: webhooks_post() accepts NULL). */
-struct webhooks *webhooks_new(struct event_base *base, const struct config_webhook *hooks,
-                              size_t n);
+/* NULL when n is 0 (no webhooks: webhooks_post() accepts NULL); NULL with
+ * a message in err when libcurl cannot be loaded (curl_lazy.h: it is
+ * dlopen()ed here, so a start with webhooks fails at once without it) or
+ * memory runs out. */
+struct webhooks *webhooks_new(struct event_base *base, const struct config_webhook *hooks, size_t n,
+                              char *err, size_t errlen);
 /* Queues the event (json: the event as one JSON object, copied). */
 void webhooks_post(struct webhooks *w, const char *type, const char *json, size_t len);
 /* Counters for GET /api/v1/health: {"sent":N,"failed_attempts":N,"dropped":N,"pending":N}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # config_errors: a bad configuration file stops edsim before it listens, with
-# "FILE:LINE:COL: what" on stderr and exit status 1, and no edsim.ready.
+# "FILE:LINE:COL: what" on stderr and exit status 1, and no edsim.ready; so do
+# TLS files that do not load (checked at start, though the TLS contexts are
+# made by the first connection that needs one).
 . "$(dirname "$0")/lib.bash"
 
 # try_config NAME FILE: runs edsim on FILE; sets RC, ERR (stderr) and READY (yes/no).
@@ -160,6 +162,42 @@ relay: {mode: smarthost, host: "no-such-host.invalid"}
 Y
 )
 expect_error "smarthost that does not resolve" "$f" "edsim: relay.host no-such-host.invalid:"
+
+# --- TLS files: checked at start although the contexts are made on first use --
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+	-days 1 -keyout "$T/key1.pem" -out "$T/cert1.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/key2.pem" 2>/dev/null
+echo "not a certificate" >"$T/garbage.pem"
+f=$(write_config tls-nofile.yaml <<Y
+tls: {cert: /nonexistent/cert.pem, key: $T/key1.pem}
+Y
+)
+expect_error "tls.cert missing" "$f" "edsim: /nonexistent/cert.pem: error:"
+f=$(write_config tls-garbage.yaml <<Y
+tls: {cert: $T/garbage.pem, key: $T/key1.pem}
+Y
+)
+expect_error "tls.cert not a certificate" "$f" "edsim: $T/garbage.pem: error:"
+f=$(write_config tls-mismatch.yaml <<Y
+tls: {cert: $T/cert1.pem, key: $T/key2.pem}
+Y
+)
+expect_error "tls.key not the certificate's" "$f" "edsim: $T/key2.pem: error:" "key values mismatch"
+check_contains "tls.key not the certificate's: OpenSSL's reason" "key values mismatch" "$ERR"
+f=$(write_config relay-ca-garbage.yaml <<Y
+relay: {tls: may, ca: $T/garbage.pem}
+Y
+)
+expect_error "relay.ca not a certificate" "$f" "edsim: relay.ca: cannot read $T/garbage.pem"
+f=$(write_config tls-good.yaml <<Y
+tls: {cert: $T/cert1.pem, key: $T/key1.pem}
+Y
+)
+edsim_start tls-good --config "$f"
+out=$(openssl s_client -connect "127.0.0.1:$SMTPS_PORT" -CAfile "$T/cert1.pem" </dev/null 2>&1)
+check_contains "a configured pair: its certificate is served (context made on first use)" \
+	"Verify return code: 0 (ok)" "$out"
+edsim_stop tls-good
 
 # The same options with a good file do start (so the failures above are the file's).
 f=$(write_config good.yaml <<'Y'

@@ -5,7 +5,8 @@
  * 0 in the same event_base as the webhooks instance. The loop runs until the
  * receiver has seen the requests a test waits for, or a deadline passes (a
  * timer of the test's own that breaks the loop, so no exit request is left
- * pending for the next run). The retry test takes about 3 s.
+ * pending for the next run). The retry test takes about 3 s. libcurl is
+ * loaded at run time (sim/curl_lazy.c); its own tests are at the end.
  */
 #include <CUnit/CUnit.h>
 #include <event2/buffer.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "curl_lazy.h"
 #include "unit.h"
 #include "util.h"
 #include "webhooks.h"
@@ -189,6 +191,18 @@ static void post_text(struct webhooks *w, const char *type, const char *json)
 	webhooks_post(w, type, json, strlen(json));
 }
 
+/* webhooks_new(), saying why when it fails. */
+static struct webhooks *hooks_new(struct event_base *base, const struct config_webhook *cfg,
+                                  size_t n)
+{
+	char err[512] = "";
+	struct webhooks *w = webhooks_new(base, cfg, n, err, sizeof err);
+
+	if (w == NULL && err[0] != '\0')
+		fprintf(stderr, "webhooks_new: %s\n", err);
+	return w;
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 static void test_event_arrives(void)
@@ -203,7 +217,7 @@ static void test_event_arrives(void)
 
 	CU_ASSERT_EQUAL_FATAL(receiver_start(&r), 0);
 	receiver_url(&r, "/hook", url, sizeof url);
-	w = webhooks_new(r.base, &cfg, 1);
+	w = hooks_new(r.base, &cfg, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	post_text(w, "delivered", body);
 	r.want = 1;
@@ -248,7 +262,7 @@ static void test_signature(void)
 
 	CU_ASSERT_EQUAL_FATAL(receiver_start(&r), 0);
 	receiver_url(&r, "/signed", url, sizeof url);
-	w = webhooks_new(r.base, &cfg, 1);
+	w = hooks_new(r.base, &cfg, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	post_text(w, "bounced", body);
 	r.want = 1;
@@ -281,7 +295,7 @@ static void test_retries_with_backoff(void)
 	CU_ASSERT_EQUAL_FATAL(receiver_start(&r), 0);
 	receiver_url(&r, "/flaky", url, sizeof url);
 	r.fail_first = 2;
-	w = webhooks_new(r.base, &cfg, 1);
+	w = hooks_new(r.base, &cfg, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	post_text(w, "delivered", body);
 	r.want = 3;
@@ -322,7 +336,7 @@ static void test_event_filter(void)
 	CU_ASSERT_EQUAL_FATAL(receiver_start(&r), 0);
 	receiver_url(&r, "/all", url_all, sizeof url_all);
 	receiver_url(&r, "/bounced", url_bounced, sizeof url_bounced);
-	w = webhooks_new(r.base, cfg, 2);
+	w = hooks_new(r.base, cfg, 2);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	post_text(w, "delivered", "{\"type\":\"delivered\"}");
 	post_text(w, "bounced", "{\"type\":\"bounced\"}");
@@ -379,7 +393,7 @@ static void test_post_never_blocks(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
 	CU_ASSERT_FATAL(port > 0);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
-	w = webhooks_new(base, &cfg, 1);
+	w = hooks_new(base, &cfg, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	start = now_mono();
 	for (int i = 0; i < 1000; i++)
@@ -409,7 +423,7 @@ static void test_slow_receiver_bounded(void)
 	CU_ASSERT_EQUAL_FATAL(receiver_start(&r), 0);
 	receiver_url(&r, "/slow", url, sizeof url);
 	r.hold = 1;
-	w = webhooks_new(r.base, &cfg, 1);
+	w = hooks_new(r.base, &cfg, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	for (int i = 0; i < 10; i++)
 		post_text(w, "delivered", "{\"type\":\"delivered\"}");
@@ -444,7 +458,7 @@ static void test_backlog_drops_oldest(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
 	CU_ASSERT_FATAL(port > 0);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
-	w = webhooks_new(base, &cfg, 1);
+	w = hooks_new(base, &cfg, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	for (int i = 0; i < WEBHOOK_BACKLOG + 5; i++)
 		post_text(w, "delivered", "{}");
@@ -463,8 +477,8 @@ static void test_no_webhooks(void)
 	char *stats;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
-	CU_ASSERT_PTR_NULL(webhooks_new(base, NULL, 0));
-	CU_ASSERT_PTR_NULL(webhooks_new(base, &cfg, 0));
+	CU_ASSERT_PTR_NULL(hooks_new(base, NULL, 0));
+	CU_ASSERT_PTR_NULL(hooks_new(base, &cfg, 0));
 	webhooks_post(NULL, "delivered", "{}", 2); /* a no-op */
 	stats = webhooks_stats(NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(stats);
@@ -473,6 +487,42 @@ static void test_no_webhooks(void)
 	free(stats);
 	webhooks_free(NULL);
 	event_base_free(base);
+}
+
+/* Without the library: the message names it and the package to install,
+ * and the table stays empty (unloading it is a no-op). */
+static void test_curl_missing(void)
+{
+	struct curl_lazy c;
+	char err[512];
+
+	memset(&c, 0xff, sizeof c);
+	CU_ASSERT_EQUAL(curl_lazy_load(&c, "libedsim-no-such-curl.so.4", err, sizeof err), -1);
+	CU_ASSERT_PTR_NULL(c.lib);
+	CU_ASSERT_PTR_NULL(c.easy_setopt);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot load libedsim-no-such-curl.so.4"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "Debian's libcurl4 package"));
+	curl_lazy_unload(&c);
+}
+
+/* Every function resolves; two loads in one process share the library. */
+static void test_curl_loads_twice(void)
+{
+	struct curl_lazy a, b;
+	char err[512] = "";
+	CURL *easy;
+
+	CU_ASSERT_EQUAL_FATAL(curl_lazy_load(&a, CURL_LAZY_SONAME, err, sizeof err), 0);
+	CU_ASSERT_EQUAL_FATAL(curl_lazy_load(&b, CURL_LAZY_SONAME, err, sizeof err), 0);
+	CU_ASSERT_PTR_EQUAL(a.easy_setopt, b.easy_setopt);
+	CU_ASSERT_PTR_NOT_NULL(a.multi_cleanup);
+	curl_lazy_unload(&b);
+	CU_ASSERT_PTR_NULL(b.lib);
+	easy = a.easy_init(); /* a still works */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(easy);
+	CU_ASSERT_EQUAL(a.easy_setopt(easy, CURLOPT_URL, "http://127.0.0.1:1/"), CURLE_OK);
+	a.easy_cleanup(easy);
+	curl_lazy_unload(&a);
 }
 
 int register_webhooks_tests(void)
@@ -487,6 +537,8 @@ int register_webhooks_tests(void)
 	    {"slow receiver gets bounded transfers", test_slow_receiver_bounded},
 	    {"backlog drops the oldest", test_backlog_drops_oldest},
 	    {"no webhooks: NULL and no-ops", test_no_webhooks},
+	    {"libcurl missing: the library and package named", test_curl_missing},
+	    {"libcurl loaded twice, unloaded once", test_curl_loads_twice},
 	};
 
 	return unit_add_suite("webhooks", tests, UNIT_COUNT(tests));
