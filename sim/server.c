@@ -362,25 +362,46 @@ void server_apply_effects(struct server *srv, const struct rule_do *act, const c
 }
 
 /* Before any thread: the files every TLS context will load, the relay's CA
- * included, are checked now (in a child process, tls_check()), so a bad one
- * stops the start; the contexts come on first use. */
-static int start_tls(struct server *srv, char *err, size_t errlen)
+ * included, are checked (in a child process, tls_check_start()) while the
+ * store opens; server_init() waits for the verdict before it listens, so a
+ * bad one stops the start. The contexts come on first use. */
+static int start_tls(struct server *srv, struct tls_check *check, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
 	const char *relay_ca = cfg->relay.tls != RELAY_TLS_NONE ? cfg->relay.ca : NULL;
 
-	if (tls_check(cfg->tls_cert, cfg->tls_key, cfg->state_dir, relay_ca, err, errlen) < 0)
-		return -1;
+	tls_check_start(check, cfg->tls_cert, cfg->tls_key, cfg->state_dir, relay_ca);
 	if ((srv->tls = tls_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir)) == NULL) {
+		tls_check_finish(check, err, errlen);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
 }
 
+/* The rest of the start, with the TLS check running beside it. */
+static int start_rest(struct server *srv, const char *scenario_file, char *err, size_t errlen)
+{
+	if (create_loop(srv) < 0) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return -1;
+	}
+	if (open_store(srv, err, errlen) < 0)
+		return -1;
+	srv->policy = policy_new(srv->cfg);
+	srv->engine = engine_new();
+	if (scenario_file != NULL && load_scenario_file(srv, scenario_file, err, errlen) < 0)
+		return -1;
+	if ((srv->events = events_new(srv->cfg->state_dir, err, errlen)) == NULL)
+		return -1;
+	return mailflow_start(srv, err, errlen);
+}
+
 int server_init(struct server *srv, struct config *cfg, const char *scenario_file, char *err,
                 size_t errlen)
 {
+	struct tls_check check;
+
 	memset(srv, 0, sizeof *srv);
 	srv->base_cfg = cfg;
 	srv->cfg = calloc(1, sizeof *srv->cfg);
@@ -397,21 +418,16 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 	}
 	if (load_catalog(srv, err, errlen) < 0)
 		return -1;
-	if (start_tls(srv, err, errlen) < 0)
+	if (start_tls(srv, &check, err, errlen) < 0)
 		return -1;
-	if (create_loop(srv) < 0) {
-		snprintf(err, errlen, "cannot create the event loop");
+	if (start_rest(srv, scenario_file, err, errlen) < 0) {
+		char tls_err[1024];
+		/* a TLS file's error comes first: it is the one the user saw before */
+		if (tls_check_finish(&check, tls_err, sizeof tls_err) < 0)
+			snprintf(err, errlen, "%s", tls_err);
 		return -1;
 	}
-	if (open_store(srv, err, errlen) < 0)
-		return -1;
-	srv->policy = policy_new(srv->cfg);
-	srv->engine = engine_new();
-	if (scenario_file != NULL && load_scenario_file(srv, scenario_file, err, errlen) < 0)
-		return -1;
-	if ((srv->events = events_new(cfg->state_dir, err, errlen)) == NULL)
-		return -1;
-	if (mailflow_start(srv, err, errlen) < 0)
+	if (tls_check_finish(&check, err, errlen) < 0)
 		return -1;
 	if (policy_is_open(srv->policy))
 		log_warn("no users configured: any credentials and any sender are accepted");

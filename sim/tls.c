@@ -41,7 +41,7 @@ static void openssl_error(char *err, size_t errlen, const char *what)
 	char detail[256];
 
 	ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
-	snprintf(err, errlen, "%s: %s", what, detail);
+	snprintf(err, errlen, "%.600s: %s", what, detail);
 }
 
 static int add_ext(X509 *cert, int nid, const char *value)
@@ -114,7 +114,7 @@ static int generate_pair(const char *cert_path, const char *key_path, char *err,
 		openssl_error(err, errlen, "cannot generate a self-signed certificate");
 	else if (write_pem(key_path, 0600, pkey, NULL) < 0 ||
 	         write_pem(cert_path, 0644, NULL, cert) < 0)
-		snprintf(err, errlen, "cannot write %s or %s", cert_path, key_path);
+		snprintf(err, errlen, "cannot write %.480s or %.480s", cert_path, key_path);
 	else
 		rc = 0;
 	X509_free(cert);
@@ -258,28 +258,45 @@ static int check_verdict(pid_t pid, int in, char *err, size_t errlen)
 	return -1;
 }
 
-int tls_check(const char *cert, const char *key, const char *state_dir, const char *client_ca,
-              char *err, size_t errlen)
+void tls_check_start(struct tls_check *tc, const char *cert, const char *key, const char *state_dir,
+                     const char *client_ca)
 {
 	const struct check c = {cert, key, state_dir, client_ca};
 	int fds[2];
-	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return check_here(&c, err, errlen);
-	if ((pid = fork()) < 0) {
+	*tc = (struct tls_check){.pid = -1, .fd = -1};
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		tc->rc = check_here(&c, tc->err, sizeof tc->err);
+		return;
+	}
+	if ((tc->pid = fork()) < 0) {
 		log_debug("tls: cannot fork (%s): checking the files in this process",
 		          strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
-		return check_here(&c, err, errlen);
+		tc->rc = check_here(&c, tc->err, sizeof tc->err);
+		return;
 	}
-	if (pid == 0) {
+	if (tc->pid == 0) {
 		close(fds[0]);
 		check_in_child(&c, fds[1]);
 	}
 	close(fds[1]);
-	return check_verdict(pid, fds[0], err, errlen);
+	tc->fd = fds[0];
+}
+
+int tls_check_finish(struct tls_check *tc, char *err, size_t errlen)
+{
+	int rc = tc->rc;
+
+	if (tc->pid > 0)
+		rc = check_verdict(tc->pid, tc->fd, tc->err, sizeof tc->err);
+	tc->pid = -1;
+	tc->fd = -1;
+	tc->rc = rc;
+	if (rc < 0)
+		snprintf(err, errlen, "%s", tc->err);
+	return rc;
 }
 
 /* ---- the server's context, on first use ------------------------------------- */

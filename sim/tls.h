@@ -17,16 +17,26 @@
 #define EDSIM_TLS_H
 
 #include <openssl/ssl.h>
+#include <sys/types.h>
 
 struct tls;
 
-/* At start, before any thread: makes the generated pair if it is needed and
- * missing, then loads the certificate and key (and client_ca, the relay's
- * CA file, unless NULL) as the contexts will, in a child process so that
- * none of it stays in this one. 0, or -1 with the message the context
- * would have failed with (naming the file) in err. */
-int tls_check(const char *cert, const char *key, const char *state_dir, const char *client_ca,
-              char *err, size_t errlen);
+/* The check at start: tls_check_start(), before any thread, makes the
+ * generated pair if it is needed and missing, then loads the certificate
+ * and key (and client_ca, the relay's CA file, unless NULL) as the contexts
+ * will, in a child process so that none of it stays in this one, while the
+ * start goes on; tls_check_finish() waits for its verdict: 0, or -1 with
+ * the message the context would have failed with (naming the file) in err.
+ * Every started check must be finished. */
+struct tls_check {
+	pid_t pid; /* the child, or -1: the check ran here (no fork) */
+	int fd;    /* the child's answer */
+	int rc;
+	char err[1024];
+};
+void tls_check_start(struct tls_check *tc, const char *cert, const char *key, const char *state_dir,
+                     const char *client_ca);
+int tls_check_finish(struct tls_check *tc, char *err, size_t errlen);
 
 /* The server's TLS (cert and key NULL: the generated pair in state_dir).
  * Only copies the names: NULL when memory runs out. */
