@@ -111,8 +111,20 @@ static const char *peer_of(struct evhttp_request *req)
 	return peer ? peer : "";
 }
 
+/* The answer's head and body as one piece of the connection's output, so
+ * that the TLS layer sends them as one record in one write (it writes each
+ * piece of its output as a record of its own). */
+static void one_record(struct evhttp_connection *conn)
+{
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+
+	if (bev != NULL)
+		evbuffer_pullup(bufferevent_get_output(bev), -1);
+}
+
 static void send_json(struct evhttp_request *req, const char *request_id, int status, json_t *body)
 {
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	struct evbuffer *out = evbuffer_new();
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -121,6 +133,7 @@ static void send_json(struct evhttp_request *req, const char *request_id, int st
 	evhttp_add_header(h, "opc-request-id", request_id);
 	evbuffer_add(out, text ? text : "{}", text ? strlen(text) : 2);
 	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
+	one_record(conn);
 	free(text);
 	json_decref(body);
 	evbuffer_free(out);
