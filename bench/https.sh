@@ -3,7 +3,7 @@
 #
 #   bench/https.sh [RESULTS_FILE]
 #
-# Target: at least 10 000 accepted submissions/s and p99 latency under 20 ms
+# Target: at least 15 000 accepted submissions/s and p99 latency under 10 ms
 # with the durable store, for
 #   wrk -t2 -c64 -d10s --latency -s bench/submit.lua https://127.0.0.1:PORT
 # (2 threads, 64 keep-alive TLS connections, 10 s). bench/submit.lua posts a
@@ -24,6 +24,10 @@
 #             Nagle/delayed-ACK wait. It is not edsim's own behaviour.
 #   mem_nd    (diagnostic, NODELAY=1 and MEMORY=1) :memory: with the shim:
 #             the cost of the durable store once that wait is gone.
+#   base      (BASELINE=1) the durable store with the baseline binary: the
+#             commit bench/RESULTS.md was measured at (or BASE=<commit>, or
+#             BASE_BIN=<file>), built once into bench/.cache/ (bench/lib.sh
+#             baseline_build), so that old and new are side by side.
 # Config: auth: {required: false}, https: {auth: off},
 # limits: {connections_per_ip: 1000} (+ store: {path: ':memory:'} for mem).
 #
@@ -45,6 +49,7 @@
 # python3; cc for the NODELAY column (skipped without it).
 #
 # Environment: EDSIM (default ./edsim), WRK (wrk), REPS (3), DURATION (10s),
+# BASELINE (0; 1 adds the base column), BASE, BASE_BIN,
 # CONNS (64), THREADS (2), MEMORY (1: the :memory: column), NODELAY (1: the
 # diagnostic columns), RUN_TIMEOUT (60 s beyond DURATION per wrk run).
 set -u
@@ -61,6 +66,9 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 MEMORY=${MEMORY:-1}
 NODELAY=${NODELAY:-1}
+BASELINE=${BASELINE:-0}
+BASE=${BASE:-}
+BASE_BIN=${BASE_BIN:-}
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
 OUT=${1:-$BENCH/.last-https-results.env}
 LUA=$BENCH/submit.lua
@@ -136,12 +144,12 @@ https_load() {
 	run_wrk "$ED_HTTPS" "$1"
 }
 
-# run_edsim TAG STORE(file|memory) SHIM(0|1): one run.
+# run_edsim TAG STORE(file|memory) SHIM(0|1) [BINARY]: one run.
 run_edsim() {
-	local tag=$1 store=$2 shim=$3 cfg=$CONFIG dir events env=()
+	local tag=$1 store=$2 shim=$3 bin=${4:-$EDSIM} cfg=$CONFIG dir events env=()
 	[ "$store" == memory ] && cfg=$CONFIG_MEM
 	[ "$shim" == 1 ] && env=(env "LD_PRELOAD=$SHIM")
-	edsim_run "$tag" "$store" 127.0.0.1:0 https_load "${env[@]}" "$EDSIM" --config "$cfg" ||
+	edsim_run "$tag" "$store" 127.0.0.1:0 https_load "${env[@]}" "$bin" --config "$cfg" ||
 		die "edsim $tag did not start"
 	dir=$ED_DIR
 	if [ "$store" == file ]; then
@@ -178,6 +186,12 @@ cols=(file)
 [ "$MEMORY" == 1 ] && cols+=(mem)
 [ "$NODELAY" == 1 ] && cols+=(file_nd)
 [ "$NODELAY" == 1 ] && [ "$MEMORY" == 1 ] && cols+=(mem_nd)
+if [ "$BASELINE" == 1 ]; then
+	baseline_resolve
+	baseline_build
+	cols+=(base)
+	echo "H_BASE='$BASE_SHORT'" >>"$OUT"
+fi
 {
 	echo "H_REPS=$REPS"
 	echo "H_DURATION=$DURATION"
@@ -203,6 +217,7 @@ for rep in $(seq 1 "$REPS"); do
 		mem) run_edsim "mem_$rep" memory 0 ;;
 		file_nd) run_edsim "file_nd_$rep" file 1 ;;
 		mem_nd) run_edsim "mem_nd_$rep" memory 1 ;;
+		base) run_edsim "base_$rep" file 0 "$BASE_BIN" ;;
 		esac
 	done
 done

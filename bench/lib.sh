@@ -108,6 +108,7 @@ bench_cleanup() {
 	done
 	[ -n "$WATCHDOG" ] && kill -TERM "$WATCHDOG" 2>/dev/null
 	wait 2>/dev/null
+	baseline_cleanup
 	if declare -F cleanup_extra >/dev/null; then cleanup_extra; fi
 	rm -rf "$TMP"
 }
@@ -346,4 +347,77 @@ print("READY_INTERNAL_MS='%s'" % " ".join(internals))
 print("READY_IDLE_KB_MEDIAN=%s" % statistics.median([k for k in rss if k] or [0]))
 print("READY_EXIT_CODES='%s'" % " ".join(str(r) for r in sorted(set(rcs))))
 EOF
+}
+
+# ---- the baseline binary (bench/quick.sh, bench/https.sh) ----------------------
+# baseline_resolve: BASE (a commit; default: the one bench/RESULTS.md names in
+# its "| edsim commit | <sha>" row, else the last commit that changed it) or
+# BASE_BIN (a binary built elsewhere) -> BASE, BASE_SHORT, BASE_FROM, BASE_BIN
+# (bench/.cache/edsim-<full sha> unless given), SHA.
+# baseline_build: builds BASE_BIN in a temporary git worktree when it is not
+# cached yet (make -j2 edsim, BUILD_TIMEOUT s); sets BUILD_S. Call it after
+# bench_setup: bench_cleanup stops the build and removes the worktree.
+baseline_resolve() {
+	CACHE=${CACHE:-$BENCH/.cache}
+	BUILD_TIMEOUT=${BUILD_TIMEOUT:-600}
+	BASE_FROM="BASE"
+	if [ -z "$BASE" ]; then
+		BASE=$(sed -En 's/.*edsim commit \| ([0-9a-f]{7,40}).*/\1/p' "$BENCH/RESULTS.md" 2>/dev/null | head -1)
+		BASE_FROM="bench/RESULTS.md"
+		if [ -z "$BASE" ]; then
+			BASE=$(git -C "$ROOT" log -1 --format=%h -- bench/RESULTS.md)
+			BASE_FROM="last commit of bench/RESULTS.md"
+		fi
+	fi
+	[ -n "$BASE" ] || die "no baseline commit (set BASE=<commit>)"
+	if [ -n "$BASE_BIN" ]; then
+		[ -x "$BASE_BIN" ] || die "BASE_BIN=$BASE_BIN: not an executable file"
+		BASE_SHORT=$BASE BASE_FROM="BASE_BIN $BASE_BIN"
+	else
+		SHA=$(git -C "$ROOT" rev-parse --verify -q "$BASE^{commit}") || die "baseline $BASE: no such commit"
+		BASE_SHORT=$(git -C "$ROOT" rev-parse --short "$SHA")
+		BASE_BIN=$CACHE/edsim-$SHA
+	fi
+}
+
+BUILD_WT='' BUILD_PID=''
+baseline_cleanup() {
+	# timeout passes the SIGTERM on to make's whole process group
+	if [ -n "$BUILD_PID" ]; then
+		kill -TERM "$BUILD_PID" 2>/dev/null
+		wait "$BUILD_PID" 2>/dev/null
+	fi
+	[ -z "$BUILD_WT" ] || git -C "$ROOT" worktree remove --force "$BUILD_WT" >/dev/null 2>&1
+}
+
+baseline_build() {
+	local t rc
+	BUILD_S=0
+	if [ ! -x "$BASE_BIN" ]; then
+		log "building the baseline $BASE_SHORT (not cached yet) in a temporary worktree"
+		t=$(now)
+		BUILD_WT=$TMP/base
+		git -C "$ROOT" worktree add --detach "$BUILD_WT" "$SHA" >"$TMP/build.log" 2>&1 ||
+			{ cat "$TMP/build.log" >&2; die "git worktree add $BASE_SHORT failed"; }
+		# a make of its own (not the jobserver of a calling make), in the background
+		# and waited for, so that a signal stops it at once
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout "$BUILD_TIMEOUT" \
+			make -C "$BUILD_WT" -j2 edsim >>"$TMP/build.log" 2>&1 &
+		BUILD_PID=$!
+		wait "$BUILD_PID"
+		rc=$?
+		BUILD_PID=
+		if [ "$rc" != 0 ]; then
+			tail -20 "$TMP/build.log" >&2
+			die "building the baseline $BASE_SHORT failed"
+		fi
+		mkdir -p "$CACHE"
+		if ! cp "$BUILD_WT/edsim" "$BASE_BIN.$$" || ! mv -f "$BASE_BIN.$$" "$BASE_BIN"; then
+			die "cannot write $BASE_BIN"
+		fi
+		git -C "$ROOT" worktree remove --force "$BUILD_WT" >/dev/null 2>&1
+		BUILD_WT=
+		BUILD_S=$(calc "round($(now) - $t, 1)")
+		log "built the baseline in $BUILD_S s (cached as ${BASE_BIN#"$ROOT"/})"
+	fi
 }

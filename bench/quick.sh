@@ -83,68 +83,14 @@ need_tools "apt-get install -y postfix sqlite3 curl python3 git wrk" \
 set_duration
 
 # ---- the baseline commit and its binary ---------------------------------------
-BASE_FROM="BASE"
-if [ -z "$BASE" ]; then
-	BASE=$(sed -En 's/.*edsim commit \| ([0-9a-f]{7,40}).*/\1/p' "$BENCH/RESULTS.md" 2>/dev/null | head -1)
-	BASE_FROM="bench/RESULTS.md"
-	if [ -z "$BASE" ]; then
-		BASE=$(git -C "$ROOT" log -1 --format=%h -- bench/RESULTS.md)
-		BASE_FROM="last commit of bench/RESULTS.md"
-	fi
-fi
-[ -n "$BASE" ] || die "no baseline commit (set BASE=<commit>)"
-if [ -n "$BASE_BIN" ]; then
-	[ -x "$BASE_BIN" ] || die "BASE_BIN=$BASE_BIN: not an executable file"
-	BASE_SHORT=$BASE BASE_FROM="BASE_BIN $BASE_BIN"
-else
-	SHA=$(git -C "$ROOT" rev-parse --verify -q "$BASE^{commit}") || die "baseline $BASE: no such commit"
-	BASE_SHORT=$(git -C "$ROOT" rev-parse --short "$SHA")
-	BASE_BIN=$CACHE/edsim-$SHA
-fi
+baseline_resolve
 CUR_SHORT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
 # ./edsim is built from the working tree: say so when its sources differ from HEAD
 [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no -- sim scenarios/catalog 2>/dev/null)" ] ||
 	CUR_SHORT="$CUR_SHORT+changes"
 
 bench_setup
-BUILD_WT='' BUILD_PID=''
-cleanup_extra() {
-	# timeout passes the SIGTERM on to make's whole process group
-	if [ -n "$BUILD_PID" ]; then
-		kill -TERM "$BUILD_PID" 2>/dev/null
-		wait "$BUILD_PID" 2>/dev/null
-	fi
-	[ -z "$BUILD_WT" ] || git -C "$ROOT" worktree remove --force "$BUILD_WT" >/dev/null 2>&1
-}
-
-BUILD_S=0
-if [ ! -x "$BASE_BIN" ]; then
-	log "building the baseline $BASE_SHORT (not cached yet) in a temporary worktree"
-	t=$(now)
-	BUILD_WT=$TMP/base
-	git -C "$ROOT" worktree add --detach "$BUILD_WT" "$SHA" >"$TMP/build.log" 2>&1 ||
-		{ cat "$TMP/build.log" >&2; die "git worktree add $BASE_SHORT failed"; }
-	# a make of its own (not the jobserver of a calling make), in the background
-	# and waited for, so that a signal stops it at once
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout "$BUILD_TIMEOUT" \
-		make -C "$BUILD_WT" -j2 edsim >>"$TMP/build.log" 2>&1 &
-	BUILD_PID=$!
-	wait "$BUILD_PID"
-	rc=$?
-	BUILD_PID=
-	if [ "$rc" != 0 ]; then
-		tail -20 "$TMP/build.log" >&2
-		die "building the baseline $BASE_SHORT failed"
-	fi
-	mkdir -p "$CACHE"
-	if ! cp "$BUILD_WT/edsim" "$BASE_BIN.$$" || ! mv -f "$BASE_BIN.$$" "$BASE_BIN"; then
-		die "cannot write $BASE_BIN"
-	fi
-	git -C "$ROOT" worktree remove --force "$BUILD_WT" >/dev/null 2>&1
-	BUILD_WT=
-	BUILD_S=$(calc "round($(now) - $t, 1)")
-	log "built the baseline in $BUILD_S s (cached as ${BASE_BIN#"$ROOT"/})"
-fi
+baseline_build
 declare -A BIN=([cur]=$EDSIM [base]=$BASE_BIN)
 T_MEASURE=$(now)
 

@@ -70,7 +70,27 @@ run_sink() {
 	echo "R_${tag}_RATE=$RATE R_${tag}_SECS=$ELAPSED R_${tag}_SRC_RC=$SRC_RC R_${tag}_SRC_ERR=$SRC_ERRLINES R_${tag}_CPU_MS=$SINK_CPU_MS" >>"$OUT"
 }
 
-smtp_load() { run_source "$mode" "$ED_SMTP" "$1"; }
+# The load, then the whole path: polls the control API until the relay has
+# reported every message delivered (capture mode: delivered to the capture
+# mailbox, "delivered" event emitted). DELIVERED_SECS is from smtp-source's
+# start to then (empty after 60 s without).
+delivered_total() {
+	curl -s -m 5 "http://127.0.0.1:$ED_CONTROL/api/v1/queue" |
+		sed -n 's/.*"delivered": *\([0-9]*\).*/\1/p' | tail -1
+}
+smtp_load() {
+	local n i
+	run_source "$mode" "$ED_SMTP" "$1"
+	DELIVERED_SECS=
+	for i in $(seq 1 6000); do
+		n=$(delivered_total)
+		if [ "${n:-0}" -ge "$MSGS" ]; then
+			DELIVERED_SECS=$(num %.4f "$(now) - $SRC_START")
+			break
+		fi
+		sleep 0.01
+	done
+}
 
 # run_edsim MODE TAG STORE(file|memory): one edsim run. Sets RATE.
 run_edsim() {
@@ -84,6 +104,8 @@ run_edsim() {
 		echo "R_${tag}_DBBYTES=$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))" >>"$OUT"
 	fi
 	RATE=$(num %.1f "$MSGS / $ELAPSED")
+	# every message's events: "accepted" at intake, "delivered" by the relay
+	echo "R_${tag}_DELIVERED_SECS=${DELIVERED_SECS:-} R_${tag}_EV_ACCEPTED=$(grep -c '"type": "accepted"' "$ED_DIR/state/events.jsonl") R_${tag}_EV_DELIVERED=$(grep -c '"type": "delivered"' "$ED_DIR/state/events.jsonl")" >>"$OUT"
 	echo "R_${tag}_RATE=$RATE R_${tag}_SECS=$ELAPSED R_${tag}_SRC_RC=$SRC_RC R_${tag}_SRC_ERR=$SRC_ERRLINES R_${tag}_IDLE_KB=$ED_IDLE_KB R_${tag}_PEAK_KB=$ED_PEAK_KB R_${tag}_STORED=${ED_STORED:-?} R_${tag}_EXIT=$ED_RC R_${tag}_STOP_MS=$ED_STOP_MS R_${tag}_WARNS=$ED_WARNS R_${tag}_CPU_MS=$ED_CPU_MS" >>"$OUT"
 	if [ -s "$TMP/$tag.warnings" ]; then
 		echo "R_${tag}_WARNTEXT='$(tr "'\n" '" ' <"$TMP/$tag.warnings" | head -c 600)'" >>"$OUT"
