@@ -138,7 +138,11 @@ def cmd_stats(args):
     if db and os.path.exists(db):
         con = sqlite3.connect(db)
         try:
-            rows = con.execute("SELECT m.received, d.state, d.recipients, d.attempts FROM messages m "
+            # a message delivered to the capture mailbox as it was accepted
+            # keeps its record in its own row (no delivery row)
+            rows = con.execute("SELECT m.received, COALESCE(d.state, m.state), "
+                               "COALESCE(d.recipients, m.recipients), COALESCE(d.attempts, m.attempts) "
+                               "FROM messages m "
                                "LEFT JOIN delivery d ON d.seq = m.seq WHERE m.origin IS NULL OR "
                                "m.origin != 'dsn'").fetchall()
         finally:
