@@ -230,6 +230,15 @@ def check(cur, base, name, what, unit, tol_pct, higher_worse=True, abs_min=0.0, 
             " and %g%s" % (abs_min, unit.strip()) if abs_min else "", note))
 
 
+def check_exit(run, alive, rc, warns):
+    """An edsim run's end: alive through the load, exit 0 on SIGTERM, no warnings."""
+    if alive != "1":
+        failed.append("%s: edsim died during the load" % run)
+    elif rc != "0":
+        failed.append("%s: edsim exit status %s after SIGTERM" % (run, rc))
+    if warns != "0":
+        notes.append("%s: %s warn/error log lines" % (run, warns))
+
 def best(xs, f):
     xs = [x for x in xs if x is not None]
     return f(xs) if xs else None
@@ -251,12 +260,7 @@ for line in open(sys.argv[1]):
     if who != "sink":
         if stored != str(msgs):
             failed.append("%s: LOST MESSAGES: stored %s of %d" % (run, stored, msgs))
-        if alive != "1":
-            failed.append("%s: edsim died during the load" % run)
-        elif rc != "0":
-            failed.append("%s: edsim exit status %s after SIGTERM" % (run, rc))
-        if warns != "0":
-            notes.append("%s: %s warn/error log lines" % (run, warns))
+        check_exit(run, alive, rc, warns)
     else:
         sink_rate[(mode, rep)] = rate
     smtp.setdefault((store, mode, who), []).append(dict(
@@ -335,12 +339,7 @@ for line in open(sys.argv[1]):
         failed.append("%s: LOST MESSAGES: %s stored, %d answered 200" % (run, stored, ok))
     elif st > ok + conns:
         notes.append("%s: %d stored but only %d answered 200" % (run, st, ok))
-    if alive != "1":
-        failed.append("%s: edsim died during the load" % run)
-    elif rc != "0":
-        failed.append("%s: edsim exit status %s after SIGTERM" % (run, rc))
-    if warns != "0":
-        notes.append("%s: %s warn/error log lines" % (run, warns))
+    check_exit(run, alive, rc, warns)
     https.setdefault(who, []).append(dict(
         acc=ok / dur if dur else None, p99=kv.get("LAT_P99_US", 0) / 1000 if req else None,
         cpu=cpu * 1000 / req if cpu is not None and req else None))
