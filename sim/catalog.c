@@ -209,24 +209,23 @@ size_t catalog_smtp_line(const struct cat_entry *e, const struct cat_var *vars, 
 {
 	size_t elen = e->enhanced ? strlen(e->enhanced) : 0, n = 4 + (elen ? elen + 1 : 0);
 
-	/* written by hand: five replies a message, and snprintf cost more than
-	 * the rest of the line */
-	if (e->code < 100 || e->code > 999) {
+	/* "code enhanced " written by hand: five replies a message, and
+	 * snprintf cost more than the rest of the line */
+	if (e->code >= 100 && e->code <= 999 && n < outlen) {
+		out[0] = (char)('0' + e->code / 100);
+		out[1] = (char)('0' + e->code / 10 % 10);
+		out[2] = (char)('0' + e->code % 10);
+		out[3] = ' ';
+		if (elen > 0) {
+			memcpy(out + 4, e->enhanced, elen);
+			out[4 + elen] = ' ';
+		}
+	} else {
 		int w = e->enhanced ? snprintf(out, outlen, "%03d %s ", e->code, e->enhanced)
 		                    : snprintf(out, outlen, "%03d ", e->code);
 		if (w < 0 || (size_t)w >= outlen)
 			return 0;
-		return (size_t)w + catalog_fill(e->text, vars, nvars, out + w, outlen - (size_t)w);
-	}
-	if (n >= outlen)
-		return 0;
-	out[0] = (char)('0' + e->code / 100);
-	out[1] = (char)('0' + e->code / 10 % 10);
-	out[2] = (char)('0' + e->code % 10);
-	out[3] = ' ';
-	if (elen > 0) {
-		memcpy(out + 4, e->enhanced, elen);
-		out[4 + elen] = ' ';
+		n = (size_t)w;
 	}
 	return n + catalog_fill(e->text, vars, nvars, out + n, outlen - n);
 }

@@ -164,25 +164,16 @@ json_t *json_text(const char *s, size_t len)
 	return str ? str : json_null();
 }
 
-/* One field of an event: ", \"name\": " and the value as a JSON string or
- * null. */
-static void put_field(struct jsonw *w, const char *key, size_t keylen, const char *value)
+/* ", \"key\": " before one field's value. */
+static void put_key(struct jsonw *w, const char *key, size_t keylen)
 {
 	jsonw_lit(w, ", \"");
 	jsonw_raw(w, key, keylen);
 	jsonw_lit(w, "\": ");
-	jsonw_str(w, value);
 }
-#define put(w, key, value) put_field((w), (key), sizeof(key) - 1, (value))
-
-static void put_number(struct jsonw *w, const char *key, size_t keylen, long long value)
-{
-	jsonw_lit(w, ", \"");
-	jsonw_raw(w, key, keylen);
-	jsonw_lit(w, "\": ");
-	jsonw_int(w, value);
-}
-#define put_num(w, key, value) put_number((w), (key), sizeof(key) - 1, (value))
+/* A field whose value is a JSON string (or null), or a number. */
+#define put(w, key, value)     (put_key((w), (key), sizeof(key) - 1), jsonw_str((w), (value)))
+#define put_num(w, key, value) (put_key((w), (key), sizeof(key) - 1), jsonw_int((w), (value)))
 
 /* The event's JSON text into ev->text. */
 static void format_event(struct events *ev, uint64_t seq, const struct event_record *rec)

@@ -340,6 +340,18 @@ static void data_put_line(struct session *s, const char *line, size_t n)
 	s->data_len += n + 2;
 }
 
+enum data_line { LINE_PLAIN, LINE_STUFFED, LINE_END };
+
+/* What a line of message data is (RFC 5321 4.5.2): the end of the data
+ * (".") or a line whose leading dot is taken away, at the start of a line
+ * only; len is the line's length without its end, first its first byte. */
+static enum data_line data_line_kind(const struct session *s, char first, size_t len)
+{
+	if (!s->data_line_start || len == 0 || first != '.')
+		return LINE_PLAIN;
+	return len == 1 ? LINE_END : LINE_STUFFED;
+}
+
 /* The complete lines at the start of the input's first chunk, read in
  * place and drained at once (data-body rules need the slow way, a line at
  * a time). Returns 1 when the data ended; *progress says whether any line
@@ -358,14 +370,16 @@ static int read_chunk_lines(struct session *s, struct evbuffer *in, int *progres
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		size_t len = (size_t)(nl - p);
 		const char *text = p;
+		enum data_line kind;
 		if (len > 0 && p[len - 1] == '\r')
 			len--;
-		if (s->data_line_start && len == 1 && p[0] == '.') {
+		kind = data_line_kind(s, p[0], len);
+		if (kind == LINE_END) {
 			p = nl + 1;
 			ended = 1;
 			break;
 		}
-		if (s->data_line_start && len > 0 && p[0] == '.') {
+		if (kind == LINE_STUFFED) {
 			text++;
 			len--;
 		}
@@ -390,7 +404,8 @@ static int read_one_line(struct session *s, struct evbuffer *in)
 {
 	size_t eol_len = 0, avail = evbuffer_get_length(in);
 	struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-	unsigned char first[2];
+	char first = '\0';
+	enum data_line kind;
 
 	if (p.pos < 0) {
 		if (avail < 8192)
@@ -399,13 +414,14 @@ static int read_one_line(struct session *s, struct evbuffer *in)
 		s->data_line_start = 0;
 		return 0;
 	}
-	evbuffer_copyout(in, first, p.pos >= 2 ? 2 : (size_t)p.pos);
-	if (s->data_line_start && p.pos == 1 && first[0] == '.') {
+	evbuffer_copyout(in, &first, p.pos > 0 ? 1 : 0);
+	kind = data_line_kind(s, first, (size_t)p.pos);
+	if (kind == LINE_END) {
 		evbuffer_drain(in, 1 + eol_len);
 		session_data_end(s);
 		return 1;
 	}
-	if (s->data_line_start && p.pos > 0 && first[0] == '.') {
+	if (kind == LINE_STUFFED) {
 		evbuffer_drain(in, 1);
 		p.pos--;
 	}
