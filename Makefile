@@ -20,7 +20,12 @@ CC       ?= cc
 EDSIM_PKGS := libevent_core libevent_extra libevent_openssl openssl yaml-0.1 jansson sqlite3 libcares
 # The conformance runner and the reference client call libcurl directly.
 PKGS     := $(EDSIM_PKGS) libcurl
-CSTD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isim -I.
+# sim/ is the composition root (main.c, server.c); below it one folder per
+# layer: core (configuration, catalog, clock, store, scenario engine, ...),
+# smtp (the SMTP engine), relay, flow (the way of an accepted message),
+# control (the control API) and one folder per provider (oci).
+SIM_DIRS := sim sim/core sim/smtp sim/relay sim/flow sim/control sim/oci
+CSTD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(addprefix -I,$(SIM_DIRS)) -I.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 EDSIM_LIBS = -Wl,--as-needed $(shell pkg-config --libs $(EDSIM_PKGS) 2>/dev/null) -lpthread -lm
@@ -76,10 +81,11 @@ TEST_DEPS := $(RUN_DEPS) $(EXAMPLE_DEPS) libcunit1-dev expect tcl-expect postfix
 #   BENCH_DEPS    make bench, make bench-quick: wrk (bench/https.sh), beyond TEST_DEPS
 BENCH_DEPS := $(TEST_DEPS) wrk
 
-SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
+SIM_SRC  := $(filter-out sim/main.c,$(foreach d,$(SIM_DIRS),$(wildcard $(d)/*.c)))
 CONF_SRC := $(filter-out conformance/runner_main.c,$(wildcard conformance/*.c))
 CONF_HDR := $(wildcard conformance/*.h)
-SIM_HDR  := $(wildcard sim/*.h)
+SIM_HDR  := $(foreach d,$(SIM_DIRS),$(wildcard $(d)/*.h))
+vpath %.c $(SIM_DIRS)
 EMBEDDED := sim/default.yaml scenarios/catalog/oci.yaml
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
@@ -90,19 +96,19 @@ DBG := build/asan
 
 all: edsim edsim-conform conformance/clients/refclient
 
-$(REL)/%.o: sim/%.c $(SIM_HDR) | $(REL)
+$(REL)/%.o: %.c $(SIM_HDR) | $(REL)
 	$(CC) $(CSTD) -O2 -g $(PKG_CFLAGS) -c $< -o $@
 $(REL)/embedded_data.o: sim/embedded_data.S $(EMBEDDED) | $(REL)
 	$(CC) -I. -c $< -o $@
-$(DBG)/%.o: sim/%.c $(SIM_HDR) | $(DBG)
+$(DBG)/%.o: %.c $(SIM_HDR) | $(DBG)
 	$(CC) $(CSTD) -O1 -g $(SAN) $(PKG_CFLAGS) -c $< -o $@
 $(DBG)/embedded_data.o: sim/embedded_data.S $(EMBEDDED) | $(DBG)
 	$(CC) -I. -c $< -o $@
 $(REL) $(DBG):
 	mkdir -p $@
 
-REL_OBJ := $(patsubst sim/%.c,$(REL)/%.o,$(SIM_SRC)) $(REL)/embedded_data.o
-DBG_OBJ := $(patsubst sim/%.c,$(DBG)/%.o,$(SIM_SRC)) $(DBG)/embedded_data.o
+REL_OBJ := $(patsubst %.c,$(REL)/%.o,$(notdir $(SIM_SRC))) $(REL)/embedded_data.o
+DBG_OBJ := $(patsubst %.c,$(DBG)/%.o,$(notdir $(SIM_SRC))) $(DBG)/embedded_data.o
 REL_CONF := $(patsubst conformance/%.c,$(REL)/conf_%.o,$(CONF_SRC))
 DBG_CONF := $(patsubst conformance/%.c,$(DBG)/conf_%.o,$(CONF_SRC))
 
@@ -169,7 +175,7 @@ fresh-clean:
 	tools/fresh-check --clean
 
 format:
-	clang-format -i sim/*.c sim/*.h tests/unit/*.c conformance/*.c conformance/*.h conformance/clients/*.c
+	clang-format -i $(foreach d,$(SIM_DIRS),$(d)/*.c $(d)/*.h) tests/unit/*.c conformance/*.c conformance/*.h conformance/clients/*.c
 
 clean:
 	rm -rf build edsim edsim-conform conformance/clients/refclient

@@ -2,7 +2,7 @@
 # scenario_check: `edsim check FILE...` prints "FILE: ok (NAME, N rules)" for
 # a good scenario and exits 0; for a bad one it prints every problem as
 # "FILE:LINE:COL: message" on stderr and exits 1. One bad file per message of
-# sim/scenario.c, each asserting the exact whole stderr. Then every scenario
+# sim/core/scenario.c, each asserting the exact whole stderr. Then every scenario
 # file of the repository must pass.
 . "$(dirname "$0")/lib.bash"
 REPO=${EDSIM_REPO:-$(cd "$HERE/../.." && pwd)}
