@@ -31,8 +31,12 @@
 #include "scenario.h"
 #include "scenario_engine.h"
 #include "smtp_session.h"
+#include "env.h"
 #include "tls.h"
 #include "util.h"
+
+static int server_use_scenario(struct server *srv, struct scenario *sc, char **errors);
+static int server_restart_scenario(struct server *srv);
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
@@ -40,7 +44,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct server *srv = arg;
 
 	(void)len;
-	smtp_session_start(srv, fd, sa, l == srv->smtps_listener);
+	smtp_accept(srv->smtp, fd, sa, l == srv->smtps_listener);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -85,54 +89,46 @@ static struct evconnlistener *listen_on(struct server *srv, const char *text, co
 	return l;
 }
 
-static void finish_if_drained(struct server *srv)
+/* The SMTP engine's last session is gone during a drain. */
+static void on_drained(void *arg)
 {
-	if (srv->draining && srv->nsessions == 0)
-		event_base_loopexit(srv->base, NULL);
-}
+	struct server *srv = arg;
 
-void server_session_gone(struct server *srv)
-{
-	finish_if_drained(srv);
+	event_base_loopexit(srv->base, NULL);
 }
 
 static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	struct session *s, *next;
 
 	(void)fd;
 	(void)what;
 	log_warn("drain: %zu session(s) still open after the deadline, closing them",
-	         srv->nsessions);
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = smtp_session_next(s);
-		smtp_session_abort(s);
-	}
+	         smtp_server_sessions(srv->smtp));
+	smtp_server_abort(srv->smtp);
 }
 
 static void begin_drain(struct server *srv)
 {
-	struct session *s, *next;
 	struct timeval tv;
 
 	if (srv->draining)
 		return;
 	srv->draining = 1;
-	log_info("shutting down: draining %zu session(s)", srv->nsessions);
+	if (srv->smtp == NULL) { /* a signal during start-up */
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	log_info("shutting down: draining %zu session(s)", smtp_server_sessions(srv->smtp));
 	if (srv->smtp_listener)
 		evconnlistener_disable(srv->smtp_listener);
 	if (srv->smtps_listener)
 		evconnlistener_disable(srv->smtps_listener);
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = smtp_session_next(s);
-		smtp_session_drain(s);
-	}
 	tv.tv_sec = (long)srv->cfg->limits.drain_timeout;
 	tv.tv_usec = 0;
 	srv->drain_timer = evtimer_new(srv->base, on_drain_deadline, srv);
 	evtimer_add(srv->drain_timer, &tv);
-	finish_if_drained(srv);
+	smtp_server_drain(srv->smtp);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -191,13 +187,68 @@ static int load_catalog(struct server *srv, char *err, size_t errlen)
 		free(errors);
 		return -1;
 	}
-	return smtp_resolve_replies(srv, err, errlen);
+	return 0;
+}
+
+/* The handles the front ends and the mail flow are given. */
+static struct env front_env(struct server *srv)
+{
+	return (struct env){.base = srv->base,
+	                    .cfg = srv->cfg,
+	                    .clock = &srv->clock,
+	                    .catalog = &srv->catalog,
+	                    .tls = srv->tls,
+	                    .policy = srv->policy,
+	                    .engine = srv->engine,
+	                    .events = srv->events,
+	                    .store = srv->store,
+	                    .flow = srv->flow};
+}
+
+static int use_scenario_op(void *arg, struct scenario *sc, char **errors)
+{
+	return server_use_scenario(arg, sc, errors);
+}
+
+static void restart_scenario_op(void *arg)
+{
+	server_restart_scenario(arg);
+}
+
+static void health_op(void *arg, size_t *sessions, int *draining, double *uptime)
+{
+	struct server *srv = arg;
+
+	*sessions = srv->smtp ? smtp_server_sessions(srv->smtp) : 0;
+	*draining = srv->draining;
+	*uptime = clock_now() - srv->started;
+}
+
+static int start_front_ends(struct server *srv, char *err, size_t errlen)
+{
+	struct env env = front_env(srv);
+	struct control_ops ops = {.use_scenario = use_scenario_op,
+	                          .restart_scenario = restart_scenario_op,
+	                          .health = health_op,
+	                          .arg = srv};
+	const struct config *cfg = srv->cfg;
+
+	if ((srv->smtp = smtp_server_new(&env, "oci.smtp.", on_drained, srv, err, errlen)) == NULL)
+		return -1;
+	if (cfg->listen_https &&
+	    !(srv->https = https_api_new(&env, cfg->listen_https, &srv->https_port, err, errlen)))
+		return -1;
+	if (cfg->listen_control &&
+	    !(srv->control = control_api_new(&env, &ops, cfg->listen_control, &srv->control_port,
+	                                     err, errlen)))
+		return -1;
+	return 0;
 }
 
 static int start_listeners(struct server *srv, char *err, size_t errlen)
 {
 	struct config *cfg = srv->cfg;
-	int smtp = 0, smtps = 0, https = 0, control = 0;
+	int smtp = 0, smtps = 0, https, control;
 	struct timeval flush = {0, 200000};
 
 	if (cfg->listen_smtp &&
@@ -206,18 +257,14 @@ static int start_listeners(struct server *srv, char *err, size_t errlen)
 	if (cfg->listen_smtps && !(srv->smtps_listener = listen_on(srv, cfg->listen_smtps, "smtps",
 	                                                           &smtps, err, errlen)))
 		return -1;
-	if (cfg->listen_https &&
-	    !(srv->https = https_api_new(srv, cfg->listen_https, &https, err, errlen)))
-		return -1;
-	if (cfg->listen_control &&
-	    !(srv->control = control_api_new(srv, cfg->listen_control, &control, err, errlen)))
+	if (start_front_ends(srv, err, errlen) < 0)
 		return -1;
 	srv->flush_timer = event_new(srv->base, -1, EV_PERSIST, on_flush, srv);
 	evtimer_add(srv->flush_timer, &flush);
 	srv->smtp_port = smtp;
 	srv->smtps_port = smtps;
-	srv->https_port = https;
-	srv->control_port = control;
+	https = srv->https_port;
+	control = srv->control_port;
 	if (write_ready_file(srv, smtp, smtps, https, control) < 0) {
 		snprintf(err, errlen, "cannot write %s", srv->ready_path);
 		return -1;
@@ -251,13 +298,6 @@ static int create_loop(struct server *srv)
 	return 0;
 }
 
-/* Reads and checks a scenario file against the loaded catalog. */
-struct scenario *server_load_scenario(struct server *srv, const char *file, const char *text,
-                                      size_t len, char **errors)
-{
-	return scenario_load(file, text, len, &srv->catalog, errors);
-}
-
 static int load_scenario_file(struct server *srv, const char *file, char *err, size_t errlen)
 {
 	char *errors = NULL;
@@ -269,7 +309,7 @@ static int load_scenario_file(struct server *srv, const char *file, char *err, s
 		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
 		return -1;
 	}
-	sc = server_load_scenario(srv, file, text, len, &errors);
+	sc = scenario_load(file, text, len, &srv->catalog, &errors);
 	free(text);
 	if (sc == NULL) {
 		snprintf(err, errlen, "the scenario is refused:\n%s", errors ? errors : file);
@@ -287,23 +327,10 @@ static int load_scenario_file(struct server *srv, const char *file, char *err, s
 	return 0;
 }
 
-double server_now(const struct server *srv)
-{
-	return srv->clock_origin_virtual +
-	       (clock_now() - srv->clock_origin_real) * srv->clock_speed;
-}
-
-static void set_clock_speed(struct server *srv, double speed)
-{
-	srv->clock_origin_virtual = server_now(srv);
-	srv->clock_origin_real = clock_now();
-	srv->clock_speed = speed;
-}
-
 static void forget_rules(struct server *srv)
 {
-	for (struct session *s = srv->sessions; s != NULL; s = smtp_session_next(s))
-		smtp_session_scenario_changed(s);
+	if (srv->smtp != NULL)
+		smtp_server_scenario_changed(srv->smtp);
 	https_api_scenario_changed(srv->https);
 }
 
@@ -323,16 +350,19 @@ static int use_settings(struct server *srv, const struct scenario *sc, char **er
 		free(next);
 		return -1;
 	}
-	policy_set_config(srv->policy, next);
+	/* srv->cfg stays the same object (every module holds it); its contents change */
 	config_free(srv->cfg);
-	free(srv->cfg);
-	srv->cfg = next;
-	set_clock_speed(srv, sc != NULL ? sc->clock_speed : 1.0);
+	*srv->cfg = *next;
+	free(next);
+	policy_set_config(srv->policy, srv->cfg);
+	vclock_set_speed(&srv->clock, sc != NULL ? sc->clock_speed : 1.0);
 	forget_rules(srv);
 	return 0;
 }
 
-int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
+/* Makes sc (or none) the active scenario with its settings and clock;
+ * -1 with *errors when its settings do not apply (the old one stays). */
+static int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
 {
 	*errors = NULL;
 	if (use_settings(srv, sc, errors) < 0)
@@ -341,24 +371,14 @@ int server_use_scenario(struct server *srv, struct scenario *sc, char **errors)
 	return 0;
 }
 
-int server_restart_scenario(struct server *srv)
+/* POST /api/v1/reset: the active scenario starts afresh (its settings
+ * without any rule's set, its counters at zero). */
+static int server_restart_scenario(struct server *srv)
 {
 	int rc = use_settings(srv, engine_scenario(srv->engine), NULL);
 
 	engine_reset(srv->engine);
 	return rc;
-}
-
-void server_apply_effects(struct server *srv, const struct rule_do *act, const char *user)
-{
-	char *errors = NULL;
-
-	if (act->set_text != NULL &&
-	    config_overlay_text(srv->cfg, act->set_text, strlen(act->set_text), &errors) < 0)
-		log_warn("a rule's set did not apply: %s", errors ? errors : "");
-	free(errors);
-	if (act->use_quota > 0)
-		policy_quota_charge(srv->policy, user, act->use_quota, server_now(srv));
 }
 
 /* Before any thread: the files every TLS context will load, the relay's CA
@@ -382,6 +402,8 @@ static int start_tls(struct server *srv, struct tls_check *check, char *err, siz
 /* The rest of the start, with the TLS check running beside it. */
 static int start_rest(struct server *srv, const char *scenario_file, char *err, size_t errlen)
 {
+	struct env env;
+
 	if (create_loop(srv) < 0) {
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
@@ -394,7 +416,8 @@ static int start_rest(struct server *srv, const char *scenario_file, char *err, 
 		return -1;
 	if ((srv->events = events_new(srv->cfg->state_dir, err, errlen)) == NULL)
 		return -1;
-	return mailflow_start(srv, err, errlen);
+	env = front_env(srv);
+	return (srv->flow = mailflow_new(&env, err, errlen)) ? 0 : -1;
 }
 
 int server_init(struct server *srv, struct config *cfg, const char *scenario_file, char *err,
@@ -409,8 +432,7 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 		return -1;
 	config_copy(srv->cfg, cfg);
 	srv->started = clock_now();
-	srv->clock_speed = 1.0;
-	srv->clock_origin_real = srv->clock_origin_virtual = srv->started;
+	vclock_init(&srv->clock);
 	if (make_dirs(cfg->state_dir) < 0) {
 		snprintf(err, errlen, "cannot create the state directory %s: %s", cfg->state_dir,
 		         strerror(errno));
@@ -444,9 +466,8 @@ void server_free(struct server *srv)
 	struct timeval tick = {0, 10000};
 
 	/* Normally the drain has closed every session; give stragglers one second. */
-	for (int i = 0; srv->sessions != NULL && i < 100; i++) {
-		for (struct session *s = srv->sessions; s != NULL; s = smtp_session_next(s))
-			smtp_session_abort(s);
+	for (int i = 0; srv->smtp != NULL && smtp_server_sessions(srv->smtp) > 0 && i < 100; i++) {
+		smtp_server_abort(srv->smtp);
 		event_base_loopexit(srv->base, &tick);
 		event_base_dispatch(srv->base);
 	}
@@ -462,7 +483,8 @@ void server_free(struct server *srv)
 		store_drain(srv->store);
 	https_api_free(srv->https);
 	control_api_free(srv->control);
-	mailflow_stop(srv);
+	smtp_server_free(srv->smtp);
+	mailflow_free(srv->flow);
 	if (srv->store)
 		store_close(srv->store);
 	if (srv->events)

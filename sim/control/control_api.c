@@ -37,14 +37,16 @@
 #include "clock.h"
 #include "mailflow.h"
 #include "message.h"
-#include "relay.h"
-#include "webhooks.h"
+#include "env.h"
+#include "events.h"
+#include "policy.h"
 #include "scenario_engine.h"
-#include "server.h"
+#include "store.h"
 #include "util.h"
 
 struct control_api {
-	struct server *srv;
+	struct env env;
+	struct control_ops ops;
 	struct evhttp *http;
 };
 
@@ -94,12 +96,16 @@ static int parse_query(struct evhttp_request *req, struct evkeyvalq *q, const ch
 
 static void get_health(struct control_api *api, struct evhttp_request *req)
 {
-	struct server *srv = api->srv;
-	char *hooks = webhooks_stats(srv->webhooks);
-	json_t *health =
-	    json_pack("{s:s, s:s, s:f, s:I, s:b}", "status", srv->draining ? "draining" : "ok",
-	              "version", EDSIM_VERSION, "uptime_seconds", clock_now() - srv->started,
-	              "sessions", (json_int_t)srv->nsessions, "draining", srv->draining);
+	char *hooks = mailflow_webhook_stats(api->env.flow);
+	size_t sessions = 0;
+	int draining = 0;
+	double uptime = 0;
+	json_t *health;
+
+	api->ops.health(api->ops.arg, &sessions, &draining, &uptime);
+	health = json_pack("{s:s, s:s, s:f, s:I, s:b}", "status", draining ? "draining" : "ok",
+	                   "version", EDSIM_VERSION, "uptime_seconds", uptime, "sessions",
+	                   (json_int_t)sessions, "draining", draining);
 
 	json_object_set_new(health, "webhooks", hooks ? json_loads(hooks, 0, NULL) : json_object());
 	free(hooks);
@@ -127,15 +133,15 @@ static void get_messages(struct control_api *api, struct evhttp_request *req, in
 		return;
 	}
 	f.limit = (long)n;
-	send_json(req, 200, json_pack("{s:o}", "messages", store_list(api->srv->store, &f)));
+	send_json(req, 200, json_pack("{s:o}", "messages", store_list(api->env.store, &f)));
 	evhttp_clear_headers(&q);
 }
 
 static void delete_messages(struct control_api *api, struct evhttp_request *req)
 {
-	long n = store_delete_all(api->srv->store);
+	long n = store_delete_all(api->env.store);
 
-	relay_forget_all(api->srv->relay);
+	mailflow_forget_all(api->env.flow);
 	if (n < 0)
 		send_error(req, 500, "InternalServerError",
 		           "the store could not delete the messages");
@@ -188,11 +194,11 @@ static void add_content(json_t *obj, const char *raw, size_t len)
 static void get_message(struct control_api *api, struct evhttp_request *req, const char *id,
                         int raw_only)
 {
-	json_t *obj = store_get(api->srv->store, id);
+	json_t *obj = store_get(api->env.store, id);
 	char *raw = NULL, msg[200];
 	size_t len = 0;
 
-	if (obj == NULL || store_raw(api->srv->store, id, &raw, &len) < 0) {
+	if (obj == NULL || store_raw(api->env.store, id, &raw, &len) < 0) {
 		json_decref(obj);
 		snprintf(msg, sizeof msg, "no message with id '%s'", id);
 		send_error(req, 404, "NotFound", msg);
@@ -227,8 +233,7 @@ static void get_events(struct control_api *api, struct evhttp_request *req)
 		send_error(req, 400, "InvalidParameter",
 		           "since: expected an event id (a non-negative integer)");
 	} else {
-		send_json(req, 200,
-		          json_pack("{s:o}", "events", events_since(api->srv->events, n)));
+		send_json(req, 200, json_pack("{s:o}", "events", events_since(api->env.events, n)));
 	}
 	evhttp_clear_headers(&q);
 }
@@ -240,7 +245,7 @@ static void get_transcript(struct control_api *api, struct evhttp_request *req, 
 	char msg[200];
 
 	if (parse_ulonglong(id, &n) == 0)
-		t = transcript_json(api->srv->events, n);
+		t = transcript_json(api->env.events, n);
 	if (t == NULL) {
 		snprintf(msg, sizeof msg, "no transcript for connection '%s'", id);
 		send_error(req, 404, "NotFound", msg);
@@ -300,7 +305,7 @@ static void put_scenario(struct control_api *api, struct evhttp_request *req)
 	}
 	evbuffer_remove(body, text, len);
 	text[len] = '\0';
-	sc = server_load_scenario(api->srv, "scenario", text, len, &errors);
+	sc = scenario_load("scenario", text, len, api->env.catalog, &errors);
 	free(text);
 	if (sc == NULL) {
 		send_error(req, 400, "InvalidScenario",
@@ -308,7 +313,7 @@ static void put_scenario(struct control_api *api, struct evhttp_request *req)
 		free(errors);
 		return;
 	}
-	if (server_use_scenario(api->srv, sc, &errors) < 0) {
+	if (api->ops.use_scenario(api->ops.arg, sc, &errors) < 0) {
 		send_error(req, 400, "InvalidScenario",
 		           errors ? errors : "the settings do not apply");
 		free(errors);
@@ -324,13 +329,13 @@ static void route_scenario(struct control_api *api, struct evhttp_request *req)
 
 	switch (evhttp_request_get_command(req)) {
 	case EVHTTP_REQ_GET:
-		send_json(req, 200, scenario_json(engine_scenario(api->srv->engine)));
+		send_json(req, 200, scenario_json(engine_scenario(api->env.engine)));
 		break;
 	case EVHTTP_REQ_PUT:
 		put_scenario(api, req);
 		break;
 	case EVHTTP_REQ_DELETE:
-		server_use_scenario(api->srv, NULL, &errors);
+		api->ops.use_scenario(api->ops.arg, NULL, &errors);
 		free(errors);
 		send_json(req, 200, scenario_json(NULL));
 		break;
@@ -341,20 +346,20 @@ static void route_scenario(struct control_api *api, struct evhttp_request *req)
 
 static void post_reset(struct control_api *api, struct evhttp_request *req)
 {
-	long deleted = store_delete_all(api->srv->store);
+	long deleted = store_delete_all(api->env.store);
 
-	relay_forget_all(api->srv->relay);
-	mailflow_unsuppress(api->srv, NULL);
-	events_clear(api->srv->events);
-	policy_reset_counters(api->srv->policy);
-	server_restart_scenario(api->srv);
+	mailflow_forget_all(api->env.flow);
+	mailflow_unsuppress(api->env.flow, NULL);
+	events_clear(api->env.events);
+	policy_reset_counters(api->env.policy);
+	api->ops.restart_scenario(api->ops.arg);
 	send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)(deleted < 0 ? 0 : deleted)));
 }
 
 static void get_suppressions(struct control_api *api, struct evhttp_request *req)
 {
 	static const char *const allowed[] = {"address", NULL};
-	json_t *all = policy_suppressions(api->srv->policy), *list = json_array(), *e;
+	json_t *all = policy_suppressions(api->env.policy), *list = json_array(), *e;
 	struct evkeyvalq q;
 	const char *address;
 	size_t i;
@@ -406,7 +411,7 @@ static void post_suppression(struct control_api *api, struct evhttp_request *req
 	}
 	if (reason == NULL)
 		reason = "added through the control API";
-	mailflow_suppress(api->srv, address, reason, "api");
+	mailflow_suppress(api->env.flow, address, reason, "api");
 	send_json(
 	    req, 201,
 	    json_pack("{s:s, s:s, s:s}", "address", address, "reason", reason, "source", "api"));
@@ -417,7 +422,7 @@ static void delete_suppression(struct control_api *api, struct evhttp_request *r
                                const char *address)
 {
 	char *decoded = address ? evhttp_uridecode(address, 0, NULL) : NULL;
-	size_t n = mailflow_unsuppress(api->srv, decoded);
+	size_t n = mailflow_unsuppress(api->env.flow, decoded);
 
 	if (address != NULL && n == 0)
 		send_error(req, 404, "NotFound", "no such address on the suppression list");
@@ -489,7 +494,7 @@ static void route(struct evhttp_request *req, void *arg)
 			get_messages(api, req, 1);
 	} else if (strcmp(path, "/api/v1/queue") == 0) {
 		if (method_is(req, EVHTTP_REQ_GET))
-			send_json(req, 200, relay_stats(api->srv->relay));
+			send_json(req, 200, mailflow_queue_stats(api->env.flow));
 	} else if (strcmp(path, "/api/v1/suppressions") == 0) {
 		route_suppressions(api, req);
 	} else if (path_segment(path, "/api/v1/suppressions/", id, sizeof id, &rest) &&
@@ -517,8 +522,8 @@ static void route(struct evhttp_request *req, void *arg)
 	}
 }
 
-struct control_api *control_api_new(struct server *srv, const char *listen, int *port, char *err,
-                                    size_t errlen)
+struct control_api *control_api_new(const struct env *env, const struct control_ops *ops,
+                                    const char *listen, int *port, char *err, size_t errlen)
 {
 	struct control_api *api = calloc(1, sizeof *api);
 	struct evhttp_bound_socket *sock;
@@ -530,8 +535,9 @@ struct control_api *control_api_new(struct server *srv, const char *listen, int 
 		free(api);
 		return NULL;
 	}
-	api->srv = srv;
-	api->http = evhttp_new(srv->base);
+	api->env = *env;
+	api->ops = *ops;
+	api->http = evhttp_new(env->base);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(api->http, route, api);

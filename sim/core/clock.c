@@ -1,5 +1,6 @@
 /*
- * clock.c - monotonic and wall time, and their text form for records.
+ * clock.c - monotonic and wall time, the virtual clock, and their text
+ * form for records.
  */
 #include "clock.h"
 
@@ -20,6 +21,29 @@ double clock_wall(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void vclock_init(struct vclock *c)
+{
+	c->speed = 1.0;
+	c->origin_real = c->origin_virtual = clock_now();
+}
+
+double vclock_now(const struct vclock *c)
+{
+	return c->origin_virtual + (clock_now() - c->origin_real) * c->speed;
+}
+
+void vclock_set_speed(struct vclock *c, double speed)
+{
+	c->origin_virtual = vclock_now(c);
+	c->origin_real = clock_now();
+	c->speed = speed > 0 ? speed : 1.0;
+}
+
+double vclock_real(const struct vclock *c, double virtual_secs)
+{
+	return virtual_secs / c->speed;
 }
 
 static char *two_digits(char *o, int v)

@@ -7,6 +7,7 @@
  */
 #include "mailflow.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +15,20 @@
 #include "dkim.h"
 #include "log.h"
 #include "relay.h"
-#include "server.h"
+#include "env.h"
+#include "events.h"
+#include "policy.h"
 #include "webhooks.h"
 
+struct mailflow {
+	struct env env;
+	struct relay *relay;
+	struct dkim *dkim;         /* NULL without dkim keys */
+	struct webhooks *webhooks; /* NULL without webhooks */
+};
+
 struct submission {
-	struct server *srv;
+	struct mailflow *f;
 	store_done_fn done;
 	void *arg;
 };
@@ -28,78 +38,84 @@ static void on_stored(void *arg, int ok, const struct store_message *m)
 	struct submission *sub = arg;
 
 	sub->done(sub->arg, ok, m);
-	if (ok && sub->srv->relay != NULL)
-		relay_accept(sub->srv->relay, m);
+	if (ok && sub->f->relay != NULL)
+		relay_accept(sub->f->relay, m);
 	free(sub);
 }
 
-static void sign(struct server *srv, struct store_message *m)
+static void sign(struct mailflow *f, struct store_message *m)
 {
 	char *signed_raw = NULL;
 	size_t len = 0;
 
-	if (srv->dkim == NULL)
+	if (f->dkim == NULL)
 		return;
-	if (dkim_sign(srv->dkim, m->raw, m->raw_len, &signed_raw, &len) == 1) {
+	if (dkim_sign(f->dkim, m->raw, m->raw_len, &signed_raw, &len) == 1) {
 		free(m->raw);
 		m->raw = signed_raw;
 		m->raw_len = len;
 	}
 }
 
-int mailflow_submit(struct server *srv, struct store_message *m, store_done_fn done, void *arg)
+int mailflow_submit(struct mailflow *f, struct store_message *m, store_done_fn done, void *arg)
 {
 	struct submission *sub = malloc(sizeof *sub);
 
 	if (sub == NULL)
 		return -1;
-	*sub = (struct submission){srv, done, arg};
-	sign(srv, m);
-	if (srv->relay != NULL)
-		relay_capture_now(srv->relay, m);
-	if (store_submit(srv->store, m, on_stored, sub) < 0) {
+	*sub = (struct submission){f, done, arg};
+	sign(f, m);
+	if (f->relay != NULL)
+		relay_capture_now(f->relay, m);
+	if (store_submit(f->env.store, m, on_stored, sub) < 0) {
 		free(sub);
 		return -1;
 	}
 	return 0;
 }
 
-static void emit_suppression(struct server *srv, const char *type, const char *address,
+static void emit_suppression(struct mailflow *f, const char *type, const char *address,
                              const char *reason, const char *source)
 {
 	struct event_record rec = {
 	    .type = type, .stage = source, .reply = reason, .recipient = address};
 
-	events_emit(srv->events, &rec);
+	events_emit(f->env.events, &rec);
 }
 
-void mailflow_suppress(struct server *srv, const char *address, const char *reason,
+void mailflow_suppress(struct mailflow *f, const char *address, const char *reason,
                        const char *source)
 {
 	double now = clock_wall();
 
-	policy_suppress(srv->policy, address, reason, now, source);
-	store_suppression_save(srv->store, address, reason, now, source);
-	emit_suppression(srv, "suppression-added", address, reason, source);
+	policy_suppress(f->env.policy, address, reason, now, source);
+	store_suppression_save(f->env.store, address, reason, now, source);
+	emit_suppression(f, "suppression-added", address, reason, source);
 }
 
-size_t mailflow_unsuppress(struct server *srv, const char *address)
+size_t mailflow_unsuppress(struct mailflow *f, const char *address)
 {
-	size_t n = policy_unsuppress(srv->policy, address);
+	size_t n = policy_unsuppress(f->env.policy, address);
 
-	store_suppression_delete(srv->store, address);
+	store_suppression_delete(f->env.store, address);
 	if (n > 0)
-		emit_suppression(srv, "suppression-removed", address ? address : "*", NULL, "api");
+		emit_suppression(f, "suppression-removed", address ? address : "*", NULL, "api");
 	return n;
 }
 
-static void load_suppressions(struct server *srv)
+/* The relay's report of a bounce: the address goes on the list. */
+static void on_bounce(void *arg, const char *address, const char *reply)
 {
-	json_t *list = store_suppressions(srv->store), *e;
+	mailflow_suppress(arg, address, reply, "bounce");
+}
+
+static void load_suppressions(struct mailflow *f)
+{
+	json_t *list = store_suppressions(f->env.store), *e;
 	size_t i;
 
 	json_array_foreach(list, i, e)
-	    policy_suppress(srv->policy, json_string_value(json_object_get(e, "address")),
+	    policy_suppress(f->env.policy, json_string_value(json_object_get(e, "address")),
 	                    json_string_value(json_object_get(e, "reason")),
 	                    json_real_value(json_object_get(e, "time")),
 	                    json_string_value(json_object_get(e, "source")));
@@ -111,32 +127,65 @@ static void post_event(void *arg, const char *type, const char *json, size_t len
 	webhooks_post(arg, type, json, len);
 }
 
-int mailflow_start(struct server *srv, char *err, size_t errlen)
+struct mailflow *mailflow_new(const struct env *env, char *err, size_t errlen)
 {
-	const struct config *cfg = srv->cfg;
+	const struct config *cfg = env->cfg;
+	struct mailflow *f = calloc(1, sizeof *f);
+	struct relay_env renv = {.base = env->base,
+	                         .cfg = env->cfg,
+	                         .clock = env->clock,
+	                         .store = env->store,
+	                         .events = env->events,
+	                         .engine = env->engine,
+	                         .bounced = on_bounce,
+	                         .arg = f};
 
-	if (cfg->ndkim > 0 && (srv->dkim = dkim_new(cfg->dkim, cfg->ndkim, err, errlen)) == NULL)
-		return -1;
-	if ((srv->relay = relay_new(srv, err, errlen)) == NULL)
-		return -1;
-	srv->webhooks = webhooks_new(srv->base, cfg->webhooks, cfg->nwebhooks, err, errlen);
-	if (cfg->nwebhooks > 0 && srv->webhooks == NULL)
-		return -1;
-	if (srv->webhooks != NULL)
-		events_set_sink(srv->events, post_event, srv->webhooks);
-	load_suppressions(srv);
-	relay_recover(srv->relay);
-	return 0;
+	if (f == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	f->env = *env;
+	f->env.flow = f;
+	if (cfg->ndkim > 0 && (f->dkim = dkim_new(cfg->dkim, cfg->ndkim, err, errlen)) == NULL)
+		goto fail;
+	if ((f->relay = relay_new(&renv, err, errlen)) == NULL)
+		goto fail;
+	f->webhooks = webhooks_new(env->base, cfg->webhooks, cfg->nwebhooks, err, errlen);
+	if (cfg->nwebhooks > 0 && f->webhooks == NULL)
+		goto fail;
+	if (f->webhooks != NULL)
+		events_set_sink(env->events, post_event, f->webhooks);
+	load_suppressions(f);
+	relay_recover(f->relay);
+	return f;
+fail:
+	mailflow_free(f);
+	return NULL;
 }
 
-void mailflow_stop(struct server *srv)
+void mailflow_free(struct mailflow *f)
 {
-	relay_free(srv->relay);
-	srv->relay = NULL;
-	if (srv->events != NULL)
-		events_set_sink(srv->events, NULL, NULL);
-	webhooks_free(srv->webhooks);
-	srv->webhooks = NULL;
-	dkim_free(srv->dkim);
-	srv->dkim = NULL;
+	if (f == NULL)
+		return;
+	relay_free(f->relay);
+	if (f->env.events != NULL)
+		events_set_sink(f->env.events, NULL, NULL);
+	webhooks_free(f->webhooks);
+	dkim_free(f->dkim);
+	free(f);
+}
+
+void mailflow_forget_all(struct mailflow *f)
+{
+	relay_forget_all(f->relay);
+}
+
+json_t *mailflow_queue_stats(const struct mailflow *f)
+{
+	return relay_stats(f->relay);
+}
+
+char *mailflow_webhook_stats(const struct mailflow *f)
+{
+	return webhooks_stats(f->webhooks);
 }

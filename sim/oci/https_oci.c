@@ -12,6 +12,7 @@
 #include "https_oci.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <jansson.h>
@@ -23,14 +24,20 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "catalog.h"
 #include "clock.h"
+#include "config.h"
+#include "env.h"
+#include "events.h"
 #include "mailflow.h"
 #include "message.h"
 #include "oci_signature.h"
 #include "scenario_engine.h"
 #include "oci_submit.h"
+#include "policy.h"
 #include "smtp_parse.h"
-#include "server.h"
+#include "store.h"
+#include "tls.h"
 #include "util.h"
 
 #define SUBMIT_PATH     "/20220926/actions/submitEmail"
@@ -40,7 +47,7 @@ struct call;
 struct hook_ctx;
 
 struct https_api {
-	struct server *srv;
+	struct env env;
 	struct evhttp *http;
 	struct call *waiting; /* requests a rule's delay holds */
 	uint64_t next_request;
@@ -55,8 +62,8 @@ static int https_hook(struct https_api *api, struct evhttp_request *req, const c
  * server's clock: 1 when this request is over the limit. */
 static int rate_limited(struct https_api *api)
 {
-	unsigned long long limit = api->srv->cfg->limits.requests_per_second;
-	double now = server_now(api->srv);
+	unsigned long long limit = api->env.cfg->limits.requests_per_second;
+	double now = vclock_now(api->env.clock);
 
 	if (limit == 0)
 		return 0;
@@ -93,7 +100,7 @@ static void record_rule(struct https_api *api, const char *client_ip, const char
 	                           .reply = text,
 	                           .message = message};
 
-	events_emit(api->srv->events, &rec);
+	events_emit(api->env.events, &rec);
 }
 
 static void record(struct https_api *api, const char *client_ip, const char *user, const char *type,
@@ -154,7 +161,7 @@ static void send_entry(struct evhttp_request *req, const char *request_id,
 static void send_error(struct https_api *api, struct evhttp_request *req, const char *request_id,
                        const char *id, const char *name, const char *value)
 {
-	const struct cat_entry *e = catalog_find(&api->srv->catalog, id);
+	const struct cat_entry *e = catalog_find(api->env.catalog, id);
 	struct cat_var var = {name, value};
 
 	if (e != NULL)
@@ -214,7 +221,7 @@ static int signature_verified(struct https_api *api, struct evhttp_request *req,
 	size_t body_len = evbuffer_get_length(in);
 
 	if (oci_sig_user(sig, user, len) < 0 ||
-	    (u = policy_find_user(api->srv->policy, user)) == NULL || u->public_key == NULL)
+	    (u = policy_find_user(api->env.policy, user)) == NULL || u->public_key == NULL)
 		return 0;
 	if (oci_sig_signing_string(sig, method_name(evhttp_request_get_command(req)),
 	                           evhttp_request_get_uri(req), header_of, req, text,
@@ -238,11 +245,11 @@ static int authenticate(struct https_api *api, struct evhttp_request *req, char 
 	struct oci_sig sig;
 
 	user[0] = '\0';
-	if (api->srv->cfg->https_auth == HTTPS_AUTH_OFF)
+	if (api->env.cfg->https_auth == HTTPS_AUTH_OFF)
 		return 0;
 	if (oci_sig_parse(header_of(req, "Authorization"), &sig) < 0)
 		return -1;
-	if (api->srv->cfg->https_auth == HTTPS_AUTH_PRESENT)
+	if (api->env.cfg->https_auth == HTTPS_AUTH_PRESENT)
 		return 0;
 	return signature_verified(api, req, &sig, user, len) ? 0 : -1;
 }
@@ -281,12 +288,12 @@ static void on_committed(void *arg, int ok, const struct store_message *m)
 static const char *policy_refusal(struct https_api *api, const char *user, const char *sender,
                                   char *limit, size_t len)
 {
-	struct policy *pol = api->srv->policy;
+	struct policy *pol = api->env.policy;
 	unsigned long long n = 0;
 
 	if (!policy_sender_approved(pol, user, sender))
 		return "oci.https.sender-not-authorized";
-	switch (policy_quota_check(pol, user, server_now(api->srv), &n)) {
+	switch (policy_quota_check(pol, user, vclock_now(api->env.clock), &n)) {
 	case QUOTA_MINUTE:
 		snprintf(limit, len, "%llu", n);
 		return "oci.https.rate-minute";
@@ -312,7 +319,7 @@ static struct store_message *new_message(struct https_api *api, struct evhttp_re
 	*suppressed = json_array();
 	if (m == NULL)
 		return NULL;
-	store_assign_id(api->srv->store, m);
+	store_assign_id(api->env.store, m);
 	m->received = clock_wall();
 	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
 	snprintf(m->client_ip, sizeof m->client_ip, "%s", peer ? peer : "");
@@ -321,7 +328,7 @@ static struct store_message *new_message(struct https_api *api, struct evhttp_re
 	m->nrcpt = n;
 	for (size_t i = 0; i < n; i++) {
 		m->rcpts[i].address = strdup(rcpts[i]);
-		m->rcpts[i].suppressed = policy_is_suppressed(api->srv->policy, rcpts[i]);
+		m->rcpts[i].suppressed = policy_is_suppressed(api->env.policy, rcpts[i]);
 		if (m->rcpts[i].suppressed)
 			json_array_append_new(*suppressed, json_string(rcpts[i]));
 	}
@@ -373,9 +380,9 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 	p->answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id ? m->message_id : "",
 	                      "envelopeId", m->id, "suppressedRecipients", suppressed);
 	m->user = user ? strdup(user) : NULL;
-	policy_quota_charge(api->srv->policy, user, 1, server_now(api->srv));
+	policy_quota_charge(api->env.policy, user, 1, vclock_now(api->env.clock));
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_closed, p);
-	if (mailflow_submit(api->srv, m, on_committed, p) < 0) {
+	if (mailflow_submit(api->env.flow, m, on_committed, p) < 0) {
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
 		store_message_free(m);
 		json_decref(p->answer);
@@ -400,7 +407,7 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 	int h;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
-	unsigned long long max = api->srv->cfg->limits.message_bytes;
+	unsigned long long max = api->env.cfg->limits.message_bytes;
 	struct oci_error err = {0};
 	json_t *body;
 	char limit[32], *text;
@@ -516,7 +523,7 @@ static void submit_raw(struct https_api *api, struct evhttp_request *req, const 
 	int h;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in), n = 0;
-	unsigned long long max = api->srv->cfg->limits.message_bytes;
+	unsigned long long max = api->env.cfg->limits.message_bytes;
 	char list[OCI_MAX_RECIPIENTS + 1][256], limit[32], generated[80];
 	const char *rcpts[OCI_MAX_RECIPIENTS + 1], *problem, *sender;
 	struct oci_error err;
@@ -624,7 +631,7 @@ static void start_wait(struct https_api *api, struct evhttp_request *req, enum s
 	c->resume = stage;
 	c->forced = r;
 	c->attempt = attempt;
-	c->timer = evtimer_new(api->srv->base, on_wait_over, c);
+	c->timer = evtimer_new(api->env.base, on_wait_over, c);
 	c->next = api->waiting;
 	api->waiting = c;
 	tv.tv_sec = (long)r->act.delay;
@@ -659,7 +666,7 @@ static void record_forced(struct https_api *api, struct evhttp_request *req, con
 {
 	char label[64];
 
-	engine_rule_label(api->srv->engine, r, label, sizeof label);
+	engine_rule_label(api->env.engine, r, label, sizeof label);
 	record_rule(api, peer_of(req), NULL,
 	            status == 0    ? "dropped"
 	            : status < 400 ? "accepted"
@@ -684,7 +691,7 @@ static void send_forced(struct https_api *api, struct evhttp_request *req, const
 		                         {"address", ctx->sender ? ctx->sender : rcpt},
 		                         {"header", "X-Header"}};
 		snprintf(limit, sizeof limit, "%llu",
-		         policy_limit_for(api->srv->policy, r->act.reply_entry->id));
+		         policy_limit_for(api->env.policy, r->act.reply_entry->id));
 		send_entry(req, request_id, r->act.reply_entry, vars, 4);
 	} else {
 		send_json(req, request_id, r->act.https_status,
@@ -701,10 +708,10 @@ static uint64_t request_attempt(struct https_api *api, struct evhttp_request *re
 	const char *id = header_of(req, "opc-request-id");
 	char key[200];
 
-	if (!engine_uses_attempt(api->srv->engine) || id == NULL)
+	if (!engine_uses_attempt(api->env.engine) || id == NULL)
 		return 1;
 	snprintf(key, sizeof key, "opc-request-id:%s", id);
-	return engine_attempt(api->srv->engine, key);
+	return engine_attempt(api->env.engine, key);
 }
 
 /* The scenario at an HTTPS stage: 0 native, 1 answered (or dropped, or
@@ -725,14 +732,14 @@ static int https_hook(struct https_api *api, struct evhttp_request *req, const c
 		ctx->header = header_of;
 		ctx->header_arg = req;
 		ctx->attempt = c != NULL ? c->attempt : request_attempt(api, req);
-		if ((r = engine_match(api->srv->engine, ctx)) == NULL)
+		if ((r = engine_match(api->env.engine, ctx)) == NULL)
 			return 0;
 		if (r->act.delay > 0) {
 			start_wait(api, req, ctx->stage, r, ctx->attempt);
 			return 1;
 		}
 	}
-	server_apply_effects(api->srv, &r->act, ctx->user);
+	env_apply_effects(&api->env, &r->act, ctx->user);
 	if (r->act.drop) {
 		record_forced(api, req, r, 0, NULL);
 		drop_request(req);
@@ -779,7 +786,7 @@ static void route(struct evhttp_request *req, void *arg)
 static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 {
 	struct https_api *api = arg;
-	SSL *ssl = SSL_new(tls_context(api->srv->tls));
+	SSL *ssl = SSL_new(tls_context(api->env.tls));
 	struct bufferevent *bev =
 	    ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	                                         BEV_OPT_CLOSE_ON_FREE)
@@ -792,7 +799,7 @@ static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 	return bev;
 }
 
-struct https_api *https_api_new(struct server *srv, const char *listen, int *port, char *err,
+struct https_api *https_api_new(const struct env *env, const char *listen, int *port, char *err,
                                 size_t errlen)
 {
 	struct https_api *api = calloc(1, sizeof *api);
@@ -805,13 +812,13 @@ struct https_api *https_api_new(struct server *srv, const char *listen, int *por
 		free(api);
 		return NULL;
 	}
-	api->srv = srv;
-	api->http = evhttp_new(srv->base);
+	api->env = *env;
+	api->http = evhttp_new(env->base);
 	evhttp_set_bevcb(api->http, tls_bufferevent, api);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_max_body_size(api->http,
-	                         (ev_ssize_t)(srv->cfg->limits.message_bytes * 2 + 65536));
+	                         (ev_ssize_t)(env->cfg->limits.message_bytes * 2 + 65536));
 	evhttp_set_gencb(api->http, route, api);
 	sock = evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)want);
 	if (sock == NULL) {

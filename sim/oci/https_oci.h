@@ -7,11 +7,11 @@
 
 #include <stddef.h>
 
-struct server;
+struct env;
 struct https_api;
 
 /* Binds host:port (TLS); the bound port is written to *port. */
-struct https_api *https_api_new(struct server *srv, const char *listen, int *port, char *err,
+struct https_api *https_api_new(const struct env *env, const char *listen, int *port, char *err,
                                 size_t errlen);
 void https_api_free(struct https_api *api);
 /* The scenario is about to change: requests a rule's delay holds resume now,

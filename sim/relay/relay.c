@@ -19,7 +19,6 @@
  * leaves memory when every recipient is final. The store's delivery record
  * is rewritten after every change of a message, in the loop's next commit.
  */
-#include "mailflow.h"
 #include "relay.h"
 
 #include <event2/event.h>
@@ -30,13 +29,15 @@
 #include <string.h>
 
 #include "clock.h"
+#include "config.h"
+#include "events.h"
+#include "store.h"
 #include "dsn.h"
 #include "jsonw.h"
 #include "log.h"
 #include "relay_hop.h"
 #include "relay_priv.h"
 #include "scenario_engine.h"
-#include "server.h"
 #include "util.h"
 
 #define DISPATCH_BATCH 256   /* messages started per round of the loop */
@@ -106,10 +107,10 @@ static struct qmsg *new_qmsg(struct relay *r, uint64_t seq, const char *from, co
 	q->mail_from = strdup(from ? from : "");
 	q->user = user ? strdup(user) : NULL;
 	q->received = received;
-	q->accepted_v = server_now(r->srv) - (clock_wall() - received);
+	q->accepted_v = vclock_now(r->env.clock) - (clock_wall() - received);
 	q->rcpts = calloc(nrcpt ? nrcpt : 1, sizeof *q->rcpts);
 	q->nrcpt = nrcpt;
-	q->timer = evtimer_new(r->srv->base, on_timer, q);
+	q->timer = evtimer_new(r->env.base, on_timer, q);
 	q->next = r->msgs;
 	if (r->msgs != NULL)
 		r->msgs->prev = q;
@@ -236,7 +237,7 @@ static void save(struct qmsg *q)
 		                           .captured = q->captured,
 		                           .recipients = rcpts,
 		                           .attempts = attempts};
-		store_save_delivery(q->r->srv->store, &d);
+		store_save_delivery(q->r->env.store, &d);
 	}
 	free(rcpts);
 	free(attempts);
@@ -264,7 +265,7 @@ static void emit(struct qmsg *q, const char *type, const struct rrcpt *rc, int c
 		clock_format(rc->next_wall, next, sizeof next);
 		rec.next_attempt = next;
 	}
-	events_emit(q->r->srv->events, &rec);
+	events_emit(q->r->env.events, &rec);
 }
 
 /* ---- outcomes -------------------------------------------------------------- */
@@ -285,13 +286,13 @@ static void set_text(char **slot, const char *value)
 static void defer_or_expire(struct qmsg *q, struct rrcpt *rc, const struct hop_reply *why,
                             const char *rule)
 {
-	struct server *srv = q->r->srv;
-	const struct config_retry *rt = &srv->cfg->retry;
-	double now_v = server_now(srv), age = now_v - q->accepted_v;
+	const struct relay_env *env = &q->r->env;
+	const struct config_retry *rt = &env->cfg->retry;
+	double now_v = vclock_now(env->clock), age = now_v - q->accepted_v;
 	double delay = retry_delay(rt, rc->attempts);
 
 	/* A timer may fire a little early: within 10 ms of wall time counts. */
-	if (age + 0.01 * (srv->clock_speed > 0 ? srv->clock_speed : 1.0) >= rt->max_age) {
+	if (age + 0.01 * env->clock->speed >= rt->max_age) {
 		rc->state = RS_BOUNCED;
 		rc->expired = 1;
 		rc->bounced_now = 1;
@@ -304,7 +305,7 @@ static void defer_or_expire(struct qmsg *q, struct rrcpt *rc, const struct hop_r
 		delay = rt->max_age - age;
 	rc->state = RS_DEFERRED;
 	rc->next_v = now_v + delay;
-	rc->next_wall = clock_wall() + delay / (srv->clock_speed > 0 ? srv->clock_speed : 1.0);
+	rc->next_wall = clock_wall() + vclock_real(env->clock, delay);
 	q->r->deferred++;
 	emit(q, "deferred", rc, why->code, why->text, rule, NULL);
 }
@@ -326,7 +327,7 @@ static void record_result(struct qmsg *q, struct rrcpt *rc, const char *destinat
 		rc->bounced_now = 1;
 		q->r->bounced++;
 		emit(q, "bounced", rc, why->code, why->text, rule, NULL);
-		mailflow_suppress(q->r->srv, rc->address, why->text, "bounce");
+		q->r->env.bounced(q->r->env.arg, rc->address, why->text);
 	} else {
 		defer_or_expire(q, rc, why, rule);
 	}
@@ -376,7 +377,7 @@ int relay_load_raw(struct qmsg *q)
 {
 	if (q->raw != NULL)
 		return 0;
-	if (store_raw(q->r->srv->store, q->id, &q->raw, &q->raw_len) < 0)
+	if (store_raw(q->r->env.store, q->id, &q->raw, &q->raw_len) < 0)
 		return -1;
 	q->r->raw_bytes += q->raw_len;
 	return 0;
@@ -388,7 +389,7 @@ static void keep_raw(struct qmsg *q, const struct store_message *m)
 {
 	struct relay *r = q->r;
 
-	if (r->srv->cfg->relay.mode == RELAY_CAPTURE || m->raw_len > RAW_KEEP_MAX ||
+	if (r->env.cfg->relay.mode == RELAY_CAPTURE || m->raw_len > RAW_KEEP_MAX ||
 	    r->raw_bytes + m->raw_len > RAW_KEEP_TOTAL || (q->raw = malloc(m->raw_len + 1)) == NULL)
 		return;
 	memcpy(q->raw, m->raw, m->raw_len);
@@ -399,9 +400,9 @@ static void keep_raw(struct qmsg *q, const struct store_message *m)
 
 static struct store_message *dsn_message(struct qmsg *q, const struct dsn_recipient *rs, size_t n)
 {
-	struct server *srv = q->r->srv;
+	const struct relay_env *env = &q->r->env;
 	struct store_message *m = calloc(1, sizeof *m);
-	struct dsn_report rep = {.reporting_mta = srv->cfg->hostname,
+	struct dsn_report rep = {.reporting_mta = env->cfg->hostname,
 	                         .sender = q->mail_from,
 	                         .envelope_id = q->id,
 	                         .arrival = q->received,
@@ -412,8 +413,8 @@ static struct store_message *dsn_message(struct qmsg *q, const struct dsn_recipi
 
 	if (m == NULL)
 		return NULL;
-	store_assign_id(srv->store, m);
-	snprintf(mid, sizeof mid, "<%s.dsn@%s>", m->id, srv->cfg->hostname);
+	store_assign_id(env->store, m);
+	snprintf(mid, sizeof mid, "<%s.dsn@%s>", m->id, env->cfg->hostname);
 	relay_load_raw(q);
 	rep.original = q->raw;
 	rep.original_len = q->raw_len;
@@ -469,7 +470,7 @@ static void send_dsn(struct qmsg *q)
 	q->r->dsns++;
 	for (size_t i = 0; i < n; i++)
 		emit(q, "dsn", which[i], 0, NULL, NULL, m->id);
-	if (store_submit(q->r->srv->store, m, dsn_stored, NULL) < 0)
+	if (store_submit(q->r->env.store, m, dsn_stored, NULL) < 0)
 		store_message_free(m);
 }
 
@@ -486,7 +487,7 @@ static int due(const struct rrcpt *rc, double now_v)
 static const struct rule *relay_rule(struct qmsg *q, struct rrcpt *rc, struct hop_reply *out,
                                      char *label, size_t labellen)
 {
-	struct server *srv = q->r->srv;
+	struct engine *engine = q->r->env.engine;
 	const char *rcpts[1] = {rc->address};
 	struct hook_ctx ctx = {.stage = STAGE_RELAY,
 	                       .attempt = rc->attempts,
@@ -494,11 +495,11 @@ static const struct rule *relay_rule(struct qmsg *q, struct rrcpt *rc, struct ho
 	                       .recipients = rcpts,
 	                       .nrecipients = 1,
 	                       .user = q->user};
-	const struct rule *rule = engine_match(srv->engine, &ctx);
+	const struct rule *rule = engine_match(engine, &ctx);
 
 	if (rule == NULL)
 		return NULL;
-	engine_rule_label(srv->engine, rule, label, labellen);
+	engine_rule_label(engine, rule, label, labellen);
 	memset(out, 0, sizeof *out);
 	if (rule->act.downstream_drop)
 		snprintf(out->text, sizeof out->text,
@@ -563,7 +564,7 @@ static const char *answer_locally(struct qmsg *q, struct rrcpt *rc)
 		record_result(q, rc, "scenario", &reply, label);
 		return "scenario";
 	}
-	if (q->r->srv->cfg->relay.mode != RELAY_CAPTURE)
+	if (q->r->env.cfg->relay.mode != RELAY_CAPTURE)
 		return NULL;
 	q->captured = 1;
 	record_result(q, rc, "capture", &captured, NULL);
@@ -573,7 +574,7 @@ static const char *answer_locally(struct qmsg *q, struct rrcpt *rc)
 static void start_attempt(struct qmsg *q)
 {
 	struct relay *r = q->r;
-	double now_v = server_now(r->srv);
+	double now_v = vclock_now(r->env.clock);
 	size_t n = q->nrcpt ? q->nrcpt : 1, njobs = 0, nrule = 0, ncapture = 0;
 	struct job **jobs = calloc(n, sizeof *jobs);
 	struct dest **dests = calloc(n, sizeof *dests);
@@ -643,12 +644,11 @@ static void settle(struct qmsg *q)
 		free_qmsg(q);
 		return;
 	}
-	now_v = server_now(q->r->srv);
+	now_v = vclock_now(q->r->env.clock);
 	if (next <= now_v) {
 		make_ready(q);
 	} else {
-		double speed = q->r->srv->clock_speed > 0 ? q->r->srv->clock_speed : 1.0;
-		double secs = (next - now_v) / speed;
+		double secs = vclock_real(q->r->env.clock, next - now_v);
 		struct timeval tv = {(time_t)secs, (suseconds_t)((secs - floor(secs)) * 1e6)};
 		evtimer_add(q->timer, &tv);
 	}
@@ -727,15 +727,15 @@ void relay_job_sending(struct job *j)
 
 /* ---- the relay as a whole ----------------------------------------------- */
 
-struct relay *relay_new(struct server *srv, char *err, size_t errlen)
+struct relay *relay_new(const struct relay_env *env, char *err, size_t errlen)
 {
 	struct relay *r = calloc(1, sizeof *r);
 
 	if (r == NULL)
 		return NULL;
-	r->srv = srv;
+	r->env = *env;
 	r->ready_tail = &r->ready;
-	r->kick = event_new(srv->base, -1, 0, on_kick, r);
+	r->kick = event_new(env->base, -1, 0, on_kick, r);
 	if (hop_setup(r, err, errlen) < 0) {
 		relay_free(r);
 		return NULL;
@@ -773,8 +773,8 @@ int relay_capture_now(struct relay *r, struct store_message *m)
 	size_t ndone = 0;
 	int final;
 
-	if (r->srv->cfg->relay.mode != RELAY_CAPTURE || m->origin != NULL || m->nrcpt == 0 ||
-	    engine_has_stage(r->srv->engine, STAGE_RELAY) ||
+	if (r->env.cfg->relay.mode != RELAY_CAPTURE || m->origin != NULL || m->nrcpt == 0 ||
+	    engine_has_stage(r->env.engine, STAGE_RELAY) ||
 	    (rcs = calloc(m->nrcpt, sizeof *rcs)) == NULL)
 		return 0;
 	if ((done = calloc(m->nrcpt, sizeof *done)) == NULL) {
@@ -912,7 +912,7 @@ static void recover_one(void *arg, const struct store_pending *p)
 
 long relay_recover(struct relay *r)
 {
-	long n = store_load_pending(r->srv->store, recover_one, r);
+	long n = store_load_pending(r->env.store, recover_one, r);
 
 	if (n > 0)
 		log_info(
@@ -935,7 +935,7 @@ json_t *relay_stats(const struct relay *r)
 	hop_count(r, &conns, &jobs);
 	o = json_pack("{s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
 	              "s:{s:I, s:I}}",
-	              "mode", modes[r->srv->cfg->relay.mode], "messages", (json_int_t)r->nmsgs,
+	              "mode", modes[r->env.cfg->relay.mode], "messages", (json_int_t)r->nmsgs,
 	              "recipients", "queued", (json_int_t)count[RS_QUEUED], "sending",
 	              (json_int_t)count[RS_SENDING], "deferred", (json_int_t)count[RS_DEFERRED],
 	              "connections", (json_int_t)conns, "jobs_waiting", (json_int_t)jobs, "totals",

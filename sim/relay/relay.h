@@ -27,11 +27,30 @@
 #include <jansson.h>
 #include <stddef.h>
 
-struct server;
+struct event_base;
+struct config;
+struct vclock;
+struct store;
+struct events;
+struct engine;
 struct store_message;
 struct relay;
 
-struct relay *relay_new(struct server *srv, char *err, size_t errlen);
+/* The handles the relay uses, and where it reports a bounce (the mail
+ * flow puts the address on the suppression list): the relay talks down to
+ * the next hop and reports up only through bounced(). */
+struct relay_env {
+	struct event_base *base;
+	const struct config *cfg; /* in force: its contents change with the scenario */
+	const struct vclock *clock;
+	struct store *store;
+	struct events *events;
+	struct engine *engine; /* rules at stage relay */
+	void (*bounced)(void *arg, const char *address, const char *reply);
+	void *arg;
+};
+
+struct relay *relay_new(const struct relay_env *env, char *err, size_t errlen);
 /* Closes every connection; what was in flight stays unfinished in the store. */
 void relay_free(struct relay *r);
 /* Takes up the store's unfinished messages (at start); returns how many. */

@@ -36,10 +36,10 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "config.h"
 #include "log.h"
 #include "relay_priv.h"
 #include "resolver.h"
-#include "server.h"
 #include "smtp_client.h"
 #include "tls.h"
 
@@ -172,7 +172,7 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 static void conn_next(struct conn *cn)
 {
 	struct dest *d = cn->d;
-	double idle = d->r->srv->cfg->relay.idle;
+	double idle = d->r->env.cfg->relay.idle;
 	struct timeval tv = {(time_t)idle, (suseconds_t)((idle - floor(idle)) * 1e6)};
 
 	while ((cn->job = take_job(d)) != NULL) {
@@ -256,7 +256,7 @@ static const struct smtp_client_cb client_cb = {on_client_ready, on_client_done,
  * smtp_client then fails the connection's TLS ("cannot start TLS"). */
 static SSL_CTX *client_tls(struct relay *r)
 {
-	const struct config_relay *rc = &r->srv->cfg->relay;
+	const struct config_relay *rc = &r->env.cfg->relay;
 	char err[512];
 
 	if (r->tls == NULL && rc->tls != RELAY_TLS_NONE &&
@@ -267,9 +267,9 @@ static SSL_CTX *client_tls(struct relay *r)
 
 static void open_conn(struct dest *d)
 {
-	const struct config_relay *rc = &d->r->srv->cfg->relay;
+	const struct config_relay *rc = &d->r->env.cfg->relay;
 	struct conn *cn = calloc(1, sizeof *cn);
-	struct smtp_client_opts o = {.helo = rc->helo ? rc->helo : d->r->srv->cfg->hostname,
+	struct smtp_client_opts o = {.helo = rc->helo ? rc->helo : d->r->env.cfg->hostname,
 	                             .tls = rc->tls,
 	                             .ssl_ctx = client_tls(d->r),
 	                             .tls_name = rc->mode == RELAY_SMARTHOST ? rc->host
@@ -282,11 +282,11 @@ static void open_conn(struct dest *d)
 		return;
 	cn->r = d->r;
 	cn->d = d;
-	cn->idle = evtimer_new(d->r->srv->base, on_idle, cn);
+	cn->idle = evtimer_new(d->r->env.base, on_idle, cn);
 	cn->next = d->conns;
 	d->conns = cn;
 	d->nconns++;
-	cn->c = smtp_client_connect(d->r->srv->base, d->targets, d->ntargets, &o, &client_cb, cn);
+	cn->c = smtp_client_connect(d->r->env.base, d->targets, d->ntargets, &o, &client_cb, cn);
 	if (cn->c == NULL) {
 		struct hop_reply why = {0, 0, "cannot open a connection"};
 		conn_remove(cn);
@@ -329,7 +329,7 @@ void hop_pump(struct dest *d)
 			return;
 		if (d->nconns == 0 || d->ntargets == 0) {
 			d->resolving = 1;
-			resolver_mx(r->resolver, d->name, (int)r->srv->cfg->relay.port, on_resolved,
+			resolver_mx(r->resolver, d->name, (int)r->env.cfg->relay.port, on_resolved,
 			            d);
 			return;
 		}
@@ -340,7 +340,7 @@ void hop_pump(struct dest *d)
 			conn_next(cn);
 		connecting += !cn->ready;
 	}
-	while (d->njobs > connecting && d->nconns < r->srv->cfg->relay.connections) {
+	while (d->njobs > connecting && d->nconns < r->env.cfg->relay.connections) {
 		size_t before = d->nconns;
 		open_conn(d);
 		if (d->nconns == before)
@@ -353,7 +353,7 @@ void hop_pump(struct dest *d)
 
 static int resolve_smarthost(struct relay *r, char *err, size_t errlen)
 {
-	const struct config_relay *rc = &r->srv->cfg->relay;
+	const struct config_relay *rc = &r->env.cfg->relay;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
 	char port[16];
 	int rv;
@@ -379,11 +379,11 @@ static int resolve_smarthost(struct relay *r, char *err, size_t errlen)
 
 int hop_setup(struct relay *r, char *err, size_t errlen)
 {
-	const struct config_relay *rc = &r->srv->cfg->relay;
+	const struct config_relay *rc = &r->env.cfg->relay;
 
 	if ((rc->mode == RELAY_SMARTHOST && resolve_smarthost(r, err, errlen) < 0) ||
 	    (rc->mode == RELAY_MX &&
-	     (r->resolver = resolver_new(r->srv->base, rc->resolver, err, errlen)) == NULL))
+	     (r->resolver = resolver_new(r->env.base, rc->resolver, err, errlen)) == NULL))
 		return -1;
 	return 0;
 }
@@ -416,7 +416,7 @@ void hop_forget_all(struct relay *r)
 		char err[256];
 		resolver_free(r->resolver);
 		r->resolver =
-		    resolver_new(r->srv->base, r->srv->cfg->relay.resolver, err, sizeof err);
+		    resolver_new(r->env.base, r->env.cfg->relay.resolver, err, sizeof err);
 	}
 }
 

@@ -23,10 +23,9 @@
 #include <stdint.h>
 
 #include "jsonw.h"
+#include "relay.h"
 #include "resolver.h"
 #include "smtp_client.h"
-
-struct server;
 
 enum rstate { RS_QUEUED, RS_SENDING, RS_DEFERRED, RS_DELIVERED, RS_BOUNCED, RS_SUPPRESSED };
 
@@ -105,7 +104,7 @@ struct dest {
 };
 
 struct relay {
-	struct server *srv;
+	struct relay_env env;
 	/* the way to the next hop (relay_hop.c) */
 	SSL_CTX *tls;
 	struct resolver *resolver;

@@ -102,7 +102,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void set_callbacks(struct session *s)
 {
 	struct timeval tv;
-	double t = s->srv->cfg->limits.command_timeout / s->srv->clock_speed;
+	double t = vclock_real(s->env->clock, s->env->cfg->limits.command_timeout);
 
 	tv.tv_sec = (long)t;
 	tv.tv_usec = (long)((t - (double)tv.tv_sec) * 1e6);
@@ -119,10 +119,10 @@ static void on_starttls_flushed(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
-	ssl = SSL_new(tls_context(s->srv->tls));
+	ssl = SSL_new(tls_context(s->env->tls));
 	bufferevent_free(s->bev);
 	s->bev =
-	    ssl ? bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
+	    ssl ? bufferevent_openssl_socket_new(s->env->base, s->fd, ssl,
 	                                         BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
 	        : NULL;
 	if (s->bev == NULL) {
@@ -201,24 +201,29 @@ void session_drop(struct session *s)
 	session_close(s);
 }
 
+static void unlink_session(struct smtp_server *ss, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		ss->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	ss->nsessions--;
+}
+
 void session_free(struct session *s)
 {
-	struct server *srv = s->srv;
+	struct smtp_server *ss = s->srv;
 
 	if (s->state == ST_COMMIT) {
 		s->dead = 1;
 		return;
 	}
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	srv->nsessions--;
+	unlink_session(ss, s);
 	if (s->counted)
-		policy_connection_close(srv->policy, s->ip);
-	transcript_close(srv->events, s->transcript);
+		policy_connection_close(ss->env.policy, s->ip);
+	transcript_close(ss->env.events, s->transcript);
 	smtp_hook_cancel(s);
 	bufferevent_free(s->bev);
 	evbuffer_free(s->replies);
@@ -226,12 +231,14 @@ void session_free(struct session *s)
 		evutil_closesocket(s->fd);
 	session_reset_transaction(s);
 	free(s);
-	server_session_gone(srv);
+	if (ss->draining && ss->nsessions == 0 && ss->drained != NULL)
+		ss->drained(ss->arg);
 }
 
-void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
-                        int implicit_tls)
+void smtp_accept(struct smtp_server *ss, evutil_socket_t fd, const struct sockaddr *sa,
+                 int implicit_tls)
 {
+	const struct env *env = &ss->env;
 	struct session *s = calloc(1, sizeof *s);
 	const void *addr = sa->sa_family == AF_INET6
 	                       ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
@@ -239,7 +246,7 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 	SSL *ssl = NULL;
 
 	if (s == NULL || (s->replies = evbuffer_new()) == NULL ||
-	    (implicit_tls && (ssl = SSL_new(tls_context(srv->tls))) == NULL)) {
+	    (implicit_tls && (ssl = SSL_new(tls_context(env->tls))) == NULL)) {
 		if (s != NULL && s->replies != NULL)
 			evbuffer_free(s->replies);
 		free(s);
@@ -248,38 +255,36 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 	}
 	/* Replies are whole lines written at once: never hold one back. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-	s->srv = srv;
-	s->id = ++srv->next_connection;
+	s->srv = ss;
+	s->env = env;
+	s->id = ++ss->next_connection;
 	s->implicit_tls = implicit_tls;
 	evutil_inet_ntop(sa->sa_family, addr, s->ip, sizeof s->ip);
-	s->counted = policy_connection_open(srv->policy, s->ip) == 0;
-	s->scenario_conn = engine_connection_opened(srv->engine);
+	s->counted = policy_connection_open(env->policy, s->ip) == 0;
+	s->scenario_conn = engine_connection_opened(env->engine);
 	s->refused = !s->counted;
-	s->transcript = transcript_open(srv->events, s->id, s->ip);
+	s->transcript = transcript_open(env->events, s->id, s->ip);
 	s->bev = implicit_tls
-	             ? bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	             ? bufferevent_openssl_socket_new(env->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	                                              BEV_OPT_CLOSE_ON_FREE)
-	             : bufferevent_socket_new(srv->base, fd, 0);
+	             : bufferevent_socket_new(env->base, fd, 0);
 	s->fd = fd;
 	s->bev_owns_fd = implicit_tls;
-	s->next = srv->sessions;
-	if (srv->sessions)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nsessions++;
+	s->next = ss->sessions;
+	if (ss->sessions)
+		ss->sessions->prev = s;
+	ss->sessions = s;
+	ss->nsessions++;
 	if (s->bev == NULL) {
 		SSL_free(ssl);
 		evbuffer_free(s->replies);
 		evutil_closesocket(fd);
 		s->state = ST_CLOSING;
-		transcript_close(srv->events, s->transcript);
+		transcript_close(env->events, s->transcript);
 		s->transcript = NULL;
-		srv->nsessions--;
-		srv->sessions = s->next;
-		if (s->next)
-			s->next->prev = NULL;
+		unlink_session(ss, s);
 		if (s->counted)
-			policy_connection_close(srv->policy, s->ip);
+			policy_connection_close(env->policy, s->ip);
 		free(s);
 		return;
 	}
@@ -296,7 +301,7 @@ void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct soc
 		session_send_greeting(s);
 }
 
-void smtp_session_drain(struct session *s)
+static void drain_session(struct session *s)
 {
 	s->draining = 1;
 	if (s->state == ST_TLS_HANDSHAKE)
@@ -311,7 +316,7 @@ void smtp_session_drain(struct session *s)
 	}
 }
 
-void smtp_session_abort(struct session *s)
+static void abort_session(struct session *s)
 {
 	if (s->state == ST_CLOSING || s->state == ST_COMMIT)
 		return;
@@ -321,12 +326,36 @@ void smtp_session_abort(struct session *s)
 	session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
 }
 
-void smtp_session_scenario_changed(struct session *s)
+void smtp_server_drain(struct smtp_server *ss)
 {
-	smtp_hook_scenario_changed(s);
+	struct session *s, *next;
+
+	ss->draining = 1;
+	for (s = ss->sessions; s != NULL; s = next) {
+		next = s->next;
+		drain_session(s);
+	}
+	if (ss->nsessions == 0 && ss->drained != NULL)
+		ss->drained(ss->arg);
 }
 
-struct session *smtp_session_next(struct session *s)
+void smtp_server_abort(struct smtp_server *ss)
 {
-	return s->next;
+	struct session *s, *next;
+
+	for (s = ss->sessions; s != NULL; s = next) {
+		next = s->next;
+		abort_session(s);
+	}
+}
+
+void smtp_server_scenario_changed(struct smtp_server *ss)
+{
+	for (struct session *s = ss->sessions; s != NULL; s = s->next)
+		smtp_hook_scenario_changed(s);
+}
+
+size_t smtp_server_sessions(const struct smtp_server *ss)
+{
+	return ss->nsessions;
 }

@@ -25,7 +25,7 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 	size_t shown = h->nfrom < HDR_FROM_MAX ? h->nfrom : HDR_FROM_MAX;
 	int matches_envelope = 0;
 
-	if (policy_is_open(s->srv->policy))
+	if (policy_is_open(s->env->policy))
 		return 0;
 	if (h->nfrom == 0) { /* RFC 5322 requires From; nothing to approve */
 		session_reply(s, R_PARSE_ERROR, NOVARS);
@@ -42,7 +42,7 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 		               42);
 	if (matches_envelope)
 		return 0;
-	policy_auth_failure(s->srv->policy, s->ip, server_now(s->srv));
+	policy_auth_failure(s->env->policy, s->ip, vclock_now(s->env->clock));
 	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", h->from[0]}));
 	return 1;
 }
@@ -119,9 +119,9 @@ static void on_committed(void *arg, int ok, const struct store_message *m)
 		s->commit_rule = NULL;
 		session_reply(s, R_STORAGE_ERROR, NOVARS);
 	} else {
-		policy_quota_charge(s->srv->policy, s->authed ? s->user : NULL,
-		                    policy_quota_units(s->srv->policy, s->nrcpt, s->data_total),
-		                    server_now(s->srv));
+		policy_quota_charge(s->env->policy, s->authed ? s->user : NULL,
+		                    policy_quota_units(s->env->policy, s->nrcpt, s->data_total),
+		                    vclock_now(s->env->clock));
 		if (s->commit_rule != NULL)
 			reply_forced_after_commit(s);
 		else
@@ -140,7 +140,7 @@ static struct store_message *build_message(struct session *s, const struct heade
 
 	if (m == NULL)
 		return NULL;
-	store_assign_id(s->srv->store, m);
+	store_assign_id(s->env->store, m);
 	m->received = clock_wall();
 	snprintf(m->client_ip, sizeof m->client_ip, "%s", s->ip);
 	m->connection = s->id;
@@ -180,7 +180,7 @@ static void message_key(const struct session *s, const struct header_info *h, ch
 /* Native checks at the end of DATA; replies and returns 1 on a refusal. */
 static int message_refused(struct session *s, enum header_result hr, const struct header_info *h)
 {
-	const struct config_limits *l = &s->srv->cfg->limits;
+	const struct config_limits *l = &s->env->cfg->limits;
 
 	if (s->data_total > l->message_bytes) {
 		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
@@ -192,7 +192,7 @@ static int message_refused(struct session *s, enum header_result hr, const struc
 	}
 	if (header_from_refused(s, h))
 		return 1;
-	if (l->store_bytes > 0 && store_bytes_used(s->srv->store) + s->data_len > l->store_bytes) {
+	if (l->store_bytes > 0 && store_bytes_used(s->env->store) + s->data_len > l->store_bytes) {
 		session_reply(s, R_STORAGE_ERROR, NOVARS);
 		return 1;
 	}
@@ -207,7 +207,7 @@ static void commit_message(struct session *s, const struct header_info *h)
 	if (m != NULL) {
 		snprintf(s->stored_id, sizeof s->stored_id, "%s", m->id);
 		s->state = ST_COMMIT;
-		if (mailflow_submit(s->srv, m, on_committed, s) == 0)
+		if (mailflow_submit(s->env->flow, m, on_committed, s) == 0)
 			return;
 		store_message_free(m);
 		s->state = ST_COMMAND;
@@ -223,7 +223,7 @@ static void reply_discarded(struct session *s)
 {
 	struct store_message unstored;
 
-	store_assign_id(s->srv->store, &unstored);
+	store_assign_id(s->env->store, &unstored);
 	transcript_add(s->transcript, "note", "message discarded by the scenario", 33);
 	session_record_event(s, "discarded", 250, NULL, NULL);
 	session_reply(s, R_ACCEPTED, VARS({"id", unstored.id}));
@@ -256,14 +256,14 @@ void session_data_end(struct session *s)
 		return;
 	}
 	hr = message_parse_headers(s->data ? s->data : "", s->data_len,
-	                           s->srv->cfg->limits.header_bytes, &h);
+	                           s->env->cfg->limits.header_bytes, &h);
 	if (s->forced_rule == NULL) {
 		snprintf(note, sizeof note, "message data: %zu bytes in %zu lines", s->data_total,
 		         s->data_lines);
 		transcript_add(s->transcript, "note", note, strlen(note));
-		if (engine_uses_attempt(s->srv->engine)) {
+		if (engine_uses_attempt(s->env->engine)) {
 			message_key(s, &h, key, sizeof key);
-			s->attempt = engine_attempt(s->srv->engine, key);
+			s->attempt = engine_attempt(s->env->engine, key);
 		}
 	}
 	out = data_end_hook(s);
@@ -292,7 +292,7 @@ void session_data_end(struct session *s)
  * the bytes are only counted. */
 static char *data_room(struct session *s, size_t want)
 {
-	size_t limit = s->srv->cfg->limits.message_bytes;
+	size_t limit = s->env->cfg->limits.message_bytes;
 
 	s->data_total += want;
 	if (s->data_total > limit)

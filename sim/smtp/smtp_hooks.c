@@ -26,7 +26,7 @@ static void note(struct session *s, const char *fmt, const char *a, const char *
 static const char *limit_for(const struct session *s, const struct cat_entry *e, char *buf,
                              size_t len)
 {
-	snprintf(buf, len, "%llu", policy_limit_for(s->srv->policy, e->id));
+	snprintf(buf, len, "%llu", policy_limit_for(s->env->policy, e->id));
 	return buf;
 }
 
@@ -55,7 +55,7 @@ static int reply_from_catalog(struct session *s, const struct cat_entry *e,
 	                         {"recipient", recipient},
 	                         {"address", address},
 	                         {"sender", ctx->sender ? ctx->sender : ""},
-	                         {"hostname", s->srv->cfg->hostname},
+	                         {"hostname", s->env->cfg->hostname},
 	                         {"limit", limit_for(s, e, limit, sizeof limit)},
 	                         {"helo", ctx->helo ? ctx->helo : s->helo_name},
 	                         {"challenge", ""},
@@ -133,7 +133,7 @@ static void wait_then_resume(struct session *s, const struct rule *r, enum scena
 	tv.tv_sec = (long)r->act.delay;
 	tv.tv_usec = (long)((r->act.delay - (double)tv.tv_sec) * 1e6);
 	if (s->resume_timer == NULL)
-		s->resume_timer = evtimer_new(s->srv->base, on_resume, s);
+		s->resume_timer = evtimer_new(s->env->base, on_resume, s);
 	free(s->resume_line);
 	s->resume_line = stage != STAGE_CONNECT && stage != STAGE_DATA_END &&
 	                         stage != STAGE_DATA_BODY && stage != STAGE_IDLE && s->line != NULL
@@ -164,14 +164,14 @@ int smtp_hook_before_tls(struct session *s)
 	struct hook_ctx ctx = {.stage = STAGE_CONNECT};
 	const struct rule *r;
 
-	if (!engine_has_stage(s->srv->engine, STAGE_CONNECT))
+	if (!engine_has_stage(s->env->engine, STAGE_CONNECT))
 		return 0;
 	ctx.connection = s->scenario_conn;
 	ctx.client_ip = s->ip;
-	r = engine_match(s->srv->engine, &ctx);
+	r = engine_match(s->env->engine, &ctx);
 	if (r == NULL)
 		return 0;
-	engine_rule_label(s->srv->engine, r, s->rule_label, sizeof s->rule_label);
+	engine_rule_label(s->env->engine, r, s->rule_label, sizeof s->rule_label);
 	note(s, "%s acts at stage %s", s->rule_label, "connect");
 	if (r->act.tls_fail) {
 		note(s, "%s fails the TLS handshake%s", s->rule_label, "");
@@ -243,7 +243,7 @@ static void start_trickle(struct session *s, unsigned long long rate)
 	if (s->trickle_buf == NULL)
 		s->trickle_buf = evbuffer_new();
 	if (s->trickle_timer == NULL)
-		s->trickle_timer = evtimer_new(s->srv->base, on_trickle, s);
+		s->trickle_timer = evtimer_new(s->env->base, on_trickle, s);
 	s->forced_trickle = rate;
 	evbuffer_add_buffer(s->trickle_buf, s->replies);
 	evtimer_add(s->trickle_timer, &now);
@@ -278,10 +278,10 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 		ctx->command = s->ncommands;
 		ctx->user = s->authed ? s->user : NULL;
 		ctx->client_ip = s->ip;
-		r = engine_match(s->srv->engine, ctx);
+		r = engine_match(s->env->engine, ctx);
 		if (r == NULL)
 			return out;
-		engine_rule_label(s->srv->engine, r, s->rule_label, sizeof s->rule_label);
+		engine_rule_label(s->env->engine, r, s->rule_label, sizeof s->rule_label);
 		note(s, "%s acts at stage %s", s->rule_label, scenario_stage_name(ctx->stage));
 		if (r->act.delay > 0) {
 			wait_then_resume(s, r, ctx->stage);
@@ -290,7 +290,7 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 		}
 	}
 	out.rule = r;
-	server_apply_effects(s->srv, &r->act, s->authed ? s->user : NULL);
+	env_apply_effects(s->env, &r->act, s->authed ? s->user : NULL);
 	if (r->act.drop) {
 		note(s, "%s drops the connection%s", s->rule_label, "");
 		session_record_event(s, "dropped", 0, NULL, NULL);

@@ -24,25 +24,41 @@
 #include "clock.h"
 #include "log.h"
 #include "message.h"
-#include "server.h"
 #include "smtp_auth.h"
 #include "smtp_parse.h"
 
 #include "smtp_session_priv.h"
 
-int smtp_resolve_replies(struct server *srv, char *err, size_t errlen)
+struct smtp_server *smtp_server_new(const struct env *env, const char *reply_prefix,
+                                    void (*drained)(void *arg), void *arg, char *err, size_t errlen)
 {
-#define SMTP_REPLY_ID(name, id) id,
-	static const char *const ids[] = {SMTP_REPLIES(SMTP_REPLY_ID)};
+#define SMTP_REPLY_NAME(name, id) id,
+	static const char *const names[] = {SMTP_REPLIES(SMTP_REPLY_NAME)};
+	struct smtp_server *ss = calloc(1, sizeof *ss);
+	char id[128];
 
+	if (ss == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ss->env = *env;
+	ss->drained = drained;
+	ss->arg = arg;
 	for (size_t i = 0; i < R_COUNT; i++) {
-		srv->replies[i] = catalog_find(&srv->catalog, ids[i]);
-		if (srv->replies[i] == NULL || srv->replies[i]->protocol != CAT_SMTP) {
-			snprintf(err, errlen, "the catalog has no SMTP condition '%s'", ids[i]);
-			return -1;
+		snprintf(id, sizeof id, "%s%s", reply_prefix, names[i]);
+		ss->replies[i] = catalog_find(env->catalog, id);
+		if (ss->replies[i] == NULL || ss->replies[i]->protocol != CAT_SMTP) {
+			snprintf(err, errlen, "the catalog has no SMTP condition '%s'", id);
+			free(ss);
+			return NULL;
 		}
 	}
-	return 0;
+	return ss;
+}
+
+void smtp_server_free(struct smtp_server *ss)
+{
+	free(ss);
 }
 
 const char *session_user_label(const struct session *s)
@@ -88,7 +104,7 @@ void session_record_event(struct session *s, const char *type, int code, const c
 	                           .message = message,
 	                           .rule = s->rule_label[0] ? s->rule_label : NULL};
 
-	events_emit(s->srv->events, &rec);
+	events_emit(s->env->events, &rec);
 }
 
 /* Sends one catalog reply, possibly as several lines (vars sets, one a line). */
@@ -157,7 +173,7 @@ void session_send_greeting(struct session *s)
 		session_reply(s, R_TOO_MANY_CONNECTIONS, NOVARS);
 		return;
 	}
-	session_reply(s, R_GREETING, VARS({"hostname", s->srv->cfg->hostname}));
+	session_reply(s, R_GREETING, VARS({"hostname", s->env->cfg->hostname}));
 	session_flush_replies(s);
 }
 
@@ -173,7 +189,7 @@ static void add_capability(struct session *s, const char *fmt, unsigned long lon
 static void proceed_ehlo(struct session *s, const char *arg, int extended)
 {
 	const struct cat_entry *e = s->srv->replies[extended ? R_EHLO_OK : R_HELO_OK];
-	const struct cat_var vars[] = {{"hostname", s->srv->cfg->hostname}, {"helo", arg}};
+	const struct cat_var vars[] = {{"hostname", s->env->cfg->hostname}, {"helo", arg}};
 	char line[1024];
 	size_t len;
 
@@ -203,9 +219,9 @@ static void proceed_ehlo(struct session *s, const char *arg, int extended)
 	line[3] = '-';
 	session_write_line(s, line, len);
 	add_capability(s, "PIPELINING", 0);
-	add_capability(s, "SIZE %llu", s->srv->cfg->limits.message_bytes);
+	add_capability(s, "SIZE %llu", s->env->cfg->limits.message_bytes);
 	add_capability(s, "8BITMIME", 0);
-	if (!s->tls && s->srv->tls != NULL)
+	if (!s->tls && s->env->tls != NULL)
 		add_capability(s, "STARTTLS", 0);
 	if (s->tls)
 		add_capability(s, "AUTH PLAIN LOGIN", 0);
@@ -225,7 +241,7 @@ static void proceed_starttls(struct session *s, const char *arg)
 		return;
 	}
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
-		if (h.code == 220 && !s->tls && s->srv->tls != NULL && s->state != ST_CLOSING)
+		if (h.code == 220 && !s->tls && s->env->tls != NULL && s->state != ST_CLOSING)
 			session_start_tls(s);
 		return;
 	}
@@ -233,7 +249,7 @@ static void proceed_starttls(struct session *s, const char *arg)
 		session_reply(s, R_TLS_ALREADY, NOVARS);
 	else if (*arg != '\0')
 		session_reply(s, R_SYNTAX_ERROR, NOVARS);
-	else if (s->srv->tls == NULL)
+	else if (s->env->tls == NULL)
 		session_reply(s, R_TLS_UNAVAILABLE, NOVARS);
 	else {
 		session_reply(s, R_STARTTLS_GO, NOVARS);
@@ -245,14 +261,14 @@ static void proceed_starttls(struct session *s, const char *arg)
 
 static void auth_fail(struct session *s)
 {
-	policy_auth_failure(s->srv->policy, s->ip, server_now(s->srv));
+	policy_auth_failure(s->env->policy, s->ip, vclock_now(s->env->clock));
 	session_reply(s, R_AUTH_INVALID, NOVARS);
 }
 
 static void auth_finish(struct session *s, const char *user, const char *password)
 {
 	s->state = ST_COMMAND;
-	if (!s->accept_auth && !policy_check_credentials(s->srv->policy, user, password)) {
+	if (!s->accept_auth && !policy_check_credentials(s->env->policy, user, password)) {
 		auth_fail(s);
 		return;
 	}
@@ -341,7 +357,8 @@ static void proceed_auth(struct session *s, const char *arg)
 		session_reply(s, R_TLS_REQUIRED, NOVARS);
 	else if (s->authed)
 		session_reply(s, R_ALREADY_AUTHENTICATED, NOVARS);
-	else if (!s->accept_auth && policy_auth_blocked(s->srv->policy, s->ip, server_now(s->srv)))
+	else if (!s->accept_auth &&
+	         policy_auth_blocked(s->env->policy, s->ip, vclock_now(s->env->clock)))
 		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
 	else if (fields < 1 || fields > 2 || strlen(arg) > 2 * AUTH_FIELD_MAX)
 		session_reply(s, R_AUTH_MECHANISM_MISMATCH, NOVARS);
@@ -363,7 +380,7 @@ static void proceed_auth(struct session *s, const char *arg)
 
 static int needs_auth(struct session *s)
 {
-	if (!s->srv->cfg->auth_required || s->authed)
+	if (!s->env->cfg->auth_required || s->authed)
 		return 0;
 	session_reply(s, R_AUTH_REQUIRED, NOVARS);
 	return 1;
@@ -396,8 +413,8 @@ static int check_quota(struct session *s)
 	unsigned long long limit = 0;
 	char text[32];
 
-	switch (policy_quota_check(s->srv->policy, s->authed ? s->user : NULL, server_now(s->srv),
-	                           &limit)) {
+	switch (policy_quota_check(s->env->policy, s->authed ? s->user : NULL,
+	                           vclock_now(s->env->clock), &limit)) {
 	case QUOTA_OK:
 		return 0;
 	case QUOTA_MINUTE:
@@ -414,9 +431,9 @@ static int check_quota(struct session *s)
 
 int session_sender_refused(struct session *s, const char *address)
 {
-	if (policy_sender_approved(s->srv->policy, s->authed ? s->user : NULL, address))
+	if (policy_sender_approved(s->env->policy, s->authed ? s->user : NULL, address))
 		return 0;
-	policy_auth_failure(s->srv->policy, s->ip, server_now(s->srv));
+	policy_auth_failure(s->env->policy, s->ip, vclock_now(s->env->clock));
 	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", address}));
 	return 1;
 }
@@ -432,11 +449,11 @@ static int mail_refused(struct session *s, const char *addr, unsigned long long 
 {
 	if (needs_auth(s))
 		return 1;
-	if (size > s->srv->cfg->limits.message_bytes) {
+	if (size > s->env->cfg->limits.message_bytes) {
 		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
 		return 1;
 	}
-	if (policy_auth_blocked(s->srv->policy, s->ip, server_now(s->srv))) {
+	if (policy_auth_blocked(s->env->policy, s->ip, vclock_now(s->env->clock))) {
 		session_reply(s, R_TOO_MANY_AUTH_FAILURES, NOVARS);
 		return 1;
 	}
@@ -487,7 +504,7 @@ static int add_recipient(struct session *s, const char *addr, int suppressed)
 		return -1;
 	s->rcpts = grown;
 	s->rcpts[s->nrcpt].address = strdup(addr);
-	s->rcpts[s->nrcpt].suppressed = suppressed || policy_is_suppressed(s->srv->policy, addr);
+	s->rcpts[s->nrcpt].suppressed = suppressed || policy_is_suppressed(s->env->policy, addr);
 	s->nrcpt++;
 	return 0;
 }
@@ -520,7 +537,7 @@ static void proceed_rcpt(struct session *s, const char *arg)
 		session_reply(s, R_PARAM_UNSUPPORTED, NOVARS);
 		return;
 	}
-	if ((!override && s->nrcpt >= s->srv->cfg->limits.recipients) ||
+	if ((!override && s->nrcpt >= s->env->cfg->limits.recipients) ||
 	    add_recipient(s, addr, h.rule != NULL && h.rule->act.suppress) < 0) {
 		session_reply(s, R_TOO_MANY_RECIPIENTS, NOVARS);
 		return;
@@ -533,7 +550,7 @@ static void enter_data(struct session *s)
 	s->state = ST_DATA;
 	s->data_line_start = 1;
 	s->data_answered = 0;
-	s->body_hooks = engine_has_stage(s->srv->engine, STAGE_DATA_BODY);
+	s->body_hooks = engine_has_stage(s->env->engine, STAGE_DATA_BODY);
 }
 
 /* The envelope's recipients as a list of strings, for the scenario. */
@@ -541,7 +558,7 @@ const char **session_recipient_list(const struct session *s)
 {
 	const char **list;
 
-	if (engine_scenario(s->srv->engine) == NULL)
+	if (engine_scenario(s->env->engine) == NULL)
 		return NULL; /* only rules read it: no allocation per message without them */
 	list = calloc(s->nrcpt ? s->nrcpt : 1, sizeof *list);
 
@@ -734,7 +751,7 @@ static int take_line(struct session *s, struct evbuffer *in, char *line, size_t 
 void session_read(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	size_t max = s->srv->cfg->limits.line_bytes;
+	size_t max = s->env->cfg->limits.line_bytes;
 	char *line = malloc(max + 1);
 	int got;
 

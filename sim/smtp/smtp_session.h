@@ -1,5 +1,11 @@
 /*
- * smtp_session.h - one SMTP connection, from greeting to close.
+ * smtp_session.h - the SMTP engine: its sessions, one per connection, from
+ * greeting to close.
+ *
+ * The composition root makes one smtp_server with the handles it uses
+ * (env.h) and the catalog-id prefix of the running profile; it hands every
+ * accepted socket to smtp_accept(). The engine owns its sessions and tells
+ * the root through drained() when a drain has closed the last one.
  */
 #ifndef EDSIM_SMTP_SESSION_H
 #define EDSIM_SMTP_SESSION_H
@@ -7,21 +13,30 @@
 #include <event2/util.h>
 #include <stddef.h>
 
-struct server;
-struct sockaddr;
-struct session;
+#include "env.h"
 
-/* Looks up every reply the engine uses in the catalog; -1 names the missing id. */
-int smtp_resolve_replies(struct server *srv, char *err, size_t errlen);
+struct sockaddr;
+struct smtp_server;
+
+/* Looks up every reply the engine uses in env's catalog, as reply_prefix +
+ * the reply's name ("oci.smtp." + "greeting"); NULL with err naming a
+ * missing id. drained(arg) is called when a drain has closed the last session. */
+struct smtp_server *smtp_server_new(const struct env *env, const char *reply_prefix,
+                                    void (*drained)(void *arg), void *arg, char *err,
+                                    size_t errlen);
+/* Closes what is left without a word and frees the engine. */
+void smtp_server_free(struct smtp_server *ss);
 /* Takes over an accepted socket. implicit_tls: the smtps port. */
-void smtp_session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
-                        int implicit_tls);
-/* Shutdown: 421 4.3.0 now when idle, or after the transaction in progress. */
-void smtp_session_drain(struct session *s);
+void smtp_accept(struct smtp_server *ss, evutil_socket_t fd, const struct sockaddr *sa,
+                 int implicit_tls);
+/* Open sessions. */
+size_t smtp_server_sessions(const struct smtp_server *ss);
+/* Shutdown: 421 4.3.0 now to idle sessions, after the transaction in
+ * progress to busy ones. */
+void smtp_server_drain(struct smtp_server *ss);
 /* Shutdown deadline passed: 421 4.3.0 and close, whatever the state. */
-void smtp_session_abort(struct session *s);
-struct session *smtp_session_next(struct session *s);
+void smtp_server_abort(struct smtp_server *ss);
 /* The active scenario is about to change (its rules will be freed). */
-void smtp_session_scenario_changed(struct session *s);
+void smtp_server_scenario_changed(struct smtp_server *ss);
 
 #endif

@@ -15,11 +15,17 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "clock.h"
+#include "config.h"
+#include "events.h"
+#include "policy.h"
 #include "scenario.h"
 #include "scenario_engine.h"
-#include "server.h"
+#include "env.h"
+#include "smtp_replies.h"
 #include "smtp_auth.h"
 #include "store.h"
+#include "tls.h"
 
 enum state {
 	ST_TLS_HANDSHAKE, /* implicit TLS or STARTTLS handshake in progress */
@@ -35,9 +41,22 @@ enum state {
 
 #define ADDR_MAX 256
 
+/* The engine: its handles, its replies, its sessions. */
+struct smtp_server {
+	struct env env;
+	const struct cat_entry *replies[R_COUNT];
+	struct session *sessions; /* open sessions, a doubly linked list */
+	size_t nsessions;
+	uint64_t next_connection;
+	int draining;
+	void (*drained)(void *arg);
+	void *arg;
+};
+
 struct session {
 	struct session *prev, *next;
-	struct server *srv;
+	struct smtp_server *srv;
+	const struct env *env; /* &srv->env */
 	struct bufferevent *bev;
 	evutil_socket_t fd;
 	int bev_owns_fd; /* the TLS bufferevent closes fd; the plain one does not */
