@@ -203,6 +203,45 @@ const struct rule *engine_match(struct engine *e, const struct hook_ctx *ctx)
 	return NULL;
 }
 
+int engine_reply_code(const struct rule *r, enum scenario_stage stage)
+{
+	const struct rule_do *a = &r->act;
+
+	if (stage == STAGE_RELAY)
+		return a->downstream != NULL ? atoi(a->downstream) : 0;
+	if (a->reply_entry != NULL)
+		return stage >= STAGE_REQUEST ? a->reply_entry->status : a->reply_entry->code;
+	if (stage >= STAGE_REQUEST)
+		return a->https_status;
+	return a->nreply_lines > 0 ? atoi(a->reply_lines[0]) : 0;
+}
+
+struct verdict engine_decide(struct engine *e, const struct hook_ctx *ctx, const struct rule *held)
+{
+	struct verdict v = {.kind = V_NATIVE};
+	const struct rule *r = held != NULL ? held : engine_match(e, ctx);
+	const struct rule_do *a;
+
+	if (r == NULL)
+		return v;
+	a = &r->act;
+	v.rule = r;
+	engine_rule_label(e, r, v.label, sizeof v.label);
+	if (held == NULL && a->delay > 0) {
+		v.kind = V_WAIT;
+		v.delay = a->delay;
+	} else if (a->drop || a->downstream_drop) {
+		v.kind = V_DROP;
+	} else if ((v.code = engine_reply_code(r, ctx->stage)) != 0) {
+		v.kind = V_REPLY;
+	} else if (a->accept || a->discard || a->suppress) {
+		v.kind = V_ACCEPT;
+	} else {
+		v.kind = V_PASS;
+	}
+	return v;
+}
+
 void engine_rule_label(const struct engine *e, const struct rule *r, char *out, size_t outlen)
 {
 	size_t index = e->sc ? (size_t)(r - e->sc->rules) + 1 : 0;

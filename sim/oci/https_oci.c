@@ -619,7 +619,7 @@ static void on_wait_over(evutil_socket_t fd, short what, void *arg)
 }
 
 static void start_wait(struct https_api *api, struct evhttp_request *req, enum scenario_stage stage,
-                       const struct rule *r, uint64_t attempt)
+                       const struct rule *r, double delay, uint64_t attempt)
 {
 	struct call *c = calloc(1, sizeof *c);
 	struct timeval tv;
@@ -634,8 +634,8 @@ static void start_wait(struct https_api *api, struct evhttp_request *req, enum s
 	c->timer = evtimer_new(api->env.base, on_wait_over, c);
 	c->next = api->waiting;
 	api->waiting = c;
-	tv.tv_sec = (long)r->act.delay;
-	tv.tv_usec = (long)((r->act.delay - (double)tv.tv_sec) * 1e6);
+	tv.tv_sec = (long)delay;
+	tv.tv_usec = (long)((delay - (double)tv.tv_sec) * 1e6);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_call_closed, c);
 	evtimer_add(c->timer, &tv);
 }
@@ -661,12 +661,9 @@ static void drop_request(struct evhttp_request *req)
 
 /* A rule answered (or dropped) the request: an event like a native one,
  * naming the rule. */
-static void record_forced(struct https_api *api, struct evhttp_request *req, const struct rule *r,
+static void record_forced(struct https_api *api, struct evhttp_request *req, const char *label,
                           int status, const char *text)
 {
-	char label[64];
-
-	engine_rule_label(api->env.engine, r, label, sizeof label);
 	record_rule(api, peer_of(req), NULL,
 	            status == 0    ? "dropped"
 	            : status < 400 ? "accepted"
@@ -675,9 +672,10 @@ static void record_forced(struct https_api *api, struct evhttp_request *req, con
 }
 
 static void send_forced(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                        const struct rule *r, const struct hook_ctx *ctx)
+                        const struct verdict *v, const struct hook_ctx *ctx)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const struct rule *r = v->rule;
 	char limit[32];
 
 	for (size_t i = 0; i < r->act.nheaders; i++)
@@ -698,8 +696,7 @@ static void send_forced(struct https_api *api, struct evhttp_request *req, const
 		          json_pack("{s:s, s:s}", "code", r->act.https_code, "message",
 		                    r->act.https_message));
 	}
-	record_forced(api, req, r,
-	              r->act.reply_entry ? r->act.reply_entry->status : r->act.https_status,
+	record_forced(api, req, v->label, v->code,
 	              r->act.reply_entry ? r->act.reply_entry->error_code : r->act.https_code);
 }
 
@@ -719,37 +716,39 @@ static uint64_t request_attempt(struct https_api *api, struct evhttp_request *re
 static int https_hook(struct https_api *api, struct evhttp_request *req, const char *request_id,
                       struct call *c, struct hook_ctx *ctx)
 {
-	const struct rule *r;
+	const struct rule *held = NULL;
+	struct verdict v;
 
 	if (c != NULL && c->resume == ctx->stage && c->forced != NULL) {
-		r = c->forced;
+		held = c->forced;
 		c->forced = NULL;
 	} else if (c != NULL && ctx->stage <= c->resume) {
 		return 0; /* it ran before the wait */
-	} else {
-		ctx->method = method_name(evhttp_request_get_command(req));
-		ctx->path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-		ctx->header = header_of;
-		ctx->header_arg = req;
-		ctx->attempt = c != NULL ? c->attempt : request_attempt(api, req);
-		if ((r = engine_match(api->env.engine, ctx)) == NULL)
-			return 0;
-		if (r->act.delay > 0) {
-			start_wait(api, req, ctx->stage, r, ctx->attempt);
-			return 1;
-		}
 	}
-	env_apply_effects(&api->env, &r->act, ctx->user);
-	if (r->act.drop) {
-		record_forced(api, req, r, 0, NULL);
+	ctx->method = method_name(evhttp_request_get_command(req));
+	ctx->path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	ctx->header = header_of;
+	ctx->header_arg = req;
+	ctx->attempt = c != NULL ? c->attempt : request_attempt(api, req);
+	v = engine_decide(api->env.engine, ctx, held);
+	if (v.kind == V_NATIVE)
+		return 0;
+	if (v.kind == V_WAIT) {
+		start_wait(api, req, ctx->stage, v.rule, v.delay, ctx->attempt);
+		return 1;
+	}
+	env_apply_effects(&api->env, &v.rule->act, ctx->user);
+	switch (v.kind) {
+	case V_DROP:
+		record_forced(api, req, v.label, 0, NULL);
 		drop_request(req);
 		return 1;
-	}
-	if (r->act.reply_entry != NULL || r->act.https_status != 0) {
-		send_forced(api, req, request_id, r, ctx);
+	case V_REPLY:
+		send_forced(api, req, request_id, &v, ctx);
 		return 1;
+	default:
+		return v.kind == V_ACCEPT ? 2 : 0;
 	}
-	return r->act.accept ? 2 : 0;
 }
 
 static void handle(struct https_api *api, struct evhttp_request *req, struct call *resumed)

@@ -495,21 +495,21 @@ static const struct rule *relay_rule(struct qmsg *q, struct rrcpt *rc, struct ho
 	                       .recipients = rcpts,
 	                       .nrecipients = 1,
 	                       .user = q->user};
-	const struct rule *rule = engine_match(engine, &ctx);
+	struct verdict v = engine_decide(engine, &ctx, NULL);
 
-	if (rule == NULL)
+	if (v.kind != V_DROP && v.kind != V_REPLY)
 		return NULL;
-	engine_rule_label(engine, rule, label, labellen);
+	snprintf(label, labellen, "%s", v.label);
 	memset(out, 0, sizeof *out);
-	if (rule->act.downstream_drop)
+	if (v.kind == V_DROP) {
 		snprintf(out->text, sizeof out->text,
 		         "the next hop dropped the connection (scenario %s)", label);
-	else {
-		out->code = atoi(rule->act.downstream);
+	} else {
+		out->code = v.code;
 		out->permanent = out->code >= 500;
-		snprintf(out->text, sizeof out->text, "%s", rule->act.downstream);
+		snprintf(out->text, sizeof out->text, "%s", v.rule->act.downstream);
 	}
-	return rule;
+	return v.rule;
 }
 
 static void add_to_job(struct job **jobs, size_t *njobs, struct qmsg *q, struct dest *d, size_t i)

@@ -100,7 +100,8 @@ static void reply_forced_after_commit(struct session *s)
 
 	ctx.stored_id = s->stored_id;
 	s->commit_rule = NULL;
-	session_record_event(s, "accepted", smtp_hook_reply_code(r), NULL, s->stored_id);
+	session_record_event(s, "accepted", engine_reply_code(r, STAGE_DATA_END), NULL,
+	                     s->stored_id);
 	smtp_hook_send(s, r, &ctx);
 	free(rcpts);
 }

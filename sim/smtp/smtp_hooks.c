@@ -126,12 +126,13 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 		session_flush_replies(s);
 }
 
-static void wait_then_resume(struct session *s, const struct rule *r, enum scenario_stage stage)
+static void wait_then_resume(struct session *s, const struct rule *r, double delay,
+                             enum scenario_stage stage)
 {
 	struct timeval tv;
 
-	tv.tv_sec = (long)r->act.delay;
-	tv.tv_usec = (long)((r->act.delay - (double)tv.tv_sec) * 1e6);
+	tv.tv_sec = (long)delay;
+	tv.tv_usec = (long)((delay - (double)tv.tv_sec) * 1e6);
 	if (s->resume_timer == NULL)
 		s->resume_timer = evtimer_new(s->env->base, on_resume, s);
 	free(s->resume_line);
@@ -162,16 +163,18 @@ void smtp_hook_scenario_changed(struct session *s)
 int smtp_hook_before_tls(struct session *s)
 {
 	struct hook_ctx ctx = {.stage = STAGE_CONNECT};
+	struct verdict v;
 	const struct rule *r;
 
 	if (!engine_has_stage(s->env->engine, STAGE_CONNECT))
 		return 0;
 	ctx.connection = s->scenario_conn;
 	ctx.client_ip = s->ip;
-	r = engine_match(s->env->engine, &ctx);
-	if (r == NULL)
+	/* matched now, acting at the greeting after the handshake (held) */
+	v = engine_decide(s->env->engine, &ctx, NULL);
+	if ((r = v.rule) == NULL)
 		return 0;
-	engine_rule_label(s->env->engine, r, s->rule_label, sizeof s->rule_label);
+	snprintf(s->rule_label, sizeof s->rule_label, "%s", v.label);
 	note(s, "%s acts at stage %s", s->rule_label, "connect");
 	if (r->act.tls_fail) {
 		note(s, "%s fails the TLS handshake%s", s->rule_label, "");
@@ -195,18 +198,6 @@ void smtp_hook_cancel(struct session *s)
 	s->resume_timer = NULL;
 	free(s->resume_line);
 	s->resume_line = NULL;
-}
-
-static int has_reply(const struct rule *r)
-{
-	return r->act.reply_entry != NULL || r->act.nreply_lines > 0;
-}
-
-int smtp_hook_reply_code(const struct rule *r)
-{
-	if (r->act.reply_entry != NULL)
-		return r->act.reply_entry->code;
-	return r->act.nreply_lines > 0 ? reply_code(r->act.reply_lines[0]) : 0;
 }
 
 /* Sends what the trickle buffer holds, a tenth of the rate every 100 ms. */
@@ -270,42 +261,44 @@ int smtp_hook_send(struct session *s, const struct rule *r, const struct hook_ct
 struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer_success)
 {
 	struct hook_outcome out = {HOOK_NATIVE, NULL, 0};
-	const struct rule *r = s->forced_rule;
+	const struct rule *held = s->forced_rule;
+	struct verdict v;
 
 	s->forced_rule = NULL;
-	if (r == NULL) {
-		ctx->connection = s->scenario_conn;
-		ctx->command = s->ncommands;
-		ctx->user = s->authed ? s->user : NULL;
-		ctx->client_ip = s->ip;
-		r = engine_match(s->env->engine, ctx);
-		if (r == NULL)
-			return out;
-		engine_rule_label(s->env->engine, r, s->rule_label, sizeof s->rule_label);
+	ctx->connection = s->scenario_conn;
+	ctx->command = s->ncommands;
+	ctx->user = s->authed ? s->user : NULL;
+	ctx->client_ip = s->ip;
+	v = engine_decide(s->env->engine, ctx, held);
+	if (v.kind == V_NATIVE)
+		return out;
+	if (held == NULL) {
+		snprintf(s->rule_label, sizeof s->rule_label, "%s", v.label);
 		note(s, "%s acts at stage %s", s->rule_label, scenario_stage_name(ctx->stage));
-		if (r->act.delay > 0) {
-			wait_then_resume(s, r, ctx->stage);
-			out.result = HOOK_WAIT;
-			return out;
-		}
 	}
-	out.rule = r;
-	env_apply_effects(s->env, &r->act, s->authed ? s->user : NULL);
-	if (r->act.drop) {
+	if (v.kind == V_WAIT) {
+		wait_then_resume(s, v.rule, v.delay, ctx->stage);
+		out.result = HOOK_WAIT;
+		return out;
+	}
+	out.rule = v.rule;
+	env_apply_effects(s->env, &v.rule->act, s->authed ? s->user : NULL);
+	switch (v.kind) {
+	case V_DROP:
 		note(s, "%s drops the connection%s", s->rule_label, "");
 		session_record_event(s, "dropped", 0, NULL, NULL);
 		session_drop(s);
 		out.result = HOOK_DONE;
-		return out;
-	}
-	if (has_reply(r)) {
-		out.code = smtp_hook_reply_code(r);
+		break;
+	case V_REPLY:
+		out.code = v.code;
 		out.result = HOOK_DONE;
 		if (!(defer_success && out.code < 400))
-			smtp_hook_send(s, r, ctx);
-		return out;
+			smtp_hook_send(s, v.rule, ctx);
+		break;
+	default:
+		s->close_after_reply = v.rule->act.close;
+		out.result = v.kind == V_ACCEPT ? HOOK_ACCEPT : HOOK_NATIVE;
 	}
-	s->close_after_reply = r->act.close;
-	out.result = r->act.accept || r->act.discard || r->act.suppress ? HOOK_ACCEPT : HOOK_NATIVE;
 	return out;
 }

@@ -173,7 +173,6 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
  * sends it with smtp_hook_send() once its work is done (data-end: after the
  * commit). */
 int smtp_hook_send(struct session *s, const struct rule *r, const struct hook_ctx *ctx);
-int smtp_hook_reply_code(const struct rule *r);
 void smtp_hook_cancel(struct session *s);
 /* Implicit TLS, before the handshake: 1 when a connect rule makes it fail. */
 int smtp_hook_before_tls(struct session *s);

@@ -36,5 +36,6 @@ int register_conform_grade_tests(void);
 int register_conform_report_tests(void);
 int register_health_cmd_tests(void);
 int register_jsonw_tests(void);
+int register_scenario_engine_tests(void);
 
 #endif
