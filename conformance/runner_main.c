@@ -31,7 +31,7 @@
 #include "cases.h"
 #include "catalog.h"
 #include "clients.h"
-#include "embedded.h"
+#include "profiles.h"
 #include "grade.h"
 #include "log.h"
 #include "report.h"
@@ -577,8 +577,7 @@ static int load_suite(const struct options *o, struct catalog *cat, struct confo
 {
 	char *errors = NULL;
 
-	if (catalog_load(cat, "scenarios/catalog/oci.yaml", embedded_catalog_oci_yaml,
-	                 embedded_catalog_oci_yaml_len(), &errors) < 0 ||
+	if (profile_load_catalog(profile_find(NULL), cat, &errors) < 0 ||
 	    cases_load(o->suite, cat, cases, n, &errors) < 0) {
 		fprintf(stderr, "edsim-conform: %s: the suite has errors:\n%s", o->suite,
 		        errors ? errors : "");

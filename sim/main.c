@@ -14,6 +14,7 @@
 #include "config.h"
 #include "health_cmd.h"
 #include "log.h"
+#include "profiles.h"
 #include "scenario.h"
 #include "scenario_engine.h"
 #include "server.h"
@@ -153,6 +154,23 @@ static void start_play(struct server *srv, const struct config *cfg)
 	events_set_live(srv->events, stdout, colour);
 }
 
+/* `edsim check FILE...` against the default profile's catalog. */
+static int check_scenarios(int nfiles, char **files)
+{
+	struct catalog cat;
+	char *errors = NULL;
+	int rc;
+
+	if (profile_load_catalog(profile_find(NULL), &cat, &errors) < 0) {
+		fprintf(stderr, "%s", errors ? errors : "the catalog is invalid\n");
+		free(errors);
+		return 1;
+	}
+	rc = scenario_check_files(nfiles, files, &cat);
+	catalog_free(&cat);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_file = NULL;
@@ -176,7 +194,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: edsim check FILE...\n");
 			return 2;
 		}
-		return scenario_check_files(argc - 2, argv + 2);
+		return check_scenarios(argc - 2, argv + 2);
 	}
 	if (argc >= 2 && strcmp(argv[1], "health") == 0)
 		return health_main(argc - 1, argv + 1);

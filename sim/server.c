@@ -24,8 +24,7 @@
 
 #include "clock.h"
 #include "control_api.h"
-#include "https_oci.h"
-#include "embedded.h"
+#include "profiles.h"
 #include "log.h"
 #include "mailflow.h"
 #include "scenario.h"
@@ -181,8 +180,7 @@ static int load_catalog(struct server *srv, char *err, size_t errlen)
 {
 	char *errors = NULL;
 
-	if (catalog_load(&srv->catalog, "scenarios/catalog/oci.yaml", embedded_catalog_oci_yaml,
-	                 embedded_catalog_oci_yaml_len(), &errors) < 0) {
+	if (profile_load_catalog(srv->profile, &srv->catalog, &errors) < 0) {
 		snprintf(err, errlen, "%s", errors ? errors : "the catalog is invalid");
 		free(errors);
 		return -1;
@@ -232,11 +230,13 @@ static int start_front_ends(struct server *srv, char *err, size_t errlen)
 	                          .health = health_op,
 	                          .arg = srv};
 	const struct config *cfg = srv->cfg;
+	const struct profile *p = srv->profile;
 
-	if ((srv->smtp = smtp_server_new(&env, "oci.smtp.", on_drained, srv, err, errlen)) == NULL)
+	if ((srv->smtp =
+	         smtp_server_new(&env, p->smtp_reply_prefix, on_drained, srv, err, errlen)) == NULL)
 		return -1;
-	if (cfg->listen_https &&
-	    !(srv->https = https_api_new(&env, cfg->listen_https, &srv->https_port, err, errlen)))
+	if (cfg->listen_https && p->https_new != NULL &&
+	    !(srv->https = p->https_new(&env, cfg->listen_https, &srv->https_port, err, errlen)))
 		return -1;
 	if (cfg->listen_control &&
 	    !(srv->control = control_api_new(&env, &ops, cfg->listen_control, &srv->control_port,
@@ -331,7 +331,8 @@ static void forget_rules(struct server *srv)
 {
 	if (srv->smtp != NULL)
 		smtp_server_scenario_changed(srv->smtp);
-	https_api_scenario_changed(srv->https);
+	if (srv->https != NULL)
+		srv->profile->https_scenario_changed(srv->https);
 }
 
 /* Puts in force the configuration edsim started with plus sc's settings,
@@ -426,6 +427,7 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 	struct tls_check check;
 
 	memset(srv, 0, sizeof *srv);
+	srv->profile = profile_find(NULL);
 	srv->base_cfg = cfg;
 	srv->cfg = calloc(1, sizeof *srv->cfg);
 	if (srv->cfg == NULL)
@@ -481,7 +483,8 @@ void server_free(struct server *srv)
 	 * and relay hand-over while the front ends and the relay exist. */
 	if (srv->store)
 		store_drain(srv->store);
-	https_api_free(srv->https);
+	if (srv->https != NULL)
+		srv->profile->https_free(srv->https);
 	control_api_free(srv->control);
 	smtp_server_free(srv->smtp);
 	mailflow_free(srv->flow);

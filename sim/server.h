@@ -27,8 +27,10 @@ struct control_api;
 struct https_api;
 struct mailflow;
 struct scenario;
+struct profile;
 
 struct server {
+	const struct profile *profile; /* the provider edsim plays */
 	struct event_base *base;
 	struct config *cfg;            /* in force: base, the scenario's settings, rules' set */
 	const struct config *base_cfg; /* as edsim started */

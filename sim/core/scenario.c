@@ -15,7 +15,6 @@
 #include <strings.h>
 
 #include "config.h"
-#include "embedded.h"
 #include "util.h"
 #include "ydoc.h"
 
@@ -753,18 +752,11 @@ void scenario_free(struct scenario *sc)
 	free(sc);
 }
 
-int scenario_check_files(int nfiles, char **files)
+int scenario_check_files(int nfiles, char **files, const struct catalog *cat)
 {
-	struct catalog cat;
 	char *errors = NULL;
 	int bad = 0;
 
-	if (catalog_load(&cat, "scenarios/catalog/oci.yaml", embedded_catalog_oci_yaml,
-	                 embedded_catalog_oci_yaml_len(), &errors) < 0) {
-		fprintf(stderr, "%s", errors ? errors : "the catalog is invalid\n");
-		free(errors);
-		return 1;
-	}
 	for (int i = 0; i < nfiles; i++) {
 		size_t len = 0;
 		char *text = read_file(files[i], &len);
@@ -774,7 +766,7 @@ int scenario_check_files(int nfiles, char **files)
 			bad++;
 			continue;
 		}
-		sc = scenario_load(files[i], text, len, &cat, &errors);
+		sc = scenario_load(files[i], text, len, cat, &errors);
 		if (sc == NULL) {
 			fputs(errors ? errors : "", stderr);
 			bad++;
@@ -787,6 +779,5 @@ int scenario_check_files(int nfiles, char **files)
 		free(text);
 		scenario_free(sc);
 	}
-	catalog_free(&cat);
 	return bad ? 1 : 0;
 }

@@ -115,7 +115,8 @@ struct scenario {
 struct scenario *scenario_load(const char *file, const char *text, size_t len,
                                const struct catalog *catalog, char **errors);
 void scenario_free(struct scenario *sc);
-/* `edsim check FILE...`: prints every error; returns the exit status. */
-int scenario_check_files(int nfiles, char **files);
+/* `edsim check FILE...` against the profile's catalog: prints every error;
+ * returns the exit status. */
+int scenario_check_files(int nfiles, char **files, const struct catalog *cat);
 
 #endif
