@@ -35,6 +35,7 @@
 #include "log.h"
 #include "relay_hop.h"
 #include "relay_priv.h"
+#include "retry.h"
 #include "scenario_engine.h"
 #include "server.h"
 #include "util.h"
@@ -269,13 +270,6 @@ static void emit(struct qmsg *q, const char *type, const struct rrcpt *rc, int c
 
 /* ---- outcomes -------------------------------------------------------------- */
 
-static double retry_delay(const struct config_retry *rt, unsigned attempts)
-{
-	double d = rt->first * pow(rt->factor, attempts > 0 ? (double)(attempts - 1) : 0.0);
-
-	return d < rt->cap ? d : rt->cap;
-}
-
 static void set_text(char **slot, const char *value)
 {
 	free(*slot);
@@ -291,7 +285,7 @@ static void defer_or_expire(struct qmsg *q, struct rrcpt *rc, const struct hop_r
 	double delay = retry_delay(rt, rc->attempts);
 
 	/* A timer may fire a little early: within 10 ms of wall time counts. */
-	if (age + 0.01 * (srv->clock_speed > 0 ? srv->clock_speed : 1.0) >= rt->max_age) {
+	if (retry_expired(rt, age, 0.01 * (srv->clock_speed > 0 ? srv->clock_speed : 1.0))) {
 		rc->state = RS_BOUNCED;
 		rc->expired = 1;
 		rc->bounced_now = 1;
@@ -300,8 +294,7 @@ static void defer_or_expire(struct qmsg *q, struct rrcpt *rc, const struct hop_r
 		emit(q, "bounced", rc, why->code, why->text, rule, NULL);
 		return;
 	}
-	if (age + delay > rt->max_age)
-		delay = rt->max_age - age;
+	delay = retry_clamp(rt, age, delay);
 	rc->state = RS_DEFERRED;
 	rc->next_v = now_v + delay;
 	rc->next_wall = clock_wall() + delay / (srv->clock_speed > 0 ? srv->clock_speed : 1.0);
