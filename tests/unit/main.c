@@ -30,6 +30,7 @@ int main(void)
 	    register_oci_submit_tests,    register_dkim_tests,       register_resolver_tests,
 	    register_webhooks_tests,      register_dsn_tests,        register_conform_report_tests,
 	    register_conform_grade_tests, register_health_cmd_tests, register_jsonw_tests,
+	    register_retry_tests,         register_store_tests,
 	};
 	unsigned int failures;
 	CU_ErrorCode err;
