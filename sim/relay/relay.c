@@ -37,6 +37,7 @@
 #include "log.h"
 #include "relay_hop.h"
 #include "relay_priv.h"
+#include "retry.h"
 #include "scenario_engine.h"
 #include "util.h"
 
@@ -270,13 +271,6 @@ static void emit(struct qmsg *q, const char *type, const struct rrcpt *rc, int c
 
 /* ---- outcomes -------------------------------------------------------------- */
 
-static double retry_delay(const struct config_retry *rt, unsigned attempts)
-{
-	double d = rt->first * pow(rt->factor, attempts > 0 ? (double)(attempts - 1) : 0.0);
-
-	return d < rt->cap ? d : rt->cap;
-}
-
 static void set_text(char **slot, const char *value)
 {
 	free(*slot);
@@ -292,7 +286,7 @@ static void defer_or_expire(struct qmsg *q, struct rrcpt *rc, const struct hop_r
 	double delay = retry_delay(rt, rc->attempts);
 
 	/* A timer may fire a little early: within 10 ms of wall time counts. */
-	if (age + 0.01 * env->clock->speed >= rt->max_age) {
+	if (retry_expired(rt, age, 0.01 * env->clock->speed)) {
 		rc->state = RS_BOUNCED;
 		rc->expired = 1;
 		rc->bounced_now = 1;
@@ -301,8 +295,7 @@ static void defer_or_expire(struct qmsg *q, struct rrcpt *rc, const struct hop_r
 		emit(q, "bounced", rc, why->code, why->text, rule, NULL);
 		return;
 	}
-	if (age + delay > rt->max_age)
-		delay = rt->max_age - age;
+	delay = retry_clamp(rt, age, delay);
 	rc->state = RS_DEFERRED;
 	rc->next_v = now_v + delay;
 	rc->next_wall = clock_wall() + vclock_real(env->clock, delay);
