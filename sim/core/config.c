@@ -344,7 +344,7 @@ static int load_factor(struct ydoc *d, yaml_node_t *n, double *out)
 	char *end = NULL;
 	double v = s ? strtod(s, &end) : 0;
 
-	if (s == NULL || end == s || *end != '\0' || v < 1.0 || v > 100.0)
+	if (s == NULL || end == s || *end != '\0' || !(v >= 1.0 && v <= 100.0)) /* NaN too */
 		return ydoc_error(d, n, "retry.factor: expected a number from 1 to 100");
 	*out = v;
 	return 0;
