@@ -21,7 +21,8 @@
 # every block edsim's default ports (sim/default.yaml: 2525, 2465, 8443,
 # 8025) are rewritten to that edsim's ports before it runs. Blocks run in
 # document order, each in its own bash (a block defines the variables it
-# uses), in a process group of its own, bounded by $DOC_BLOCK_TIMEOUT (60 s);
+# uses), in a process group of its own, bounded by $DOC_BLOCK_TIMEOUT (60 s)
+# each and $DOC_TOTAL_TIMEOUT (150 s) for all of them;
 # anything a block leaves running is a FAIL and is killed. Every edsim
 # started, here or by a block, must leave no sanitizer report.
 #
@@ -34,6 +35,7 @@ REPO=${EDSIM_REPO:-$(cd "$HERE/../.." && pwd)}
 CONFORM=${EDSIM_CONFORM:-$REPO/build/asan/edsim-conform}
 [ -x "$CONFORM" ] || CONFORM=$(dirname "$EDSIM")/edsim-conform
 BLOCK_TIMEOUT=${DOC_BLOCK_TIMEOUT:-60}
+TOTAL_TIMEOUT=${DOC_TOTAL_TIMEOUT:-150} # seconds for every block together
 DOCS=(README.md $(cd "$REPO" && ls docs/*.md) HACKING.md)
 SAN=$T/sanitizer
 mkdir -p "$SAN"
@@ -152,7 +154,7 @@ program_exists() {
 		for a in "${w[@]:1}"; do
 			[[ "$a" == -* || "$a" == *=* ]] || targets+=("$a")
 		done
-		make -n -C "$REPO" "${targets[@]}" >/dev/null 2>&1
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n -C "$REPO" "${targets[@]}" >/dev/null 2>&1
 	elif [[ "$prog" == */* ]]; then
 		[ -x "$REPO/${prog#./}" ]
 	else
@@ -206,6 +208,12 @@ for doc in "${DOCS[@]}"; do
 			;;
 		run)
 			nrun=$((nrun + 1))
+			left=$((TOTAL_TIMEOUT - SECONDS))
+			if [ "$left" -le 0 ]; then
+				fail "$doc:$line: not run, the ${TOTAL_TIMEOUT}s for all blocks are used up"
+				continue
+			fi
+			[ "$left" -lt "$BLOCK_TIMEOUT" ] && limit=$left || limit=$BLOCK_TIMEOUT
 			{
 				echo "echo \$\$ >'$blocks/$idx.pid'"
 				cat "$blocks/$idx.sh"
@@ -214,7 +222,7 @@ for doc in "${DOCS[@]}"; do
 			(cd "$work" && TMPDIR=$work/tmp \
 				ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path=$SAN/block \
 				UBSAN_OPTIONS=print_stacktrace=1:log_path=$SAN/block \
-				timeout -k 5 "$BLOCK_TIMEOUT" setsid bash -e -o pipefail "$blocks/$idx.run" \
+				timeout -k 5 "$limit" setsid bash -e -o pipefail "$blocks/$idx.run" \
 				</dev/null >"$blocks/$idx.out" 2>&1)
 			rc=$?
 			pgid=$(cat "$blocks/$idx.pid" 2>/dev/null)
@@ -222,7 +230,7 @@ for doc in "${DOCS[@]}"; do
 			echo "--- $doc:$line ($((SECONDS - start)) s, exit $rc): $first"
 			sed 's/^/    | /' "$blocks/$idx.out" | head -40
 			if [ "$rc" -eq 124 ]; then
-				fail "$doc:$line: still running after ${BLOCK_TIMEOUT}s"
+				fail "$doc:$line: still running after ${limit}s"
 			else
 				check "$doc:$line exits $want" "$want" "$rc"
 			fi
