@@ -45,7 +45,7 @@ RUN_DEPS  := gcc libc6-dev make pkg-config libevent-dev libssl-dev libyaml-dev l
 #   EXAMPLE_DEPS  the README's commands after make run: swaks with its TLS
 #                 module (Net::SSLeay, only recommended by swaks: without it
 #                 `swaks --tls` exits "TLS not available"), curl, and jq (the
-#                 "In CI" recipe's assertions)
+#                 "Use it in CI" recipe's assertions)
 EXAMPLE_DEPS := swaks libnet-ssleay-perl curl jq
 #   TEST_DEPS     make test, and the ready-made conformance clients
 #                 (conformance/clients/*.yaml):
