@@ -35,7 +35,7 @@
 #include "scenario_engine.h"
 #include "oci_submit.h"
 #include "policy.h"
-#include "smtp_parse.h"
+#include "address.h"
 #include "store.h"
 #include "tls.h"
 #include "util.h"

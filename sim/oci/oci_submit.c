@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "clock.h"
-#include "smtp_parse.h"
+#include "address.h"
 
 static int fail(struct oci_error *err, const char *id, const char *value)
 {

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "address.h"
+
 enum smtp_verb {
 	VERB_UNKNOWN,
 	VERB_EHLO,
@@ -48,9 +50,5 @@ enum param_result { PARAM_OK, PARAM_UNSUPPORTED, PARAM_SYNTAX };
 enum param_result smtp_parse_mail_params(const char *params, unsigned long long *size);
 /* RCPT takes no parameters (DSN is not offered). */
 enum param_result smtp_parse_rcpt_params(const char *params);
-
-/* RFC 5321 Mailbox syntax (ASCII): dot-atom or quoted local part, domain of
- * LDH labels or an address literal. The empty string is not a mailbox. */
-int address_is_valid(const char *addr);
 
 #endif
