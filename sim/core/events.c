@@ -7,6 +7,7 @@
  */
 #include "events.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,19 @@ static int buf_reserve(struct transcript *t, size_t more)
 	t->buf = grown;
 	t->cap = cap;
 	return 0;
+}
+
+void transcript_note(struct transcript *t, const char *fmt, ...)
+{
+	char text[400];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		transcript_add(t, "note", text, strlen(text));
 }
 
 void transcript_add(struct transcript *t, const char *dir, const char *line, size_t len)

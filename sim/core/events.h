@@ -62,6 +62,10 @@ void events_clear(struct events *ev);
 struct transcript *transcript_open(struct events *ev, uint64_t connection, const char *client_ip);
 /* dir: "in" (client to edsim), "out" (edsim to client) or "note". */
 void transcript_add(struct transcript *t, const char *dir, const char *line, size_t len);
+/* A note in the transcript (what edsim did or saw, not a line on the wire),
+ * printf-style; longer than 400 bytes is cut. */
+void transcript_note(struct transcript *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void transcript_close(struct events *ev, struct transcript *t);
 json_t *transcript_json(struct events *ev, uint64_t connection);
 

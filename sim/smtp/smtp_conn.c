@@ -48,7 +48,7 @@ static void note_tls_error(struct session *s, const char *what)
 		e = ERR_peek_last_error();
 	snprintf(msg, sizeof msg, "%s: %s", what,
 	         e ? ERR_reason_error_string(e) : "connection closed");
-	transcript_add(s->transcript, "note", msg, strlen(msg));
+	transcript_note(s->transcript, "%s", msg);
 	log_info("connection %llu from %s: %s", (unsigned long long)s->id, s->ip, msg);
 	ERR_clear_error();
 }
@@ -56,11 +56,8 @@ static void note_tls_error(struct session *s, const char *what)
 static void note_tls_established(struct session *s)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-	char msg[200];
-
-	snprintf(msg, sizeof msg, "TLS established: %s %s", SSL_get_version(ssl),
-	         SSL_get_cipher_name(ssl));
-	transcript_add(s->transcript, "note", msg, strlen(msg));
+	transcript_note(s->transcript, "TLS established: %s %s", SSL_get_version(ssl),
+	                SSL_get_cipher_name(ssl));
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -90,7 +87,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (s->state == ST_TLS_HANDSHAKE && (what & BEV_EVENT_ERROR))
 		note_tls_error(s, "TLS handshake failed");
 	else if (what & BEV_EVENT_EOF)
-		transcript_add(s->transcript, "note", "client closed the connection", 28);
+		transcript_note(s->transcript, "client closed the connection");
 	if (s->state == ST_COMMIT) {
 		s->dead = 1;
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);

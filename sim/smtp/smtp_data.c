@@ -38,8 +38,7 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 			matches_envelope = 1;
 	}
 	if (h->nfrom > 1)
-		transcript_add(s->transcript, "note", "From holds several addresses (discouraged)",
-		               42);
+		transcript_note(s->transcript, "From holds several addresses (discouraged)");
 	if (matches_envelope)
 		return 0;
 	policy_auth_failure(s->env->policy, s->ip, vclock_now(s->env->clock));
@@ -225,7 +224,7 @@ static void reply_discarded(struct session *s)
 	struct store_message unstored;
 
 	store_assign_id(s->env->store, &unstored);
-	transcript_add(s->transcript, "note", "message discarded by the scenario", 33);
+	transcript_note(s->transcript, "message discarded by the scenario");
 	session_record_event(s, "discarded", 250, NULL, NULL);
 	session_reply(s, R_ACCEPTED, VARS({"id", unstored.id}));
 }
@@ -249,7 +248,7 @@ void session_data_end(struct session *s)
 	struct header_info h;
 	enum header_result hr;
 	struct hook_outcome out;
-	char note[96], key[1200];
+	char key[1200];
 
 	s->stage = "data-end";
 	if (s->data_answered) { /* a data-body rule has answered already */
@@ -259,9 +258,8 @@ void session_data_end(struct session *s)
 	hr = message_parse_headers(s->data ? s->data : "", s->data_len,
 	                           s->env->cfg->limits.header_bytes, &h);
 	if (s->forced_rule == NULL) {
-		snprintf(note, sizeof note, "message data: %zu bytes in %zu lines", s->data_total,
-		         s->data_lines);
-		transcript_add(s->transcript, "note", note, strlen(note));
+		transcript_note(s->transcript, "message data: %zu bytes in %zu lines",
+		                s->data_total, s->data_lines);
 		if (engine_uses_attempt(s->env->engine)) {
 			message_key(s, &h, key, sizeof key);
 			s->attempt = engine_attempt(s->env->engine, key);

@@ -15,14 +15,6 @@
 
 #include "smtp_session_priv.h"
 
-static void note(struct session *s, const char *fmt, const char *a, const char *b)
-{
-	char text[200];
-
-	snprintf(text, sizeof text, fmt, a, b);
-	transcript_add(s->transcript, "note", text, strlen(text));
-}
-
 static const char *limit_for(const struct session *s, const struct cat_entry *e, char *buf,
                              size_t len)
 {
@@ -175,9 +167,9 @@ int smtp_hook_before_tls(struct session *s)
 	if ((r = v.rule) == NULL)
 		return 0;
 	snprintf(s->rule_label, sizeof s->rule_label, "%s", v.label);
-	note(s, "%s acts at stage %s", s->rule_label, "connect");
+	transcript_note(s->transcript, "%s acts at stage connect", s->rule_label);
 	if (r->act.tls_fail) {
-		note(s, "%s fails the TLS handshake%s", s->rule_label, "");
+		transcript_note(s->transcript, "%s fails the TLS handshake", s->rule_label);
 		session_record_event(s, "dropped", 0, NULL, NULL);
 		return 1;
 	}
@@ -274,7 +266,8 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 		return out;
 	if (held == NULL) {
 		snprintf(s->rule_label, sizeof s->rule_label, "%s", v.label);
-		note(s, "%s acts at stage %s", s->rule_label, scenario_stage_name(ctx->stage));
+		transcript_note(s->transcript, "%s acts at stage %s", s->rule_label,
+		                scenario_stage_name(ctx->stage));
 	}
 	if (v.kind == V_WAIT) {
 		wait_then_resume(s, v.rule, v.delay, ctx->stage);
@@ -285,7 +278,7 @@ struct hook_outcome smtp_hook(struct session *s, struct hook_ctx *ctx, int defer
 	env_apply_effects(s->env, &v.rule->act, s->authed ? s->user : NULL);
 	switch (v.kind) {
 	case V_DROP:
-		note(s, "%s drops the connection%s", s->rule_label, "");
+		transcript_note(s->transcript, "%s drops the connection", s->rule_label);
 		session_record_event(s, "dropped", 0, NULL, NULL);
 		session_drop(s);
 		out.result = HOOK_DONE;

@@ -236,7 +236,7 @@ static void proceed_starttls(struct session *s, const char *arg)
 	if (h.rule != NULL && h.rule->act.tls_fail && h.result != HOOK_WAIT) {
 		/* "Go ahead", then the line goes dead: the client's handshake fails. */
 		session_reply(s, R_STARTTLS_GO, NOVARS);
-		transcript_add(s->transcript, "note", "the scenario fails the TLS handshake", 36);
+		transcript_note(s->transcript, "the scenario fails the TLS handshake");
 		session_close(s);
 		return;
 	}
