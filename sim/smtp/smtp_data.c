@@ -34,7 +34,7 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 	for (size_t i = 0; i < shown; i++) {
 		if (session_sender_refused(s, h->from[i]))
 			return 1;
-		if (strcasecmp(h->from[i], s->mail_from) == 0)
+		if (strcasecmp(h->from[i], s->tx.mail_from) == 0)
 			matches_envelope = 1;
 	}
 	if (h->nfrom > 1)
@@ -72,10 +72,10 @@ static void reply_accepted(struct session *s, const char *id)
 	char line[1024];
 	enum smtp_reply r = R_ACCEPTED;
 
-	for (size_t i = 0; i < s->nrcpt && nsup < 50; i++)
-		if (s->rcpts[i].suppressed) {
+	for (size_t i = 0; i < s->tx.nrcpt && nsup < 50; i++)
+		if (s->tx.rcpts[i].suppressed) {
 			vars[2 * nsup] = (struct cat_var){"user", session_user_label(s)};
-			vars[2 * nsup + 1] = (struct cat_var){"recipient", s->rcpts[i].address};
+			vars[2 * nsup + 1] = (struct cat_var){"recipient", s->tx.rcpts[i].address};
 			nsup++;
 		}
 	if (nsup > 0)
@@ -92,15 +92,15 @@ static void reply_forced_after_commit(struct session *s)
 {
 	const char **rcpts = session_recipient_list(s);
 	struct hook_ctx ctx = {.stage = STAGE_DATA_END,
-	                       .sender = s->mail_from,
+	                       .sender = s->tx.mail_from,
 	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->nrcpt : 0};
-	const struct rule *r = s->commit_rule;
+	                       .nrecipients = rcpts ? s->tx.nrcpt : 0};
+	const struct rule *r = s->tx.commit_rule;
 
-	ctx.stored_id = s->stored_id;
-	s->commit_rule = NULL;
+	ctx.stored_id = s->tx.stored_id;
+	s->tx.commit_rule = NULL;
 	session_record_event(s, "accepted", engine_reply_code(r, STAGE_DATA_END), NULL,
-	                     s->stored_id);
+	                     s->tx.stored_id);
 	smtp_hook_send(s, r, &ctx);
 	free(rcpts);
 }
@@ -116,16 +116,17 @@ static void on_committed(void *arg, int ok, const struct store_message *m)
 		return;
 	}
 	if (!ok) {
-		s->commit_rule = NULL;
+		s->tx.commit_rule = NULL;
 		session_reply(s, R_STORAGE_ERROR, NOVARS);
 	} else {
-		policy_quota_charge(s->env->policy, s->authed ? s->user : NULL,
-		                    policy_quota_units(s->env->policy, s->nrcpt, s->data_total),
-		                    vclock_now(s->env->clock));
-		if (s->commit_rule != NULL)
+		policy_quota_charge(
+		    s->env->policy, s->authed ? s->user : NULL,
+		    policy_quota_units(s->env->policy, s->tx.nrcpt, s->tx.data_total),
+		    vclock_now(s->env->clock));
+		if (s->tx.commit_rule != NULL)
 			reply_forced_after_commit(s);
 		else
-			reply_accepted(s, s->stored_id);
+			reply_accepted(s, s->tx.stored_id);
 	}
 	if (s->state == ST_CLOSING)
 		return;
@@ -145,20 +146,20 @@ static struct store_message *build_message(struct session *s, const struct heade
 	snprintf(m->client_ip, sizeof m->client_ip, "%s", s->ip);
 	m->connection = s->id;
 	m->user = s->authed ? strdup(s->user) : NULL;
-	m->mail_from = strdup(s->mail_from);
-	m->rcpts = s->rcpts;
-	m->nrcpt = s->nrcpt;
-	s->rcpts = calloc(s->nrcpt, sizeof *s->rcpts);
-	for (size_t i = 0; i < s->nrcpt; i++) {
-		s->rcpts[i].address = strdup(m->rcpts[i].address);
-		s->rcpts[i].suppressed = m->rcpts[i].suppressed;
+	m->mail_from = strdup(s->tx.mail_from);
+	m->rcpts = s->tx.rcpts;
+	m->nrcpt = s->tx.nrcpt;
+	s->tx.rcpts = calloc(s->tx.nrcpt, sizeof *s->tx.rcpts);
+	for (size_t i = 0; i < s->tx.nrcpt; i++) {
+		s->tx.rcpts[i].address = strdup(m->rcpts[i].address);
+		s->tx.rcpts[i].suppressed = m->rcpts[i].suppressed;
 	}
 	m->message_id = h->message_id[0] ? strdup(h->message_id) : NULL;
 	m->subject = h->subject[0] ? strdup(h->subject) : NULL;
-	m->raw = s->data;
-	m->raw_len = s->data_len;
-	s->data = NULL;
-	s->data_len = s->data_cap = 0;
+	m->raw = s->tx.data;
+	m->raw_len = s->tx.data_len;
+	s->tx.data = NULL;
+	s->tx.data_len = s->tx.data_cap = 0;
 	return m;
 }
 
@@ -172,9 +173,9 @@ static void message_key(const struct session *s, const struct header_info *h, ch
 		snprintf(out, len, "id:%s", h->message_id);
 		return;
 	}
-	used = (size_t)snprintf(out, len, "envelope:%s", s->mail_from);
-	for (size_t i = 0; i < s->nrcpt && used < len; i++)
-		used += (size_t)snprintf(out + used, len - used, " %s", s->rcpts[i].address);
+	used = (size_t)snprintf(out, len, "envelope:%s", s->tx.mail_from);
+	for (size_t i = 0; i < s->tx.nrcpt && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, " %s", s->tx.rcpts[i].address);
 }
 
 /* Native checks at the end of DATA; replies and returns 1 on a refusal. */
@@ -182,7 +183,7 @@ static int message_refused(struct session *s, enum header_result hr, const struc
 {
 	const struct config_limits *l = &s->env->cfg->limits;
 
-	if (s->data_total > l->message_bytes) {
+	if (s->tx.data_total > l->message_bytes) {
 		session_reply(s, R_SIZE_EXCEEDED, NOVARS);
 		return 1;
 	}
@@ -192,7 +193,8 @@ static int message_refused(struct session *s, enum header_result hr, const struc
 	}
 	if (header_from_refused(s, h))
 		return 1;
-	if (l->store_bytes > 0 && store_bytes_used(s->env->store) + s->data_len > l->store_bytes) {
+	if (l->store_bytes > 0 &&
+	    store_bytes_used(s->env->store) + s->tx.data_len > l->store_bytes) {
 		session_reply(s, R_STORAGE_ERROR, NOVARS);
 		return 1;
 	}
@@ -205,14 +207,14 @@ static void commit_message(struct session *s, const struct header_info *h)
 	struct store_message *m = build_message(s, h);
 
 	if (m != NULL) {
-		snprintf(s->stored_id, sizeof s->stored_id, "%s", m->id);
+		snprintf(s->tx.stored_id, sizeof s->tx.stored_id, "%s", m->id);
 		s->state = ST_COMMIT;
 		if (mailflow_submit(s->env->flow, m, on_committed, s) == 0)
 			return;
 		store_message_free(m);
 		s->state = ST_COMMAND;
 	}
-	s->commit_rule = NULL;
+	s->tx.commit_rule = NULL;
 	session_reply(s, R_STORAGE_ERROR, NOVARS);
 	if (s->state != ST_CLOSING)
 		finish_transaction(s);
@@ -233,10 +235,10 @@ static struct hook_outcome data_end_hook(struct session *s)
 {
 	const char **rcpts = session_recipient_list(s);
 	struct hook_ctx ctx = {.stage = STAGE_DATA_END,
-	                       .sender = s->mail_from,
+	                       .sender = s->tx.mail_from,
 	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->nrcpt : 0,
-	                       .attempt = s->attempt};
+	                       .nrecipients = rcpts ? s->tx.nrcpt : 0,
+	                       .attempt = s->tx.attempt};
 	struct hook_outcome out = smtp_hook(s, &ctx, 1);
 
 	free(rcpts);
@@ -251,25 +253,25 @@ void session_data_end(struct session *s)
 	char key[1200];
 
 	s->stage = "data-end";
-	if (s->data_answered) { /* a data-body rule has answered already */
+	if (s->tx.data_answered) { /* a data-body rule has answered already */
 		finish_transaction(s);
 		return;
 	}
-	hr = message_parse_headers(s->data ? s->data : "", s->data_len,
+	hr = message_parse_headers(s->tx.data ? s->tx.data : "", s->tx.data_len,
 	                           s->env->cfg->limits.header_bytes, &h);
 	if (s->forced_rule == NULL) {
 		transcript_note(s->transcript, "message data: %zu bytes in %zu lines",
-		                s->data_total, s->data_lines);
+		                s->tx.data_total, s->tx.data_lines);
 		if (engine_uses_attempt(s->env->engine)) {
 			message_key(s, &h, key, sizeof key);
-			s->attempt = engine_attempt(s->env->engine, key);
+			s->tx.attempt = engine_attempt(s->env->engine, key);
 		}
 	}
 	out = data_end_hook(s);
 	if (out.result == HOOK_WAIT)
 		return;
 	if (out.result == HOOK_DONE && out.code > 0 && out.code < 400 && s->state != ST_CLOSING) {
-		s->commit_rule = out.rule;
+		s->tx.commit_rule = out.rule;
 		commit_message(s, &h);
 		return;
 	}
@@ -293,22 +295,22 @@ static char *data_room(struct session *s, size_t want)
 {
 	size_t limit = s->env->cfg->limits.message_bytes;
 
-	s->data_total += want;
-	if (s->data_total > limit)
+	s->tx.data_total += want;
+	if (s->tx.data_total > limit)
 		return NULL;
-	if (s->data_len + want > s->data_cap) {
-		size_t cap = s->data_cap ? s->data_cap : 4096;
+	if (s->tx.data_len + want > s->tx.data_cap) {
+		size_t cap = s->tx.data_cap ? s->tx.data_cap : 4096;
 		char *grown;
-		while (cap < s->data_len + want)
+		while (cap < s->tx.data_len + want)
 			cap *= 2;
-		if ((grown = realloc(s->data, cap)) == NULL) {
-			s->data_total = limit + 1;
+		if ((grown = realloc(s->tx.data, cap)) == NULL) {
+			s->tx.data_total = limit + 1;
 			return NULL;
 		}
-		s->data = grown;
-		s->data_cap = cap;
+		s->tx.data = grown;
+		s->tx.data_cap = cap;
 	}
-	return s->data + s->data_len;
+	return s->tx.data + s->tx.data_len;
 }
 
 /* Moves n bytes of message data from the input, then CRLF if add_crlf. */
@@ -324,7 +326,7 @@ static void data_append(struct session *s, struct evbuffer *in, size_t n, int ad
 	evbuffer_remove(in, at, n);
 	if (add_crlf)
 		memcpy(at + n, "\r\n", 2);
-	s->data_len += want;
+	s->tx.data_len += want;
 }
 
 /* One line of message data, its terminator made CRLF. */
@@ -336,7 +338,7 @@ static void data_put_line(struct session *s, const char *line, size_t n)
 		return;
 	memcpy(at, line, n);
 	memcpy(at + n, "\r\n", 2);
-	s->data_len += n + 2;
+	s->tx.data_len += n + 2;
 }
 
 enum data_line { LINE_PLAIN, LINE_STUFFED, LINE_END };
@@ -346,7 +348,7 @@ enum data_line { LINE_PLAIN, LINE_STUFFED, LINE_END };
  * only; len is the line's length without its end, first its first byte. */
 static enum data_line data_line_kind(const struct session *s, char first, size_t len)
 {
-	if (!s->data_line_start || len == 0 || first != '.')
+	if (!s->tx.data_line_start || len == 0 || first != '.')
 		return LINE_PLAIN;
 	return len == 1 ? LINE_END : LINE_STUFFED;
 }
@@ -383,8 +385,8 @@ static int read_chunk_lines(struct session *s, struct evbuffer *in, int *progres
 			len--;
 		}
 		data_put_line(s, text, len);
-		s->data_lines++;
-		s->data_line_start = 1;
+		s->tx.data_lines++;
+		s->tx.data_line_start = 1;
 		p = nl + 1;
 	}
 	if (p != v.iov_base) {
@@ -410,7 +412,7 @@ static int read_one_line(struct session *s, struct evbuffer *in)
 		if (avail < 8192)
 			return -1;
 		data_append(s, in, avail - 1, 0); /* a long line: keep its last byte */
-		s->data_line_start = 0;
+		s->tx.data_line_start = 0;
 		return 0;
 	}
 	evbuffer_copyout(in, &first, p.pos > 0 ? 1 : 0);
@@ -426,9 +428,9 @@ static int read_one_line(struct session *s, struct evbuffer *in)
 	}
 	data_append(s, in, (size_t)p.pos, 1);
 	evbuffer_drain(in, eol_len);
-	s->data_lines++;
-	s->data_line_start = 1;
-	if (s->body_hooks) {
+	s->tx.data_lines++;
+	s->tx.data_line_start = 1;
+	if (s->tx.body_hooks) {
 		session_data_body(s);
 		if (s->state != ST_DATA)
 			return -1;
@@ -442,7 +444,7 @@ int session_read_data(struct session *s, struct evbuffer *in)
 	for (;;) {
 		int progress = 0, rc;
 
-		if (!s->body_hooks) {
+		if (!s->tx.body_hooks) {
 			if (read_chunk_lines(s, in, &progress))
 				return 1;
 			if (progress)
@@ -460,17 +462,17 @@ void session_data_body(struct session *s)
 {
 	const char **rcpts = session_recipient_list(s);
 	struct hook_ctx ctx = {.stage = STAGE_DATA_BODY,
-	                       .sender = s->mail_from,
+	                       .sender = s->tx.mail_from,
 	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->nrcpt : 0,
-	                       .offset = s->data_total};
+	                       .nrecipients = rcpts ? s->tx.nrcpt : 0,
+	                       .offset = s->tx.data_total};
 	struct hook_outcome h;
 
 	s->stage = "data-body";
 	h = smtp_hook(s, &ctx, 0);
 	free(rcpts);
 	if (h.rule != NULL || h.result == HOOK_WAIT)
-		s->body_hooks = 0; /* one rule per message */
+		s->tx.body_hooks = 0; /* one rule per message */
 	if (h.result == HOOK_DONE && s->state == ST_DATA)
-		s->data_answered = 1;
+		s->tx.data_answered = 1;
 }

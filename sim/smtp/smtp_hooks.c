@@ -143,7 +143,7 @@ void smtp_hook_scenario_changed(struct session *s)
 {
 	static const struct timeval now = {0, 0};
 
-	s->commit_rule = NULL;
+	s->tx.commit_rule = NULL;
 	if (s->state == ST_WAIT && s->resume_timer != NULL) {
 		/* The waiting rule belongs to the old scenario: the command runs
 		 * again at once and meets the new one. */

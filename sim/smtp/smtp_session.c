@@ -137,16 +137,16 @@ void session_reply(struct session *s, enum smtp_reply r, const struct cat_var *v
 
 void session_reset_transaction(struct session *s)
 {
-	for (size_t i = 0; i < s->nrcpt; i++)
-		free(s->rcpts[i].address);
-	free(s->rcpts);
-	s->rcpts = NULL;
-	s->nrcpt = 0;
-	s->has_mail = 0;
-	s->mail_from[0] = '\0';
-	free(s->data);
-	s->data = NULL;
-	s->data_len = s->data_cap = s->data_total = s->data_lines = 0;
+	for (size_t i = 0; i < s->tx.nrcpt; i++)
+		free(s->tx.rcpts[i].address);
+	free(s->tx.rcpts);
+	s->tx.rcpts = NULL;
+	s->tx.nrcpt = 0;
+	s->tx.has_mail = 0;
+	s->tx.mail_from[0] = '\0';
+	free(s->tx.data);
+	s->tx.data = NULL;
+	s->tx.data_len = s->tx.data_cap = s->tx.data_total = s->tx.data_lines = 0;
 }
 
 /* ---- greeting, EHLO, STARTTLS ------------------------------------------ */
@@ -351,7 +351,7 @@ static void proceed_auth(struct session *s, const char *arg)
 		return;
 	}
 	s->accept_auth = h.result == HOOK_ACCEPT;
-	if (!s->helo || s->has_mail)
+	if (!s->helo || s->tx.has_mail)
 		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 	else if (!s->tls)
 		session_reply(s, R_TLS_REQUIRED, NOVARS);
@@ -440,8 +440,8 @@ int session_sender_refused(struct session *s, const char *address)
 
 static void accept_mail(struct session *s, const char *addr)
 {
-	s->has_mail = 1;
-	snprintf(s->mail_from, sizeof s->mail_from, "%s", addr);
+	s->tx.has_mail = 1;
+	snprintf(s->tx.mail_from, sizeof s->tx.mail_from, "%s", addr);
 }
 
 /* The native checks of MAIL, in the order the service applies them. */
@@ -468,7 +468,7 @@ static void proceed_mail(struct session *s, const char *arg)
 	struct hook_ctx ctx = {.stage = STAGE_MAIL, .sender = addr};
 	struct hook_outcome h;
 
-	if (!s->helo || s->has_mail) {
+	if (!s->helo || s->tx.has_mail) {
 		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 		return;
 	}
@@ -498,14 +498,15 @@ static void proceed_mail(struct session *s, const char *arg)
 
 static int add_recipient(struct session *s, const char *addr, int suppressed)
 {
-	struct store_rcpt *grown = realloc(s->rcpts, (s->nrcpt + 1) * sizeof *s->rcpts);
+	struct store_rcpt *grown = realloc(s->tx.rcpts, (s->tx.nrcpt + 1) * sizeof *s->tx.rcpts);
 
 	if (grown == NULL)
 		return -1;
-	s->rcpts = grown;
-	s->rcpts[s->nrcpt].address = strdup(addr);
-	s->rcpts[s->nrcpt].suppressed = suppressed || policy_is_suppressed(s->env->policy, addr);
-	s->nrcpt++;
+	s->tx.rcpts = grown;
+	s->tx.rcpts[s->tx.nrcpt].address = strdup(addr);
+	s->tx.rcpts[s->tx.nrcpt].suppressed =
+	    suppressed || policy_is_suppressed(s->env->policy, addr);
+	s->tx.nrcpt++;
 	return 0;
 }
 
@@ -514,7 +515,7 @@ static void proceed_rcpt(struct session *s, const char *arg)
 	char addr[ADDR_MAX];
 	const char *params, *one[1] = {addr};
 	struct hook_ctx ctx = {
-	    .stage = STAGE_RCPT, .sender = s->mail_from, .recipients = one, .nrecipients = 1};
+	    .stage = STAGE_RCPT, .sender = s->tx.mail_from, .recipients = one, .nrecipients = 1};
 	struct hook_outcome h;
 	int override;
 
@@ -522,14 +523,14 @@ static void proceed_rcpt(struct session *s, const char *arg)
 		return;
 	h = smtp_hook(s, &ctx, 0);
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
-		if (h.code > 0 && h.code < 400 && s->has_mail)
+		if (h.code > 0 && h.code < 400 && s->tx.has_mail)
 			add_recipient(s, addr, 0);
 		return;
 	}
 	override = h.result == HOOK_ACCEPT && h.rule->act.accept;
 	if (!override && needs_auth(s))
 		return;
-	if (!s->has_mail) {
+	if (!s->tx.has_mail) {
 		session_reply(s, R_BAD_SEQUENCE, NOVARS);
 		return;
 	}
@@ -537,7 +538,7 @@ static void proceed_rcpt(struct session *s, const char *arg)
 		session_reply(s, R_PARAM_UNSUPPORTED, NOVARS);
 		return;
 	}
-	if ((!override && s->nrcpt >= s->env->cfg->limits.recipients) ||
+	if ((!override && s->tx.nrcpt >= s->env->cfg->limits.recipients) ||
 	    add_recipient(s, addr, h.rule != NULL && h.rule->act.suppress) < 0) {
 		session_reply(s, R_TOO_MANY_RECIPIENTS, NOVARS);
 		return;
@@ -548,9 +549,9 @@ static void proceed_rcpt(struct session *s, const char *arg)
 static void enter_data(struct session *s)
 {
 	s->state = ST_DATA;
-	s->data_line_start = 1;
-	s->data_answered = 0;
-	s->body_hooks = engine_has_stage(s->env->engine, STAGE_DATA_BODY);
+	s->tx.data_line_start = 1;
+	s->tx.data_answered = 0;
+	s->tx.body_hooks = engine_has_stage(s->env->engine, STAGE_DATA_BODY);
 }
 
 /* The envelope's recipients as a list of strings, for the scenario. */
@@ -560,10 +561,10 @@ const char **session_recipient_list(const struct session *s)
 
 	if (engine_scenario(s->env->engine) == NULL)
 		return NULL; /* only rules read it: no allocation per message without them */
-	list = calloc(s->nrcpt ? s->nrcpt : 1, sizeof *list);
+	list = calloc(s->tx.nrcpt ? s->tx.nrcpt : 1, sizeof *list);
 
-	for (size_t i = 0; list != NULL && i < s->nrcpt; i++)
-		list[i] = s->rcpts[i].address;
+	for (size_t i = 0; list != NULL && i < s->tx.nrcpt; i++)
+		list[i] = s->tx.rcpts[i].address;
 	return list;
 }
 
@@ -571,9 +572,9 @@ static void proceed_data(struct session *s, const char *arg)
 {
 	const char **rcpts = session_recipient_list(s);
 	struct hook_ctx ctx = {.stage = STAGE_DATA,
-	                       .sender = s->mail_from,
+	                       .sender = s->tx.mail_from,
 	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->nrcpt : 0};
+	                       .nrecipients = rcpts ? s->tx.nrcpt : 0};
 	struct hook_outcome h = smtp_hook(s, &ctx, 0);
 
 	free(rcpts);
@@ -584,7 +585,7 @@ static void proceed_data(struct session *s, const char *arg)
 	}
 	if (h.result != HOOK_ACCEPT && needs_auth(s))
 		return;
-	if (s->nrcpt == 0) {
+	if (s->tx.nrcpt == 0) {
 		session_reply(s, R_NEED_RCPT, NOVARS);
 		return;
 	}

@@ -12,6 +12,7 @@
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "catalog.h"
@@ -53,28 +54,52 @@ struct smtp_server {
 	void *arg;
 };
 
+/* The mail transaction: from MAIL FROM to the answer after the final dot
+ * (or RSET, or a new EHLO); session_reset_transaction() empties it. */
+struct smtp_tx {
+	bool has_mail;
+	bool data_line_start; /* the next data byte starts a line */
+	bool data_answered;   /* a data-body rule replied: the rest of the data is swallowed */
+	bool body_hooks;      /* the scenario has data-body rules: ask after each line */
+	char mail_from[ADDR_MAX];
+	struct store_rcpt *rcpts;
+	size_t nrcpt;
+	char *data; /* the message as received, dot-unstuffed */
+	size_t data_len, data_cap, data_total, data_lines;
+	uint64_t attempt;               /* the message's arrival number at data-end */
+	char stored_id[40];             /* id of the message being committed */
+	const struct rule *commit_rule; /* a rule whose 2xx answers the commit */
+};
+
+/* One connection. Its state says what the next input line is; the flags
+ * say what the connection has been through. */
 struct session {
 	struct session *prev, *next;
 	struct smtp_server *srv;
 	const struct env *env; /* &srv->env */
 	struct bufferevent *bev;
 	evutil_socket_t fd;
-	int bev_owns_fd; /* the TLS bufferevent closes fd; the plain one does not */
 	enum state state;
 	uint64_t id;
 	char ip[64];
-	int counted; /* holds a connection slot for its IP */
-	int refused; /* over the per-IP limit: 421 instead of the greeting */
-	int implicit_tls;
-	int tls;
-	int helo; /* EHLO or HELO seen (since the last TLS start) */
-	int authed;
-	int draining;  /* close with 421 4.3.0 after the current transaction */
-	int dead;      /* freed as soon as the pending commit calls back */
-	int skip_line; /* discarding the rest of an over-long line */
+	bool bev_owns_fd : 1;         /* the TLS bufferevent closes fd; the plain one does not */
+	bool counted : 1;             /* holds a connection slot for its IP */
+	bool refused : 1;             /* over the per-IP limit: 421 instead of the greeting */
+	bool implicit_tls : 1;        /* the smtps port */
+	bool tls : 1;                 /* TLS is up */
+	bool helo : 1;                /* EHLO or HELO seen (since the last TLS start) */
+	bool authed : 1;              /* AUTH succeeded */
+	bool draining : 1;            /* close with 421 4.3.0 after the current transaction */
+	bool dead : 1;                /* freed as soon as the pending commit calls back */
+	bool skip_line : 1;           /* discarding the rest of an over-long line */
+	bool close_after_reply : 1;   /* a rule said close after the native reply */
+	bool accept_auth : 1;         /* a rule accepts the credentials */
+	bool resuming : 1;            /* a delayed command runs at last */
+	bool trickling : 1;           /* a rule's reply leaves slowly: input waits */
+	bool close_after_trickle : 1; /* and the connection closes after it */
 	char user[AUTH_FIELD_MAX];
 	char login_user[AUTH_FIELD_MAX];
-	char stored_id[40]; /* id of the message being committed */
+	char helo_name[256]; /* the client's EHLO/HELO argument */
 	struct transcript *transcript;
 	struct evbuffer *replies; /* replies not yet handed to the bufferevent */
 	const char *command;      /* verb of the command being answered */
@@ -85,32 +110,14 @@ struct session {
 	const char *line;               /* the command line being answered */
 	char rule_label[48];            /* the rule that acted on the command, or "" */
 	const struct rule *forced_rule; /* a delayed rule, acting now */
-	const struct rule *commit_rule; /* a rule whose 2xx answers the commit */
 	struct event *resume_timer;     /* ends a delay */
 	char *resume_line;              /* the delayed command */
 	enum scenario_stage resume_stage;
-	int close_after_reply;   /* a rule said close after the native reply */
-	int accept_auth;         /* a rule accepts the credentials */
-	int resuming;            /* a delayed command runs at last */
-	int trickling;           /* a rule's reply leaves slowly: input waits */
-	int close_after_trickle; /* and the connection closes after it */
+	enum state wait_from; /* the state a rule's delay interrupted */
 	struct evbuffer *trickle_buf;
 	unsigned long long forced_trickle; /* bytes a second */
 	struct event *trickle_timer;
-	int wait_from;       /* the state a rule\'s delay interrupted */
-	int body_hooks;      /* the scenario has data-body rules: ask after each line */
-	int data_answered;   /* a data-body rule replied: the rest of the data is swallowed */
-	char helo_name[256]; /* the client\'s EHLO/HELO argument */
-	uint64_t attempt;    /* the message's arrival number at data-end */
-	/* transaction */
-	int has_mail;
-	char mail_from[ADDR_MAX];
-	struct store_rcpt *rcpts;
-	size_t nrcpt;
-	/* message data */
-	char *data;
-	size_t data_len, data_cap, data_total, data_lines;
-	int data_line_start;
+	struct smtp_tx tx;
 };
 
 #define VARS(...)                                                                                  \
