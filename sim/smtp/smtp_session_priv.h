@@ -26,6 +26,7 @@
 #include "smtp_replies.h"
 #include "smtp_auth.h"
 #include "store.h"
+#include "smtp_tx.h"
 #include "tls.h"
 
 enum state {
@@ -40,8 +41,6 @@ enum state {
 	ST_CLOSING,
 };
 
-#define ADDR_MAX 256
-
 /* The engine: its handles, its replies, its sessions. */
 struct smtp_server {
 	struct env env;
@@ -52,23 +51,6 @@ struct smtp_server {
 	int draining;
 	void (*drained)(void *arg);
 	void *arg;
-};
-
-/* The mail transaction: from MAIL FROM to the answer after the final dot
- * (or RSET, or a new EHLO); session_reset_transaction() empties it. */
-struct smtp_tx {
-	bool has_mail;
-	bool data_line_start; /* the next data byte starts a line */
-	bool data_answered;   /* a data-body rule replied: the rest of the data is swallowed */
-	bool body_hooks;      /* the scenario has data-body rules: ask after each line */
-	char mail_from[ADDR_MAX];
-	struct store_rcpt *rcpts;
-	size_t nrcpt;
-	char *data; /* the message as received, dot-unstuffed */
-	size_t data_len, data_cap, data_total, data_lines;
-	uint64_t attempt;               /* the message's arrival number at data-end */
-	char stored_id[40];             /* id of the message being committed */
-	const struct rule *commit_rule; /* a rule whose 2xx answers the commit */
 };
 
 /* One connection. Its state says what the next input line is; the flags
@@ -141,12 +123,6 @@ int session_sender_refused(struct session *s, const char *address);
 /* The envelope's recipients as strings for the scenario rules (free the
  * list, not the strings); NULL when no scenario is active. */
 const char **session_recipient_list(const struct session *s);
-
-/* smtp_data.c */
-/* Consumes message data; returns 0 when it needs more input. */
-int session_read_data(struct session *s, struct evbuffer *in);
-/* A rule asked to close after the native reply: do it now. */
-void session_honour_close_after(struct session *s);
 
 void session_proceed_command(struct session *s, const char *line);
 void session_data_end(struct session *s);
