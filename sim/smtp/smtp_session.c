@@ -31,6 +31,7 @@
 #include "smtp_session_priv.h"
 
 static void session_honour_close_after(struct session *s);
+static const struct conn_events conn_events;
 
 struct smtp_server *smtp_server_new(const struct env *env, const char *reply_prefix,
                                     void (*drained)(void *arg), void *arg, char *err, size_t errlen)
@@ -45,6 +46,7 @@ struct smtp_server *smtp_server_new(const struct env *env, const char *reply_pre
 		return NULL;
 	}
 	ss->env = *env;
+	ss->conn_events = &conn_events;
 	ss->drained = drained;
 	ss->arg = arg;
 	for (size_t i = 0; i < R_COUNT; i++) {
@@ -79,20 +81,6 @@ void session_write_line(struct session *s, const char *line, size_t len)
 /* Sends the replies gathered while the input was processed. On a plain
  * socket with nothing queued they are written at once, which saves the
  * event loop a round of write-readiness bookkeeping per reply. */
-void session_flush_replies(struct session *s)
-{
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-
-	if (s->trickling)
-		return; /* the trickle timer sends them */
-	if (evbuffer_get_length(s->replies) == 0)
-		return;
-	if (!s->bev_owns_fd && evbuffer_get_length(out) == 0)
-		evbuffer_write(s->replies, s->fd);
-	if (evbuffer_get_length(s->replies) > 0)
-		evbuffer_add_buffer(out, s->replies);
-}
-
 void session_record_event(struct session *s, const char *type, int code, const char *text,
                           const char *message)
 {
@@ -231,6 +219,15 @@ static void proceed_ehlo(struct session *s, const char *arg, int extended)
 	session_write_line(s, "250 ENHANCEDSTATUSCODES", 23);
 }
 
+/* RFC 3207: after the handshake the client knows nothing it was told
+ * before it: EHLO again, no transaction. */
+static void start_tls(struct session *s)
+{
+	s->helo = 0;
+	session_reset_transaction(s);
+	session_start_tls(s);
+}
+
 static void proceed_starttls(struct session *s, const char *arg)
 {
 	struct hook_ctx ctx = {.stage = STAGE_STARTTLS};
@@ -245,7 +242,7 @@ static void proceed_starttls(struct session *s, const char *arg)
 	}
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
 		if (h.code == 220 && !s->tls && s->env->tls != NULL && s->state != ST_CLOSING)
-			session_start_tls(s);
+			start_tls(s);
 		return;
 	}
 	if (s->tls)
@@ -256,7 +253,7 @@ static void proceed_starttls(struct session *s, const char *arg)
 		session_reply(s, R_TLS_UNAVAILABLE, NOVARS);
 	else {
 		session_reply(s, R_STARTTLS_GO, NOVARS);
-		session_start_tls(s);
+		start_tls(s);
 	}
 }
 
@@ -1077,4 +1074,158 @@ void session_data_body(struct session *s)
 		s->tx.body_hooks = 0; /* one rule per message */
 	if (h.result == HOOK_DONE && s->state == ST_DATA)
 		s->tx.data_answered = 1;
+}
+
+/* ---- the connections ----------------------------------------------------------- */
+
+/* The client was silent past the command timeout: 421 and close, unless a
+ * scenario rule at stage idle answers otherwise or keeps the line open. */
+void session_idle(struct session *s)
+{
+	struct hook_ctx ctx = {.stage = STAGE_IDLE};
+	struct hook_outcome h;
+
+	s->command = NULL;
+	s->stage = "idle";
+	h = smtp_hook(s, &ctx, 0);
+	if (h.result == HOOK_WAIT)
+		return;
+	if (h.result == HOOK_NATIVE) {
+		session_reply(s, R_TIMEOUT, NOVARS);
+		return;
+	}
+	if (s->state != ST_CLOSING) {
+		bufferevent_enable(s->bev, EV_READ);
+		session_flush_replies(s);
+	}
+}
+
+/* ---- what the connection reports (smtp_conn.c) ------------------------------ */
+
+static void on_conn_input(struct session *s)
+{
+	session_read(s);
+}
+
+/* A TLS handshake is complete: the greeting on the smtps port, else the
+ * commands go on (RFC 3207: the client starts again with EHLO). */
+static void on_conn_tls_ready(struct session *s)
+{
+	if (s->implicit_tls && !s->helo && s->state == ST_TLS_HANDSHAKE)
+		session_send_greeting(s);
+	else
+		s->state = ST_COMMAND;
+	session_read(s);
+}
+
+static void on_conn_freeing(struct session *s)
+{
+	smtp_hook_cancel(s);
+	session_reset_transaction(s);
+}
+
+static const struct conn_events conn_events = {
+    .input = on_conn_input,
+    .tls_ready = on_conn_tls_ready,
+    .timeout = session_idle,
+    .freeing = on_conn_freeing,
+};
+
+void smtp_accept(struct smtp_server *ss, evutil_socket_t fd, const struct sockaddr *sa,
+                 int implicit_tls)
+{
+	const struct env *env = &ss->env;
+	struct session *s = xcalloc(1, sizeof *s);
+	const void *addr = sa->sa_family == AF_INET6
+	                       ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+	                       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+
+	s->srv = ss;
+	s->env = env;
+	s->implicit_tls = implicit_tls;
+	if ((s->replies = evbuffer_new()) == NULL || session_open_conn(s, fd) < 0) {
+		if (s->replies != NULL)
+			evbuffer_free(s->replies);
+		free(s);
+		evutil_closesocket(fd);
+		return;
+	}
+	s->id = ++ss->next_connection;
+	evutil_inet_ntop(sa->sa_family, addr, s->ip, sizeof s->ip);
+	s->counted = policy_connection_open(env->policy, s->ip) == 0;
+	s->scenario_conn = engine_connection_opened(env->engine);
+	s->refused = !s->counted;
+	s->transcript = transcript_open(env->events, s->id, s->ip);
+	s->next = ss->sessions;
+	if (ss->sessions)
+		ss->sessions->prev = s;
+	ss->sessions = s;
+	ss->nsessions++;
+	if (implicit_tls && smtp_hook_before_tls(s)) {
+		session_drop(s); /* the handshake never starts */
+		return;
+	}
+	if (implicit_tls)
+		s->state = ST_TLS_HANDSHAKE;
+	else
+		session_send_greeting(s);
+}
+
+static void drain_session(struct session *s)
+{
+	s->draining = 1;
+	if (s->state == ST_TLS_HANDSHAKE)
+		session_free(s);
+	else if (s->state == ST_COMMAND || s->state == ST_AUTH_PLAIN ||
+	         s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS ||
+	         s->state == ST_WAIT) {
+		smtp_hook_cancel(s);
+		s->command = NULL;
+		s->stage = "shutdown";
+		session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
+	}
+}
+
+static void abort_session(struct session *s)
+{
+	if (s->state == ST_CLOSING || s->state == ST_COMMIT)
+		return;
+	smtp_hook_cancel(s);
+	s->command = NULL;
+	s->stage = "shutdown";
+	session_reply(s, R_MAIL_SYSTEM_FAILURE, NOVARS);
+}
+
+void smtp_server_drain(struct smtp_server *ss)
+{
+	struct session *s, *next;
+
+	ss->draining = 1;
+	for (s = ss->sessions; s != NULL; s = next) {
+		next = s->next;
+		drain_session(s);
+	}
+	if (ss->nsessions == 0 && ss->drained != NULL)
+		ss->drained(ss->arg);
+}
+
+void smtp_server_abort(struct smtp_server *ss)
+{
+	struct session *s, *next;
+
+	for (s = ss->sessions; s != NULL; s = next) {
+		next = s->next;
+		abort_session(s);
+	}
+}
+
+void smtp_server_scenario_changed(struct smtp_server *ss)
+{
+	for (struct session *s = ss->sessions; s != NULL; s = s->next)
+		smtp_hook_scenario_changed(s);
+}
+
+size_t smtp_server_sessions(const struct smtp_server *ss)
+{
+	return ss->nsessions;
 }

@@ -41,9 +41,20 @@ enum state {
 	ST_CLOSING,
 };
 
+struct session;
+
+/* What a session's connection (smtp_conn.c) reports to the protocol. */
+struct conn_events {
+	void (*input)(struct session *s);     /* bytes arrived */
+	void (*tls_ready)(struct session *s); /* a TLS handshake completed */
+	void (*timeout)(struct session *s);   /* silent past the command timeout */
+	void (*freeing)(struct session *s);   /* about to be freed: let go of what is yours */
+};
+
 /* The engine: its handles, its replies, its sessions. */
 struct smtp_server {
 	struct env env;
+	const struct conn_events *conn_events;
 	const struct cat_entry *replies[R_COUNT];
 	struct session *sessions; /* open sessions, a doubly linked list */
 	size_t nsessions;
@@ -109,7 +120,6 @@ struct session {
 
 /* smtp_session.c */
 void session_write_line(struct session *s, const char *line, size_t len);
-void session_flush_replies(struct session *s);
 void session_record_event(struct session *s, const char *type, int code, const char *text,
                           const char *message);
 void session_reply_lines(struct session *s, enum smtp_reply r, const struct cat_var *vars,
@@ -129,10 +139,21 @@ void session_data_end(struct session *s);
 void session_data_body(struct session *s);
 
 /* smtp_conn.c */
+/* The socket's bufferevent (TLS on the smtps port); -1 when it cannot be made. */
+int session_open_conn(struct session *s, evutil_socket_t fd);
+/* Hands the replies gathered so far to the socket. */
+void session_flush_replies(struct session *s);
+/* Closes once every reply has left. */
 void session_close(struct session *s);
+/* Frees the session (or marks it dead while a commit is in flight). */
 void session_free(struct session *s);
+/* The STARTTLS 220 has been queued: the handshake follows once it leaves. */
 void session_start_tls(struct session *s);
+/* Closes without sending what was about to be sent. */
 void session_drop(struct session *s);
+void session_unlink(struct smtp_server *ss, struct session *s);
+
+/* smtp_session.c, for smtp_hooks.c */
 void session_idle(struct session *s);
 
 /* smtp_hooks.c */
