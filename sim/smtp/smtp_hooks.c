@@ -7,6 +7,13 @@
  * the connection without a word, wait before acting, or let the stage pass
  * its native checks. The rule that acted is named in the transcript and in
  * the events of that command.
+ *
+ * With smtp_session.c this is one concern, the SMTP dialogue under a
+ * scenario, in two files: the session asks smtp_hook() at each command, and
+ * when a rule's delay ends on_resume() hands the held command (or the
+ * greeting, the final dot, a data line, the idle timeout) back to the
+ * session to run again with the rule acting. That call back up is the only
+ * reason the pair calls each other.
  */
 #include <event2/buffer.h>
 #include <stdio.h>

@@ -1,8 +1,16 @@
 /*
  * smtp_session.c - the SMTP server state machine (RFC 5321, 3207, 4954):
- * commands, AUTH and replies. The message data and what follows the final
- * dot are smtp_data.c's; the connection itself (sockets, TLS, close) is
- * smtp_conn.c's; scenario hooks are smtp_hooks.c's.
+ * the command table and one function per command, AUTH, the final dot and
+ * the commit, replies and their events. Below it: the transaction and its
+ * message data (smtp_tx.c), the connection (smtp_conn.c, which reports
+ * through conn_events), parsing (smtp_parse.c, smtp_auth.c). Beside it,
+ * smtp_hooks.c renders the scenario's verdicts; the two call each other
+ * because a delayed rule resumes the very command it held (see there).
+ *
+ * Each command has a row in `commands`: its check (syntax and sequence,
+ * before any rule is asked), the scenario stage asked once for every
+ * command in session_proceed_command(), and its proceed (the native checks
+ * and reply, or what a forced reply implies).
  *
  * One session per connection. The state says what the next input line is:
  * a command, an AUTH response, or message data; while a message is being
@@ -32,6 +40,22 @@
 
 static void session_honour_close_after(struct session *s);
 static const struct conn_events conn_events;
+
+/* A command's arguments, parsed by its check, and what the scenario's rules
+ * match on (ctx). */
+struct cmd_args {
+	enum smtp_verb verb;
+	const char *arg; /* the text after the verb */
+	struct hook_ctx ctx;
+	char addr[ADDR_MAX];              /* MAIL, RCPT: the path's address */
+	const char *params;               /* MAIL, RCPT: the parameters after it */
+	const char *one[1];               /* RCPT: the recipient, as a list */
+	unsigned long long size;          /* MAIL: SIZE= */
+	const char **rcpts;               /* DATA: the envelope's recipients (freed after) */
+	char mech[32];                    /* AUTH: the mechanism */
+	char initial[4 * AUTH_FIELD_MAX]; /* AUTH: the initial response */
+	int fields;                       /* AUTH: how many words the command had */
+};
 
 struct smtp_server *smtp_server_new(const struct env *env, const char *reply_prefix,
                                     void (*drained)(void *arg), void *arg, char *err, size_t errlen)
@@ -177,21 +201,26 @@ static void add_capability(struct session *s, const char *fmt, unsigned long lon
 	session_write_line(s, line, (size_t)n);
 }
 
-static void proceed_ehlo(struct session *s, const char *arg, int extended)
+static int check_ehlo(struct session *s, struct cmd_args *a)
 {
+	if (*a->arg == '\0') {
+		session_reply(s, R_SYNTAX_ERROR, NOVARS);
+		return -1;
+	}
+	a->ctx.helo = a->arg;
+	return 0;
+}
+
+static void proceed_ehlo(struct session *s, struct cmd_args *a, const struct hook_outcome *hp)
+{
+	int extended = a->verb == VERB_EHLO;
+	const char *arg = a->arg;
 	const struct cat_entry *e = s->srv->replies[extended ? R_EHLO_OK : R_HELO_OK];
 	const struct cat_var vars[] = {{"hostname", s->env->cfg->hostname}, {"helo", arg}};
 	char line[1024];
 	size_t len;
+	struct hook_outcome h = *hp;
 
-	struct hook_ctx ctx = {.stage = STAGE_EHLO, .helo = arg};
-	struct hook_outcome h;
-
-	if (*arg == '\0') {
-		session_reply(s, R_SYNTAX_ERROR, NOVARS);
-		return;
-	}
-	h = smtp_hook(s, &ctx, 0);
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
 		if (h.result == HOOK_DONE && h.code > 0 && h.code < 400) {
 			session_reset_transaction(s);
@@ -228,10 +257,10 @@ static void start_tls(struct session *s)
 	session_start_tls(s);
 }
 
-static void proceed_starttls(struct session *s, const char *arg)
+static void proceed_starttls(struct session *s, struct cmd_args *a, const struct hook_outcome *hp)
 {
-	struct hook_ctx ctx = {.stage = STAGE_STARTTLS};
-	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+	const char *arg = a->arg;
+	struct hook_outcome h = *hp;
 
 	if (h.rule != NULL && h.rule->act.tls_fail && h.result != HOOK_WAIT) {
 		/* "Go ahead", then the line goes dead: the client's handshake fails. */
@@ -336,12 +365,21 @@ static void proceed_auth_response(struct session *s, const char *line)
 	}
 }
 
-static void proceed_auth(struct session *s, const char *arg)
+static int check_auth(struct session *s, struct cmd_args *a)
 {
-	char mech[32] = "", initial[4 * AUTH_FIELD_MAX] = "", extra[8] = "";
-	int fields = sscanf(arg, "%31s %2047s %7s", mech, initial, extra);
-	struct hook_ctx ctx = {.stage = STAGE_AUTH, .mechanism = mech};
-	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+	char extra[8] = "";
+
+	(void)s;
+	a->fields = sscanf(a->arg, "%31s %2047s %7s", a->mech, a->initial, extra);
+	a->ctx.mechanism = a->mech;
+	return 0;
+}
+
+static void proceed_auth(struct session *s, struct cmd_args *a, const struct hook_outcome *hp)
+{
+	const char *arg = a->arg, *mech = a->mech, *initial = a->initial;
+	int fields = a->fields;
+	struct hook_outcome h = *hp;
 
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
 		if (h.code == 235) {
@@ -460,39 +498,38 @@ static int mail_refused(struct session *s, const char *addr, unsigned long long 
 	return session_sender_refused(s, addr) || check_quota(s) < 0;
 }
 
-static void proceed_mail(struct session *s, const char *arg)
+static int check_mail(struct session *s, struct cmd_args *a)
 {
-	char addr[ADDR_MAX];
-	const char *params;
-	unsigned long long size;
-	struct hook_ctx ctx = {.stage = STAGE_MAIL, .sender = addr};
-	struct hook_outcome h;
-
 	if (!s->helo || s->tx.has_mail) {
 		session_reply(s, R_BAD_SEQUENCE, NOVARS);
-		return;
+		return -1;
 	}
-	if (take_path(s, arg, "FROM:", addr, &params, 1) < 0)
-		return;
-	switch (smtp_parse_mail_params(params, &size)) {
+	if (take_path(s, a->arg, "FROM:", a->addr, &a->params, 1) < 0)
+		return -1;
+	switch (smtp_parse_mail_params(a->params, &a->size)) {
 	case PARAM_UNSUPPORTED:
 		session_reply(s, R_PARAM_UNSUPPORTED, NOVARS);
-		return;
+		return -1;
 	case PARAM_SYNTAX:
 		session_reply(s, R_SYNTAX_ERROR, NOVARS);
-		return;
+		return -1;
 	case PARAM_OK:
 		break;
 	}
-	h = smtp_hook(s, &ctx, 0);
-	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
-		if (h.code > 0 && h.code < 400)
-			accept_mail(s, addr);
+	a->ctx.sender = a->addr;
+	return 0;
+}
+
+static void proceed_mail(struct session *s, struct cmd_args *a, const struct hook_outcome *h)
+{
+	if (h->result == HOOK_WAIT || h->result == HOOK_DONE) {
+		if (h->code > 0 && h->code < 400)
+			accept_mail(s, a->addr);
 		return;
 	}
-	if (h.result != HOOK_ACCEPT && mail_refused(s, addr, size))
+	if (h->result != HOOK_ACCEPT && mail_refused(s, a->addr, a->size))
 		return;
-	accept_mail(s, addr);
+	accept_mail(s, a->addr);
 	session_reply(s, R_MAIL_OK, NOVARS);
 }
 
@@ -501,18 +538,23 @@ static void add_recipient(struct session *s, const char *addr, int suppressed)
 	smtp_tx_add_rcpt(&s->tx, addr, suppressed || policy_is_suppressed(s->env->policy, addr));
 }
 
-static void proceed_rcpt(struct session *s, const char *arg)
+static int check_rcpt(struct session *s, struct cmd_args *a)
 {
-	char addr[ADDR_MAX];
-	const char *params, *one[1] = {addr};
-	struct hook_ctx ctx = {
-	    .stage = STAGE_RCPT, .sender = s->tx.mail_from, .recipients = one, .nrecipients = 1};
-	struct hook_outcome h;
+	if (take_path(s, a->arg, "TO:", a->addr, &a->params, 0) < 0)
+		return -1;
+	a->one[0] = a->addr;
+	a->ctx.sender = s->tx.mail_from;
+	a->ctx.recipients = a->one;
+	a->ctx.nrecipients = 1;
+	return 0;
+}
+
+static void proceed_rcpt(struct session *s, struct cmd_args *a, const struct hook_outcome *hp)
+{
+	const char *addr = a->addr, *params = a->params;
+	struct hook_outcome h = *hp;
 	int override;
 
-	if (take_path(s, arg, "TO:", addr, &params, 0) < 0)
-		return;
-	h = smtp_hook(s, &ctx, 0);
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
 		if (h.code > 0 && h.code < 400 && s->tx.has_mail)
 			add_recipient(s, addr, 0);
@@ -557,16 +599,20 @@ const char **session_recipient_list(const struct session *s)
 	return list;
 }
 
-static void proceed_data(struct session *s, const char *arg)
+static int check_data(struct session *s, struct cmd_args *a)
 {
-	const char **rcpts = session_recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA,
-	                       .sender = s->tx.mail_from,
-	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->tx.nrcpt : 0};
-	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+	a->rcpts = session_recipient_list(s);
+	a->ctx.sender = s->tx.mail_from;
+	a->ctx.recipients = a->rcpts;
+	a->ctx.nrecipients = a->rcpts ? s->tx.nrcpt : 0;
+	return 0;
+}
 
-	free(rcpts);
+static void proceed_data(struct session *s, struct cmd_args *a, const struct hook_outcome *hp)
+{
+	const char *arg = a->arg;
+	struct hook_outcome h = *hp;
+
 	if (h.result == HOOK_WAIT || h.result == HOOK_DONE) {
 		if (h.code == 354)
 			enter_data(s);
@@ -588,11 +634,11 @@ static void proceed_data(struct session *s, const char *arg)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-static void proceed_rset(struct session *s)
+static void proceed_rset(struct session *s, struct cmd_args *a, const struct hook_outcome *hp)
 {
-	struct hook_ctx ctx = {.stage = STAGE_RSET};
-	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+	struct hook_outcome h = *hp;
 
+	(void)a;
 	if (h.result == HOOK_WAIT || (h.result == HOOK_DONE && (h.code == 0 || h.code >= 400)))
 		return;
 	session_reset_transaction(s);
@@ -600,11 +646,11 @@ static void proceed_rset(struct session *s)
 		session_reply(s, R_RSET_OK, NOVARS);
 }
 
-static void proceed_quit(struct session *s)
+static void proceed_quit(struct session *s, struct cmd_args *a, const struct hook_outcome *hp)
 {
-	struct hook_ctx ctx = {.stage = STAGE_QUIT};
-	struct hook_outcome h = smtp_hook(s, &ctx, 0);
+	struct hook_outcome h = *hp;
 
+	(void)a;
 	if (h.result == HOOK_WAIT)
 		return;
 	if (h.result == HOOK_DONE) {
@@ -615,34 +661,71 @@ static void proceed_quit(struct session *s)
 	session_reply(s, R_BYE, NOVARS);
 }
 
-static const char *verb_stage(enum smtp_verb verb)
+static void proceed_noop(struct session *s, struct cmd_args *a, const struct hook_outcome *h)
 {
-	switch (verb) {
-	case VERB_EHLO:
-	case VERB_HELO:
-		return "ehlo";
-	case VERB_STARTTLS:
-		return "starttls";
-	case VERB_AUTH:
-		return "auth";
-	case VERB_MAIL:
-		return "mail";
-	case VERB_RCPT:
-		return "rcpt";
-	case VERB_DATA:
-		return "data";
-	case VERB_RSET:
-		return "rset";
-	case VERB_QUIT:
-		return "quit";
-	default:
-		return "command";
-	}
+	(void)a;
+	(void)h;
+	session_reply(s, R_NOOP_OK, NOVARS);
 }
 
+static void proceed_not_implemented(struct session *s, struct cmd_args *a,
+                                    const struct hook_outcome *h)
+{
+	(void)a;
+	(void)h;
+	session_reply(s, R_NOT_IMPLEMENTED, NOVARS);
+}
+
+static void proceed_unknown(struct session *s, struct cmd_args *a, const struct hook_outcome *h)
+{
+	(void)a;
+	(void)h;
+	session_reply(s, R_UNKNOWN_COMMAND, NOVARS);
+}
+
+/* The commands: the stage their events name, the scenario stage whose
+ * rules are asked (STAGE_COUNT: none), what must hold before the rules are
+ * asked (check replies and returns -1 when it does not), and what the
+ * command does with the rules' answer (proceed). */
+static const struct smtp_cmd {
+	enum smtp_verb verb;
+	const char *stage;
+	enum scenario_stage hook;
+	int (*check)(struct session *s, struct cmd_args *a);
+	void (*proceed)(struct session *s, struct cmd_args *a, const struct hook_outcome *h);
+} commands[] = {
+    {VERB_EHLO, "ehlo", STAGE_EHLO, check_ehlo, proceed_ehlo},
+    {VERB_HELO, "ehlo", STAGE_EHLO, check_ehlo, proceed_ehlo},
+    {VERB_STARTTLS, "starttls", STAGE_STARTTLS, NULL, proceed_starttls},
+    {VERB_AUTH, "auth", STAGE_AUTH, check_auth, proceed_auth},
+    {VERB_MAIL, "mail", STAGE_MAIL, check_mail, proceed_mail},
+    {VERB_RCPT, "rcpt", STAGE_RCPT, check_rcpt, proceed_rcpt},
+    {VERB_DATA, "data", STAGE_DATA, check_data, proceed_data},
+    {VERB_RSET, "rset", STAGE_RSET, NULL, proceed_rset},
+    {VERB_NOOP, "command", STAGE_COUNT, NULL, proceed_noop},
+    {VERB_QUIT, "quit", STAGE_QUIT, NULL, proceed_quit},
+    {VERB_VRFY, "command", STAGE_COUNT, NULL, proceed_not_implemented},
+    {VERB_EXPN, "command", STAGE_COUNT, NULL, proceed_not_implemented},
+    {VERB_HELP, "command", STAGE_COUNT, NULL, proceed_not_implemented},
+    {VERB_UNKNOWN, "command", STAGE_COUNT, NULL, proceed_unknown},
+};
+
+static const struct smtp_cmd *command_for(enum smtp_verb verb)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (commands[i].verb == verb)
+			return &commands[i];
+	return &commands[sizeof commands / sizeof commands[0] - 1];
+}
+
+/* One command: its checks, the scenario asked once at its stage, then
+ * what the command does. */
 void session_proceed_command(struct session *s, const char *line)
 {
 	struct smtp_command cmd;
+	const struct smtp_cmd *c;
+	struct cmd_args a;
+	struct hook_outcome h = {HOOK_NATIVE, NULL, 0};
 
 	if (!s->resuming) { /* not a delayed command acting at last */
 		s->ncommands++;
@@ -650,48 +733,19 @@ void session_proceed_command(struct session *s, const char *line)
 	}
 	s->line = line;
 	smtp_parse_command(line, &cmd);
+	c = command_for(cmd.verb);
 	s->command = cmd.verb == VERB_UNKNOWN ? "unknown" : smtp_verb_name(cmd.verb);
-	s->stage = verb_stage(cmd.verb);
-	switch (cmd.verb) {
-	case VERB_EHLO:
-		proceed_ehlo(s, cmd.arg, 1);
-		break;
-	case VERB_HELO:
-		proceed_ehlo(s, cmd.arg, 0);
-		break;
-	case VERB_STARTTLS:
-		proceed_starttls(s, cmd.arg);
-		break;
-	case VERB_AUTH:
-		proceed_auth(s, cmd.arg);
-		break;
-	case VERB_MAIL:
-		proceed_mail(s, cmd.arg);
-		break;
-	case VERB_RCPT:
-		proceed_rcpt(s, cmd.arg);
-		break;
-	case VERB_DATA:
-		proceed_data(s, cmd.arg);
-		break;
-	case VERB_RSET:
-		proceed_rset(s);
-		break;
-	case VERB_NOOP:
-		session_reply(s, R_NOOP_OK, NOVARS);
-		break;
-	case VERB_QUIT:
-		proceed_quit(s);
-		break;
-	case VERB_VRFY:
-	case VERB_EXPN:
-	case VERB_HELP:
-		session_reply(s, R_NOT_IMPLEMENTED, NOVARS);
-		break;
-	case VERB_UNKNOWN:
-		session_reply(s, R_UNKNOWN_COMMAND, NOVARS);
-		break;
+	s->stage = c->stage;
+	memset(&a, 0, sizeof a);
+	a.verb = cmd.verb;
+	a.arg = cmd.arg;
+	a.ctx.stage = c->hook;
+	if (c->check == NULL || c->check(s, &a) == 0) {
+		if (c->hook != STAGE_COUNT)
+			h = smtp_hook(s, &a.ctx, 0);
+		c->proceed(s, &a, &h);
 	}
+	free(a.rcpts);
 	session_honour_close_after(s);
 }
 

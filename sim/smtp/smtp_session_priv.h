@@ -2,10 +2,13 @@
  * smtp_session_priv.h - what the SMTP session's files share: the session
  * itself and the few functions one of them calls in another.
  *
- *   smtp_session.c  the protocol: commands, AUTH, replies
- *   smtp_data.c     the message: DATA, the checks at the final dot, the commit
- *   smtp_conn.c     the connection: sockets, TLS, timeouts, close, drain
- *   smtp_hooks.c    the scenario hooks: matching context, forced replies, delays
+ *   smtp_session.c  the protocol: the command table, AUTH, the final dot and
+ *                   the commit, replies, accepting and draining sessions
+ *   smtp_hooks.c    the scenario's verdicts in SMTP: forced replies, delays,
+ *                   trickles (the session's pair: see its header)
+ *   smtp_conn.c     the connection: bufferevents, TLS, close, free; reports
+ *                   up only through conn_events
+ *   smtp_tx.c       the transaction and its message data (smtp_tx.h)
  */
 #ifndef EDSIM_SMTP_SESSION_PRIV_H
 #define EDSIM_SMTP_SESSION_PRIV_H
