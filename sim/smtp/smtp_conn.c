@@ -213,12 +213,7 @@ void session_drop(struct session *s)
 
 void session_unlink(struct smtp_server *ss, struct session *s)
 {
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		ss->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	TAILQ_REMOVE(&ss->sessions, s, entry);
 	ss->nsessions--;
 }
 

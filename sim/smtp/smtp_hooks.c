@@ -137,7 +137,7 @@ static void wait_then_resume(struct session *s, const struct rule *r, double del
 	free(s->resume_line);
 	s->resume_line = stage != STAGE_CONNECT && stage != STAGE_DATA_END &&
 	                         stage != STAGE_DATA_BODY && stage != STAGE_IDLE && s->line != NULL
-	                     ? strdup(s->line)
+	                     ? xstrdup(s->line)
 	                     : NULL;
 	s->resume_stage = stage;
 	s->forced_rule = r;

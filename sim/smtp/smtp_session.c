@@ -62,14 +62,11 @@ struct smtp_server *smtp_server_new(const struct env *env, const char *reply_pre
 {
 #define SMTP_REPLY_NAME(name, id) id,
 	static const char *const names[] = {SMTP_REPLIES(SMTP_REPLY_NAME)};
-	struct smtp_server *ss = calloc(1, sizeof *ss);
+	struct smtp_server *ss = xcalloc(1, sizeof *ss);
 	char id[128];
 
-	if (ss == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	ss->env = *env;
+	TAILQ_INIT(&ss->sessions);
 	ss->conn_events = &conn_events;
 	ss->drained = drained;
 	ss->arg = arg;
@@ -245,7 +242,7 @@ static void proceed_ehlo(struct session *s, struct cmd_args *a, const struct hoo
 		add_capability(s, "STARTTLS", 0);
 	if (s->tls)
 		add_capability(s, "AUTH PLAIN LOGIN", 0);
-	session_write_line(s, "250 ENHANCEDSTATUSCODES", 23);
+	session_write_line(s, "250 ENHANCEDSTATUSCODES", sizeof "250 ENHANCEDSTATUSCODES" - 1);
 }
 
 /* RFC 3207: after the handshake the client knows nothing it was told
@@ -592,9 +589,8 @@ const char **session_recipient_list(const struct session *s)
 
 	if (engine_scenario(s->env->engine) == NULL)
 		return NULL; /* only rules read it: no allocation per message without them */
-	list = calloc(s->tx.nrcpt ? s->tx.nrcpt : 1, sizeof *list);
-
-	for (size_t i = 0; list != NULL && i < s->tx.nrcpt; i++)
+	list = xcalloc(s->tx.nrcpt ? s->tx.nrcpt : 1, sizeof *list);
+	for (size_t i = 0; i < s->tx.nrcpt; i++)
 		list[i] = s->tx.rcpts[i].address;
 	return list;
 }
@@ -815,10 +811,10 @@ void session_read(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	size_t max = s->env->cfg->limits.line_bytes;
-	char *line = malloc(max + 1);
+	char *line = xmalloc(max + 1);
 	int got;
 
-	while (line != NULL && !s->trickling &&
+	while (!s->trickling &&
 	       (s->state == ST_COMMAND || s->state == ST_DATA || s->state == ST_AUTH_PLAIN ||
 	        s->state == ST_AUTH_LOGIN_USER || s->state == ST_AUTH_LOGIN_PASS)) {
 		if (s->state == ST_DATA) {
@@ -957,25 +953,23 @@ static void on_committed(void *arg, int ok, const struct store_message *m)
 
 static struct store_message *build_message(struct session *s, const struct header_info *h)
 {
-	struct store_message *m = calloc(1, sizeof *m);
+	struct store_message *m = xcalloc(1, sizeof *m);
 
-	if (m == NULL)
-		return NULL;
 	store_assign_id(s->env->store, m);
 	m->received = clock_wall();
 	snprintf(m->client_ip, sizeof m->client_ip, "%s", s->ip);
 	m->connection = s->id;
-	m->user = s->authed ? strdup(s->user) : NULL;
-	m->mail_from = strdup(s->tx.mail_from);
+	m->user = s->authed ? xstrdup(s->user) : NULL;
+	m->mail_from = xstrdup(s->tx.mail_from);
 	m->rcpts = s->tx.rcpts;
 	m->nrcpt = s->tx.nrcpt;
-	s->tx.rcpts = calloc(s->tx.nrcpt, sizeof *s->tx.rcpts);
+	s->tx.rcpts = xcalloc(s->tx.nrcpt, sizeof *s->tx.rcpts);
 	for (size_t i = 0; i < s->tx.nrcpt; i++) {
-		s->tx.rcpts[i].address = strdup(m->rcpts[i].address);
+		s->tx.rcpts[i].address = xstrdup(m->rcpts[i].address);
 		s->tx.rcpts[i].suppressed = m->rcpts[i].suppressed;
 	}
-	m->message_id = h->message_id[0] ? strdup(h->message_id) : NULL;
-	m->subject = h->subject[0] ? strdup(h->subject) : NULL;
+	m->message_id = h->message_id[0] ? xstrdup(h->message_id) : NULL;
+	m->subject = h->subject[0] ? xstrdup(h->subject) : NULL;
 	m->raw = s->tx.data;
 	m->raw_len = s->tx.data_len;
 	s->tx.data = NULL;
@@ -1026,14 +1020,12 @@ static void commit_message(struct session *s, const struct header_info *h)
 {
 	struct store_message *m = build_message(s, h);
 
-	if (m != NULL) {
-		snprintf(s->tx.stored_id, sizeof s->tx.stored_id, "%s", m->id);
-		s->state = ST_COMMIT;
-		if (mailflow_submit(s->env->flow, m, on_committed, s) == 0)
-			return;
-		store_message_free(m);
-		s->state = ST_COMMAND;
-	}
+	snprintf(s->tx.stored_id, sizeof s->tx.stored_id, "%s", m->id);
+	s->state = ST_COMMIT;
+	if (mailflow_submit(s->env->flow, m, on_committed, s) == 0)
+		return;
+	store_message_free(m);
+	s->state = ST_COMMAND;
 	s->tx.commit_rule = NULL;
 	session_reply(s, R_STORAGE_ERROR, NOVARS);
 	if (s->state != ST_CLOSING)
@@ -1210,10 +1202,7 @@ void smtp_accept(struct smtp_server *ss, evutil_socket_t fd, const struct sockad
 	s->scenario_conn = engine_connection_opened(env->engine);
 	s->refused = !s->counted;
 	s->transcript = transcript_open(env->events, s->id, s->ip);
-	s->next = ss->sessions;
-	if (ss->sessions)
-		ss->sessions->prev = s;
-	ss->sessions = s;
+	TAILQ_INSERT_HEAD(&ss->sessions, s, entry);
 	ss->nsessions++;
 	if (implicit_tls && smtp_hook_before_tls(s)) {
 		session_drop(s); /* the handshake never starts */
@@ -1255,8 +1244,8 @@ void smtp_server_drain(struct smtp_server *ss)
 	struct session *s, *next;
 
 	ss->draining = 1;
-	for (s = ss->sessions; s != NULL; s = next) {
-		next = s->next;
+	for (s = TAILQ_FIRST(&ss->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
 		drain_session(s);
 	}
 	if (ss->nsessions == 0 && ss->drained != NULL)
@@ -1267,16 +1256,18 @@ void smtp_server_abort(struct smtp_server *ss)
 {
 	struct session *s, *next;
 
-	for (s = ss->sessions; s != NULL; s = next) {
-		next = s->next;
+	for (s = TAILQ_FIRST(&ss->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
 		abort_session(s);
 	}
 }
 
 void smtp_server_scenario_changed(struct smtp_server *ss)
 {
-	for (struct session *s = ss->sessions; s != NULL; s = s->next)
-		smtp_hook_scenario_changed(s);
+	struct session *s;
+
+	TAILQ_FOREACH(s, &ss->sessions, entry)
+	smtp_hook_scenario_changed(s);
 }
 
 size_t smtp_server_sessions(const struct smtp_server *ss)

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "catalog.h"
 #include "clock.h"
@@ -59,7 +60,7 @@ struct smtp_server {
 	struct env env;
 	const struct conn_events *conn_events;
 	const struct cat_entry *replies[R_COUNT];
-	struct session *sessions; /* open sessions, a doubly linked list */
+	TAILQ_HEAD(, session) sessions; /* open sessions */
 	size_t nsessions;
 	uint64_t next_connection;
 	int draining;
@@ -70,7 +71,7 @@ struct smtp_server {
 /* One connection. Its state says what the next input line is; the flags
  * say what the connection has been through. */
 struct session {
-	struct session *prev, *next;
+	TAILQ_ENTRY(session) entry; /* in srv->sessions */
 	struct smtp_server *srv;
 	const struct env *env; /* &srv->env */
 	struct bufferevent *bev;
