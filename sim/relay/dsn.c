@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "xmalloc.h"
 
 #define QUOTED_HEADER_MAX (64 * 1024)
 
@@ -141,10 +142,9 @@ char *dsn_build(const struct dsn_report *rep, const char *message_id, size_t *le
 	               hlen < QUOTED_HEADER_MAX ? hlen : QUOTED_HEADER_MAX);
 	evbuffer_add_printf(b, "\r\n--%s--\r\n", boundary);
 	*len = evbuffer_get_length(b);
-	if ((out = malloc(*len + 1)) != NULL) {
-		evbuffer_remove(b, out, *len);
-		out[*len] = '\0';
-	}
+	out = xmalloc(*len + 1);
+	evbuffer_remove(b, out, *len);
+	out[*len] = '\0';
 	evbuffer_free(b);
 	return out;
 }

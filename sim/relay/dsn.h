@@ -36,7 +36,8 @@ struct dsn_report {
  * one ("5.1.1"), else 5.0.0 or 4.0.0 by its class; 4.4.7 when expired. */
 void dsn_status(const struct dsn_recipient *r, char *out, size_t outlen);
 /* The whole report as a message (CRLF lines), malloc'ed; message_id is
- * used for its Message-ID header. */
+ * used for its Message-ID header. NULL only when libevent cannot make a
+ * buffer. */
 char *dsn_build(const struct dsn_report *rep, const char *message_id, size_t *len);
 
 #endif

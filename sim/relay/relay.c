@@ -3,21 +3,26 @@
  * outcomes (delivered, deferred on the retry schedule, bounced, expired),
  * bounce reports, recovery after a restart, the counts and the capture
  * mailbox. The way to the next hop (destinations, connections, MX lookups)
- * is relay_hop.c's.
+ * is the hop layer's (relay_hop.h): the queue owns a struct hop, hands it
+ * jobs and hears back through its hop_ops; the hop layer never calls up.
  *
- * Every unfinished message is in memory (struct qmsg), its raw text only
- * while a delivery needs it. An attempt takes the recipients that are due,
- * lets scenario rules at stage relay answer for some, delivers to the
- * capture mailbox at once in capture mode, and otherwise groups the rest by
- * destination (the smarthost, or each recipient domain) into jobs, which
- * relay_hop.c queues at their destination and carries; each comes back
- * through relay_job_finish().
+ * Every unfinished message is in memory (struct qmsg, on r->msgs), its raw
+ * text only while a delivery needs it. An attempt takes the recipients that
+ * are due, lets scenario rules at stage relay answer for some, delivers to
+ * the capture mailbox at once in capture mode, and otherwise groups the rest
+ * by destination (the smarthost, or each recipient domain) into jobs (struct
+ * qjob: the hop layer's struct job, and which of the message's recipients it
+ * carries), which the hop layer queues at their destination and carries;
+ * each comes back through on_job_finished() (or on_job_dropped() when the
+ * hop layer forgets everything).
  *
  * Invariants: a recipient is "sending" exactly while a connection carries
- * its job (waiting in a destination's queue it is still "queued");
- * q->busy counts q's jobs; a message is freed only when busy is 0, and
- * leaves memory when every recipient is final. The store's delivery record
- * is rewritten after every change of a message, in the loop's next commit.
+ * its job (waiting in a destination's queue it is still "queued"), and
+ * "held" while any job carries it; q->busy counts q's jobs and
+ * r->jobs_in_flight every message's; a message is freed only when busy is
+ * 0, and leaves memory when every recipient is final; q->on_ready says it is
+ * on r->ready, waiting for dispatch(). The store's delivery record is
+ * rewritten after every change of a message, in the loop's next commit.
  */
 #include "relay.h"
 
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "clock.h"
 #include "config.h"
@@ -36,10 +42,10 @@
 #include "jsonw.h"
 #include "log.h"
 #include "relay_hop.h"
-#include "relay_priv.h"
 #include "retry.h"
 #include "scenario_engine.h"
 #include "util.h"
+#include "xmalloc.h"
 
 #define DISPATCH_BATCH 256   /* messages started per round of the loop */
 #define MAX_JOBS       20000 /* jobs in flight, all destinations */
@@ -48,6 +54,63 @@
  * first attempt (no read back from the store), RAW_KEEP_TOTAL in all. */
 #define RAW_KEEP_MAX   (256 * 1024)
 #define RAW_KEEP_TOTAL (64 * 1024 * 1024)
+
+enum rstate { RS_QUEUED, RS_SENDING, RS_DEFERRED, RS_DELIVERED, RS_BOUNCED, RS_SUPPRESSED };
+
+struct rrcpt {
+	char *address;
+	enum rstate state;
+	unsigned attempts;
+	char *reply;
+	char *destination;
+	double updated;   /* Unix time of the last change */
+	double next_v;    /* deferred: the next attempt on the virtual clock */
+	double next_wall; /* the same as Unix time, for people */
+	int bounced_now;  /* bounced in the attempt being finished: goes into a DSN */
+	int expired;
+	int held; /* a job carries it (queued at a destination, or sending) */
+};
+
+struct qmsg {
+	struct relay *r;
+	TAILQ_ENTRY(qmsg) entry;        /* in r->msgs: every message in memory */
+	STAILQ_ENTRY(qmsg) ready_entry; /* in r->ready while on_ready */
+	int on_ready;
+	uint64_t seq;
+	char id[20];
+	char *mail_from, *user;
+	int is_dsn, captured;
+	double received, accepted_v;
+	struct rrcpt *rcpts;
+	size_t nrcpt;
+	struct jsonw attempts; /* the record's attempts: objects separated by commas */
+	unsigned busy;
+	struct event *timer;
+	char *raw;
+	size_t raw_len;
+};
+
+/* A job as the queue knows it: the hop layer's part (job.owner points back
+ * here) and which of the message's recipients it carries. */
+struct qjob {
+	struct job job;
+	struct qmsg *q;
+	size_t *idx; /* job.nrcpt indexes into q->rcpts */
+	const char **addrs;
+	struct hop_dest *dest;
+};
+
+struct relay {
+	struct relay_env env;
+	struct hop *hop; /* the way to the next hop */
+	TAILQ_HEAD(, qmsg) msgs;
+	size_t nmsgs;
+	STAILQ_HEAD(, qmsg) ready; /* due for an attempt, in order */
+	struct event *kick;
+	size_t jobs_in_flight;
+	size_t raw_bytes; /* the raw text messages keep in memory */
+	unsigned long long delivered, deferred, bounced, expired, dsns, resumed, recovered;
+};
 
 static const char *const rstate_names[] = {"queued",    "sending", "deferred",
                                            "delivered", "bounced", "suppressed"};
@@ -70,12 +133,7 @@ static void free_qmsg(struct qmsg *q)
 {
 	struct relay *r = q->r;
 
-	if (q->prev != NULL)
-		q->prev->next = q->next;
-	else if (r->msgs == q)
-		r->msgs = q->next;
-	if (q->next != NULL)
-		q->next->prev = q->prev;
+	TAILQ_REMOVE(&r->msgs, q, entry);
 	r->nmsgs--;
 	for (size_t i = 0; i < q->nrcpt; i++) {
 		free(q->rcpts[i].address);
@@ -98,24 +156,19 @@ static void on_timer(evutil_socket_t fd, short what, void *arg);
 static struct qmsg *new_qmsg(struct relay *r, uint64_t seq, const char *from, const char *user,
                              double received, size_t nrcpt)
 {
-	struct qmsg *q = calloc(1, sizeof *q);
+	struct qmsg *q = xcalloc(1, sizeof *q);
 
-	if (q == NULL)
-		return NULL;
 	q->r = r;
 	q->seq = seq;
 	store_format_id(seq, q->id);
-	q->mail_from = strdup(from ? from : "");
-	q->user = user ? strdup(user) : NULL;
+	q->mail_from = xstrdup(from ? from : "");
+	q->user = xstrdup(user);
 	q->received = received;
 	q->accepted_v = vclock_now(r->env.clock) - (clock_wall() - received);
-	q->rcpts = calloc(nrcpt ? nrcpt : 1, sizeof *q->rcpts);
+	q->rcpts = xcalloc(nrcpt, sizeof *q->rcpts);
 	q->nrcpt = nrcpt;
 	q->timer = evtimer_new(r->env.base, on_timer, q);
-	q->next = r->msgs;
-	if (r->msgs != NULL)
-		r->msgs->prev = q;
-	r->msgs = q;
+	TAILQ_INSERT_HEAD(&r->msgs, q, entry);
 	r->nmsgs++;
 	return q;
 }
@@ -127,9 +180,7 @@ static void make_ready(struct qmsg *q)
 	if (q->on_ready)
 		return;
 	q->on_ready = 1;
-	q->ready_next = NULL;
-	*r->ready_tail = q;
-	r->ready_tail = &q->ready_next;
+	STAILQ_INSERT_TAIL(&r->ready, q, ready_entry);
 	event_active(r->kick, EV_TIMEOUT, 0);
 }
 
@@ -274,7 +325,7 @@ static void emit(struct qmsg *q, const char *type, const struct rrcpt *rc, int c
 static void set_text(char **slot, const char *value)
 {
 	free(*slot);
-	*slot = value ? strdup(value) : NULL;
+	*slot = xstrdup(value);
 }
 
 static void defer_or_expire(struct qmsg *q, struct rrcpt *rc, const struct hop_reply *why,
@@ -366,7 +417,9 @@ static void dsn_stored(void *arg, int ok, const struct store_message *m)
 		log_warn("relay: the bounce report %s could not be stored", m->id);
 }
 
-int relay_load_raw(struct qmsg *q)
+/* Reads the message's text from the store unless it is in memory; -1 when
+ * it cannot. */
+static int load_raw(struct qmsg *q)
 {
 	if (q->raw != NULL)
 		return 0;
@@ -394,7 +447,7 @@ static void keep_raw(struct qmsg *q, const struct store_message *m)
 static struct store_message *dsn_message(struct qmsg *q, const struct dsn_recipient *rs, size_t n)
 {
 	const struct relay_env *env = &q->r->env;
-	struct store_message *m = calloc(1, sizeof *m);
+	struct store_message *m = xcalloc(1, sizeof *m);
 	struct dsn_report rep = {.reporting_mta = env->cfg->hostname,
 	                         .sender = q->mail_from,
 	                         .envelope_id = q->id,
@@ -404,21 +457,19 @@ static struct store_message *dsn_message(struct qmsg *q, const struct dsn_recipi
 	                         .nrcpt = n};
 	char mid[128];
 
-	if (m == NULL)
-		return NULL;
 	store_assign_id(env->store, m);
 	snprintf(mid, sizeof mid, "<%s.dsn@%s>", m->id, env->cfg->hostname);
-	relay_load_raw(q);
+	load_raw(q);
 	rep.original = q->raw;
 	rep.original_len = q->raw_len;
 	m->raw = dsn_build(&rep, mid, &m->raw_len);
 	m->received = rep.now;
-	m->mail_from = strdup("");
-	m->rcpts = calloc(1, sizeof *m->rcpts);
-	m->rcpts[0].address = strdup(q->mail_from);
+	m->mail_from = xstrdup("");
+	m->rcpts = xcalloc(1, sizeof *m->rcpts);
+	m->rcpts[0].address = xstrdup(q->mail_from);
 	m->nrcpt = 1;
-	m->message_id = strdup(mid);
-	m->subject = strdup("Undelivered Mail Returned to Sender");
+	m->message_id = xstrdup(mid);
+	m->subject = xstrdup("Undelivered Mail Returned to Sender");
 	m->origin = "dsn";
 	m->captured = 1;
 	return m;
@@ -456,7 +507,7 @@ static void send_dsn(struct qmsg *q)
 		}
 	if (n == 0 || q->is_dsn || q->mail_from[0] == '\0')
 		return;
-	if ((m = dsn_message(q, rs, n)) == NULL || m->raw == NULL) {
+	if ((m = dsn_message(q, rs, n))->raw == NULL) {
 		store_message_free(m);
 		return;
 	}
@@ -505,44 +556,42 @@ static const struct rule *relay_rule(struct qmsg *q, struct rrcpt *rc, struct ho
 	return v.rule;
 }
 
-static void add_to_job(struct job **jobs, size_t *njobs, struct qmsg *q, struct dest *d, size_t i)
+/* Recipient i of q goes to d: into the attempt's job for d, made on first use. */
+static void add_to_job(struct qjob **jobs, size_t *njobs, struct qmsg *q, struct hop_dest *d,
+                       size_t i)
 {
-	struct job *j = NULL;
+	struct qjob *qj = NULL;
 
 	for (size_t k = 0; k < *njobs; k++)
-		if (jobs[k]->d == d)
-			j = jobs[k];
-	if (j == NULL) {
-		j = calloc(1, sizeof *j);
-		j->q = q;
-		j->d = d;
-		j->idx = calloc(q->nrcpt, sizeof *j->idx);
-		j->addrs = calloc(q->nrcpt, sizeof *j->addrs);
-		j->replies = calloc(q->nrcpt, sizeof *j->replies);
-		jobs[(*njobs)++] = j;
+		if (jobs[k]->dest == d)
+			qj = jobs[k];
+	if (qj == NULL) {
+		qj = xcalloc(1, sizeof *qj);
+		qj->job.owner = qj;
+		qj->q = q;
+		qj->dest = d;
+		qj->idx = xcalloc(q->nrcpt, sizeof *qj->idx);
+		qj->addrs = xcalloc(q->nrcpt, sizeof *qj->addrs);
+		qj->job.replies = xcalloc(q->nrcpt, sizeof *qj->job.replies);
+		qj->job.mail_from = q->mail_from;
+		qj->job.rcpts = qj->addrs;
+		jobs[(*njobs)++] = qj;
 	}
-	j->idx[j->n] = i;
-	j->addrs[j->n++] = q->rcpts[i].address;
+	qj->idx[qj->job.nrcpt] = i;
+	qj->addrs[qj->job.nrcpt++] = q->rcpts[i].address;
 	q->rcpts[i].held = 1;
 }
 
-static void queue_job(struct job *j)
+static void queue_job(struct qjob *qj)
 {
-	struct dest *d = j->d;
-	struct rrcpt *rc;
+	struct qmsg *q = qj->q;
 
-	j->txn.mail_from = j->q->mail_from;
-	j->txn.rcpts = j->addrs;
-	j->txn.nrcpt = j->n;
-	j->txn.rcpt_replies = j->replies;
-	for (size_t k = 0; k < j->n; k++) {
-		rc = &j->q->rcpts[j->idx[k]];
-		set_text(&rc->destination, d->name);
-	}
-	j->q->busy++;
-	d->r->jobs_in_flight++;
-	hop_enqueue(j);
-	emit(j->q, "relayed", &j->q->rcpts[j->idx[0]], 0, NULL, NULL, NULL);
+	for (size_t k = 0; k < qj->job.nrcpt; k++)
+		set_text(&q->rcpts[qj->idx[k]].destination, hop_dest_name(qj->dest));
+	q->busy++;
+	q->r->jobs_in_flight++;
+	hop_enqueue(qj->dest, &qj->job);
+	emit(q, "relayed", &q->rcpts[qj->idx[0]], 0, NULL, NULL, NULL);
 }
 
 /* Results that need no network: rules at stage relay, the capture mailbox.
@@ -568,16 +617,15 @@ static void start_attempt(struct qmsg *q)
 {
 	struct relay *r = q->r;
 	double now_v = vclock_now(r->env.clock);
-	size_t n = q->nrcpt ? q->nrcpt : 1, njobs = 0, nrule = 0, ncapture = 0;
-	struct job **jobs = calloc(n, sizeof *jobs);
-	struct dest **dests = calloc(n, sizeof *dests);
-	struct rrcpt **by_rule = calloc(n, sizeof *by_rule),
-	             **captured = calloc(n, sizeof *captured);
+	size_t n = q->nrcpt, njobs = 0, nrule = 0, ncapture = 0;
+	struct qjob **jobs = xcalloc(n, sizeof *jobs);
+	struct hop_dest **dests = xcalloc(n, sizeof *dests);
+	struct rrcpt **by_rule = xcalloc(n, sizeof *by_rule),
+	             **captured = xcalloc(n, sizeof *captured);
 
-	for (size_t i = 0; i < q->nrcpt && jobs && dests && by_rule && captured; i++) {
+	for (size_t i = 0; i < q->nrcpt; i++) {
 		struct rrcpt *rc = &q->rcpts[i];
 		const char *local;
-		struct dest *d;
 		if (!due(rc, now_v))
 			continue;
 		rc->attempts++;
@@ -588,9 +636,7 @@ static void start_attempt(struct qmsg *q)
 				captured[ncapture++] = rc;
 			continue;
 		}
-		d = hop_dest_for(r, rc->address);
-		if (d != NULL)
-			add_to_job(jobs, &njobs, q, d, i);
+		add_to_job(jobs, &njobs, q, hop_dest_for(r->hop, rc->address), i);
 	}
 	if (nrule > 0)
 		log_attempt(q, "scenario", by_rule, nrule);
@@ -603,7 +649,7 @@ static void start_attempt(struct qmsg *q)
 	 * may be gone after pumping; their destinations stay. */
 	for (size_t k = 0; k < njobs; k++) {
 		queue_job(jobs[k]);
-		dests[k] = jobs[k]->d;
+		dests[k] = jobs[k]->dest;
 	}
 	for (size_t k = 0; k < njobs; k++)
 		hop_pump(dests[k]);
@@ -651,16 +697,14 @@ static void dispatch(struct relay *r)
 {
 	size_t n = 0;
 
-	while (r->ready != NULL && n < DISPATCH_BATCH && r->jobs_in_flight < MAX_JOBS) {
-		struct qmsg *q = r->ready;
-		r->ready = q->ready_next;
-		if (r->ready == NULL)
-			r->ready_tail = &r->ready;
+	while (!STAILQ_EMPTY(&r->ready) && n < DISPATCH_BATCH && r->jobs_in_flight < MAX_JOBS) {
+		struct qmsg *q = STAILQ_FIRST(&r->ready);
+		STAILQ_REMOVE_HEAD(&r->ready, ready_entry);
 		q->on_ready = 0;
 		n++;
 		start_attempt(q);
 	}
-	if (r->ready != NULL && r->jobs_in_flight < MAX_JOBS)
+	if (!STAILQ_EMPTY(&r->ready) && r->jobs_in_flight < MAX_JOBS)
 		event_active(r->kick, EV_TIMEOUT, 0);
 }
 
@@ -671,65 +715,92 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	dispatch(arg);
 }
 
-/* ---- jobs coming back -------------------------------------------------------- */
+/* ---- jobs coming back: the hop layer's callbacks ----------------------------- */
 
-void relay_job_free(struct job *j)
+static void free_qjob(struct qjob *qj)
 {
-	free(j->idx);
-	free(j->addrs);
-	free(j->replies);
-	free(j);
+	free(qj->idx);
+	free(qj->addrs);
+	free(qj->job.replies);
+	free(qj);
 }
 
-void relay_job_finish(struct job *j, const char *destination, const struct hop_reply *final)
+/* The message's text, for the job a connection is about to carry. */
+static int on_job_load(void *arg, struct job *j)
 {
-	struct qmsg *q = j->q;
-	struct relay *r = j->d->r;
-	struct rrcpt **rcs = calloc(j->n, sizeof *rcs);
+	struct qjob *qj = j->owner;
 
-	for (size_t k = 0; k < j->n; k++) {
+	(void)arg;
+	if (load_raw(qj->q) < 0)
+		return -1;
+	j->raw = qj->q->raw;
+	j->raw_len = qj->q->raw_len;
+	return 0;
+}
+
+/* The job is on the wire: its recipients are sending, and the store says so
+ * (a restart counts them as possibly delivered twice). */
+static void on_job_sending(void *arg, struct job *j)
+{
+	struct qjob *qj = j->owner;
+
+	(void)arg;
+	for (size_t k = 0; k < j->nrcpt; k++)
+		qj->q->rcpts[qj->idx[k]].state = RS_SENDING;
+	save(qj->q);
+}
+
+/* The job has its answers (or failed with final): records them, frees the
+ * job and settles its message. */
+static void on_job_finished(void *arg, struct job *j, const char *destination,
+                            const struct hop_reply *final)
+{
+	struct relay *r = arg;
+	struct qjob *qj = j->owner;
+	struct qmsg *q = qj->q;
+	struct rrcpt **rcs = xcalloc(j->nrcpt, sizeof *rcs);
+
+	for (size_t k = 0; k < j->nrcpt; k++) {
 		const struct hop_reply *rr = &j->replies[k];
 		const struct hop_reply *use = final;
-		struct rrcpt *rc = &q->rcpts[j->idx[k]];
+		struct rrcpt *rc = &q->rcpts[qj->idx[k]];
 		if (rr->code != 0 && (rr->code < 200 || rr->code >= 300))
 			use = rr; /* refused at RCPT: its own reply */
 		rc->held = 0;
 		record_result(q, rc, destination, use, NULL);
-		if (rcs != NULL)
-			rcs[k] = rc;
+		rcs[k] = rc;
 	}
-	if (rcs != NULL)
-		log_attempt(q, destination, rcs, j->n);
+	log_attempt(q, destination, rcs, j->nrcpt);
 	free(rcs);
 	r->jobs_in_flight--;
 	q->busy--;
-	relay_job_free(j);
+	free_qjob(qj);
 	settle(q);
-	if (r->ready != NULL)
+	if (!STAILQ_EMPTY(&r->ready))
 		event_active(r->kick, EV_TIMEOUT, 0);
 }
 
-/* A restart counts the recipients of a job on the wire as possibly
- * delivered twice. */
-void relay_job_sending(struct job *j)
+/* The hop layer forgets the job: so does the queue (its message goes too). */
+static void on_job_dropped(void *arg, struct job *j)
 {
-	for (size_t k = 0; k < j->n; k++)
-		j->q->rcpts[j->idx[k]].state = RS_SENDING;
-	save(j->q);
+	(void)arg;
+	free_qjob(j->owner);
 }
+
+static const struct hop_ops hop_ops = {on_job_load, on_job_sending, on_job_finished,
+                                       on_job_dropped};
 
 /* ---- the relay as a whole ----------------------------------------------- */
 
 struct relay *relay_new(const struct relay_env *env, char *err, size_t errlen)
 {
-	struct relay *r = calloc(1, sizeof *r);
+	struct relay *r = xcalloc(1, sizeof *r);
 
-	if (r == NULL)
-		return NULL;
 	r->env = *env;
-	r->ready_tail = &r->ready;
+	TAILQ_INIT(&r->msgs);
+	STAILQ_INIT(&r->ready);
 	r->kick = event_new(env->base, -1, 0, on_kick, r);
-	if (hop_setup(r, err, errlen) < 0) {
+	if ((r->hop = hop_new(env->base, env->cfg, &hop_ops, r, err, errlen)) == NULL) {
 		relay_free(r);
 		return NULL;
 	}
@@ -738,21 +809,20 @@ struct relay *relay_new(const struct relay_env *env, char *err, size_t errlen)
 
 void relay_forget_all(struct relay *r)
 {
-	hop_forget_all(r);
+	hop_forget_all(r->hop);
 	r->jobs_in_flight = 0;
-	while (r->msgs != NULL)
-		free_qmsg(r->msgs);
-	r->ready = NULL;
-	r->ready_tail = &r->ready;
+	while (!TAILQ_EMPTY(&r->msgs))
+		free_qmsg(TAILQ_FIRST(&r->msgs));
+	STAILQ_INIT(&r->ready);
 }
 
 void relay_free(struct relay *r)
 {
 	if (r == NULL)
 		return;
-	hop_free(r);
-	while (r->msgs != NULL)
-		free_qmsg(r->msgs);
+	hop_free(r->hop);
+	while (!TAILQ_EMPTY(&r->msgs))
+		free_qmsg(TAILQ_FIRST(&r->msgs));
 	if (r->kick != NULL)
 		event_free(r->kick);
 	free(r);
@@ -767,13 +837,10 @@ int relay_capture_now(struct relay *r, struct store_message *m)
 	int final;
 
 	if (r->env.cfg->relay.mode != RELAY_CAPTURE || m->origin != NULL || m->nrcpt == 0 ||
-	    engine_has_stage(r->env.engine, STAGE_RELAY) ||
-	    (rcs = calloc(m->nrcpt, sizeof *rcs)) == NULL)
+	    engine_has_stage(r->env.engine, STAGE_RELAY))
 		return 0;
-	if ((done = calloc(m->nrcpt, sizeof *done)) == NULL) {
-		free(rcs);
-		return 0;
-	}
+	rcs = xcalloc(m->nrcpt, sizeof *rcs);
+	done = xcalloc(m->nrcpt, sizeof *done);
 	/* The records borrow the message's addresses and the reply text. */
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		struct rrcpt *rc = &rcs[i];
@@ -790,7 +857,7 @@ int relay_capture_now(struct relay *r, struct store_message *m)
 	if (ndone > 0)
 		attempt_write(&attempts, m->received, "capture", done, ndone);
 	m->captured = ndone > 0;
-	m->delivery_state = strdup(message_state(rcs, m->nrcpt));
+	m->delivery_state = xstrdup(message_state(rcs, m->nrcpt));
 	m->delivery_recipients = recipients_text(rcs, m->nrcpt, &final);
 	m->delivery_attempts = attempts_text(&attempts);
 	jsonw_free(&attempts);
@@ -831,11 +898,9 @@ void relay_accept(struct relay *r, const struct store_message *m)
 	if (m->captured || m->nrcpt == 0)
 		return;
 	q = new_qmsg(r, m->seq, m->mail_from, m->user, m->received, m->nrcpt);
-	if (q == NULL)
-		return;
 	q->is_dsn = m->origin != NULL;
 	for (size_t i = 0; i < m->nrcpt; i++) {
-		q->rcpts[i].address = strdup(m->rcpts[i].address);
+		q->rcpts[i].address = xstrdup(m->rcpts[i].address);
 		q->rcpts[i].state = m->rcpts[i].suppressed ? RS_SUPPRESSED : RS_QUEUED;
 		if (m->rcpts[i].suppressed)
 			emit(q, "suppressed", &q->rcpts[i], 0, "on the suppression list", NULL,
@@ -878,16 +943,14 @@ static void recover_one(void *arg, const struct store_pending *p)
 	size_t n = json_array_size(p->recipients);
 	struct qmsg *q = new_qmsg(r, p->seq, p->mail_from, p->user, p->received, n);
 
-	if (q == NULL)
-		return;
 	q->is_dsn = p->origin != NULL;
 	set_attempts(q, p->attempts);
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = json_array_get(p->recipients, i);
 		struct rrcpt *rc = &q->rcpts[i];
-		rc->address = strdup(json_string_value(json_object_get(o, "address"))
-		                         ? json_string_value(json_object_get(o, "address"))
-		                         : "");
+		rc->address = xstrdup(json_string_value(json_object_get(o, "address"))
+		                          ? json_string_value(json_object_get(o, "address"))
+		                          : "");
 		rc->state = state_named(json_string_value(json_object_get(o, "state")));
 		rc->attempts = (unsigned)json_integer_value(json_object_get(o, "attempts"));
 		set_text(&rc->reply, json_string_value(json_object_get(o, "reply")));
@@ -919,13 +982,14 @@ json_t *relay_stats(const struct relay *r)
 {
 	static const char *const modes[] = {"capture", "smarthost", "mx"};
 	unsigned long long count[RS_SUPPRESSED + 1] = {0};
+	const struct qmsg *q;
 	size_t conns, jobs;
 	json_t *o;
 
-	for (const struct qmsg *q = r->msgs; q != NULL; q = q->next)
+	for (q = TAILQ_FIRST(&r->msgs); q != NULL; q = TAILQ_NEXT(q, entry))
 		for (size_t i = 0; i < q->nrcpt; i++)
 			count[q->rcpts[i].state]++;
-	hop_count(r, &conns, &jobs);
+	hop_count(r->hop, &conns, &jobs);
 	o = json_pack("{s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
 	              "s:{s:I, s:I}}",
 	              "mode", modes[r->env.cfg->relay.mode], "messages", (json_int_t)r->nmsgs,

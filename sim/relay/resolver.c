@@ -16,8 +16,10 @@
  * resolver. resolver_free() destroys the channel first; the ARES_EDESTRUCTION
  * callbacks that ares_destroy() makes are ignored, then the queries freed.
  *
- * Invariant: every query is on r->queries from resolver_mx() until its
- * delivery event runs (or resolver_free() frees it), and delivers once.
+ * Invariants: every query is on r->queries from resolver_mx() until its
+ * delivery event runs (or resolver_free() frees it), and delivers once;
+ * every socket c-ares watches has one sock_watch on r->watches, with its
+ * event added, until c-ares stops watching it or the resolver is freed.
  */
 #include "resolver.h"
 
@@ -30,9 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "log.h"
 #include "util.h"
+#include "xmalloc.h"
 
 #define RESOLVER_TIMEOUT_MS 2000
 #define RESOLVER_TRIES      2
@@ -43,7 +47,7 @@ struct sock_watch {
 	struct resolver *r;
 	ares_socket_t fd;
 	struct event *ev;
-	struct sock_watch *next;
+	TAILQ_ENTRY(sock_watch) entry; /* in r->watches */
 };
 
 struct mx_query;
@@ -75,15 +79,15 @@ struct mx_query {
 	struct mx_target *targets;
 	size_t ntargets;
 	struct event *deliver;
-	struct mx_query *prev, *next;
+	TAILQ_ENTRY(mx_query) entry; /* in r->queries */
 };
 
 struct resolver {
 	struct event_base *base;
 	ares_channel channel;
 	struct event *timer;
-	struct sock_watch *watches;
-	struct mx_query *queries;
+	TAILQ_HEAD(, sock_watch) watches;
+	TAILQ_HEAD(, mx_query) queries;
 	int destroying; /* inside resolver_free(): c-ares callbacks are ignored */
 };
 
@@ -123,12 +127,13 @@ static void sock_ready(evutil_socket_t fd, short what, void *arg)
 	timer_update(r);
 }
 
-static struct sock_watch **watch_find(struct resolver *r, ares_socket_t fd)
+static struct sock_watch *watch_find(struct resolver *r, ares_socket_t fd)
 {
-	struct sock_watch **w = &r->watches;
+	struct sock_watch *w;
 
-	while (*w != NULL && (*w)->fd != fd)
-		w = &(*w)->next;
+	for (w = TAILQ_FIRST(&r->watches); w != NULL; w = TAILQ_NEXT(w, entry))
+		if (w->fd == fd)
+			break;
 	return w;
 }
 
@@ -138,14 +143,14 @@ static void watch_free(struct sock_watch *w)
 	free(w);
 }
 
-static int watch_set(struct resolver *r, struct sock_watch **slot, ares_socket_t fd, short what)
+/* Watches fd for what: w is its watch, or NULL for a new one. On failure
+ * the socket is not watched at all (w is freed). */
+static int watch_set(struct resolver *r, struct sock_watch *w, ares_socket_t fd, short what)
 {
-	struct sock_watch *w = *slot;
+	int fresh = w == NULL;
 
-	if (w == NULL) {
-		w = calloc(1, sizeof *w);
-		if (w == NULL)
-			return -1;
+	if (fresh) {
+		w = xcalloc(1, sizeof *w);
 		w->r = r;
 		w->fd = fd;
 	} else {
@@ -155,12 +160,13 @@ static int watch_set(struct resolver *r, struct sock_watch **slot, ares_socket_t
 	if (w->ev == NULL || event_add(w->ev, NULL) < 0) {
 		if (w->ev != NULL)
 			event_free(w->ev);
-		*slot = w->next;
+		if (!fresh)
+			TAILQ_REMOVE(&r->watches, w, entry);
 		free(w);
 		return -1;
 	}
-	if (*slot == NULL)
-		*slot = w;
+	if (fresh)
+		TAILQ_INSERT_TAIL(&r->watches, w, entry);
 	return 0;
 }
 
@@ -168,18 +174,17 @@ static int watch_set(struct resolver *r, struct sock_watch **slot, ares_socket_t
 static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
 	struct resolver *r = data;
-	struct sock_watch **slot = watch_find(r, fd);
+	struct sock_watch *w = watch_find(r, fd);
 	short what = (short)((readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
 
 	if (what == 0) {
-		struct sock_watch *w = *slot;
 		if (w != NULL) {
-			*slot = w->next;
+			TAILQ_REMOVE(&r->watches, w, entry);
 			watch_free(w);
 		}
 		return;
 	}
-	if (watch_set(r, slot, fd, what) < 0)
+	if (watch_set(r, w, fd, what) < 0)
 		log_err("resolver: cannot watch DNS socket %d", (int)fd);
 }
 
@@ -197,24 +202,13 @@ static void query_free(struct mx_query *q)
 	free(q);
 }
 
-static void query_unlink(struct mx_query *q)
-{
-	if (q->prev != NULL)
-		q->prev->next = q->next;
-	else
-		q->r->queries = q->next;
-	if (q->next != NULL)
-		q->next->prev = q->prev;
-	q->prev = q->next = NULL;
-}
-
 static void query_deliver(evutil_socket_t fd, short what, void *arg)
 {
 	struct mx_query *q = arg;
 
 	(void)fd;
 	(void)what;
-	query_unlink(q);
+	TAILQ_REMOVE(&q->r->queries, q, entry);
 	if (q->status == 0)
 		log_debug("resolver: %s: %zu address(es)", q->domain, q->ntargets);
 	else
@@ -302,15 +296,13 @@ static size_t count_addresses(const struct mx_query *q)
 	return n;
 }
 
-static int collect_targets(struct mx_query *q)
+static void collect_targets(struct mx_query *q)
 {
 	size_t n = count_addresses(q), k = 0;
 
 	if (n == 0)
-		return 0;
-	q->targets = calloc(n, sizeof *q->targets);
-	if (q->targets == NULL)
-		return -1;
+		return;
+	q->targets = xcalloc(n, sizeof *q->targets);
 	for (size_t i = 0; i < q->nex; i++) {
 		if (q->ex[i].addrs == NULL)
 			continue;
@@ -326,7 +318,6 @@ static int collect_targets(struct mx_query *q)
 		}
 	}
 	q->ntargets = k;
-	return 0;
 }
 
 /* Every address lookup has answered: the addresses, or why there are none. */
@@ -334,10 +325,7 @@ static void query_complete(struct mx_query *q)
 {
 	const struct mx_exchange *last;
 
-	if (collect_targets(q) < 0) {
-		query_fail(q, 0, "out of memory resolving %s", q->domain);
-		return;
-	}
+	collect_targets(q);
 	if (q->ntargets > 0) {
 		query_finish(q, 0, 0);
 		return;
@@ -411,16 +399,14 @@ static int is_null_mx(const struct ares_mx_reply *mx)
 	       (mx->host[0] == '\0' || strcmp(mx->host, ".") == 0);
 }
 
-/* Copies the reply into q->ex sorted by preference; -1 when out of memory. */
-static int exchanges_from_reply(struct mx_query *q, const struct ares_mx_reply *mx)
+/* Copies the reply into q->ex sorted by preference. */
+static void exchanges_from_reply(struct mx_query *q, const struct ares_mx_reply *mx)
 {
 	size_t n = 0, i = 0;
 
 	for (const struct ares_mx_reply *m = mx; m != NULL; m = m->next)
 		n++;
-	q->ex = calloc(n, sizeof *q->ex);
-	if (q->ex == NULL)
-		return -1;
+	q->ex = xcalloc(n, sizeof *q->ex);
 	for (const struct ares_mx_reply *m = mx; m != NULL; m = m->next, i++) {
 		snprintf(q->ex[i].host, sizeof q->ex[i].host, "%s", m->host);
 		q->ex[i].priority = m->priority;
@@ -428,17 +414,12 @@ static int exchanges_from_reply(struct mx_query *q, const struct ares_mx_reply *
 	}
 	q->nex = n;
 	qsort(q->ex, n, sizeof *q->ex, compare_priority);
-	return 0;
 }
 
 /* No MX records: the domain itself is the one exchange (RFC 5321 5.1). */
 static void resolve_fallback(struct mx_query *q)
 {
-	q->ex = calloc(1, sizeof *q->ex);
-	if (q->ex == NULL) {
-		query_fail(q, 0, "out of memory resolving %s", q->domain);
-		return;
-	}
+	q->ex = xcalloc(1, sizeof *q->ex);
 	snprintf(q->ex[0].host, sizeof q->ex[0].host, "%s", q->domain);
 	q->nex = 1;
 	q->fallback = 1;
@@ -465,12 +446,12 @@ static void mx_answered(void *arg, int status, int timeouts, unsigned char *abuf
 		query_fail_ares(q, status, what);
 		return;
 	}
-	if (is_null_mx(mx))
+	if (is_null_mx(mx)) {
 		query_fail(q, 1, "null MX: the domain accepts no mail");
-	else if (exchanges_from_reply(q, mx) < 0)
-		query_fail(q, 0, "out of memory resolving %s", q->domain);
-	else
+	} else {
+		exchanges_from_reply(q, mx);
 		resolve_exchanges(q);
+	}
 	ares_free_data(mx);
 }
 
@@ -545,13 +526,10 @@ struct resolver *resolver_new(struct event_base *base, const char *server, char 
 		snprintf(err, errlen, "cannot initialise c-ares: %s", ares_strerror(status));
 		return NULL;
 	}
-	r = calloc(1, sizeof *r);
-	if (r == NULL) {
-		snprintf(err, errlen, "out of memory");
-		ares_library_cleanup();
-		return NULL;
-	}
+	r = xcalloc(1, sizeof *r);
 	r->base = base;
+	TAILQ_INIT(&r->watches);
+	TAILQ_INIT(&r->queries);
 	r->timer = evtimer_new(base, timer_fired, r);
 	if (r->timer == NULL) {
 		snprintf(err, errlen, "cannot create the DNS timer");
@@ -567,18 +545,19 @@ struct resolver *resolver_new(struct event_base *base, const char *server, char 
 
 void resolver_free(struct resolver *r)
 {
+	struct mx_query *q;
+	struct sock_watch *w;
+
 	if (r == NULL)
 		return;
 	r->destroying = 1;
 	ares_destroy(r->channel);
-	while (r->queries != NULL) {
-		struct mx_query *q = r->queries;
-		query_unlink(q);
+	while ((q = TAILQ_FIRST(&r->queries)) != NULL) {
+		TAILQ_REMOVE(&r->queries, q, entry);
 		query_free(q);
 	}
-	while (r->watches != NULL) {
-		struct sock_watch *w = r->watches;
-		r->watches = w->next;
+	while ((w = TAILQ_FIRST(&r->watches)) != NULL) {
+		TAILQ_REMOVE(&r->watches, w, entry);
 		watch_free(w);
 	}
 	event_free(r->timer);
@@ -589,10 +568,8 @@ void resolver_free(struct resolver *r)
 static struct mx_query *query_new(struct resolver *r, const char *domain, int port,
                                   resolver_done_fn done, void *arg)
 {
-	struct mx_query *q = calloc(1, sizeof *q);
+	struct mx_query *q = xcalloc(1, sizeof *q);
 
-	if (q == NULL)
-		return NULL;
 	q->deliver = evtimer_new(r->base, query_deliver, q);
 	if (q->deliver == NULL) {
 		free(q);
@@ -603,10 +580,7 @@ static struct mx_query *query_new(struct resolver *r, const char *domain, int po
 	q->port = port;
 	q->done = done;
 	q->arg = arg;
-	q->next = r->queries;
-	if (q->next != NULL)
-		q->next->prev = q;
-	r->queries = q;
+	TAILQ_INSERT_HEAD(&r->queries, q, entry);
 	return q;
 }
 

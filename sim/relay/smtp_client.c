@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "xmalloc.h"
 
 #define MAX_STEPS      (2 * 1024 + 8)
 #define MAX_REPLY_LINE 2048
@@ -79,11 +80,6 @@ static void free_opts(struct smtp_client_opts *o)
 	free((char *)o->tls_name);
 	free((char *)o->user);
 	free((char *)o->password);
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
 }
 
 void smtp_client_free(struct smtp_client *c)
@@ -225,21 +221,18 @@ struct smtp_client *smtp_client_connect(struct event_base *base, const struct mx
 {
 	struct smtp_client *c;
 
-	if (n == 0 || (c = calloc(1, sizeof *c)) == NULL)
+	if (n == 0)
 		return NULL;
+	c = xcalloc(1, sizeof *c);
 	c->base = base;
 	c->cb = *cb;
 	c->arg = arg;
 	c->opts = *opts;
-	c->opts.helo = dup_or_null(opts->helo);
-	c->opts.tls_name = dup_or_null(opts->tls_name);
-	c->opts.user = dup_or_null(opts->user);
-	c->opts.password = dup_or_null(opts->password);
-	c->targets = malloc(n * sizeof *targets);
-	if (c->targets == NULL) {
-		smtp_client_free(c);
-		return NULL;
-	}
+	c->opts.helo = xstrdup(opts->helo);
+	c->opts.tls_name = xstrdup(opts->tls_name);
+	c->opts.user = xstrdup(opts->user);
+	c->opts.password = xstrdup(opts->password);
+	c->targets = xmalloc(n * sizeof *targets);
 	memcpy(c->targets, targets, n * sizeof *targets);
 	c->ntargets = n;
 	c->starting = 1;
@@ -262,13 +255,8 @@ static void send_auth(struct smtp_client *c)
 {
 	size_t ulen = strlen(c->opts.user), plen = strlen(c->opts.password);
 	size_t len = ulen + plen + 2;
-	unsigned char *plain = malloc(len), *b64 = malloc(4 * ((len + 2) / 3) + 1);
+	unsigned char *plain = xmalloc(len), *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
 
-	if (plain == NULL || b64 == NULL) {
-		free(plain);
-		free(b64);
-		return;
-	}
 	plain[0] = '\0';
 	memcpy(plain + 1, c->opts.user, ulen);
 	plain[ulen + 1] = '\0';

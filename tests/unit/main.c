@@ -31,6 +31,7 @@ int main(void)
 	    register_webhooks_tests,      register_dsn_tests,        register_conform_report_tests,
 	    register_conform_grade_tests, register_health_cmd_tests, register_jsonw_tests,
 	    register_retry_tests,         register_store_tests,      register_scenario_engine_tests,
+	    register_relay_hop_tests,
 	};
 	unsigned int failures;
 	CU_ErrorCode err;

@@ -39,5 +39,6 @@ int register_jsonw_tests(void);
 int register_scenario_engine_tests(void);
 int register_retry_tests(void);
 int register_store_tests(void);
+int register_relay_hop_tests(void);
 
 #endif
