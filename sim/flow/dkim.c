@@ -17,6 +17,9 @@
  *
  * Returns: 1 signed, 0 no key applies (or no From), -1 out of memory or an
  * OpenSSL failure. Cryptography is OpenSSL's; nothing here is hand-written.
+ * The signer's own structures come from xmalloc.h; what dkim_sign()
+ * allocates grows with the message (its fields, its body), so a failure
+ * there is the -1 answer and the message goes unsigned.
  */
 #include "dkim.h"
 
@@ -34,6 +37,8 @@
 
 #include "config.h"
 #include "message.h"
+#include "util.h"
+#include "xmalloc.h"
 
 #define DKIM_LINE_MAX 76 /* columns of a DKIM-Signature line, CRLF excluded */
 
@@ -125,24 +130,16 @@ static int load_key(const struct config_dkim *c, size_t i, struct dkim_key *k, c
 	}
 	if ((k->pkey = read_key(c->key, err, errlen)) == NULL)
 		return -1;
-	k->domain = strdup(c->domain);
-	k->selector = strdup(c->selector);
-	if (k->domain == NULL || k->selector == NULL) {
-		snprintf(err, errlen, "dkim: cannot read key %s: out of memory", c->key);
-		return -1;
-	}
+	k->domain = xstrdup(c->domain);
+	k->selector = xstrdup(c->selector);
 	return 0;
 }
 
 struct dkim *dkim_new(const struct config_dkim *keys, size_t nkeys, char *err, size_t errlen)
 {
-	struct dkim *d = calloc(1, sizeof *d);
+	struct dkim *d = xcalloc(1, sizeof *d);
 
-	if (d == NULL || (d->keys = calloc(nkeys ? nkeys : 1, sizeof *d->keys)) == NULL) {
-		snprintf(err, errlen, "dkim: out of memory");
-		free(d);
-		return NULL;
-	}
+	d->keys = xcalloc(nkeys, sizeof *d->keys);
 	for (; d->nkeys < nkeys; d->nkeys++)
 		if (load_key(&keys[d->nkeys], d->nkeys, &d->keys[d->nkeys], err, errlen) < 0) {
 			d->nkeys++; /* free the partly loaded entry too */
@@ -182,7 +179,7 @@ static int is_wsp(char c)
 
 static size_t line_end(const char *raw, size_t pos, size_t len)
 {
-	const char *crlf = memmem(raw + pos, len - pos, "\r\n", 2);
+	const char *crlf = memmem(raw + pos, len - pos, LIT("\r\n"));
 
 	return crlf ? (size_t)(crlf - raw) : len;
 }
@@ -290,7 +287,7 @@ static void canon_header(struct evbuffer *b, const char *p, size_t len, size_t n
 		space = 0;
 	}
 	if (crlf)
-		evbuffer_add(b, "\r\n", 2);
+		evbuffer_add(b, LIT("\r\n"));
 }
 
 static int blank_line(const char *p, size_t n)
@@ -398,7 +395,7 @@ static void fold_add(struct fold *f, const char *sep, const char *tok)
 	size_t n = strlen(tok), s = strlen(sep);
 
 	if (f->col > 1 && f->col + s + n > DKIM_LINE_MAX) {
-		evbuffer_add(f->b, "\r\n\t", 3);
+		evbuffer_add(f->b, LIT("\r\n\t"));
 		f->col = 1;
 	} else {
 		evbuffer_add(f->b, sep, s);
@@ -448,7 +445,7 @@ static void write_sig_head(struct fold *f, const struct dkim_key *k, const struc
 	fold_names(f, fs);
 	snprintf(tok, sizeof tok, "bh=%s;", bh);
 	fold_add(f, " ", tok);
-	evbuffer_add(f->b, "\r\n\tb=", 5);
+	evbuffer_add(f->b, LIT("\r\n\tb="));
 	f->col = 3;
 }
 
@@ -461,7 +458,7 @@ static void write_sig_value(struct fold *f, const char *b64)
 		size_t room = DKIM_LINE_MAX > f->col ? DKIM_LINE_MAX - f->col : 0;
 		size_t n = left < room ? left : room;
 		if (n == 0) {
-			evbuffer_add(f->b, "\r\n\t", 3);
+			evbuffer_add(f->b, LIT("\r\n\t"));
 			f->col = 1;
 			continue;
 		}
@@ -470,7 +467,7 @@ static void write_sig_value(struct fold *f, const char *b64)
 		b64 += n;
 		left -= n;
 	}
-	evbuffer_add(f->b, "\r\n", 2);
+	evbuffer_add(f->b, LIT("\r\n"));
 }
 
 /* The hash input: signed fields bottom-up per name, then the signature
