@@ -18,8 +18,13 @@
 static void errors_append(struct ydoc *d, size_t line, size_t col, const char *msg)
 {
 	int need = snprintf(NULL, 0, "%s:%zu:%zu: %s\n", d->file, line, col, msg);
+	/* grows with a client's document (PUT /api/v1/scenario): when it cannot,
+	 * the message is lost but the document is refused all the same */
+	char *grown = realloc(d->errors, d->errors_len + (size_t)need + 1);
 
-	d->errors = xrealloc(d->errors, d->errors_len + (size_t)need + 1);
+	if (grown == NULL)
+		return;
+	d->errors = grown;
 	snprintf(d->errors + d->errors_len, (size_t)need + 1, "%s:%zu:%zu: %s\n", d->file, line,
 	         col, msg);
 	d->errors_len += (size_t)need;

@@ -343,12 +343,12 @@ static size_t canon_body(const char *body, size_t n, char *out)
 
 /* ---- OpenSSL ------------------------------------------------------------------ */
 
+/* Of a digest or a signature: as long as the key makes it, never NULL. */
 static char *base64(const unsigned char *in, size_t n)
 {
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
 
-	if (out != NULL)
-		EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 	return out;
 }
 
@@ -356,7 +356,7 @@ static char *body_hash(const char *body, size_t n)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char *canon = malloc(n + 3);
+	char *canon = malloc(n + 3); /* as long as the body */
 	char *b64 = NULL;
 
 	if (canon == NULL)
@@ -378,9 +378,11 @@ static char *sign_rsa_sha256(EVP_PKEY *pkey, struct evbuffer *in)
 
 	if (ctx != NULL && (data != NULL || len == 0) &&
 	    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
-	    EVP_DigestSign(ctx, NULL, &siglen, data, len) == 1 && (sig = malloc(siglen)) != NULL &&
-	    EVP_DigestSign(ctx, sig, &siglen, data, len) == 1)
-		b64 = base64(sig, siglen);
+	    EVP_DigestSign(ctx, NULL, &siglen, data, len) == 1) {
+		sig = xmalloc(siglen); /* the key's size */
+		if (EVP_DigestSign(ctx, sig, &siglen, data, len) == 1)
+			b64 = base64(sig, siglen);
+	}
 	free(sig);
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
