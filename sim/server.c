@@ -33,6 +33,7 @@
 #include "env.h"
 #include "tls.h"
 #include "util.h"
+#include "xmalloc.h"
 
 static int server_use_scenario(struct server *srv, struct scenario *sc, char **errors);
 static int server_restart_scenario(struct server *srv);
@@ -340,21 +341,17 @@ static void forget_rules(struct server *srv)
  * caller's to update. */
 static int use_settings(struct server *srv, const struct scenario *sc, char **errors)
 {
-	struct config *next = calloc(1, sizeof *next);
+	struct config next;
 
-	if (next == NULL)
-		return -1;
-	config_copy(next, srv->base_cfg);
+	config_copy(&next, srv->base_cfg);
 	if (sc != NULL && sc->settings_text != NULL &&
-	    config_overlay_text(next, sc->settings_text, strlen(sc->settings_text), errors) < 0) {
-		config_free(next);
-		free(next);
+	    config_overlay_text(&next, sc->settings_text, strlen(sc->settings_text), errors) < 0) {
+		config_free(&next);
 		return -1;
 	}
 	/* srv->cfg stays the same object (every module holds it); its contents change */
 	config_free(srv->cfg);
-	*srv->cfg = *next;
-	free(next);
+	*srv->cfg = next;
 	policy_set_config(srv->policy, srv->cfg);
 	vclock_set_speed(&srv->clock, sc != NULL ? sc->clock_speed : 1.0);
 	forget_rules(srv);
@@ -386,18 +383,13 @@ static int server_restart_scenario(struct server *srv)
  * included, are checked (in a child process, tls_check_start()) while the
  * store opens; server_init() waits for the verdict before it listens, so a
  * bad one stops the start. The contexts come on first use. */
-static int start_tls(struct server *srv, struct tls_check *check, char *err, size_t errlen)
+static void start_tls(struct server *srv, struct tls_check *check)
 {
 	const struct config *cfg = srv->cfg;
 	const char *relay_ca = cfg->relay.tls != RELAY_TLS_NONE ? cfg->relay.ca : NULL;
 
 	tls_check_start(check, cfg->tls_cert, cfg->tls_key, cfg->state_dir, relay_ca);
-	if ((srv->tls = tls_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir)) == NULL) {
-		tls_check_finish(check, err, errlen);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
+	srv->tls = tls_new(cfg->tls_cert, cfg->tls_key, cfg->state_dir);
 }
 
 /* The rest of the start, with the TLS check running beside it. */
@@ -429,9 +421,7 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 	memset(srv, 0, sizeof *srv);
 	srv->profile = profile_find(NULL);
 	srv->base_cfg = cfg;
-	srv->cfg = calloc(1, sizeof *srv->cfg);
-	if (srv->cfg == NULL)
-		return -1;
+	srv->cfg = xcalloc(1, sizeof *srv->cfg);
 	config_copy(srv->cfg, cfg);
 	srv->started = clock_now();
 	vclock_init(&srv->clock);
@@ -442,8 +432,7 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 	}
 	if (load_catalog(srv, err, errlen) < 0)
 		return -1;
-	if (start_tls(srv, &check, err, errlen) < 0)
-		return -1;
+	start_tls(srv, &check);
 	if (start_rest(srv, scenario_file, err, errlen) < 0) {
 		char tls_err[1024];
 		/* a TLS file's error comes first: it is the one the user saw before */

@@ -20,7 +20,8 @@
  *                                       configuration's), quotas and throttles
  *
  * Unknown ids answer 404, unknown or malformed query parameters 400, other
- * paths 404 and other methods 405, each with a JSON error body.
+ * paths 404 and other methods 405, each with a JSON error body. A request
+ * body or a stored message too large to copy answers 500 (out of memory).
  */
 #include "control_api.h"
 
@@ -43,6 +44,7 @@
 #include "scenario_engine.h"
 #include "store.h"
 #include "util.h"
+#include "xmalloc.h"
 
 struct control_api {
 	struct env env;
@@ -80,7 +82,7 @@ static int parse_query(struct evhttp_request *req, struct evkeyvalq *q, const ch
 		send_error(req, 400, "InvalidParameter", "the query string is malformed");
 		return -1;
 	}
-	for (struct evkeyval *kv = q->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+	for (struct evkeyval *kv = TAILQ_FIRST(q); kv != NULL; kv = TAILQ_NEXT(kv, next)) {
 		size_t i;
 		for (i = 0; allowed[i] != NULL && strcmp(allowed[i], kv->key) != 0; i++)
 			;
@@ -149,8 +151,9 @@ static void delete_messages(struct control_api *api, struct evhttp_request *req)
 		send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)n));
 }
 
-/* headers: [{name, value}] unfolded; body: the rest. */
-static void add_content(json_t *obj, const char *raw, size_t len)
+/* headers: [{name, value}] unfolded; body: the rest. -1 when a folded
+ * value cannot be joined (out of memory). */
+static int add_content(json_t *obj, const char *raw, size_t len)
 {
 	struct header_info h;
 	json_t *headers = json_array();
@@ -171,7 +174,11 @@ static void add_content(json_t *obj, const char *raw, size_t len)
 			json_t *last = json_array_get(headers, json_array_size(headers) - 1);
 			const char *old = json_string_value(json_object_get(last, "value"));
 			size_t oldlen = strlen(old);
-			char *joined = malloc(oldlen + n + 1);
+			char *joined = malloc(oldlen + n + 1); /* as long as the message made it */
+			if (joined == NULL) {
+				json_decref(headers);
+				return -1;
+			}
 			memcpy(joined, old, oldlen);
 			memcpy(joined + oldlen, p, n);
 			json_object_set_new(last, "value", json_text(joined, oldlen + n));
@@ -189,6 +196,7 @@ static void add_content(json_t *obj, const char *raw, size_t len)
 	}
 	json_object_set_new(obj, "headers", headers);
 	json_object_set_new(obj, "body", json_text(raw + h.body_offset, len - h.body_offset));
+	return 0;
 }
 
 static void get_message(struct control_api *api, struct evhttp_request *req, const char *id,
@@ -212,8 +220,10 @@ static void get_message(struct control_api *api, struct evhttp_request *req, con
 		evhttp_send_reply(req, 200, "OK", out);
 		evbuffer_free(out);
 		json_decref(obj);
+	} else if (add_content(obj, raw, len) < 0) {
+		json_decref(obj);
+		send_error(req, 500, "InternalServerError", "out of memory");
 	} else {
-		add_content(obj, raw, len);
 		send_json(req, 200, obj);
 	}
 	free(raw);
@@ -392,13 +402,15 @@ static void post_suppression(struct control_api *api, struct evhttp_request *req
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	char *text = malloc(len + 1);
-	json_t *body = NULL;
+	json_t *body;
 	const char *address, *reason;
 
-	if (text != NULL) {
-		evbuffer_copyout(in, text, len);
-		body = json_loadb(text, len, 0, NULL);
+	if (text == NULL) {
+		send_error(req, 500, "InternalServerError", "out of memory");
+		return;
 	}
+	evbuffer_copyout(in, text, len);
+	body = json_loadb(text, len, 0, NULL);
 	free(text);
 	address = json_string_value(json_object_get(body, "address"));
 	reason = json_string_value(json_object_get(body, "reason"));
@@ -525,16 +537,16 @@ static void route(struct evhttp_request *req, void *arg)
 struct control_api *control_api_new(const struct env *env, const struct control_ops *ops,
                                     const char *listen, int *port, char *err, size_t errlen)
 {
-	struct control_api *api = calloc(1, sizeof *api);
+	struct control_api *api;
 	struct evhttp_bound_socket *sock;
 	char host[256];
 	int want;
 
-	if (api == NULL || split_host_port(listen, host, sizeof host, &want) < 0) {
+	if (split_host_port(listen, host, sizeof host, &want) < 0) {
 		snprintf(err, errlen, "listen.control: expected host:port, found '%s'", listen);
-		free(api);
 		return NULL;
 	}
+	api = xcalloc(1, sizeof *api);
 	api->env = *env;
 	api->ops = *ops;
 	api->http = evhttp_new(env->base);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xmalloc.h"
 #include "ydoc.h"
 
 static const char *const entry_keys[] = {
@@ -136,7 +137,7 @@ int catalog_load(struct catalog *c, const char *file, const unsigned char *text,
 		goto fail;
 	}
 	c->n = ydoc_seq_len(seq);
-	c->entries = calloc(c->n ? c->n : 1, sizeof *c->entries);
+	c->entries = xcalloc(c->n, sizeof *c->entries);
 	for (size_t i = 0; i < c->n; i++)
 		rc |= load_entry(&d, ydoc_seq_item(&d, seq, i), &c->entries[i]);
 	rc |= check_unique(&d, c, seq);
@@ -145,7 +146,7 @@ int catalog_load(struct catalog *c, const char *file, const unsigned char *text,
 	ydoc_free(&d);
 	return 0;
 fail:
-	*errors = strdup(ydoc_errors(&d));
+	*errors = xstrdup(ydoc_errors(&d));
 	ydoc_free(&d);
 	catalog_free(c);
 	return -1;

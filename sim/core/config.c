@@ -14,6 +14,7 @@
 
 #include "embedded.h"
 #include "util.h"
+#include "xmalloc.h"
 #include "ydoc.h"
 
 static void free_strings(char **v, size_t n)
@@ -26,7 +27,7 @@ static void free_strings(char **v, size_t n)
 void config_set_string(char **slot, const char *value)
 {
 	free(*slot);
-	*slot = value ? strdup(value) : NULL;
+	*slot = xstrdup(value);
 }
 
 static int load_listen(struct ydoc *d, yaml_node_t *n, struct config *cfg)
@@ -133,7 +134,7 @@ static int load_string_list(struct ydoc *d, yaml_node_t *n, const char *what, ch
 	if (!ydoc_is_seq(n))
 		return ydoc_error(d, n, "%s: expected a list of strings", what);
 	free_strings(*out, *nout);
-	*out = calloc(len ? len : 1, sizeof **out);
+	*out = xcalloc(len, sizeof **out);
 	*nout = len;
 	for (size_t i = 0; i < len; i++)
 		rc |= ydoc_string(d, ydoc_seq_item(d, n, i), what, &(*out)[i]);
@@ -184,7 +185,7 @@ static int load_users(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 		return ydoc_error(d, n,
 		                  "users: expected a list of {name, password, approved_senders}");
 	free_users(cfg);
-	cfg->users = calloc(len ? len : 1, sizeof *cfg->users);
+	cfg->users = xcalloc(len, sizeof *cfg->users);
 	cfg->nusers = len;
 	for (size_t i = 0; i < len; i++)
 		rc |= load_user(d, ydoc_seq_item(d, n, i), &cfg->users[i]);
@@ -414,7 +415,7 @@ static int load_dkim(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	if (!ydoc_is_seq(n))
 		return ydoc_error(d, n, "dkim: expected a list of {domain, selector, key}");
 	free_dkim(cfg);
-	cfg->dkim = calloc(len ? len : 1, sizeof *cfg->dkim);
+	cfg->dkim = xcalloc(len, sizeof *cfg->dkim);
 	cfg->ndkim = len;
 	for (size_t i = 0; i < len; i++)
 		rc |= load_dkim_entry(d, ydoc_seq_item(d, n, i), &cfg->dkim[i]);
@@ -444,8 +445,8 @@ static int load_webhook(struct ydoc *d, yaml_node_t *n, struct config_webhook *w
 	rc |= ydoc_check_keys(d, n, keys);
 	v = ydoc_get(d, n, "url");
 	rc |= ydoc_string(d, v ? v : n, "webhooks[].url", &w->url);
-	if (w->url != NULL && strncmp(w->url, "http://", 7) != 0 &&
-	    strncmp(w->url, "https://", 8) != 0)
+	if (w->url != NULL && strncmp(w->url, LIT("http://")) != 0 &&
+	    strncmp(w->url, LIT("https://")) != 0)
 		rc |= ydoc_error(d, v, "webhooks[].url: expected an http:// or https:// URL");
 	if ((v = ydoc_get(d, n, "secret")) != NULL)
 		rc |= ydoc_string_or_null(d, v, "webhooks[].secret", &w->secret);
@@ -462,7 +463,7 @@ static int load_webhooks(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	if (!ydoc_is_seq(n))
 		return ydoc_error(d, n, "webhooks: expected a list of {url, events, secret}");
 	free_webhooks(cfg);
-	cfg->webhooks = calloc(len ? len : 1, sizeof *cfg->webhooks);
+	cfg->webhooks = xcalloc(len, sizeof *cfg->webhooks);
 	cfg->nwebhooks = len;
 	for (size_t i = 0; i < len; i++)
 		rc |= load_webhook(d, ydoc_seq_item(d, n, i), &cfg->webhooks[i]);
@@ -534,7 +535,7 @@ static int load_text(struct config *cfg, const char *file, const unsigned char *
 	if (rc == 0)
 		rc = load_root(&d, ydoc_root(&d), cfg);
 	if (rc != 0)
-		*errors = strdup(ydoc_errors(&d));
+		*errors = xstrdup(ydoc_errors(&d));
 	ydoc_free(&d);
 	return rc ? -1 : 0;
 }
@@ -546,7 +547,7 @@ static int read_config_file(const char *file, unsigned char **text, size_t *len,
 	if ((*text = (unsigned char *)read_file(file, len)) != NULL)
 		return 0;
 	snprintf(msg, sizeof msg, "%s: cannot open: %s\n", file, strerror(errno));
-	*errors = strdup(msg);
+	*errors = xstrdup(msg);
 	return -1;
 }
 
@@ -597,57 +598,52 @@ void config_free(struct config *cfg)
 
 static char **copy_strings(char *const *v, size_t n)
 {
-	char **out = calloc(n ? n : 1, sizeof *out);
+	char **out = xcalloc(n, sizeof *out);
 
-	for (size_t i = 0; out != NULL && i < n; i++)
-		out[i] = v[i] ? strdup(v[i]) : NULL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
 	return out;
-}
-
-static char *copy_string(const char *s)
-{
-	return s ? strdup(s) : NULL;
 }
 
 void config_copy(struct config *dst, const struct config *src)
 {
 	*dst = *src;
-	dst->listen_smtp = copy_string(src->listen_smtp);
-	dst->listen_smtps = copy_string(src->listen_smtps);
-	dst->listen_https = copy_string(src->listen_https);
-	dst->listen_control = copy_string(src->listen_control);
-	dst->hostname = copy_string(src->hostname);
-	dst->state_dir = copy_string(src->state_dir);
-	dst->store_path = copy_string(src->store_path);
-	dst->tls_cert = copy_string(src->tls_cert);
-	dst->tls_key = copy_string(src->tls_key);
-	dst->log_level = copy_string(src->log_level);
+	dst->listen_smtp = xstrdup(src->listen_smtp);
+	dst->listen_smtps = xstrdup(src->listen_smtps);
+	dst->listen_https = xstrdup(src->listen_https);
+	dst->listen_control = xstrdup(src->listen_control);
+	dst->hostname = xstrdup(src->hostname);
+	dst->state_dir = xstrdup(src->state_dir);
+	dst->store_path = xstrdup(src->store_path);
+	dst->tls_cert = xstrdup(src->tls_cert);
+	dst->tls_key = xstrdup(src->tls_key);
+	dst->log_level = xstrdup(src->log_level);
 	dst->suppressions = copy_strings(src->suppressions, src->nsuppressions);
-	dst->users = calloc(src->nusers ? src->nusers : 1, sizeof *dst->users);
+	dst->users = xcalloc(src->nusers, sizeof *dst->users);
 	for (size_t i = 0; i < src->nusers; i++) {
-		dst->users[i].name = copy_string(src->users[i].name);
-		dst->users[i].password = copy_string(src->users[i].password);
-		dst->users[i].public_key = copy_string(src->users[i].public_key);
+		dst->users[i].name = xstrdup(src->users[i].name);
+		dst->users[i].password = xstrdup(src->users[i].password);
+		dst->users[i].public_key = xstrdup(src->users[i].public_key);
 		dst->users[i].approved_senders =
 		    copy_strings(src->users[i].approved_senders, src->users[i].napproved);
 		dst->users[i].napproved = src->users[i].napproved;
 	}
-	dst->relay.host = copy_string(src->relay.host);
-	dst->relay.user = copy_string(src->relay.user);
-	dst->relay.password = copy_string(src->relay.password);
-	dst->relay.resolver = copy_string(src->relay.resolver);
-	dst->relay.ca = copy_string(src->relay.ca);
-	dst->relay.helo = copy_string(src->relay.helo);
-	dst->dkim = calloc(src->ndkim ? src->ndkim : 1, sizeof *dst->dkim);
+	dst->relay.host = xstrdup(src->relay.host);
+	dst->relay.user = xstrdup(src->relay.user);
+	dst->relay.password = xstrdup(src->relay.password);
+	dst->relay.resolver = xstrdup(src->relay.resolver);
+	dst->relay.ca = xstrdup(src->relay.ca);
+	dst->relay.helo = xstrdup(src->relay.helo);
+	dst->dkim = xcalloc(src->ndkim, sizeof *dst->dkim);
 	for (size_t i = 0; i < src->ndkim; i++) {
-		dst->dkim[i].domain = copy_string(src->dkim[i].domain);
-		dst->dkim[i].selector = copy_string(src->dkim[i].selector);
-		dst->dkim[i].key = copy_string(src->dkim[i].key);
+		dst->dkim[i].domain = xstrdup(src->dkim[i].domain);
+		dst->dkim[i].selector = xstrdup(src->dkim[i].selector);
+		dst->dkim[i].key = xstrdup(src->dkim[i].key);
 	}
-	dst->webhooks = calloc(src->nwebhooks ? src->nwebhooks : 1, sizeof *dst->webhooks);
+	dst->webhooks = xcalloc(src->nwebhooks, sizeof *dst->webhooks);
 	for (size_t i = 0; i < src->nwebhooks; i++) {
-		dst->webhooks[i].url = copy_string(src->webhooks[i].url);
-		dst->webhooks[i].secret = copy_string(src->webhooks[i].secret);
+		dst->webhooks[i].url = xstrdup(src->webhooks[i].url);
+		dst->webhooks[i].secret = xstrdup(src->webhooks[i].secret);
 		dst->webhooks[i].events =
 		    copy_strings(src->webhooks[i].events, src->webhooks[i].nevents);
 		dst->webhooks[i].nevents = src->webhooks[i].nevents;
@@ -691,7 +687,7 @@ int config_overlay_text(struct config *cfg, const char *text, size_t len, char *
 	if (rc == 0)
 		rc = config_overlay_node(cfg, &d, ydoc_root(&d), "settings");
 	if (rc != 0 && errors != NULL)
-		*errors = strdup(ydoc_errors(&d));
+		*errors = xstrdup(ydoc_errors(&d));
 	ydoc_free(&d);
 	return rc ? -1 : 0;
 }

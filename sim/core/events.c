@@ -4,6 +4,12 @@
  * Events are serialised once, when they happen; the ring keeps their JSON
  * text, so serving them is a concatenation. Transcript records are packed
  * into one growing buffer per connection: time, direction, length, bytes.
+ * Every transcript is on one list (newest first); closed ones are also on a
+ * queue (oldest first), so the oldest closed one is evicted first.
+ *
+ * A transcript grows with what the client sends (up to TRANSCRIPT_MAX_BYTES),
+ * and an event's text holds the client's command: those allocations are
+ * checked, and a failure loses the line or the event, not edsim.
  */
 #include "events.h"
 
@@ -11,14 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "clock.h"
 #include "jsonw.h"
+#include "xmalloc.h"
 
 struct transcript {
 	struct events *ev;
-	struct transcript *prev, *next; /* all transcripts, newest first */
-	struct transcript *next_closed; /* closed ones, oldest first */
+	LIST_ENTRY(transcript) all;       /* all transcripts, newest first */
+	STAILQ_ENTRY(transcript) closing; /* closed ones, oldest first */
 	uint64_t connection;
 	char client_ip[64];
 	double opened;
@@ -31,9 +39,9 @@ struct transcript {
 struct events {
 	FILE *file;
 	char *ring[EVENTS_KEEP];
-	uint64_t next_seq;              /* sequence number of the next event */
-	struct transcript *transcripts; /* newest first */
-	struct transcript *closed_head, *closed_tail;
+	uint64_t next_seq;                   /* sequence number of the next event */
+	LIST_HEAD(, transcript) transcripts; /* newest first */
+	STAILQ_HEAD(, transcript) closed;    /* oldest first */
 	size_t nclosed;
 	FILE *live; /* edsim play: print transcript lines as they happen */
 	int live_colour;
@@ -82,12 +90,12 @@ static void print_live(struct events *ev, uint64_t connection, char dir, const c
 
 struct events *events_new(const char *state_dir, char *err, size_t errlen)
 {
-	struct events *ev = calloc(1, sizeof *ev);
+	struct events *ev = xcalloc(1, sizeof *ev);
 	char path[4096];
 
-	if (ev == NULL)
-		return NULL;
 	ev->next_seq = 1;
+	LIST_INIT(&ev->transcripts);
+	STAILQ_INIT(&ev->closed);
 	if (state_dir != NULL) {
 		snprintf(path, sizeof path, "%s/events.jsonl", state_dir);
 		ev->file = fopen(path, "a");
@@ -106,14 +114,16 @@ static void transcript_free(struct transcript *t)
 	free(t);
 }
 
-static void transcript_unlink(struct events *ev, struct transcript *t)
+static void evict_oldest_closed(struct events *ev)
 {
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		ev->transcripts = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
+	struct transcript *t = STAILQ_FIRST(&ev->closed);
+
+	if (t == NULL)
+		return;
+	STAILQ_REMOVE_HEAD(&ev->closed, closing);
+	LIST_REMOVE(t, all);
+	transcript_free(t);
+	ev->nclosed--;
 }
 
 void events_clear(struct events *ev)
@@ -122,25 +132,20 @@ void events_clear(struct events *ev)
 		free(ev->ring[i]);
 		ev->ring[i] = NULL;
 	}
-	while (ev->closed_head != NULL) {
-		struct transcript *t = ev->closed_head;
-		ev->closed_head = t->next_closed;
-		transcript_unlink(ev, t);
-		transcript_free(t);
-	}
-	ev->closed_tail = NULL;
-	ev->nclosed = 0;
+	while (!STAILQ_EMPTY(&ev->closed))
+		evict_oldest_closed(ev);
 }
 
 void events_free(struct events *ev)
 {
+	struct transcript *t;
+
 	if (ev == NULL)
 		return;
 	events_clear(ev);
-	while (ev->transcripts != NULL) {
-		struct transcript *next = ev->transcripts->next;
-		transcript_free(ev->transcripts);
-		ev->transcripts = next;
+	while ((t = LIST_FIRST(&ev->transcripts)) != NULL) {
+		LIST_REMOVE(t, all);
+		transcript_free(t);
 	}
 	if (ev->file != NULL)
 		fclose(ev->file);
@@ -256,18 +261,13 @@ json_t *events_since(struct events *ev, uint64_t since)
 
 struct transcript *transcript_open(struct events *ev, uint64_t connection, const char *client_ip)
 {
-	struct transcript *t = calloc(1, sizeof *t);
+	struct transcript *t = xcalloc(1, sizeof *t);
 
-	if (t == NULL)
-		return NULL;
 	t->ev = ev;
 	t->connection = connection;
 	snprintf(t->client_ip, sizeof t->client_ip, "%s", client_ip);
 	t->opened = clock_wall();
-	t->next = ev->transcripts;
-	if (ev->transcripts != NULL)
-		ev->transcripts->prev = t;
-	ev->transcripts = t;
+	LIST_INSERT_HEAD(&ev->transcripts, t, all);
 	return t;
 }
 
@@ -331,30 +331,12 @@ void transcript_add(struct transcript *t, const char *dir, const char *line, siz
 	t->len += sizeof now + 1 + sizeof n + len;
 }
 
-static void evict_oldest_closed(struct events *ev)
-{
-	struct transcript *t = ev->closed_head;
-
-	if (t == NULL)
-		return;
-	ev->closed_head = t->next_closed;
-	if (ev->closed_head == NULL)
-		ev->closed_tail = NULL;
-	transcript_unlink(ev, t);
-	transcript_free(t);
-	ev->nclosed--;
-}
-
 void transcript_close(struct events *ev, struct transcript *t)
 {
 	if (t == NULL)
 		return;
 	t->closed = 1;
-	if (ev->closed_tail != NULL)
-		ev->closed_tail->next_closed = t;
-	else
-		ev->closed_head = t;
-	ev->closed_tail = t;
+	STAILQ_INSERT_TAIL(&ev->closed, t, closing);
 	ev->nclosed++;
 	if (ev->nclosed > TRANSCRIPTS_KEEP)
 		evict_oldest_closed(ev);
@@ -371,7 +353,8 @@ json_t *transcript_json(struct events *ev, uint64_t connection)
 	json_t *lines;
 	char stamp[40];
 
-	for (t = ev->transcripts; t != NULL && t->connection != connection; t = t->next)
+	for (t = LIST_FIRST(&ev->transcripts); t != NULL && t->connection != connection;
+	     t = LIST_NEXT(t, all))
 		;
 	if (t == NULL)
 		return NULL;

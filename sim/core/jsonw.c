@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "xmalloc.h"
 
 static int reserve(struct jsonw *w, size_t more)
 {
@@ -163,7 +164,7 @@ char *jsonw_take(struct jsonw *w)
 	char *text = w->failed ? NULL : w->buf;
 
 	if (!w->failed && text == NULL)
-		text = strdup("");
+		text = xstrdup("");
 	if (w->failed)
 		free(w->buf);
 	*w = (struct jsonw){0};

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util.h"
+
 static size_t line_length(const char *p, const char *end)
 {
 	const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -81,11 +83,11 @@ enum header_result message_parse_headers(const char *msg, size_t len, size_t max
 				value_append(current, p, n);
 		} else if ((name = field_name_length(p, n)) > 0) {
 			current = NULL;
-			if (name == 10 && strncasecmp(p, "Message-ID", 10) == 0)
+			if (LIT_CASE_EQ(p, name, "Message-ID"))
 				current = out->message_id;
-			else if (name == 7 && strncasecmp(p, "Subject", 7) == 0)
+			else if (LIT_CASE_EQ(p, name, "Subject"))
 				current = out->subject;
-			else if (name == 4 && strncasecmp(p, "From", 4) == 0)
+			else if (LIT_CASE_EQ(p, name, "From"))
 				current = from_value;
 			if (current != NULL) {
 				current[0] = '\0';

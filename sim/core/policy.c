@@ -1,9 +1,10 @@
 /*
  * policy.c - approval, suppression, throttles and quotas.
  *
- * Counters live in small linked tables keyed by client IP or user; edsim
- * serves a handful of test clients, so a linear table is simpler than a hash
- * and fast enough. Windows are fixed: a quota window opens at the first
+ * Counters live in small lists (SLIST, newest first) keyed by client IP or
+ * user; edsim serves a handful of test clients, so a linear list is simpler
+ * than a hash and fast enough. An entry lives until policy_free() (quota
+ * entries until policy_reset_counters()). Windows are fixed: a quota window opens at the first
  * accepted message and closes a minute (or a day) later; an IP that reaches
  * auth_failures_per_ip failures within auth_failure_window is blocked for
  * one more window from the last failure (the cool-off).
@@ -15,9 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
+
+#include "xmalloc.h"
 
 struct ip_entry {
-	struct ip_entry *next;
+	SLIST_ENTRY(ip_entry) link;
 	char ip[64];
 	unsigned long long connections;
 	unsigned long long failures;
@@ -26,7 +30,7 @@ struct ip_entry {
 };
 
 struct quota_entry {
-	struct quota_entry *next;
+	SLIST_ENTRY(quota_entry) link;
 	char user[256];
 	double minute_start, day_start;
 	unsigned long long minute_used, day_used;
@@ -34,19 +38,19 @@ struct quota_entry {
 
 struct policy {
 	const struct config *cfg;
-	struct ip_entry *ips;
-	struct quota_entry *quotas;
+	SLIST_HEAD(, ip_entry) ips;
+	SLIST_HEAD(, quota_entry) quotas;
 	json_t *suppressed; /* lower-cased address -> {address, reason, time, source} */
 };
 
 struct policy *policy_new(const struct config *cfg)
 {
-	struct policy *p = calloc(1, sizeof *p);
+	struct policy *p = xcalloc(1, sizeof *p);
 
-	if (p != NULL) {
-		p->cfg = cfg;
-		p->suppressed = json_object();
-	}
+	p->cfg = cfg;
+	SLIST_INIT(&p->ips);
+	SLIST_INIT(&p->quotas);
+	p->suppressed = json_object();
 	return p;
 }
 
@@ -102,35 +106,40 @@ void policy_set_config(struct policy *p, const struct config *cfg)
 	p->cfg = cfg;
 }
 
+static void free_quotas(struct policy *p)
+{
+	struct quota_entry *q;
+
+	while ((q = SLIST_FIRST(&p->quotas)) != NULL) {
+		SLIST_REMOVE_HEAD(&p->quotas, link);
+		free(q);
+	}
+}
+
 void policy_free(struct policy *p)
 {
+	struct ip_entry *e;
+
 	if (p == NULL)
 		return;
 	json_decref(p->suppressed);
-	while (p->ips != NULL) {
-		struct ip_entry *next = p->ips->next;
-		free(p->ips);
-		p->ips = next;
+	while ((e = SLIST_FIRST(&p->ips)) != NULL) {
+		SLIST_REMOVE_HEAD(&p->ips, link);
+		free(e);
 	}
-	while (p->quotas != NULL) {
-		struct quota_entry *next = p->quotas->next;
-		free(p->quotas);
-		p->quotas = next;
-	}
+	free_quotas(p);
 	free(p);
 }
 
 void policy_reset_counters(struct policy *p)
 {
-	for (struct ip_entry *e = p->ips; e != NULL; e = e->next) {
+	struct ip_entry *e;
+
+	for (e = SLIST_FIRST(&p->ips); e != NULL; e = SLIST_NEXT(e, link)) {
 		e->failures = 0;
 		e->blocked_until = 0;
 	}
-	while (p->quotas != NULL) {
-		struct quota_entry *next = p->quotas->next;
-		free(p->quotas);
-		p->quotas = next;
-	}
+	free_quotas(p);
 }
 
 int policy_is_open(const struct policy *p)
@@ -138,13 +147,18 @@ int policy_is_open(const struct policy *p)
 	return p->cfg->nusers == 0;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 unsigned long long policy_limit_for(const struct policy *p, const char *catalog_id)
 {
-	size_t n = strlen(catalog_id);
-
-	if (n >= 11 && strcmp(catalog_id + n - 11, "rate-minute") == 0)
+	if (ends_with(catalog_id, "rate-minute"))
 		return p->cfg->limits.per_minute;
-	if (n >= 8 && strcmp(catalog_id + n - 8, "rate-day") == 0)
+	if (ends_with(catalog_id, "rate-day"))
 		return p->cfg->limits.per_day;
 	return p->cfg->limits.message_bytes;
 }
@@ -208,14 +222,14 @@ static struct ip_entry *ip_entry(struct policy *p, const char *ip, int create)
 {
 	struct ip_entry *e;
 
-	for (e = p->ips; e != NULL; e = e->next)
+	for (e = SLIST_FIRST(&p->ips); e != NULL; e = SLIST_NEXT(e, link))
 		if (strcmp(e->ip, ip) == 0)
 			return e;
-	if (!create || (e = calloc(1, sizeof *e)) == NULL)
+	if (!create)
 		return NULL;
+	e = xcalloc(1, sizeof *e);
 	strncpy(e->ip, ip, sizeof e->ip - 1);
-	e->next = p->ips;
-	p->ips = e;
+	SLIST_INSERT_HEAD(&p->ips, e, link);
 	return e;
 }
 
@@ -224,7 +238,7 @@ int policy_connection_open(struct policy *p, const char *ip)
 	struct ip_entry *e = ip_entry(p, ip, 1);
 	unsigned long long limit = p->cfg->limits.connections_per_ip;
 
-	if (e == NULL || (limit > 0 && e->connections >= limit))
+	if (limit > 0 && e->connections >= limit)
 		return -1;
 	e->connections++;
 	return 0;
@@ -243,8 +257,6 @@ void policy_auth_failure(struct policy *p, const char *ip, double now)
 	struct ip_entry *e = ip_entry(p, ip, 1);
 	double window = p->cfg->limits.auth_failure_window;
 
-	if (e == NULL)
-		return;
 	if (e->failures == 0 || now - e->first_failure > window) {
 		e->failures = 0;
 		e->first_failure = now;
@@ -274,14 +286,12 @@ static struct quota_entry *quota_entry(struct policy *p, const char *user)
 
 	if (user == NULL)
 		user = "";
-	for (q = p->quotas; q != NULL; q = q->next)
+	for (q = SLIST_FIRST(&p->quotas); q != NULL; q = SLIST_NEXT(q, link))
 		if (strcmp(q->user, user) == 0)
 			return q;
-	if ((q = calloc(1, sizeof *q)) == NULL)
-		return NULL;
+	q = xcalloc(1, sizeof *q);
 	strncpy(q->user, user, sizeof q->user - 1);
-	q->next = p->quotas;
-	p->quotas = q;
+	SLIST_INSERT_HEAD(&p->quotas, q, link);
 	return q;
 }
 
@@ -301,8 +311,7 @@ enum quota_verdict policy_quota_check(struct policy *p, const char *user, double
 
 	if (l->per_minute == 0 && l->per_day == 0)
 		return QUOTA_OK;
-	if ((q = quota_entry(p, user)) == NULL)
-		return QUOTA_OK;
+	q = quota_entry(p, user);
 	quota_roll(q, now);
 	if (l->per_day > 0 && q->day_used >= l->per_day) {
 		*limit = l->per_day;
@@ -321,8 +330,7 @@ void policy_quota_charge(struct policy *p, const char *user, unsigned long long 
 
 	if (p->cfg->limits.per_minute == 0 && p->cfg->limits.per_day == 0)
 		return;
-	if ((q = quota_entry(p, user)) == NULL)
-		return;
+	q = quota_entry(p, user);
 	quota_roll(q, now);
 	if (q->minute_used == 0)
 		q->minute_start = now;

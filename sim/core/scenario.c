@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "util.h"
+#include "xmalloc.h"
 #include "ydoc.h"
 
 /* The scenario text being loaded, for cutting out settings fragments. */
@@ -223,8 +224,8 @@ static int load_pairs(struct ydoc *d, yaml_node_t *n, const char *what, char ***
 	if (ydoc_expect_map(d, n, what) < 0)
 		return -1;
 	*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-	*names = calloc(*count ? *count : 1, sizeof **names);
-	*values = calloc(*count ? *count : 1, sizeof **values);
+	*names = xcalloc(*count, sizeof **names);
+	*values = xcalloc(*count, sizeof **values);
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++, i++) {
 		rc |= ydoc_string(d, yaml_document_get_node(&d->doc, p->key), what, &(*names)[i]);
@@ -290,7 +291,7 @@ static int load_reply(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 			return ydoc_error(d, n, "do.reply: unknown catalog id '%s'", s);
 		return 0;
 	}
-	copy = strdup(s);
+	copy = xstrdup(s);
 	for (line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		size_t len = strlen(line);
 		if (len > 0 && line[len - 1] == '\r')
@@ -305,8 +306,8 @@ static int load_reply(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 			return -1;
 		}
 		a->reply_lines =
-		    realloc(a->reply_lines, (a->nreply_lines + 1) * sizeof *a->reply_lines);
-		a->reply_lines[a->nreply_lines++] = strdup(line);
+		    xrealloc(a->reply_lines, (a->nreply_lines + 1) * sizeof *a->reply_lines);
+		a->reply_lines[a->nreply_lines++] = xstrdup(line);
 	}
 	free(copy);
 	if (a->nreply_lines == 0)
@@ -384,7 +385,7 @@ static int load_downstream(struct ydoc *d, yaml_node_t *n, struct rule_do *a)
 		return ydoc_error(d, n,
 		                  "do.downstream: expected one reply line such as \"451 4.7.1 Try "
 		                  "again later\" (code 200 to 599), or drop");
-	a->downstream = strdup(s);
+	a->downstream = xstrdup(s);
 	return 0;
 }
 
@@ -527,7 +528,7 @@ static int load_rules(struct ydoc *d, yaml_node_t *n, const struct catalog *cat,
 	if (!ydoc_is_seq(n))
 		return ydoc_error(d, n, "rules: expected a list of {when, do}");
 	sc->nrules = ydoc_seq_len(n);
-	sc->rules = calloc(sc->nrules ? sc->nrules : 1, sizeof *sc->rules);
+	sc->rules = xcalloc(sc->nrules, sizeof *sc->rules);
 	for (size_t i = 0; i < sc->nrules; i++)
 		rc |= load_rule(d, ydoc_seq_item(d, n, i), cat, src, &sc->rules[i]);
 	return rc ? -1 : 0;
@@ -597,7 +598,7 @@ static int load_exercises(struct ydoc *d, yaml_node_t *n, const struct catalog *
 	if (!ydoc_is_seq(n))
 		return ydoc_error(d, n, "exercises: expected a list of catalog ids");
 	sc->nexercises = ydoc_seq_len(n);
-	sc->exercises = calloc(sc->nexercises ? sc->nexercises : 1, sizeof *sc->exercises);
+	sc->exercises = xcalloc(sc->nexercises, sizeof *sc->exercises);
 	for (size_t i = 0; i < sc->nexercises; i++) {
 		yaml_node_t *item = ydoc_seq_item(d, n, i);
 		if (ydoc_string(d, item, "exercises[]", &sc->exercises[i]) < 0)
@@ -685,28 +686,33 @@ static int load_scenario(struct ydoc *d, const struct catalog *cat, const struct
 struct scenario *scenario_load(const char *file, const char *text, size_t len,
                                const struct catalog *catalog, char **errors)
 {
-	struct scenario *sc = calloc(1, sizeof *sc);
+	struct scenario *sc = xcalloc(1, sizeof *sc);
 	struct source src = {text, len};
 	struct ydoc d;
 	int rc;
 
 	*errors = NULL;
-	if (sc == NULL)
-		return NULL;
 	sc->expect.gives_up = sc->expect.report_failure = -1;
 	sc->clock_speed = 1.0;
 	rc = ydoc_load(&d, file, (const unsigned char *)text, len);
 	if (rc == 0)
 		rc = load_scenario(&d, catalog, &src, sc);
 	if (rc != 0 || d.nerrors > 0) {
-		*errors = strdup(ydoc_errors(&d));
+		*errors = xstrdup(ydoc_errors(&d));
 		ydoc_free(&d);
 		scenario_free(sc);
 		return NULL;
 	}
 	ydoc_free(&d);
-	sc->file = strdup(file);
-	sc->text = malloc(len + 1);
+	sc->file = xstrdup(file);
+	if ((sc->text = malloc(len + 1)) == NULL) { /* as long as the client's text */
+		char msg[512];
+		snprintf(msg, sizeof msg,
+		         "%s:1:1: cannot keep the text (%zu bytes): out of memory\n", file, len);
+		*errors = xstrdup(msg);
+		scenario_free(sc);
+		return NULL;
+	}
 	memcpy(sc->text, text, len);
 	sc->text[len] = '\0';
 	return sc;

@@ -4,6 +4,8 @@
  * Probability draws come from a xorshift64* generator seeded with the
  * scenario's seed, drawn only when a rule with a probability below 1 is
  * otherwise matching, so that the same traffic gives the same decisions.
+ * Attempts are counted per key in a hash table of ATTEMPT_BUCKETS singly
+ * linked chains (SLIST), made on first use and emptied by reset.
  */
 #include "scenario_engine.h"
 
@@ -12,12 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
+
+#include "xmalloc.h"
 
 struct attempt_entry {
-	struct attempt_entry *next;
+	SLIST_ENTRY(attempt_entry) chain;
 	uint64_t count;
 	char key[];
 };
+
+SLIST_HEAD(attempt_chain, attempt_entry);
 
 #define ATTEMPT_BUCKETS 4096
 
@@ -26,22 +33,23 @@ struct engine {
 	unsigned long long *fired; /* per rule */
 	uint64_t connections;
 	uint64_t random_state;
-	int uses_attempt;                /* some rule matches on attempt: count them */
-	struct attempt_entry **attempts; /* ATTEMPT_BUCKETS chains by key hash, made on first use */
+	int uses_attempt;               /* some rule matches on attempt: count them */
+	struct attempt_chain *attempts; /* ATTEMPT_BUCKETS chains by key hash, made on first use */
 };
 
 struct engine *engine_new(void)
 {
-	return calloc(1, sizeof(struct engine));
+	return xcalloc(1, sizeof(struct engine));
 }
 
 static void reset(struct engine *e)
 {
+	struct attempt_entry *a;
+
 	for (size_t b = 0; e->attempts != NULL && b < ATTEMPT_BUCKETS; b++)
-		while (e->attempts[b] != NULL) {
-			struct attempt_entry *next = e->attempts[b]->next;
-			free(e->attempts[b]);
-			e->attempts[b] = next;
+		while ((a = SLIST_FIRST(&e->attempts[b])) != NULL) {
+			SLIST_REMOVE_HEAD(&e->attempts[b], chain);
+			free(a);
 		}
 	free(e->attempts);
 	e->attempts = NULL;
@@ -67,7 +75,7 @@ void engine_set(struct engine *e, struct scenario *sc)
 	scenario_free(e->sc);
 	e->sc = sc;
 	if (sc != NULL) {
-		e->fired = calloc(sc->nrules ? sc->nrules : 1, sizeof *e->fired);
+		e->fired = xcalloc(sc->nrules, sizeof *e->fired);
 		e->random_state = sc->seed ? sc->seed : 0x9e3779b97f4a7c15ULL;
 		for (size_t i = 0; i < sc->nrules; i++)
 			if (sc->rules[i].when.attempt != WHEN_ANY)
@@ -112,19 +120,18 @@ uint64_t engine_attempt(struct engine *e, const char *key)
 	size_t b = key_bucket(key), len = strlen(key);
 	struct attempt_entry *a;
 
-	if (e->attempts == NULL &&
-	    (e->attempts = calloc(ATTEMPT_BUCKETS, sizeof *e->attempts)) == NULL)
-		return 1;
-	for (a = e->attempts[b]; a != NULL; a = a->next)
+	if (e->attempts == NULL) {
+		e->attempts = xcalloc(ATTEMPT_BUCKETS, sizeof *e->attempts);
+		for (size_t i = 0; i < ATTEMPT_BUCKETS; i++)
+			SLIST_INIT(&e->attempts[i]);
+	}
+	for (a = SLIST_FIRST(&e->attempts[b]); a != NULL; a = SLIST_NEXT(a, chain))
 		if (strcmp(a->key, key) == 0)
 			return ++a->count;
-	a = malloc(sizeof *a + len + 1);
-	if (a == NULL)
-		return 1;
+	a = xmalloc(sizeof *a + len + 1);
 	memcpy(a->key, key, len + 1);
 	a->count = 1;
-	a->next = e->attempts[b];
-	e->attempts[b] = a;
+	SLIST_INSERT_HEAD(&e->attempts[b], a, chain);
 	return 1;
 }
 

@@ -14,6 +14,11 @@
  * Invariant: a submission's callback runs on the loop's thread after its
  * transaction was committed and the WAL synced (ok=1), or after it failed
  * (ok=0), never before.
+ *
+ * A job moves through three queues (STAILQ, oldest first): pending (loop
+ * thread), written and done (shared with the syncer, under s->lock). Each
+ * hand-over moves a whole queue at once with STAILQ_CONCAT, so a lock is
+ * held only for a few pointer moves.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -23,12 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "jsonw.h"
 #include "log.h"
 #include "store.h"
+#include "xmalloc.h"
 
 /* WAL frames (16 KB pages) after which the syncer checkpoints. */
 #define CHECKPOINT_FRAMES 512
@@ -39,7 +46,7 @@
 enum job_kind { JOB_MESSAGE, JOB_DELIVERY, JOB_SUPPRESS, JOB_UNSUPPRESS };
 
 struct job {
-	struct job *next;
+	STAILQ_ENTRY(job) link;
 	enum job_kind kind;
 	struct store_message *m;
 	store_done_fn done;
@@ -54,6 +61,8 @@ struct job {
 	int final, captured;
 };
 
+STAILQ_HEAD(job_list, job);
+
 struct sqlite_store {
 	struct store base;
 	sqlite3 *db;      /* the loop thread's connection */
@@ -62,19 +71,19 @@ struct sqlite_store {
 	int wal_fd; /* the WAL file, synced by the syncer; -1 in memory */
 	sqlite3_stmt *insert_message, *insert_delivery, *save_delivery, *select_raw;
 	sqlite3_stmt *begin, *commit,
-	    *rollback;                       /* prepared once: parsing them cost as much as a row */
-	struct job *pending, **pending_tail; /* loop thread: not yet written */
-	struct event *commit_event;          /* writes pending at the end of the round */
-	unsigned long long bytes_used;       /* loop thread */
+	    *rollback;                 /* prepared once: parsing them cost as much as a row */
+	struct job_list pending;       /* loop thread: not yet written */
+	struct event *commit_event;    /* writes pending at the end of the round */
+	unsigned long long bytes_used; /* loop thread */
 	/* shared with the syncer, under lock */
 	pthread_t syncer;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	pthread_cond_t synced;               /* in_flight went down */
-	int in_flight;                       /* messages written, not yet synced */
-	struct job *written, **written_tail; /* committed, not yet synced */
-	struct job *done, **done_tail;       /* results for the loop */
-	int wal_frames;                      /* the WAL's length after the last commit */
+	pthread_cond_t synced;   /* in_flight went down */
+	int in_flight;           /* messages written, not yet synced */
+	struct job_list written; /* committed, not yet synced */
+	struct job_list done;    /* results for the loop */
+	int wal_frames;          /* the WAL's length after the last commit */
 	int stop;
 	int notify[2];
 	struct event *notify_event;
@@ -292,11 +301,11 @@ static void free_job(struct job *j)
 	free(j);
 }
 
-static int commit_batch(struct sqlite_store *s, struct job *batch)
+static int commit_batch(struct sqlite_store *s, struct job_list *batch)
 {
 	int ok = step_sql(s, s->begin) == 0;
 
-	for (struct job *j = batch; j != NULL && ok; j = j->next)
+	for (struct job *j = STAILQ_FIRST(batch); j != NULL && ok; j = STAILQ_NEXT(j, link))
 		if (write_job(s, j) < 0) {
 			log_err("store: write failed: %s", sqlite3_errmsg(s->db));
 			ok = 0;
@@ -308,46 +317,37 @@ static int commit_batch(struct sqlite_store *s, struct job *batch)
 	return ok;
 }
 
-static void append_jobs(struct job ***tail, struct job *list)
-{
-	**tail = list;
-	while (**tail != NULL)
-		*tail = &(**tail)->next;
-}
-
 /* Runs the callbacks of finished jobs (loop thread) and frees them. */
-static void run_callbacks(struct sqlite_store *s, struct job *list)
+static void run_callbacks(struct sqlite_store *s, struct job_list *list)
 {
-	while (list != NULL) {
-		struct job *next = list->next;
-		if (list->kind == JOB_MESSAGE) {
-			if (!list->ok && s->bytes_used >= list->m->raw_len)
-				s->bytes_used -= list->m->raw_len;
-			list->done(list->arg, list->ok, list->m);
+	struct job *j;
+
+	while ((j = STAILQ_FIRST(list)) != NULL) {
+		STAILQ_REMOVE_HEAD(list, link);
+		if (j->kind == JOB_MESSAGE) {
+			if (!j->ok && s->bytes_used >= j->m->raw_len)
+				s->bytes_used -= j->m->raw_len;
+			j->done(j->arg, j->ok, j->m);
 		}
-		free_job(list);
-		list = next;
+		free_job(j);
 	}
 }
 
-/* Takes the new messages out of a committed batch (they wait for the sync)
- * and frees the rest (nobody waits for them). */
-static struct job *keep_messages(struct job *batch)
+/* Leaves in a committed batch only its new messages (they wait for the
+ * sync) and frees the rest (nobody waits for them). */
+static void keep_messages(struct job_list *batch)
 {
-	struct job *kept = NULL, **tail = &kept;
+	struct job_list all = STAILQ_HEAD_INITIALIZER(all);
+	struct job *j;
 
-	while (batch != NULL) {
-		struct job *next = batch->next;
-		if (batch->kind == JOB_MESSAGE) {
-			batch->next = NULL;
-			*tail = batch;
-			tail = &batch->next;
-		} else {
-			free_job(batch);
-		}
-		batch = next;
+	STAILQ_CONCAT(&all, batch);
+	while ((j = STAILQ_FIRST(&all)) != NULL) {
+		STAILQ_REMOVE_HEAD(&all, link);
+		if (j->kind == JOB_MESSAGE)
+			STAILQ_INSERT_TAIL(batch, j, link);
+		else
+			free_job(j);
 	}
-	return kept;
 }
 
 /* A checkpoint copies the WAL into the database and costs two syncs, so
@@ -356,7 +356,7 @@ static struct job *keep_messages(struct job *batch)
 static int checkpoint_due(const struct sqlite_store *s)
 {
 	return s->wal_frames >= CHECKPOINT_FRAMES &&
-	       (s->written == NULL || s->wal_frames >= 16 * CHECKPOINT_FRAMES);
+	       (STAILQ_EMPTY(&s->written) || s->wal_frames >= 16 * CHECKPOINT_FRAMES);
 }
 
 static void *syncer_main(void *arg)
@@ -364,31 +364,30 @@ static void *syncer_main(void *arg)
 	struct sqlite_store *s = arg;
 
 	for (;;) {
-		struct job *list;
+		struct job_list list = STAILQ_HEAD_INITIALIZER(list);
+		struct job *j;
 		int checkpoint, ok = 1;
 
 		pthread_mutex_lock(&s->lock);
-		while (s->written == NULL && !checkpoint_due(s) && !s->stop)
+		while (STAILQ_EMPTY(&s->written) && !checkpoint_due(s) && !s->stop)
 			pthread_cond_wait(&s->wake, &s->lock);
-		list = s->written;
-		s->written = NULL;
-		s->written_tail = &s->written;
-		checkpoint = list == NULL && checkpoint_due(s);
+		STAILQ_CONCAT(&list, &s->written);
+		checkpoint = STAILQ_EMPTY(&list) && checkpoint_due(s);
 		if (checkpoint)
 			s->wal_frames = 0;
 		pthread_mutex_unlock(&s->lock);
-		if (list == NULL && !checkpoint)
+		if (STAILQ_EMPTY(&list) && !checkpoint)
 			break;
-		if (list != NULL && fdatasync(s->wal_fd) < 0) {
+		if (!STAILQ_EMPTY(&list) && fdatasync(s->wal_fd) < 0) {
 			log_err("store: cannot sync the write-ahead log: %s", strerror(errno));
 			ok = 0;
 		}
-		if (list != NULL) {
+		if (!STAILQ_EMPTY(&list)) {
 			int n = 0;
-			for (struct job *j = list; j != NULL; j = j->next, n++)
+			for (j = STAILQ_FIRST(&list); j != NULL; j = STAILQ_NEXT(j, link), n++)
 				j->ok = ok;
 			pthread_mutex_lock(&s->lock);
-			append_jobs(&s->done_tail, list);
+			STAILQ_CONCAT(&s->done, &list);
 			s->in_flight -= n;
 			pthread_cond_broadcast(&s->synced);
 			pthread_mutex_unlock(&s->lock);
@@ -404,14 +403,12 @@ static void *syncer_main(void *arg)
 
 static void take_results(struct sqlite_store *s)
 {
-	struct job *list;
+	struct job_list list = STAILQ_HEAD_INITIALIZER(list);
 
 	pthread_mutex_lock(&s->lock);
-	list = s->done;
-	s->done = NULL;
-	s->done_tail = &s->done;
+	STAILQ_CONCAT(&list, &s->done);
 	pthread_mutex_unlock(&s->lock);
-	run_callbacks(s, list);
+	run_callbacks(s, &list);
 }
 
 static void on_notify(evutil_socket_t fd, short what, void *arg)
@@ -427,26 +424,27 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 /* End of a round of the loop: write what was submitted in it. */
 static void commit_pending(struct sqlite_store *s)
 {
-	struct job *batch = s->pending;
+	struct job_list batch = STAILQ_HEAD_INITIALIZER(batch);
+	struct job *j;
 	int ok;
 
-	if (batch == NULL)
+	if (STAILQ_EMPTY(&s->pending))
 		return;
-	s->pending = NULL;
-	s->pending_tail = &s->pending;
-	ok = commit_batch(s, batch);
+	STAILQ_CONCAT(&batch, &s->pending);
+	ok = commit_batch(s, &batch);
 	if (!ok || s->wal_fd < 0) {
-		for (struct job *j = batch; j != NULL; j = j->next)
+		for (j = STAILQ_FIRST(&batch); j != NULL; j = STAILQ_NEXT(j, link))
 			j->ok = ok;
-		run_callbacks(s, batch);
+		run_callbacks(s, &batch);
 		return;
 	}
-	if ((batch = keep_messages(batch)) == NULL)
+	keep_messages(&batch);
+	if (STAILQ_EMPTY(&batch))
 		return;
 	pthread_mutex_lock(&s->lock);
-	for (struct job *j = batch; j != NULL; j = j->next)
+	for (j = STAILQ_FIRST(&batch); j != NULL; j = STAILQ_NEXT(j, link))
 		s->in_flight++;
-	append_jobs(&s->written_tail, batch);
+	STAILQ_CONCAT(&s->written, &batch);
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -475,18 +473,15 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 
 static void queue_job(struct sqlite_store *s, struct job *j)
 {
-	*s->pending_tail = j;
-	s->pending_tail = &j->next;
+	STAILQ_INSERT_TAIL(&s->pending, j, link);
 	event_active(s->commit_event, EV_TIMEOUT, 0);
 }
 
 static int sqlite_submit(struct store *st, struct store_message *m, store_done_fn done, void *arg)
 {
 	struct sqlite_store *s = (struct sqlite_store *)st;
-	struct job *j = calloc(1, sizeof *j);
+	struct job *j = xcalloc(1, sizeof *j);
 
-	if (j == NULL)
-		return -1;
 	j->kind = JOB_MESSAGE;
 	j->m = m;
 	j->done = done;
@@ -498,14 +493,12 @@ static int sqlite_submit(struct store *st, struct store_message *m, store_done_f
 
 static struct job *new_job(enum job_kind kind, const char *a, const char *b, const char *c)
 {
-	struct job *j = calloc(1, sizeof *j);
+	struct job *j = xcalloc(1, sizeof *j);
 
-	if (j == NULL)
-		return NULL;
 	j->kind = kind;
-	j->text[0] = a ? strdup(a) : NULL;
-	j->text[1] = b ? strdup(b) : NULL;
-	j->text[2] = c ? strdup(c) : NULL;
+	j->text[0] = xstrdup(a);
+	j->text[1] = xstrdup(b);
+	j->text[2] = xstrdup(c);
 	return j;
 }
 
@@ -513,8 +506,6 @@ static int sqlite_save_delivery(struct store *st, const struct store_delivery *d
 {
 	struct job *j = new_job(JOB_DELIVERY, d->state, d->recipients, d->attempts);
 
-	if (j == NULL)
-		return -1;
 	j->seq = d->seq;
 	j->final = d->final;
 	j->captured = d->captured;
@@ -527,8 +518,6 @@ static int sqlite_suppression_save(struct store *st, const char *address, const 
 {
 	struct job *j = new_job(JOB_SUPPRESS, address, reason, source);
 
-	if (j == NULL)
-		return -1;
 	j->time = time;
 	queue_job((struct sqlite_store *)st, j);
 	return 0;
@@ -538,8 +527,6 @@ static int sqlite_suppression_delete(struct store *st, const char *address)
 {
 	struct job *j = new_job(JOB_UNSUPPRESS, address, NULL, NULL);
 
-	if (j == NULL)
-		return -1;
 	queue_job((struct sqlite_store *)st, j);
 	return 0;
 }
@@ -928,17 +915,15 @@ static int open_file_parts(struct sqlite_store *s, const char *path, char *err, 
 
 struct store *store_sqlite_open(struct event_base *base, const char *path, char *err, size_t errlen)
 {
-	struct sqlite_store *s = calloc(1, sizeof *s);
+	struct sqlite_store *s = xcalloc(1, sizeof *s);
 
-	if (s == NULL)
-		return NULL;
 	s->base.ops = &sqlite_ops;
 	s->memory = strcmp(path, ":memory:") == 0;
 	s->wal_fd = -1;
 	s->notify[0] = s->notify[1] = -1;
-	s->pending_tail = &s->pending;
-	s->written_tail = &s->written;
-	s->done_tail = &s->done;
+	STAILQ_INIT(&s->pending);
+	STAILQ_INIT(&s->written);
+	STAILQ_INIT(&s->done);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->synced, NULL);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xmalloc.h"
 
 struct tls {
 	char *cert, *key, *state_dir; /* cert and key NULL: the generated pair */
@@ -301,29 +302,13 @@ int tls_check_finish(struct tls_check *tc, char *err, size_t errlen)
 
 /* ---- the server's context, on first use ------------------------------------- */
 
-static char *copy_or_null(const char *s, int *failed)
-{
-	char *copy = s != NULL ? strdup(s) : NULL;
-
-	if (s != NULL && copy == NULL)
-		*failed = 1;
-	return copy;
-}
-
 struct tls *tls_new(const char *cert, const char *key, const char *state_dir)
 {
-	struct tls *t = calloc(1, sizeof *t);
-	int failed = 0;
+	struct tls *t = xcalloc(1, sizeof *t);
 
-	if (t == NULL)
-		return NULL;
-	t->cert = copy_or_null(cert, &failed);
-	t->key = copy_or_null(key, &failed);
-	t->state_dir = copy_or_null(state_dir, &failed);
-	if (failed) {
-		tls_free(t);
-		return NULL;
-	}
+	t->cert = xstrdup(cert);
+	t->key = xstrdup(key);
+	t->state_dir = xstrdup(state_dir);
 	return t;
 }
 

@@ -39,7 +39,7 @@ void tls_check_start(struct tls_check *tc, const char *cert, const char *key, co
 int tls_check_finish(struct tls_check *tc, char *err, size_t errlen);
 
 /* The server's TLS (cert and key NULL: the generated pair in state_dir).
- * Only copies the names: NULL when memory runs out. */
+ * Only copies the names. */
 struct tls *tls_new(const char *cert, const char *key, const char *state_dir);
 /* The server's SSL_CTX, made at the first call; NULL (logged) when it
  * cannot be made, and the next call tries again. */

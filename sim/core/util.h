@@ -1,14 +1,27 @@
 /*
  * util.h - small helpers shared by several modules: number and address
- * parsing, reading a whole file, creating directories, the version string.
+ * parsing, reading a whole file, creating directories, the version string,
+ * and string literals with their length counted by the compiler.
  */
 #ifndef EDSIM_UTIL_H
 #define EDSIM_UTIL_H
 
 #include <event2/util.h>
 #include <stddef.h>
+#include <string.h>
+#include <strings.h>
 
 #define EDSIM_VERSION "0.1.0"
+
+/* A string literal and its length, for (pointer, length) arguments:
+ * evbuffer_add(b, LIT("\r\n")) is evbuffer_add(b, "\r\n", 2) with the 2
+ * counted by the compiler. The "" makes anything but a literal a compile
+ * error (sizeof a pointer would be a silent wrong length). */
+#define LIT(s) ("" s), (sizeof("" s) - 1)
+/* The n bytes at p are exactly the literal s (LIT_CASE_EQ: ignoring ASCII
+ * case): a header name or a key matched where it stands, unterminated. */
+#define LIT_EQ(p, n, s)      ((n) == sizeof("" s) - 1 && memcmp((p), (s), (n)) == 0)
+#define LIT_CASE_EQ(p, n, s) ((n) == sizeof("" s) - 1 && strncasecmp((p), (s), (n)) == 0)
 
 /* Whole string as a decimal integer; -1 on anything else. */
 int parse_ulonglong(const char *s, unsigned long long *out);

@@ -13,9 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xmalloc.h"
+
 static void errors_append(struct ydoc *d, size_t line, size_t col, const char *msg)
 {
 	int need = snprintf(NULL, 0, "%s:%zu:%zu: %s\n", d->file, line, col, msg);
+	/* grows with a client's document (PUT /api/v1/scenario): when it cannot,
+	 * the message is lost but the document is refused all the same */
 	char *grown = realloc(d->errors, d->errors_len + (size_t)need + 1);
 
 	if (grown == NULL)
@@ -197,7 +201,7 @@ int ydoc_string(struct ydoc *d, const yaml_node_t *n, const char *what, char **o
 	if (s == NULL || ydoc_is_null(n))
 		return ydoc_error(d, n, "%s: expected a string", what);
 	free(*out);
-	*out = strdup(s);
+	*out = xstrdup(s);
 	return 0;
 }
 

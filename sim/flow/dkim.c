@@ -17,6 +17,9 @@
  *
  * Returns: 1 signed, 0 no key applies (or no From), -1 out of memory or an
  * OpenSSL failure. Cryptography is OpenSSL's; nothing here is hand-written.
+ * The signer's own structures come from xmalloc.h; what dkim_sign()
+ * allocates grows with the message (its fields, its body), so a failure
+ * there is the -1 answer and the message goes unsigned.
  */
 #include "dkim.h"
 
@@ -34,6 +37,8 @@
 
 #include "config.h"
 #include "message.h"
+#include "util.h"
+#include "xmalloc.h"
 
 #define DKIM_LINE_MAX 76 /* columns of a DKIM-Signature line, CRLF excluded */
 
@@ -125,24 +130,16 @@ static int load_key(const struct config_dkim *c, size_t i, struct dkim_key *k, c
 	}
 	if ((k->pkey = read_key(c->key, err, errlen)) == NULL)
 		return -1;
-	k->domain = strdup(c->domain);
-	k->selector = strdup(c->selector);
-	if (k->domain == NULL || k->selector == NULL) {
-		snprintf(err, errlen, "dkim: cannot read key %s: out of memory", c->key);
-		return -1;
-	}
+	k->domain = xstrdup(c->domain);
+	k->selector = xstrdup(c->selector);
 	return 0;
 }
 
 struct dkim *dkim_new(const struct config_dkim *keys, size_t nkeys, char *err, size_t errlen)
 {
-	struct dkim *d = calloc(1, sizeof *d);
+	struct dkim *d = xcalloc(1, sizeof *d);
 
-	if (d == NULL || (d->keys = calloc(nkeys ? nkeys : 1, sizeof *d->keys)) == NULL) {
-		snprintf(err, errlen, "dkim: out of memory");
-		free(d);
-		return NULL;
-	}
+	d->keys = xcalloc(nkeys, sizeof *d->keys);
 	for (; d->nkeys < nkeys; d->nkeys++)
 		if (load_key(&keys[d->nkeys], d->nkeys, &d->keys[d->nkeys], err, errlen) < 0) {
 			d->nkeys++; /* free the partly loaded entry too */
@@ -182,7 +179,7 @@ static int is_wsp(char c)
 
 static size_t line_end(const char *raw, size_t pos, size_t len)
 {
-	const char *crlf = memmem(raw + pos, len - pos, "\r\n", 2);
+	const char *crlf = memmem(raw + pos, len - pos, LIT("\r\n"));
 
 	return crlf ? (size_t)(crlf - raw) : len;
 }
@@ -290,7 +287,7 @@ static void canon_header(struct evbuffer *b, const char *p, size_t len, size_t n
 		space = 0;
 	}
 	if (crlf)
-		evbuffer_add(b, "\r\n", 2);
+		evbuffer_add(b, LIT("\r\n"));
 }
 
 static int blank_line(const char *p, size_t n)
@@ -346,12 +343,12 @@ static size_t canon_body(const char *body, size_t n, char *out)
 
 /* ---- OpenSSL ------------------------------------------------------------------ */
 
+/* Of a digest or a signature: as long as the key makes it, never NULL. */
 static char *base64(const unsigned char *in, size_t n)
 {
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
 
-	if (out != NULL)
-		EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 	return out;
 }
 
@@ -359,7 +356,7 @@ static char *body_hash(const char *body, size_t n)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char *canon = malloc(n + 3);
+	char *canon = malloc(n + 3); /* as long as the body */
 	char *b64 = NULL;
 
 	if (canon == NULL)
@@ -381,9 +378,11 @@ static char *sign_rsa_sha256(EVP_PKEY *pkey, struct evbuffer *in)
 
 	if (ctx != NULL && (data != NULL || len == 0) &&
 	    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
-	    EVP_DigestSign(ctx, NULL, &siglen, data, len) == 1 && (sig = malloc(siglen)) != NULL &&
-	    EVP_DigestSign(ctx, sig, &siglen, data, len) == 1)
-		b64 = base64(sig, siglen);
+	    EVP_DigestSign(ctx, NULL, &siglen, data, len) == 1) {
+		sig = xmalloc(siglen); /* the key's size */
+		if (EVP_DigestSign(ctx, sig, &siglen, data, len) == 1)
+			b64 = base64(sig, siglen);
+	}
 	free(sig);
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
@@ -398,7 +397,7 @@ static void fold_add(struct fold *f, const char *sep, const char *tok)
 	size_t n = strlen(tok), s = strlen(sep);
 
 	if (f->col > 1 && f->col + s + n > DKIM_LINE_MAX) {
-		evbuffer_add(f->b, "\r\n\t", 3);
+		evbuffer_add(f->b, LIT("\r\n\t"));
 		f->col = 1;
 	} else {
 		evbuffer_add(f->b, sep, s);
@@ -448,7 +447,7 @@ static void write_sig_head(struct fold *f, const struct dkim_key *k, const struc
 	fold_names(f, fs);
 	snprintf(tok, sizeof tok, "bh=%s;", bh);
 	fold_add(f, " ", tok);
-	evbuffer_add(f->b, "\r\n\tb=", 5);
+	evbuffer_add(f->b, LIT("\r\n\tb="));
 	f->col = 3;
 }
 
@@ -461,7 +460,7 @@ static void write_sig_value(struct fold *f, const char *b64)
 		size_t room = DKIM_LINE_MAX > f->col ? DKIM_LINE_MAX - f->col : 0;
 		size_t n = left < room ? left : room;
 		if (n == 0) {
-			evbuffer_add(f->b, "\r\n\t", 3);
+			evbuffer_add(f->b, LIT("\r\n\t"));
 			f->col = 1;
 			continue;
 		}
@@ -470,7 +469,7 @@ static void write_sig_value(struct fold *f, const char *b64)
 		b64 += n;
 		left -= n;
 	}
-	evbuffer_add(f->b, "\r\n", 2);
+	evbuffer_add(f->b, LIT("\r\n"));
 }
 
 /* The hash input: signed fields bottom-up per name, then the signature

@@ -19,6 +19,7 @@
 #include "events.h"
 #include "policy.h"
 #include "webhooks.h"
+#include "xmalloc.h"
 
 struct mailflow {
 	struct env env;
@@ -59,10 +60,8 @@ static void sign(struct mailflow *f, struct store_message *m)
 
 int mailflow_submit(struct mailflow *f, struct store_message *m, store_done_fn done, void *arg)
 {
-	struct submission *sub = malloc(sizeof *sub);
+	struct submission *sub = xmalloc(sizeof *sub);
 
-	if (sub == NULL)
-		return -1;
 	*sub = (struct submission){f, done, arg};
 	sign(f, m);
 	if (f->relay != NULL)
@@ -130,7 +129,7 @@ static void post_event(void *arg, const char *type, const char *json, size_t len
 struct mailflow *mailflow_new(const struct env *env, char *err, size_t errlen)
 {
 	const struct config *cfg = env->cfg;
-	struct mailflow *f = calloc(1, sizeof *f);
+	struct mailflow *f = xcalloc(1, sizeof *f);
 	struct relay_env renv = {.base = env->base,
 	                         .cfg = env->cfg,
 	                         .clock = env->clock,
@@ -140,10 +139,6 @@ struct mailflow *mailflow_new(const struct env *env, char *err, size_t errlen)
 	                         .bounced = on_bounce,
 	                         .arg = f};
 
-	if (f == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	f->env = *env;
 	f->env.flow = f;
 	if (cfg->ndkim > 0 && (f->dkim = dkim_new(cfg->dkim, cfg->ndkim, err, errlen)) == NULL)

@@ -9,9 +9,10 @@
  * not linked: webhooks_new() loads it (curl_lazy.h) into w->curl, and every
  * call goes through that table, so an edsim without webhooks never maps it.
  *
- * Each webhook keeps its unfinished deliveries twice: by age (to drop the
- * oldest beyond WEBHOOK_BACKLOG) and in a send queue (FIFO; a delivery whose
- * backoff timer fires goes back to the head). At most WEBHOOK_CONCURRENCY
+ * Each webhook keeps its unfinished deliveries twice, in two TAILQs: by age
+ * (to drop the oldest beyond WEBHOOK_BACKLOG) and in a send queue (FIFO; a
+ * delivery whose backoff timer fires goes back to the head). The sockets
+ * curl asked us to watch are on one LIST. At most WEBHOOK_CONCURRENCY
  * transfers run per webhook, so a slow or dead receiver holds a bounded
  * number of sockets; the others wait in the queue or on their retry timer.
  * A delivery's id, timestamp and signature are fixed at its first attempt
@@ -21,10 +22,11 @@
  * in the environment (read once, in webhooks_new) turns verification off,
  * for test receivers with self-signed certificates.
  *
- * Running out of memory never stops the server: an event that cannot be
- * copied, or a delivery whose retry timer cannot be made, is dropped
- * (counted in "dropped", logged); a transfer curl cannot start counts as a
- * failed attempt and is retried like one.
+ * edsim's own small structures come from xmalloc.h. An event's JSON text is
+ * as long as the client made it: one that cannot be copied, or a delivery
+ * whose retry timer cannot be made, is dropped (counted in "dropped",
+ * logged); a transfer curl cannot start (its headers, its signature or its
+ * handle not made) counts as a failed attempt and is retried like one.
  */
 #include "webhooks.h"
 
@@ -35,12 +37,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "clock.h"
 #include "config.h"
 #include "curl_lazy.h"
 #include "log.h"
 #include "util.h"
+#include "xmalloc.h"
 
 #define WEBHOOK_CONCURRENCY  4 /* transfers in flight per webhook */
 #define WEBHOOK_BACKOFF_CAP  60
@@ -55,8 +59,8 @@ struct hook;
 
 struct delivery {
 	struct hook *hook;
-	struct delivery *older, *newer; /* the hook's unfinished deliveries */
-	struct delivery *qprev, *qnext; /* the hook's send queue (QUEUED only) */
+	TAILQ_ENTRY(delivery) age;   /* the hook's unfinished deliveries, oldest first */
+	TAILQ_ENTRY(delivery) queue; /* the hook's send queue (QUEUED only) */
 	enum delivery_state state;
 	char *type;
 	char *body;
@@ -75,9 +79,9 @@ struct hook {
 	char **events;
 	size_t nevents;
 	char *secret;
-	struct delivery *oldest, *newest;
-	struct delivery *qhead, *qtail;
-	size_t pending; /* unfinished deliveries, whatever their state */
+	TAILQ_HEAD(, delivery) deliveries; /* by age, oldest first */
+	TAILQ_HEAD(, delivery) queue;      /* to send, next first */
+	size_t pending;                    /* unfinished deliveries, whatever their state */
 	unsigned active;
 	unsigned long long overflowed;
 };
@@ -85,7 +89,7 @@ struct hook {
 /* A socket curl asked us to watch. */
 struct sock {
 	struct webhooks *w;
-	struct sock *prev, *next;
+	LIST_ENTRY(sock) link;
 	curl_socket_t fd;
 	struct event *ev;
 };
@@ -95,7 +99,7 @@ struct webhooks {
 	struct curl_lazy curl; /* loaded by webhooks_new() */
 	CURLM *multi;
 	struct event *timer;
-	struct sock *socks;
+	LIST_HEAD(, sock) socks;
 	struct hook *hooks;
 	size_t nhooks;
 	int insecure;
@@ -109,40 +113,20 @@ static void collect_finished(struct webhooks *w);
 
 static void queue_unlink(struct hook *h, struct delivery *d)
 {
-	if (d->qprev != NULL)
-		d->qprev->qnext = d->qnext;
-	else
-		h->qhead = d->qnext;
-	if (d->qnext != NULL)
-		d->qnext->qprev = d->qprev;
-	else
-		h->qtail = d->qprev;
-	d->qprev = d->qnext = NULL;
+	TAILQ_REMOVE(&h->queue, d, queue);
 }
 
 static void queue_push_tail(struct hook *h, struct delivery *d)
 {
 	d->state = DELIVERY_QUEUED;
-	d->qnext = NULL;
-	d->qprev = h->qtail;
-	if (h->qtail != NULL)
-		h->qtail->qnext = d;
-	else
-		h->qhead = d;
-	h->qtail = d;
+	TAILQ_INSERT_TAIL(&h->queue, d, queue);
 }
 
 /* Retries go first: they have waited longest. */
 static void queue_push_head(struct hook *h, struct delivery *d)
 {
 	d->state = DELIVERY_QUEUED;
-	d->qprev = NULL;
-	d->qnext = h->qhead;
-	if (h->qhead != NULL)
-		h->qhead->qprev = d;
-	else
-		h->qtail = d;
-	h->qhead = d;
+	TAILQ_INSERT_HEAD(&h->queue, d, queue);
 }
 
 static void transfer_stop(struct delivery *d)
@@ -165,14 +149,7 @@ static void delivery_free(struct delivery *d)
 	if (d->state == DELIVERY_QUEUED)
 		queue_unlink(h, d);
 	transfer_stop(d);
-	if (d->older != NULL)
-		d->older->newer = d->newer;
-	else
-		h->oldest = d->newer;
-	if (d->newer != NULL)
-		d->newer->older = d->older;
-	else
-		h->newest = d->older;
+	TAILQ_REMOVE(&h->deliveries, d, age);
 	h->pending--;
 	if (d->retry != NULL)
 		event_free(d->retry);
@@ -205,29 +182,20 @@ static void make_delivery_id(struct webhooks *w, char out[WEBHOOK_ID_LEN])
 
 static struct delivery *delivery_new(struct hook *h, const char *type, const char *json, size_t len)
 {
-	struct delivery *d = calloc(1, sizeof *d);
+	struct delivery *d;
+	char *body = malloc(len + 1); /* as long as the event made it */
 
-	if (d == NULL)
+	if (body == NULL)
 		return NULL;
+	memcpy(body, json, len);
+	body[len] = '\0';
+	d = xcalloc(1, sizeof *d);
 	d->hook = h;
-	d->type = strdup(type);
-	d->body = malloc(len + 1);
-	if (d->type == NULL || d->body == NULL) {
-		free(d->type);
-		free(d->body);
-		free(d);
-		return NULL;
-	}
-	memcpy(d->body, json, len);
-	d->body[len] = '\0';
+	d->type = xstrdup(type);
+	d->body = body;
 	d->len = len;
 	make_delivery_id(h->w, d->id);
-	d->older = h->newest;
-	if (h->newest != NULL)
-		h->newest->newer = d;
-	else
-		h->oldest = d;
-	h->newest = d;
+	TAILQ_INSERT_TAIL(&h->deliveries, d, age);
 	h->pending++;
 	return d;
 }
@@ -436,9 +404,9 @@ static void finish_attempt(struct delivery *d, int rc, long status)
 /* Starts queued deliveries while the hook has free transfer slots. */
 static void hook_pump(struct hook *h)
 {
-	while (h->active < WEBHOOK_CONCURRENCY && h->qhead != NULL) {
-		struct delivery *d = h->qhead;
+	struct delivery *d;
 
+	while (h->active < WEBHOOK_CONCURRENCY && (d = TAILQ_FIRST(&h->queue)) != NULL) {
 		queue_unlink(h, d);
 		d->state = DELIVERY_WAITING; /* until transfer_start says otherwise */
 		if (transfer_start(d) < 0)
@@ -507,16 +475,11 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	collect_finished(w);
 }
 
-static void sock_free(struct webhooks *w, struct sock *s)
+static void sock_free(struct sock *s)
 {
 	if (s == NULL)
 		return;
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		w->socks = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, link);
 	if (s->ev != NULL)
 		event_free(s->ev);
 	free(s);
@@ -524,16 +487,11 @@ static void sock_free(struct webhooks *w, struct sock *s)
 
 static struct sock *sock_new(struct webhooks *w, curl_socket_t fd)
 {
-	struct sock *s = calloc(1, sizeof *s);
+	struct sock *s = xcalloc(1, sizeof *s);
 
-	if (s == NULL)
-		return NULL;
 	s->w = w;
 	s->fd = fd;
-	s->next = w->socks;
-	if (w->socks != NULL)
-		w->socks->prev = s;
-	w->socks = s;
+	LIST_INSERT_HEAD(&w->socks, s, link);
 	return s;
 }
 
@@ -561,13 +519,11 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
-		sock_free(w, s);
+		sock_free(s);
 		return 0;
 	}
 	if (s == NULL) {
 		s = sock_new(w, fd);
-		if (s == NULL)
-			return -1;
 		w->curl.multi_assign(w->multi, fd, s);
 	}
 	return sock_watch(s, what);
@@ -601,12 +557,13 @@ static int hook_wants(const struct hook *h, const char *type)
 /* Makes room for one more: drops the oldest delivery not in flight. */
 static void hook_enforce_backlog(struct hook *h)
 {
-	struct delivery *d = h->oldest;
+	struct delivery *d;
 
 	if (h->pending <= WEBHOOK_BACKLOG)
 		return;
-	while (d != NULL && d->state == DELIVERY_SENDING)
-		d = d->newer;
+	for (d = TAILQ_FIRST(&h->deliveries); d != NULL && d->state == DELIVERY_SENDING;
+	     d = TAILQ_NEXT(d, age))
+		;
 	if (d == NULL)
 		return;
 	if (h->overflowed++ % WEBHOOK_OVERFLOW_LOG == 0)
@@ -663,36 +620,28 @@ char *webhooks_stats(const struct webhooks *w)
 	snprintf(text, sizeof text,
 	         "{\"sent\":%llu,\"failed_attempts\":%llu,\"dropped\":%llu,\"pending\":%llu}",
 	         w ? w->sent : 0ULL, w ? w->failed_attempts : 0ULL, w ? w->dropped : 0ULL, pending);
-	return strdup(text);
+	return xstrdup(text);
 }
 
-static char *copy_string(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
-static int hook_init(struct webhooks *w, struct hook *h, const struct config_webhook *cfg)
+static void hook_init(struct webhooks *w, struct hook *h, const struct config_webhook *cfg)
 {
 	h->w = w;
-	h->url = copy_string(cfg->url);
-	h->secret = copy_string(cfg->secret);
-	if (h->url == NULL || (cfg->secret != NULL && h->secret == NULL))
-		return -1;
-	if (cfg->nevents == 0)
-		return 0;
-	h->events = calloc(cfg->nevents, sizeof *h->events);
-	if (h->events == NULL)
-		return -1;
-	for (size_t i = 0; i < cfg->nevents; i++, h->nevents++)
-		if ((h->events[i] = copy_string(cfg->events[i])) == NULL)
-			return -1;
-	return 0;
+	TAILQ_INIT(&h->deliveries);
+	TAILQ_INIT(&h->queue);
+	h->url = xstrdup(cfg->url);
+	h->secret = xstrdup(cfg->secret);
+	h->events = xcalloc(cfg->nevents, sizeof *h->events);
+	for (size_t i = 0; i < cfg->nevents; i++)
+		h->events[i] = xstrdup(cfg->events[i]);
+	h->nevents = cfg->nevents;
 }
 
 static void hook_clear(struct hook *h)
 {
-	while (h->oldest != NULL)
-		delivery_free(h->oldest);
+	struct delivery *d;
+
+	while ((d = TAILQ_FIRST(&h->deliveries)) != NULL)
+		delivery_free(d);
 	for (size_t i = 0; i < h->nevents; i++)
 		free(h->events[i]);
 	free(h->events);
@@ -722,11 +671,8 @@ struct webhooks *webhooks_new(struct event_base *base, const struct config_webho
 
 	if (n == 0 || hooks == NULL || base == NULL)
 		return NULL;
-	w = calloc(1, sizeof *w);
-	if (w == NULL) {
-		snprintf(err, errlen, "webhooks: out of memory");
-		return NULL;
-	}
+	w = xcalloc(1, sizeof *w);
+	LIST_INIT(&w->socks);
 	if (curl_lazy_load(&w->curl, CURL_LAZY_SONAME, why, sizeof why) < 0) {
 		snprintf(err, errlen, "webhooks need libcurl: %s", why);
 		free(w);
@@ -734,21 +680,17 @@ struct webhooks *webhooks_new(struct event_base *base, const struct config_webho
 	}
 	w->base = base;
 	w->insecure = insecure != NULL && strcmp(insecure, "1") == 0;
-	w->hooks = calloc(n, sizeof *w->hooks);
-	if (w->hooks == NULL || setup_multi(w) < 0)
-		goto fail;
+	if (setup_multi(w) < 0) {
+		snprintf(err, errlen, "webhooks: cannot make curl's multi handle or its timer");
+		webhooks_free(w);
+		return NULL;
+	}
+	w->hooks = xcalloc(n, sizeof *w->hooks);
 	for (; w->nhooks < n; w->nhooks++)
-		if (hook_init(w, &w->hooks[w->nhooks], &hooks[w->nhooks]) < 0)
-			goto fail;
+		hook_init(w, &w->hooks[w->nhooks], &hooks[w->nhooks]);
 	if (w->insecure)
 		log_warn("webhooks: EDSIM_WEBHOOK_INSECURE=1, receivers' certificates unchecked");
 	return w;
-fail:
-	snprintf(err, errlen, "webhooks: out of memory");
-	if (w->hooks != NULL && w->nhooks < n)
-		w->nhooks++; /* the partly made one */
-	webhooks_free(w);
-	return NULL;
 }
 
 void webhooks_free(struct webhooks *w)
@@ -760,8 +702,8 @@ void webhooks_free(struct webhooks *w)
 	free(w->hooks);
 	if (w->multi != NULL)
 		w->curl.multi_cleanup(w->multi); /* closes cached connections */
-	while (w->socks != NULL)
-		sock_free(w, w->socks);
+	while (!LIST_EMPTY(&w->socks))
+		sock_free(LIST_FIRST(&w->socks));
 	if (w->timer != NULL)
 		event_free(w->timer);
 	curl_lazy_unload(&w->curl);

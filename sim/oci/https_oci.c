@@ -7,7 +7,12 @@
  * becomes a real message in the same store as SMTP mail, with the same
  * quotas, approvals and suppressions; the 200 is sent after the commit.
  * A request whose connection closes before its commit calls back is
- * forgotten (the message is still stored).
+ * forgotten (the message is still stored). Requests a rule's delay holds
+ * wait on a LIST, so that a scenario change can release them all.
+ *
+ * The request body and the message made from it are as large as the client
+ * made them: a failure to allocate them answers oci.https.internal-error.
+ * Everything else (the records, the envelope's copies) comes from xmalloc.h.
  */
 #include "https_oci.h"
 
@@ -22,6 +27,7 @@
 #include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "catalog.h"
@@ -39,6 +45,7 @@
 #include "store.h"
 #include "tls.h"
 #include "util.h"
+#include "xmalloc.h"
 
 #define SUBMIT_PATH     "/20220926/actions/submitEmail"
 #define SUBMIT_RAW_PATH "/20220926/actions/submitRawEmail"
@@ -49,7 +56,7 @@ struct hook_ctx;
 struct https_api {
 	struct env env;
 	struct evhttp *http;
-	struct call *waiting; /* requests a rule's delay holds */
+	LIST_HEAD(, call) waiting; /* requests a rule's delay holds */
 	uint64_t next_request;
 	double window_start; /* the current second of the request-rate limit */
 	unsigned long long window_requests;
@@ -135,10 +142,11 @@ static void send_json(struct evhttp_request *req, const char *request_id, int st
 	struct evbuffer *out = evbuffer_new();
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	const char *answer = text != NULL ? text : "{}";
 
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "opc-request-id", request_id);
-	evbuffer_add(out, text ? text : "{}", text ? strlen(text) : 2);
+	evbuffer_add(out, answer, strlen(answer));
 	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
 	one_record(conn);
 	free(text);
@@ -312,22 +320,20 @@ static struct store_message *new_message(struct https_api *api, struct evhttp_re
                                          const char *sender, const char *const *rcpts, size_t n,
                                          json_t **suppressed)
 {
-	struct store_message *m = calloc(1, sizeof *m);
+	struct store_message *m = xcalloc(1, sizeof *m);
 	char *peer = NULL;
 	ev_uint16_t port = 0;
 
 	*suppressed = json_array();
-	if (m == NULL)
-		return NULL;
 	store_assign_id(api->env.store, m);
 	m->received = clock_wall();
 	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
 	snprintf(m->client_ip, sizeof m->client_ip, "%s", peer ? peer : "");
-	m->mail_from = strdup(sender);
-	m->rcpts = calloc(n ? n : 1, sizeof *m->rcpts);
+	m->mail_from = xstrdup(sender);
+	m->rcpts = xcalloc(n, sizeof *m->rcpts);
 	m->nrcpt = n;
 	for (size_t i = 0; i < n; i++) {
-		m->rcpts[i].address = strdup(rcpts[i]);
+		m->rcpts[i].address = xstrdup(rcpts[i]);
 		m->rcpts[i].suppressed = policy_is_suppressed(api->env.policy, rcpts[i]);
 		if (m->rcpts[i].suppressed)
 			json_array_append_new(*suppressed, json_string(rcpts[i]));
@@ -347,39 +353,38 @@ static struct store_message *make_message(struct https_api *api, struct evhttp_r
 	char generated[80];
 
 	free(rcpts);
-	if (m == NULL)
-		return NULL;
 	snprintf(generated, sizeof generated, "<%s@edsim.invalid>", m->id);
-	m->message_id = strdup(json_is_string(json_object_get(body, "messageId"))
-	                           ? json_string_value(json_object_get(body, "messageId"))
-	                           : generated);
-	m->subject = json_is_string(subject) ? strdup(json_string_value(subject)) : NULL;
+	m->message_id = xstrdup(json_is_string(json_object_get(body, "messageId"))
+	                            ? json_string_value(json_object_get(body, "messageId"))
+	                            : generated);
+	m->subject = json_is_string(subject) ? xstrdup(json_string_value(subject)) : NULL;
 	m->raw = oci_submit_message(body, m->message_id, m->received, &m->raw_len);
 	return m;
 }
 
-/* Stores m and answers 200 once it is committed; owns m and suppressed. */
+/* Stores m and answers 200 once it is committed; owns m and suppressed.
+ * m->raw NULL (the message could not be made): internal-error. */
 static void accept_message(struct https_api *api, struct evhttp_request *req,
                            const char *request_id, const char *user, struct store_message *m,
                            json_t *suppressed)
 {
-	struct pending *p = calloc(1, sizeof *p);
+	struct pending *p;
 
-	if (m == NULL || m->raw == NULL || p == NULL) {
+	if (m->raw == NULL) {
 		store_message_free(m);
 		json_decref(suppressed);
-		free(p);
 		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
 		return;
 	}
+	p = xcalloc(1, sizeof *p);
 	p->api = api;
 	p->req = req;
-	p->user = user ? strdup(user) : NULL;
+	p->user = xstrdup(user);
 	snprintf(p->client_ip, sizeof p->client_ip, "%s", peer_of(req));
 	snprintf(p->request_id, sizeof p->request_id, "%s", request_id);
 	p->answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id ? m->message_id : "",
 	                      "envelopeId", m->id, "suppressedRecipients", suppressed);
-	m->user = user ? strdup(user) : NULL;
+	m->user = xstrdup(user);
 	policy_quota_charge(api->env.policy, user, 1, vclock_now(api->env.clock));
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_closed, p);
 	if (mailflow_submit(api->env.flow, m, on_committed, p) < 0) {
@@ -395,8 +400,11 @@ static void accept_message(struct https_api *api, struct evhttp_request *req,
 /* "application/json", with or without parameters such as a charset. */
 static int json_content_type(const char *type)
 {
-	return type != NULL && strncasecmp(type, "application/json", 16) == 0 &&
-	       (type[16] == '\0' || type[16] == ';' || type[16] == ' ');
+	static const char json[] = "application/json";
+	const size_t n = sizeof json - 1;
+
+	return type != NULL && strncasecmp(type, json, n) == 0 &&
+	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
 static void submit_email(struct https_api *api, struct evhttp_request *req, const char *request_id,
@@ -422,7 +430,10 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 		send_error(api, req, request_id, "oci.https.unsupported-content-type", NULL, NULL);
 		return;
 	}
-	text = malloc(len + 1);
+	if ((text = malloc(len + 1)) == NULL) { /* as long as the client sent */
+		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
+		return;
+	}
 	evbuffer_copyout(in, text, len);
 	text[len] = '\0';
 	body = json_loadb(text, len, 0, NULL);
@@ -561,21 +572,21 @@ static void submit_raw(struct https_api *api, struct evhttp_request *req, const 
 	for (size_t i = 0; i < n; i++)
 		rcpts[i] = list[i];
 	m = new_message(api, req, sender, rcpts, n, &suppressed);
-	if (m != NULL && (m->raw = malloc(len + 1)) != NULL) {
+	if ((m->raw = malloc(len + 1)) != NULL) { /* as long as the client sent */
 		evbuffer_copyout(in, m->raw, len);
 		m->raw[len] = '\0';
 		m->raw_len = len;
 		message_parse_headers(m->raw, len, len + 1, &hi);
 		snprintf(generated, sizeof generated, "<%s@edsim.invalid>", m->id);
-		m->message_id = strdup(hi.message_id[0] ? hi.message_id : generated);
-		m->subject = hi.subject[0] ? strdup(hi.subject) : NULL;
+		m->message_id = xstrdup(hi.message_id[0] ? hi.message_id : generated);
+		m->subject = hi.subject[0] ? xstrdup(hi.subject) : NULL;
 	}
 	accept_message(api, req, request_id, user, m, suppressed);
 }
 
 /* A request held by a rule's delay; it resumes at the stage it stopped. */
 struct call {
-	struct call *next;
+	LIST_ENTRY(call) link;
 	struct https_api *api;
 	struct evhttp_request *req; /* NULL once its connection is gone */
 	enum scenario_stage resume; /* hooks of earlier stages have run */
@@ -594,22 +605,13 @@ static void on_call_closed(struct evhttp_connection *conn, void *arg)
 	c->req = NULL;
 }
 
-static void unlink_call(struct call *c)
-{
-	for (struct call **p = &c->api->waiting; *p != NULL; p = &(*p)->next)
-		if (*p == c) {
-			*p = c->next;
-			break;
-		}
-}
-
 static void on_wait_over(evutil_socket_t fd, short what, void *arg)
 {
 	struct call *c = arg;
 
 	(void)fd;
 	(void)what;
-	unlink_call(c);
+	LIST_REMOVE(c, link);
 	if (c->req != NULL) {
 		evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL, NULL);
 		handle(c->api, c->req, c);
@@ -621,19 +623,16 @@ static void on_wait_over(evutil_socket_t fd, short what, void *arg)
 static void start_wait(struct https_api *api, struct evhttp_request *req, enum scenario_stage stage,
                        const struct rule *r, double delay, uint64_t attempt)
 {
-	struct call *c = calloc(1, sizeof *c);
+	struct call *c = xcalloc(1, sizeof *c);
 	struct timeval tv;
 
-	if (c == NULL)
-		return;
 	c->api = api;
 	c->req = req;
 	c->resume = stage;
 	c->forced = r;
 	c->attempt = attempt;
 	c->timer = evtimer_new(api->env.base, on_wait_over, c);
-	c->next = api->waiting;
-	api->waiting = c;
+	LIST_INSERT_HEAD(&api->waiting, c, link);
 	tv.tv_sec = (long)delay;
 	tv.tv_usec = (long)((delay - (double)tv.tv_sec) * 1e6);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_call_closed, c);
@@ -644,7 +643,9 @@ void https_api_scenario_changed(struct https_api *api)
 {
 	static const struct timeval now = {0, 0};
 
-	for (struct call *c = api ? api->waiting : NULL; c != NULL; c = c->next) {
+	if (api == NULL)
+		return;
+	for (struct call *c = LIST_FIRST(&api->waiting); c != NULL; c = LIST_NEXT(c, link)) {
 		c->forced = NULL; /* the old scenario's rule: resume natively, now */
 		evtimer_add(c->timer, &now);
 	}
@@ -801,16 +802,17 @@ static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 struct https_api *https_api_new(const struct env *env, const char *listen, int *port, char *err,
                                 size_t errlen)
 {
-	struct https_api *api = calloc(1, sizeof *api);
+	struct https_api *api;
 	struct evhttp_bound_socket *sock;
 	char host[256];
 	int want;
 
-	if (api == NULL || split_host_port(listen, host, sizeof host, &want) < 0) {
+	if (split_host_port(listen, host, sizeof host, &want) < 0) {
 		snprintf(err, errlen, "listen.https: expected host:port, found '%s'", listen);
-		free(api);
 		return NULL;
 	}
+	api = xcalloc(1, sizeof *api);
+	LIST_INIT(&api->waiting);
 	api->env = *env;
 	api->http = evhttp_new(env->base);
 	evhttp_set_bevcb(api->http, tls_bufferevent, api);
@@ -838,9 +840,9 @@ void https_api_free(struct https_api *api)
 {
 	if (api == NULL)
 		return;
-	while (api->waiting != NULL) {
-		struct call *c = api->waiting;
-		api->waiting = c->next;
+	while (!LIST_EMPTY(&api->waiting)) {
+		struct call *c = LIST_FIRST(&api->waiting);
+		LIST_REMOVE(c, link);
 		if (c->req != NULL)
 			evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL,
 			                              NULL);

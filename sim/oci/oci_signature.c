@@ -1,6 +1,7 @@
 /*
  * oci_signature.c - HTTP Signature (draft-cavage) as OCI applies it, with
- * OpenSSL for the hash, base64 and RSA.
+ * OpenSSL for the hash, base64 and RSA. The decoded signature is as long as
+ * the client's header: its buffer is checked (no buffer, not verified).
  */
 #include "oci_signature.h"
 
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "util.h"
 
 static int copy_value(const char *start, size_t len, char *out, size_t outlen)
 {
@@ -23,12 +26,13 @@ static int copy_value(const char *start, size_t len, char *out, size_t outlen)
 
 int oci_sig_parse(const char *authorization, struct oci_sig *out)
 {
+	static const char scheme[] = "Signature ";
 	const char *p;
 
 	memset(out, 0, sizeof *out);
-	if (authorization == NULL || strncmp(authorization, "Signature ", 10) != 0)
+	if (authorization == NULL || strncmp(authorization, scheme, sizeof scheme - 1) != 0)
 		return -1;
-	for (p = authorization + 10; *p != '\0';) {
+	for (p = authorization + sizeof scheme - 1; *p != '\0';) {
 		const char *eq = strchr(p, '='), *end;
 		size_t keylen;
 		while (*p == ' ' || *p == ',')
@@ -37,18 +41,18 @@ int oci_sig_parse(const char *authorization, struct oci_sig *out)
 		if (eq == NULL || eq[1] != '"' || (end = strchr(eq + 2, '"')) == NULL)
 			return *p == '\0' ? 0 : -1;
 		keylen = (size_t)(eq - p);
-		if (keylen == 5 && strncmp(p, "keyId", 5) == 0)
+		if (LIT_EQ(p, keylen, "keyId"))
 			copy_value(eq + 2, (size_t)(end - eq - 2), out->key_id, sizeof out->key_id);
-		else if (keylen == 7 && strncmp(p, "headers", 7) == 0)
+		else if (LIT_EQ(p, keylen, "headers"))
 			copy_value(eq + 2, (size_t)(end - eq - 2), out->headers,
 			           sizeof out->headers);
-		else if (keylen == 9 && strncmp(p, "signature", 9) == 0)
+		else if (LIT_EQ(p, keylen, "signature"))
 			copy_value(eq + 2, (size_t)(end - eq - 2), out->signature,
 			           sizeof out->signature);
-		else if (keylen == 9 && strncmp(p, "algorithm", 9) == 0)
+		else if (LIT_EQ(p, keylen, "algorithm"))
 			copy_value(eq + 2, (size_t)(end - eq - 2), out->algorithm,
 			           sizeof out->algorithm);
-		else if (keylen == 7 && strncmp(p, "version", 7) == 0)
+		else if (LIT_EQ(p, keylen, "version"))
 			copy_value(eq + 2, (size_t)(end - eq - 2), out->version,
 			           sizeof out->version);
 		p = end + 1;

@@ -4,6 +4,10 @@
  * Order of the checks (the first failure answers): sender, its compartment,
  * its address; recipients present, each address, at most 50 in all; the
  * reply-to addresses; subject; a body; the Message-ID; the custom headers.
+ *
+ * Everything allocated here grows with the request (its recipients, its
+ * text), so it is checked: a recipient list that cannot grow stops short,
+ * and a message that cannot be built whole is not built at all (NULL).
  */
 #include "oci_submit.h"
 
@@ -17,6 +21,7 @@
 
 #include "clock.h"
 #include "address.h"
+#include "util.h"
 
 static int fail(struct oci_error *err, const char *id, const char *value)
 {
@@ -222,17 +227,22 @@ size_t oci_submit_recipients(const json_t *body, const char ***out)
 struct text {
 	char *buf;
 	size_t len, cap;
+	int failed; /* a piece could not be added: the text is incomplete */
 };
 
 static void put(struct text *t, const char *s, size_t n)
 {
+	if (t->failed)
+		return;
 	if (t->len + n + 1 > t->cap) {
 		size_t cap = t->cap ? t->cap : 1024;
 		char *grown;
 		while (cap < t->len + n + 1)
 			cap *= 2;
-		if ((grown = realloc(t->buf, cap)) == NULL)
+		if ((grown = realloc(t->buf, cap)) == NULL) {
+			t->failed = 1;
 			return;
+		}
 		t->buf = grown;
 		t->cap = cap;
 	}
@@ -279,13 +289,13 @@ static void put_encoded_words(struct text *t, const char *s)
 static void put_phrase(struct text *t, const char *s)
 {
 	if (ascii_only(s)) {
-		put(t, "\"", 1);
+		put(t, LIT("\""));
 		for (; *s != '\0'; s++) {
 			if (*s == '"' || *s == '\\')
-				put(t, "\\", 1);
+				put(t, LIT("\\"));
 			put(t, s, 1);
 		}
-		put(t, "\"", 1);
+		put(t, LIT("\""));
 	} else {
 		put_encoded_words(t, s);
 	}
@@ -327,10 +337,10 @@ static void put_body(struct text *t, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\n' && (t->len == 0 || t->buf[t->len - 1] != '\r'))
-			put(t, "\r", 1);
+			put(t, LIT("\r"));
 		put(t, s, 1);
 	}
-	if (t->len < 2 || memcmp(t->buf + t->len - 2, "\r\n", 2) != 0)
+	if (t->len < 2 || memcmp(t->buf + t->len - 2, LIT("\r\n")) != 0)
 		puts_(t, "\r\n");
 }
 
@@ -396,6 +406,10 @@ char *oci_submit_message(const json_t *body, const char *message_id, double now,
 	} else {
 		put_part_headers(&t, !empty(text) ? "text/plain" : "text/html");
 		put_body(&t, !empty(text) ? text : html);
+	}
+	if (t.failed) {
+		free(t.buf);
+		return NULL;
 	}
 	*len = t.len;
 	return t.buf;

@@ -27,7 +27,8 @@ size_t oci_submit_recipients(const json_t *body, const char ***out);
 /* The message for a checked body: headers built from its fields (To and Cc,
  * never Bcc; a Subject or name that is not ASCII as RFC 2047 words), the text
  * and HTML bodies as multipart/alternative when both are given. message_id
- * is used when the body has none. Returns malloc'ed CRLF text. */
+ * is used when the body has none. Returns malloc'ed CRLF text, or NULL when
+ * memory runs out. */
 char *oci_submit_message(const json_t *body, const char *message_id, double now, size_t *len);
 /* RFC 5322 msg-id syntax: "<" dot-atom-text "@" (dot-atom-text | [..]) ">". */
 int oci_msg_id_valid(const char *s);
