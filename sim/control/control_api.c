@@ -537,29 +537,19 @@ static void route(struct evhttp_request *req, void *arg)
 struct control_api *control_api_new(const struct env *env, const struct control_ops *ops,
                                     const char *listen, int *port, char *err, size_t errlen)
 {
+	struct evhttp *http;
 	struct control_api *api;
-	struct evhttp_bound_socket *sock;
-	char host[256];
-	int want;
+	evutil_socket_t fd;
 
-	if (split_host_port(listen, host, sizeof host, &want) < 0) {
-		snprintf(err, errlen, "listen.control: expected host:port, found '%s'", listen);
+	http =
+	    http_listen(env->base, listen, "listen.control", "control API", port, &fd, err, errlen);
+	if (http == NULL)
 		return NULL;
-	}
 	api = xcalloc(1, sizeof *api);
 	api->env = *env;
 	api->ops = *ops;
-	api->http = evhttp_new(env->base);
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	api->http = http;
 	evhttp_set_gencb(api->http, route, api);
-	sock = evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)want);
-	if (sock == NULL) {
-		snprintf(err, errlen, "cannot listen on %s (control API)", listen);
-		control_api_free(api);
-		return NULL;
-	}
-	*port = bound_port(evhttp_bound_socket_get_fd(sock));
 	return api;
 }
 

@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <event2/http.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,4 +99,34 @@ int make_dirs(const char *path)
 		*p = '/';
 	}
 	return (mkdir(buf, 0755) < 0 && errno != EEXIST) ? -1 : 0;
+}
+
+struct evhttp *http_listen(struct event_base *base, const char *listen, const char *key,
+                           const char *name, int *port, evutil_socket_t *fd, char *err,
+                           size_t errlen)
+{
+	struct evhttp_bound_socket *sock;
+	struct evhttp *http;
+	char host[256];
+	int want;
+
+	if (split_host_port(listen, host, sizeof host, &want) < 0) {
+		snprintf(err, errlen, "%s: expected host:port, found '%s'", key, listen);
+		return NULL;
+	}
+	if ((http = evhttp_new(base)) == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (%s): out of memory", listen, name);
+		return NULL;
+	}
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	                                     EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	sock = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)want);
+	if (sock == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (%s)", listen, name);
+		evhttp_free(http);
+		return NULL;
+	}
+	*fd = evhttp_bound_socket_get_fd(sock);
+	*port = bound_port(*fd);
+	return http;
 }

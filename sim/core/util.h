@@ -32,6 +32,15 @@ int bound_port(evutil_socket_t fd);
 /* The whole file, NUL-terminated (malloc'ed), its length in *len; NULL with
  * errno set when it cannot be read. */
 char *read_file(const char *path, size_t *len);
+struct event_base;
+struct evhttp;
+/* An evhttp server on listen ("host:port") allowing GET, POST, PUT, DELETE
+ * and HEAD: its bound port in *port, its socket in *fd. key names the
+ * setting and name the listener in the error ("listen.https", "https").
+ * NULL with err filled in. */
+struct evhttp *http_listen(struct event_base *base, const char *listen, const char *key,
+                           const char *name, int *port, evutil_socket_t *fd, char *err,
+                           size_t errlen);
 /* mkdir -p: path and every missing directory above it (mode 0755). */
 int make_dirs(const char *path);
 

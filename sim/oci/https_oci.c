@@ -802,37 +802,25 @@ static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 struct https_api *https_api_new(const struct env *env, const char *listen, int *port, char *err,
                                 size_t errlen)
 {
+	struct evhttp *http;
 	struct https_api *api;
-	struct evhttp_bound_socket *sock;
-	char host[256];
-	int want;
+	evutil_socket_t fd;
 
-	if (split_host_port(listen, host, sizeof host, &want) < 0) {
-		snprintf(err, errlen, "listen.https: expected host:port, found '%s'", listen);
+	http = http_listen(env->base, listen, "listen.https", "https", port, &fd, err, errlen);
+	if (http == NULL)
 		return NULL;
-	}
 	api = xcalloc(1, sizeof *api);
 	LIST_INIT(&api->waiting);
 	api->env = *env;
-	api->http = evhttp_new(env->base);
+	api->http = http;
 	evhttp_set_bevcb(api->http, tls_bufferevent, api);
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_max_body_size(api->http,
 	                         (ev_ssize_t)(env->cfg->limits.message_bytes * 2 + 65536));
 	evhttp_set_gencb(api->http, route, api);
-	sock = evhttp_bind_socket_with_handle(api->http, host, (ev_uint16_t)want);
-	if (sock == NULL) {
-		snprintf(err, errlen, "cannot listen on %s (https)", listen);
-		https_api_free(api);
-		return NULL;
-	}
 	/* Answers leave in two TLS records (head, body): with Nagle the second
 	 * waits for the client's delayed ACK, about 40 ms. Accepted sockets
 	 * inherit TCP_NODELAY from the listening one. */
-	setsockopt(evhttp_bound_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &(int){1},
-	           sizeof(int));
-	*port = bound_port(evhttp_bound_socket_get_fd(sock));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	return api;
 }
 

@@ -35,6 +35,7 @@
 #include "message.h"
 #include "smtp_auth.h"
 #include "smtp_parse.h"
+#include "util.h"
 
 #include "smtp_session_priv.h"
 
@@ -242,7 +243,7 @@ static void proceed_ehlo(struct session *s, struct cmd_args *a, const struct hoo
 		add_capability(s, "STARTTLS", 0);
 	if (s->tls)
 		add_capability(s, "AUTH PLAIN LOGIN", 0);
-	session_write_line(s, "250 ENHANCEDSTATUSCODES", sizeof "250 ENHANCEDSTATUSCODES" - 1);
+	session_write_line(s, LIT("250 ENHANCEDSTATUSCODES"));
 }
 
 /* RFC 3207: after the handshake the client knows nothing it was told
