@@ -50,17 +50,34 @@ static int load_listen(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	return rc;
 }
 
-static int load_quota_unit(struct ydoc *d, yaml_node_t *n, enum quota_unit *out)
+/* The names of the enums' values, in their order (config.h). */
+static const char *const quota_units[] = {"message", "recipient-chunk", NULL};
+static const char *const relay_modes[] = {"capture", "smarthost", "mx", NULL};
+static const char *const relay_tls_names[] = {"none", "may", "encrypt", NULL};
+static const char *const https_auths[] = {"off", "present", "verify", NULL};
+
+/* A scalar that must be one of names (NULL-terminated): its index in *out.
+ * The error names the setting: "relay.tls: expected none, may or encrypt". */
+static int load_choice(struct ydoc *d, yaml_node_t *n, const char *setting,
+                       const char *const *names, int *out)
 {
 	const char *s = ydoc_scalar(n);
+	char msg[256];
+	size_t len, count = 0;
 
-	if (s != NULL && strcmp(s, "message") == 0)
-		*out = QUOTA_MESSAGE;
-	else if (s != NULL && strcmp(s, "recipient-chunk") == 0)
-		*out = QUOTA_RECIPIENT_CHUNK;
-	else
-		return ydoc_error(d, n, "limits.quota_unit: expected message or recipient-chunk");
-	return 0;
+	for (int i = 0; names[i] != NULL; i++, count++)
+		if (s != NULL && strcmp(s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	len = (size_t)snprintf(msg, sizeof msg, "%s: expected", setting);
+	for (size_t i = 0; i < count && len < sizeof msg; i++)
+		len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s",
+		                        i == 0           ? " "
+		                        : i + 1 == count ? " or "
+		                                         : ", ",
+		                        names[i]);
+	return ydoc_error(d, n, "%s", msg);
 }
 
 static int load_limits(struct ydoc *d, yaml_node_t *n, struct config_limits *l)
@@ -118,8 +135,11 @@ static int load_limits(struct ydoc *d, yaml_node_t *n, struct config_limits *l)
 			snprintf(what, sizeof what, "limits.%s", durations[i].key);
 			rc |= ydoc_duration(d, v, what, durations[i].slot);
 		}
-	if ((v = ydoc_get(d, n, "quota_unit")) != NULL)
-		rc |= load_quota_unit(d, v, &l->quota_unit);
+	if ((v = ydoc_get(d, n, "quota_unit")) != NULL) {
+		int choice = (int)l->quota_unit;
+		rc |= load_choice(d, v, "limits.quota_unit", quota_units, &choice);
+		l->quota_unit = (enum quota_unit)choice;
+	}
 	if (l->line_bytes < 80)
 		rc |= ydoc_error(d, n, "limits.line_bytes: expected at least 80");
 	return rc;
@@ -226,21 +246,16 @@ static int load_https(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 {
 	static const char *const keys[] = {"auth", NULL};
 	yaml_node_t *v;
-	const char *s;
+	int choice;
 
 	if (ydoc_expect_map(d, n, "https") < 0 || ydoc_check_keys(d, n, keys) < 0)
 		return -1;
 	if ((v = ydoc_get(d, n, "auth")) == NULL)
 		return 0;
-	s = ydoc_scalar(v);
-	if (s != NULL && strcmp(s, "off") == 0)
-		cfg->https_auth = HTTPS_AUTH_OFF;
-	else if (s != NULL && strcmp(s, "present") == 0)
-		cfg->https_auth = HTTPS_AUTH_PRESENT;
-	else if (s != NULL && strcmp(s, "verify") == 0)
-		cfg->https_auth = HTTPS_AUTH_VERIFY;
-	else
-		return ydoc_error(d, v, "https.auth: expected off, present or verify");
+	choice = (int)cfg->https_auth;
+	if (load_choice(d, v, "https.auth", https_auths, &choice) < 0)
+		return -1;
+	cfg->https_auth = (enum https_auth)choice;
 	return 0;
 }
 
@@ -257,36 +272,6 @@ static int load_log(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	    (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error")))
 		return ydoc_error(d, ydoc_get(d, n, "level"),
 		                  "log.level: expected debug, info, warn or error");
-	return 0;
-}
-
-static int load_relay_mode(struct ydoc *d, yaml_node_t *n, struct config_relay *r)
-{
-	const char *s = ydoc_scalar(n);
-
-	if (s != NULL && strcmp(s, "capture") == 0)
-		r->mode = RELAY_CAPTURE;
-	else if (s != NULL && strcmp(s, "smarthost") == 0)
-		r->mode = RELAY_SMARTHOST;
-	else if (s != NULL && strcmp(s, "mx") == 0)
-		r->mode = RELAY_MX;
-	else
-		return ydoc_error(d, n, "relay.mode: expected capture, smarthost or mx");
-	return 0;
-}
-
-static int load_relay_tls(struct ydoc *d, yaml_node_t *n, struct config_relay *r)
-{
-	const char *s = ydoc_scalar(n);
-
-	if (s != NULL && strcmp(s, "none") == 0)
-		r->tls = RELAY_TLS_NONE;
-	else if (s != NULL && strcmp(s, "may") == 0)
-		r->tls = RELAY_TLS_MAY;
-	else if (s != NULL && strcmp(s, "encrypt") == 0)
-		r->tls = RELAY_TLS_ENCRYPT;
-	else
-		return ydoc_error(d, n, "relay.tls: expected none, may or encrypt");
 	return 0;
 }
 
@@ -309,10 +294,16 @@ static int load_relay(struct ydoc *d, yaml_node_t *n, struct config_relay *r)
 			snprintf(what, sizeof what, "relay.%s", strings[i]);
 			rc |= ydoc_string_or_null(d, v, what, slots[i]);
 		}
-	if ((v = ydoc_get(d, n, "mode")) != NULL)
-		rc |= load_relay_mode(d, v, r);
-	if ((v = ydoc_get(d, n, "tls")) != NULL)
-		rc |= load_relay_tls(d, v, r);
+	if ((v = ydoc_get(d, n, "mode")) != NULL) {
+		int choice = (int)r->mode;
+		rc |= load_choice(d, v, "relay.mode", relay_modes, &choice);
+		r->mode = (enum relay_mode)choice;
+	}
+	if ((v = ydoc_get(d, n, "tls")) != NULL) {
+		int choice = (int)r->tls;
+		rc |= load_choice(d, v, "relay.tls", relay_tls_names, &choice);
+		r->tls = (enum relay_tls)choice;
+	}
 	if ((v = ydoc_get(d, n, "port")) != NULL &&
 	    (ydoc_uint(d, v, "relay.port", &r->port) < 0 || r->port == 0 || r->port > 65535))
 		rc |= ydoc_error(d, v, "relay.port: expected a port number (1-65535)");
