@@ -253,6 +253,8 @@ static void test_error_wrong_type(void)
 	check_error("limits: 5\n", "1:9: limits: expected a mapping");
 	check_error("limits:\n  quota_unit: bytes\n",
 	            "2:15: limits.quota_unit: expected message or recipient-chunk");
+	check_error("https:\n  auth: strict\n", "2:9: https.auth: expected off, present or verify");
+	check_error("relay:\n  tls: [x]\n", "2:8: relay.tls: expected none, may or encrypt");
 	check_error("log:\n  level: loud\n",
 	            "2:10: log.level: expected debug, info, warn or error");
 	check_error("hostname: [a, b]\n", "1:11: hostname: expected a string");
