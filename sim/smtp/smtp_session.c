@@ -583,25 +583,30 @@ static void enter_data(struct session *s)
 	smtp_tx_start_data(&s->tx, engine_has_stage(s->env->engine, STAGE_DATA_BODY));
 }
 
-/* The envelope's recipients as a list of strings, for the scenario. */
-const char **session_recipient_list(const struct session *s)
+/* The context of a stage about the whole envelope (DATA, data-body,
+ * data-end): its sender and recipients. Returns the recipient list to free
+ * after the hook (NULL, and no recipients, when no scenario is active:
+ * only rules read it, so no allocation per message without them). */
+static const char **envelope_ctx(const struct session *s, struct hook_ctx *ctx,
+                                 enum scenario_stage stage)
 {
-	const char **list;
+	const char **list = NULL;
 
-	if (engine_scenario(s->env->engine) == NULL)
-		return NULL; /* only rules read it: no allocation per message without them */
-	list = xcalloc(s->tx.nrcpt ? s->tx.nrcpt : 1, sizeof *list);
-	for (size_t i = 0; i < s->tx.nrcpt; i++)
-		list[i] = s->tx.rcpts[i].address;
+	ctx->stage = stage;
+	ctx->sender = s->tx.mail_from;
+	if (engine_scenario(s->env->engine) != NULL) {
+		list = xcalloc(s->tx.nrcpt ? s->tx.nrcpt : 1, sizeof *list);
+		for (size_t i = 0; i < s->tx.nrcpt; i++)
+			list[i] = s->tx.rcpts[i].address;
+	}
+	ctx->recipients = list;
+	ctx->nrecipients = list ? s->tx.nrcpt : 0;
 	return list;
 }
 
 static int check_data(struct session *s, struct cmd_args *a)
 {
-	a->rcpts = session_recipient_list(s);
-	a->ctx.sender = s->tx.mail_from;
-	a->ctx.recipients = a->rcpts;
-	a->ctx.nrecipients = a->rcpts ? s->tx.nrcpt : 0;
+	a->rcpts = envelope_ctx(s, &a->ctx, STAGE_DATA);
 	return 0;
 }
 
@@ -907,11 +912,8 @@ static void reply_accepted(struct session *s, const char *id)
 /* A rule's 2xx at data-end, sent once the message is stored. */
 static void reply_forced_after_commit(struct session *s)
 {
-	const char **rcpts = session_recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA_END,
-	                       .sender = s->tx.mail_from,
-	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->tx.nrcpt : 0};
+	struct hook_ctx ctx = {0};
+	const char **rcpts = envelope_ctx(s, &ctx, STAGE_DATA_END);
 	const struct rule *r = s->tx.commit_rule;
 
 	ctx.stored_id = s->tx.stored_id;
@@ -1046,12 +1048,8 @@ static void reply_discarded(struct session *s)
 
 static struct hook_outcome data_end_hook(struct session *s)
 {
-	const char **rcpts = session_recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA_END,
-	                       .sender = s->tx.mail_from,
-	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->tx.nrcpt : 0,
-	                       .attempt = s->tx.attempt};
+	struct hook_ctx ctx = {.attempt = s->tx.attempt};
+	const char **rcpts = envelope_ctx(s, &ctx, STAGE_DATA_END);
 	struct hook_outcome out = smtp_hook(s, &ctx, 1);
 
 	free(rcpts);
@@ -1106,12 +1104,8 @@ void session_data_end(struct session *s)
  * rest of the data is then read and thrown away). */
 void session_data_body(struct session *s)
 {
-	const char **rcpts = session_recipient_list(s);
-	struct hook_ctx ctx = {.stage = STAGE_DATA_BODY,
-	                       .sender = s->tx.mail_from,
-	                       .recipients = rcpts,
-	                       .nrecipients = rcpts ? s->tx.nrcpt : 0,
-	                       .offset = s->tx.data_total};
+	struct hook_ctx ctx = {.offset = s->tx.data_total};
+	const char **rcpts = envelope_ctx(s, &ctx, STAGE_DATA_BODY);
 	struct hook_outcome h;
 
 	s->stage = "data-body";

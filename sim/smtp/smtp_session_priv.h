@@ -134,9 +134,6 @@ void session_send_greeting(struct session *s);
 void session_read(struct session *s);
 const char *session_user_label(const struct session *s);
 int session_sender_refused(struct session *s, const char *address);
-/* The envelope's recipients as strings for the scenario rules (free the
- * list, not the strings); NULL when no scenario is active. */
-const char **session_recipient_list(const struct session *s);
 
 void session_proceed_command(struct session *s, const char *line);
 void session_data_end(struct session *s);
