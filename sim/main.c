@@ -26,6 +26,7 @@ static void usage(FILE *out)
 	             "HOST:PORT]\n"
 	             "             [--control HOST:PORT] [--state-dir DIR] [--store PATH]\n"
 	             "             [--log-level debug|info|warn|error] [--scenario FILE]\n"
+	             "             [--profile NAME]\n"
 	             "       edsim play SCENARIO.yaml [flags]  play a scenario by hand, live log\n"
 	             "       edsim check FILE...    check scenario files (file:line:col errors)\n"
 	             "       edsim health [--control HOST:PORT | --config FILE | --state-dir DIR]\n"
@@ -43,6 +44,7 @@ static void usage(FILE *out)
 
 struct overrides {
 	const char *smtp, *smtps, *https, *control, *state_dir, *store, *log_level, *scenario;
+	const char *profile;
 };
 
 static void apply_listen(char **slot, const char *value)
@@ -63,6 +65,8 @@ static void apply_overrides(struct config *cfg, const struct overrides *o)
 		config_set_string(&cfg->store_path, o->store);
 	if (o->log_level)
 		config_set_string(&cfg->log_level, o->log_level);
+	if (o->profile)
+		config_set_string(&cfg->profile, o->profile);
 }
 
 static int set_log_level(const char *name)
@@ -83,11 +87,11 @@ static int parse_args(int argc, char **argv, const char **config_file, struct ov
 	struct {
 		const char *flag;
 		const char **slot;
-	} flags[] = {{"--config", config_file},   {"--smtp", &o->smtp},
-	             {"--smtps", &o->smtps},      {"--https", &o->https},
-	             {"--control", &o->control},  {"--state-dir", &o->state_dir},
-	             {"--store", &o->store},      {"--log-level", &o->log_level},
-	             {"--scenario", &o->scenario}};
+	} flags[] = {{"--config", config_file},    {"--smtp", &o->smtp},
+	             {"--smtps", &o->smtps},       {"--https", &o->https},
+	             {"--control", &o->control},   {"--state-dir", &o->state_dir},
+	             {"--store", &o->store},       {"--log-level", &o->log_level},
+	             {"--scenario", &o->scenario}, {"--profile", &o->profile}};
 
 	for (int i = 1; i < argc; i++) {
 		size_t f;

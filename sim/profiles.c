@@ -4,6 +4,7 @@
  */
 #include "profiles.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "oci_profile.h"
@@ -18,4 +19,14 @@ const struct profile *profile_find(const char *name)
 		if (strcmp(profiles[i]->name, name) == 0)
 			return profiles[i];
 	return NULL;
+}
+
+void profile_names(char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof profiles / sizeof profiles[0] && used < outlen; i++)
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? ", " : "",
+		                         profiles[i]->name);
 }

@@ -9,5 +9,7 @@
 
 /* The profile called name (NULL or "": the default, oci); NULL when none is. */
 const struct profile *profile_find(const char *name);
+/* Their names for messages, comma-separated ("oci"), into out. */
+void profile_names(char *out, size_t outlen);
 
 #endif

@@ -419,7 +419,14 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 	struct tls_check check;
 
 	memset(srv, 0, sizeof *srv);
-	srv->profile = profile_find(NULL);
+	srv->profile = profile_find(cfg->profile);
+	if (srv->profile == NULL) {
+		char names[128];
+		profile_names(names, sizeof names);
+		snprintf(err, errlen, "profile: unknown profile '%s' (edsim knows: %s)",
+		         cfg->profile, names);
+		return -1;
+	}
 	srv->base_cfg = cfg;
 	srv->cfg = xcalloc(1, sizeof *srv->cfg);
 	config_copy(srv->cfg, cfg);

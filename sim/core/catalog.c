@@ -131,6 +131,12 @@ int catalog_load(struct catalog *c, const char *file, const unsigned char *text,
 	root = ydoc_root(&d);
 	if (ydoc_expect_map(&d, root, "catalog") < 0 || ydoc_check_keys(&d, root, top_keys) < 0)
 		goto fail;
+	if (ydoc_get(&d, root, "profile") == NULL) {
+		ydoc_error(&d, root, "missing 'profile' (the profile these conditions belong to)");
+		goto fail;
+	}
+	if (ydoc_string(&d, ydoc_get(&d, root, "profile"), "profile", &c->profile) < 0)
+		goto fail;
 	seq = ydoc_get(&d, root, "conditions");
 	if (!ydoc_is_seq(seq)) {
 		ydoc_error(&d, seq ? seq : root, "conditions: expected a list of conditions");
@@ -157,6 +163,7 @@ void catalog_free(struct catalog *c)
 	for (size_t i = 0; i < c->n; i++)
 		entry_free(&c->entries[i]);
 	free(c->entries);
+	free(c->profile);
 	memset(c, 0, sizeof *c);
 }
 

@@ -32,6 +32,7 @@ struct cat_entry {
 };
 
 struct catalog {
+	char *profile; /* the profile whose conditions these are: "oci" */
 	struct cat_entry *entries;
 	size_t n;
 };

@@ -463,10 +463,10 @@ static int load_webhooks(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 
 static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 {
-	static const char *const keys[] = {"listen", "hostname", "state_dir", "store",
-	                                   "tls",    "limits",   "users",     "suppressions",
-	                                   "auth",   "https",    "log",       "relay",
-	                                   "retry",  "dkim",     "webhooks",  NULL};
+	static const char *const keys[] = {
+	    "listen", "hostname",     "state_dir", "store",   "tls", "limits",
+	    "users",  "suppressions", "auth",      "https",   "log", "relay",
+	    "retry",  "dkim",         "webhooks",  "profile", NULL};
 	static const char *const store_keys[] = {"path", NULL};
 	static const char *const tls_keys[] = {"cert", "key", NULL};
 	char **store_slots[] = {&cfg->store_path};
@@ -479,6 +479,8 @@ static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 	rc |= ydoc_check_keys(d, root, keys);
 	if ((v = ydoc_get(d, root, "listen")) != NULL)
 		rc |= load_listen(d, v, cfg);
+	if ((v = ydoc_get(d, root, "profile")) != NULL)
+		rc |= ydoc_string(d, v, "profile", &cfg->profile);
 	if ((v = ydoc_get(d, root, "hostname")) != NULL)
 		rc |= ydoc_string(d, v, "hostname", &cfg->hostname);
 	if ((v = ydoc_get(d, root, "state_dir")) != NULL)
@@ -568,6 +570,7 @@ void config_free(struct config *cfg)
 	free(cfg->listen_smtps);
 	free(cfg->listen_https);
 	free(cfg->listen_control);
+	free(cfg->profile);
 	free(cfg->hostname);
 	free(cfg->state_dir);
 	free(cfg->store_path);
@@ -603,6 +606,7 @@ void config_copy(struct config *dst, const struct config *src)
 	dst->listen_smtps = xstrdup(src->listen_smtps);
 	dst->listen_https = xstrdup(src->listen_https);
 	dst->listen_control = xstrdup(src->listen_control);
+	dst->profile = xstrdup(src->profile);
 	dst->hostname = xstrdup(src->hostname);
 	dst->state_dir = xstrdup(src->state_dir);
 	dst->store_path = xstrdup(src->store_path);

@@ -80,6 +80,7 @@ struct config {
 	char *listen_smtps;
 	char *listen_https; /* the OCI submission API (TLS) */
 	char *listen_control;
+	char *profile; /* the provider edsim plays: "oci" (sim/profiles.c) */
 	char *hostname;
 	char *state_dir;
 	char *store_path; /* relative to state_dir, absolute, or ":memory:" */

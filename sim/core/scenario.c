@@ -628,9 +628,11 @@ static int load_header(struct ydoc *d, yaml_node_t *root, const struct catalog *
 		rc |= ydoc_string(d, v, "name", &sc->name);
 	rc |= load_text(d, root, "title", &sc->title);
 	rc |= load_text(d, root, "description", &sc->description);
+	/* a scenario is written for one profile: the one whose catalog it is checked against */
 	if ((v = ydoc_get(d, root, "profile")) != NULL &&
-	    ydoc_string(d, v, "profile", &sc->profile) == 0 && strcmp(sc->profile, "oci") != 0)
-		rc |= ydoc_error(d, v, "profile: expected oci");
+	    ydoc_string(d, v, "profile", &sc->profile) == 0 &&
+	    strcmp(sc->profile, cat->profile) != 0)
+		rc |= ydoc_error(d, v, "profile: expected %s", cat->profile);
 	if ((v = ydoc_get(d, root, "exercises")) != NULL)
 		rc |= load_exercises(d, v, cat, sc);
 	if ((v = ydoc_get(d, root, "seed")) != NULL)

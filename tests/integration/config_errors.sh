@@ -199,6 +199,31 @@ check_contains "a configured pair: its certificate is served (context made on fi
 	"Verify return code: 0 (ok)" "$out"
 edsim_stop tls-good
 
+# --- profile: the provider edsim plays (sim/profiles.c) ---------------------------
+f=$(write_config profile-unknown.yaml <<'Y'
+profile: gmail
+Y
+)
+expect_error "an unknown profile" "$f" "edsim: profile: unknown profile 'gmail' (edsim knows: oci)"
+f=$(write_config profile-list.yaml <<'Y'
+profile: [oci]
+Y
+)
+expect_error "profile not a string" "$f" "$f:1:10: profile: expected a string"
+out=$("$EDSIM" --profile nope --state-dir "$T/flag-profile" --smtp 127.0.0.1:0 --smtps off \
+	--https off --control off 2>&1)
+check "--profile nope: exit status 1" 1 "$?"
+check "--profile nope: the profiles edsim knows" \
+	"edsim: profile: unknown profile 'nope' (edsim knows: oci)" "$out"
+f=$(write_config profile-oci.yaml <<'Y'
+profile: oci
+Y
+)
+edsim_start profile-oci --config "$f" --profile oci
+check_contains "profile: oci and --profile oci: the OCI greeting" "ESMTP Email Delivery simulator" \
+	"$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; IFS= read -r l <&3; echo "$l"' _ "$SMTP_PORT")"
+edsim_stop profile-oci
+
 # The same options with a good file do start (so the failures above are the file's).
 f=$(write_config good.yaml <<'Y'
 hostname: mail.test

@@ -48,6 +48,7 @@ static void test_load_valid(void)
 	CU_ASSERT_EQUAL_FATAL(load_text(&c, yaml, &errors), 0);
 	CU_ASSERT_PTR_NULL(errors);
 	CU_ASSERT_EQUAL(c.n, 3);
+	CU_ASSERT_STRING_EQUAL(c.profile, "test");
 
 	e = catalog_find(&c, "t.smtp.one");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
@@ -135,6 +136,10 @@ static void test_load_unknown_key(void)
 	                 "t.yaml:7:5: unknown key 'colour'");
 	check_load_error("profile: test\nproviders: []\nconditions: []\n",
 	                 "t.yaml:2:1: unknown key 'providers'");
+	check_load_error("conditions: []\n",
+	                 "t.yaml:1:1: missing 'profile' (the profile these conditions belong to)");
+	check_load_error("profile: [a]\nconditions: []\n",
+	                 "t.yaml:1:10: profile: expected a string");
 }
 
 static void test_load_other_errors(void)
