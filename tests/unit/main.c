@@ -25,12 +25,25 @@ int unit_add_suite(const char *name, const struct unit_test *tests, size_t n)
 int main(void)
 {
 	static int (*const registers[])(void) = {
-	    register_smtp_parse_tests,    register_smtp_auth_tests,  register_message_tests,
-	    register_catalog_tests,       register_config_tests,     register_policy_tests,
-	    register_oci_submit_tests,    register_dkim_tests,       register_resolver_tests,
-	    register_webhooks_tests,      register_dsn_tests,        register_conform_report_tests,
-	    register_conform_grade_tests, register_health_cmd_tests, register_jsonw_tests,
-	    register_retry_tests,         register_store_tests,      register_scenario_engine_tests,
+	    register_smtp_parse_tests,
+	    register_smtp_auth_tests,
+	    register_message_tests,
+	    register_catalog_tests,
+	    register_config_tests,
+	    register_policy_tests,
+	    register_oci_submit_tests,
+	    register_dkim_tests,
+	    register_resolver_tests,
+	    register_webhooks_tests,
+	    register_dsn_tests,
+	    register_conform_report_tests,
+	    register_conform_grade_tests,
+	    register_health_cmd_tests,
+	    register_jsonw_tests,
+	    register_retry_tests,
+	    register_store_tests,
+	    register_scenario_engine_tests,
+	    register_ses_credentials_tests,
 	    register_relay_hop_tests,
 	};
 	unsigned int failures;
