@@ -4,7 +4,7 @@
  * request wrong in two ways gets the earlier complaint):
  *
  *   1. an Authorization header that begins "AWS4-"      SIGV4_MISSING
- *   2. every comma-separated part a key=value pair      SIGV4_MALFORMED_PAIR
+ *   2. every part (between commas, blanks) key=value    SIGV4_MALFORMED_PAIR
  *   3. Credential, Signature, SignedHeaders and a date  SIGV4_INCOMPLETE
  *   4. the date in ISO 8601 basic format                SIGV4_BAD_DATE
  *   5. the date within SIGV4_SKEW_SECONDS of now        SIGV4_EXPIRED, _NOT_YET_CURRENT
@@ -187,9 +187,15 @@ static void set_auth_param(struct auth_parts *a, struct span key, struct span va
 	}
 }
 
+static int is_separator(char c)
+{
+	return c == ',' || is_blank(c);
+}
+
 /* "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...": the
- * algorithm up to the first blank, then parts separated by commas, blanks
- * around them ignored (AWS takes "a=1,b=2" as well as "a=1, b=2"). */
+ * algorithm up to the first blank, then key=value parts separated by
+ * commas or blanks, as AWS splits them ("a=1,b=2" passes; "Credential=
+ * AKID/..." has a part "AKID/..." without '=', and AWS says so). */
 static enum sigv4_status parse_authorization(const char *auth, struct auth_parts *a,
                                              struct sigv4_result *out)
 {
@@ -202,28 +208,23 @@ static enum sigv4_status parse_authorization(const char *auth, struct auth_parts
 	while (*p != '\0' && !is_blank(*p))
 		p++;
 	a->algorithm.n = (size_t)(p - a->algorithm.p);
-	while (*p != '\0') {
-		const char *start, *end, *eq;
+	for (;;) {
+		const char *start, *eq;
 
-		while (is_blank(*p) || *p == ',')
+		while (is_separator(*p))
 			p++;
 		if (*p == '\0')
-			break;
+			return SIGV4_OK;
 		start = p;
-		end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		p = end;
-		while (end > start && is_blank(end[-1]))
-			end--;
-		eq = memchr(start, '=', (size_t)(end - start));
+		while (*p != '\0' && !is_separator(*p))
+			p++;
+		eq = memchr(start, '=', (size_t)(p - start));
 		if (eq == NULL) {
-			copy_span(out->pair, sizeof out->pair, span_of(start, end));
+			copy_span(out->pair, sizeof out->pair, span_of(start, p));
 			return SIGV4_MALFORMED_PAIR;
 		}
-		set_auth_param(a, span_of(start, eq), span_of(eq + 1, end));
+		set_auth_param(a, span_of(start, eq), span_of(eq + 1, p));
 	}
-	return SIGV4_OK;
 }
 
 static unsigned missing_parts(const struct auth_parts *a, const char *date)

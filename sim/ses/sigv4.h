@@ -48,7 +48,7 @@ struct sigv4_key {
 enum sigv4_status {
 	SIGV4_OK,
 	SIGV4_MISSING,         /* no Authorization header, or not an "AWS4-" one */
-	SIGV4_MALFORMED_PAIR,  /* a comma-separated part without '=' */
+	SIGV4_MALFORMED_PAIR,  /* a part (between commas or blanks) without '=' */
 	SIGV4_INCOMPLETE,      /* Credential, Signature, SignedHeaders or the date absent */
 	SIGV4_BAD_DATE,        /* X-Amz-Date (or Date) not ISO 8601 basic format */
 	SIGV4_EXPIRED,         /* signed more than SIGV4_SKEW_SECONDS ago */

@@ -480,6 +480,15 @@ static void test_malformed_pair(void)
 	CU_ASSERT_STRING_EQUAL(r.authorization_hash,
 	                       "v14nuHvGceqonnSXih+MY6iT5PE4jypOW4YMcPNibSY=");
 	sigv4_result_free(&r);
+	/* a blank separates parts too: AWS's "'AKID/20181128/...' not a valid
+	 * key=value pair" to a "Credential= AKID/..." */
+	CU_ASSERT_EQUAL(
+	    vanilla_with("AWS4-HMAC-SHA256 Credential= AKIDEXAMPLE/20150830/us-east-1/"
+	                 "service/aws4_request, SignedHeaders=host;x-amz-date, " VANILLA_SIG,
+	                 "X-Amz-Date", "20150830T123600Z", SUITE_NOW, &r),
+	    SIGV4_MALFORMED_PAIR);
+	CU_ASSERT_STRING_EQUAL(r.pair, "AKIDEXAMPLE/20150830/us-east-1/service/aws4_request");
+	sigv4_result_free(&r);
 }
 
 static void test_incomplete(void)
