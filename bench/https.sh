@@ -24,6 +24,15 @@
 #             Nagle/delayed-ACK wait. It is not edsim's own behaviour.
 #   mem_nd    (diagnostic, NODELAY=1 and MEMORY=1) :memory: with the shim:
 #             the cost of the durable store once that wait is gone.
+#   ses       (SES=1) the durable store under profile: ses: Amazon SES v2
+#             SendEmail (POST /v2/email/outbound-emails, a Simple message
+#             of the same size: sender noreply@example.com, one recipient,
+#             subject, text body) with https.auth: verify, every request
+#             SigV4-signed (bench/sigv4_sign.py signs it once at the start of
+#             the run; wrk replays it within the 5-minute skew window and
+#             edsim verifies each), the account's quotas lifted
+#             (ses: {max_send_rate: 1e9, max_24h_send: -1}); against the
+#             file column, OCI submitEmail, in the same run.
 #   base      (BASELINE=1) the durable store with the baseline binary: the
 #             commit bench/RESULTS.md was measured at (or BASE=<commit>, or
 #             BASE_BIN=<file>), built once into bench/.cache/ (bench/lib.sh
@@ -49,7 +58,7 @@
 # python3; cc for the NODELAY column (skipped without it).
 #
 # Environment: EDSIM (default ./edsim), WRK (wrk), REPS (3), DURATION (10s),
-# BASELINE (0; 1 adds the base column), BASE, BASE_BIN,
+# BASELINE (0; 1 adds the base column), BASE, BASE_BIN, SES (1: the ses column),
 # CONNS (64), THREADS (2), MEMORY (1: the :memory: column), NODELAY (1: the
 # diagnostic columns), RUN_TIMEOUT (60 s beyond DURATION per wrk run).
 set -u
@@ -67,6 +76,7 @@ THREADS=${THREADS:-2}
 MEMORY=${MEMORY:-1}
 NODELAY=${NODELAY:-1}
 BASELINE=${BASELINE:-0}
+SES=${SES:-1}
 BASE=${BASE:-}
 BASE_BIN=${BASE_BIN:-}
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
@@ -86,6 +96,12 @@ CONFIG=$TMP/bench-https.yaml
 bench_config "$CONFIG" "https: {auth: off}"
 CONFIG_MEM=$TMP/bench-https-memory.yaml
 bench_config "$CONFIG_MEM" "https: {auth: off}" "store: {path: ':memory:'}"
+CONFIG_SES=$TMP/bench-https-ses.yaml
+bench_config "$CONFIG_SES" "profile: ses" "https: {auth: verify}" \
+	"ses: {max_send_rate: 1000000000, max_24h_send: -1}"
+SES_BODY='{"FromEmailAddress":"noreply@example.com","Destination":{"ToAddresses":["sink@example.net"]},'\
+'"Content":{"Simple":{"Subject":{"Data":"wrk benchmark"},"Body":{"Text":{"Data":"Hello from wrk.\n"}}}}}'
+printf '%s' "$SES_BODY" >"$TMP/ses-body.json"
 
 # The diagnostic shim: TCP_NODELAY on every socket accept()/accept4() returns.
 SHIM=
@@ -144,12 +160,23 @@ https_load() {
 	run_wrk "$ED_HTTPS" "$1"
 }
 
-# run_edsim TAG STORE(file|memory) SHIM(0|1) [BINARY]: one run.
+# The SES column's load: the request signed for this edsim's port, now.
+ses_load() {
+	local AMZ_DATE AMZ_AUTH
+	[ -n "$ED_HTTPS" ] || die "edsim $1: no https port in edsim.ready"
+	eval "$(python3 "$BENCH/sigv4_sign.py" "127.0.0.1:$ED_HTTPS" /v2/email/outbound-emails \
+		"$TMP/ses-body.json" AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY us-east-1)"
+	SES_AUTH=$AMZ_AUTH SES_DATE=$AMZ_DATE SES_BODY=$SES_BODY run_wrk "$ED_HTTPS" "$1"
+}
+
+# run_edsim TAG STORE(file|memory|ses) SHIM(0|1) [BINARY]: one run (ses: the
+# durable store under profile: ses, signed SES v2 requests).
 run_edsim() {
-	local tag=$1 store=$2 shim=$3 bin=${4:-$EDSIM} cfg=$CONFIG dir events env=()
+	local tag=$1 store=$2 shim=$3 bin=${4:-$EDSIM} cfg=$CONFIG dir events env=() load=https_load
 	[ "$store" == memory ] && cfg=$CONFIG_MEM
 	[ "$shim" == 1 ] && env=(env "LD_PRELOAD=$SHIM")
-	edsim_run "$tag" "$store" 127.0.0.1:0 https_load "${env[@]}" "$bin" --config "$cfg" ||
+	[ "$store" == ses ] && cfg=$CONFIG_SES && load=ses_load && store=file
+	edsim_run "$tag" "$store" 127.0.0.1:0 "$load" "${env[@]}" "$bin" --config "$cfg" ||
 		die "edsim $tag did not start"
 	dir=$ED_DIR
 	if [ "$store" == file ]; then
@@ -186,6 +213,7 @@ cols=(file)
 [ "$MEMORY" == 1 ] && cols+=(mem)
 [ "$NODELAY" == 1 ] && cols+=(file_nd)
 [ "$NODELAY" == 1 ] && [ "$MEMORY" == 1 ] && cols+=(mem_nd)
+[ "$SES" == 1 ] && cols+=(ses)
 if [ "$BASELINE" == 1 ]; then
 	baseline_resolve
 	baseline_build
@@ -201,6 +229,7 @@ fi
 	echo "H_NODELAY=$NODELAY"
 	echo "H_COLS='${cols[*]}'"
 	echo "H_CMD='wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/submit.lua https://127.0.0.1:PORT'"
+	echo "H_SES_BODY_B64='$(printf '%s' "$SES_BODY" | base64 -w0)'"
 	echo "H_WRK_VERSION='$("$WRK" --version 2>&1 | head -1 | sed 's/ Copyright.*//; s/'"'"'//g')'"
 	echo "H_WRK_PKG='$(dpkg-query -W -f '${Version}' wrk 2>/dev/null || echo '?')'"
 	echo "H_LOAD_BEFORE='$(cut -d' ' -f1-3 /proc/loadavg)'"
@@ -218,6 +247,7 @@ for rep in $(seq 1 "$REPS"); do
 		file_nd) run_edsim "file_nd_$rep" file 1 ;;
 		mem_nd) run_edsim "mem_nd_$rep" memory 1 ;;
 		base) run_edsim "base_$rep" file 0 "$BASE_BIN" ;;
+		ses) run_edsim "ses_$rep" ses 0 ;;
 		esac
 	done
 done

@@ -1,5 +1,8 @@
 -- submit.lua - wrk script for bench/https.sh: every request is one small
--- OCI submitEmail over the connection wrk keeps alive.
+-- OCI submitEmail over the connection wrk keeps alive; or, when SES_AUTH is
+-- set in the environment, one SES v2 SendEmail (POST
+-- /v2/email/outbound-emails, the body SES_BODY) carrying the SigV4 headers
+-- SES_AUTH and SES_DATE that bench/sigv4_sign.py computed for that body.
 --
 --   wrk -t2 -c64 -d10s --latency -s bench/submit.lua https://127.0.0.1:PORT
 --
@@ -18,12 +21,19 @@
 local count = os.getenv("COUNT") ~= "0"
 
 wrk.method = "POST"
-wrk.path = "/20220926/actions/submitEmail"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"sender":{"senderAddress":{"email":"noreply@example.com","name":"Bench"},' ..
-           '"compartmentId":"ocid1.compartment.oc1..bench"},' ..
-           '"recipients":{"to":[{"email":"sink@example.net"}]},' ..
-           '"subject":"wrk benchmark","bodyText":"Hello from wrk.\\n"}'
+if os.getenv("SES_AUTH") then
+	wrk.path = "/v2/email/outbound-emails"
+	wrk.headers["Authorization"] = os.getenv("SES_AUTH")
+	wrk.headers["X-Amz-Date"] = os.getenv("SES_DATE")
+	wrk.body = os.getenv("SES_BODY")
+else
+	wrk.path = "/20220926/actions/submitEmail"
+	wrk.body = '{"sender":{"senderAddress":{"email":"noreply@example.com","name":"Bench"},' ..
+	           '"compartmentId":"ocid1.compartment.oc1..bench"},' ..
+	           '"recipients":{"to":[{"email":"sink@example.net"}]},' ..
+	           '"subject":"wrk benchmark","bodyText":"Hello from wrk.\\n"}'
+end
 
 local threads = {}
 
