@@ -572,13 +572,13 @@ static int run_suite(const struct options *o, struct conform_case *cases, size_t
 	return failures > 0;
 }
 
-static int load_suite(const struct options *o, struct catalog *cat, struct conform_case **cases,
-                      size_t *n)
+/* Each scenario is checked against the catalog of the profile it names. */
+static int load_suite(const struct options *o, struct profile_catalogs *pc,
+                      struct conform_case **cases, size_t *n)
 {
 	char *errors = NULL;
 
-	if (profile_load_catalog(profile_find(NULL), cat, &errors) < 0 ||
-	    cases_load(o->suite, cat, cases, n, &errors) < 0) {
+	if (cases_load(o->suite, profile_catalog, pc, cases, n, &errors) < 0) {
 		fprintf(stderr, "edsim-conform: %s: the suite has errors:\n%s", o->suite,
 		        errors ? errors : "");
 		free(errors);
@@ -596,7 +596,7 @@ int main(int argc, char **argv)
 {
 	struct options o = {0};
 	struct conform_case *cases = NULL;
-	struct catalog cat = {0};
+	struct profile_catalogs pc = {0};
 	size_t ncases = 0;
 	int rc;
 
@@ -615,9 +615,9 @@ int main(int argc, char **argv)
 	}
 	if (o.render)
 		return render_only(&o);
-	if (load_suite(&o, &cat, &cases, &ncases) < 0) {
+	if (load_suite(&o, &pc, &cases, &ncases) < 0) {
 		cases_free(cases, ncases);
-		catalog_free(&cat);
+		profile_catalogs_free(&pc);
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -628,7 +628,7 @@ int main(int argc, char **argv)
 		rc = run_suite(&o, cases, ncases);
 	}
 	cases_free(cases, ncases);
-	catalog_free(&cat);
+	profile_catalogs_free(&pc);
 	curl_global_cleanup();
 	return rc;
 }
