@@ -122,6 +122,28 @@ static json_t *row_json(const struct cat_entry *e)
 	                 "client_should", e->client_should);
 }
 
+/* The HTTPS error codes the catalog calls transient, whatever their status
+ * (the grader does not take them for permanent failures). */
+static json_t *transient_codes(const struct catalog *cat)
+{
+	json_t *codes = json_array();
+
+	for (size_t i = 0; i < cat->n; i++) {
+		const struct cat_entry *e = &cat->entries[i];
+		int seen = 0;
+		size_t k;
+		json_t *c;
+		if (e->protocol == CAT_SMTP || e->error_code == NULL || e->kind == NULL ||
+		    strcmp(e->kind, "transient") != 0)
+			continue;
+		json_array_foreach(codes, k, c) seen |=
+		    strcmp(json_string_value(c), e->error_code) == 0;
+		if (!seen)
+			json_array_append_new(codes, json_string(e->error_code));
+	}
+	return codes;
+}
+
 static json_t *expect_json(const struct scenario_expect *x)
 {
 	json_t *o = json_object();
@@ -227,6 +249,7 @@ static void fill_case(struct conform_case *c, const struct scenario *sc, const c
 	              (json_int_t)sc->nrules, "expect", expect_json(&sc->expect), "retry_after",
 	              retry_after(sc) > 0 ? json_real(retry_after(sc)) : json_null(), "clock_speed",
 	              sc->clock_speed > 0 ? sc->clock_speed : 1.0);
+	json_object_set_new(c->info, "transient_codes", transient_codes(cat));
 	settings_user(sc, c);
 }
 

@@ -6,9 +6,10 @@
  * once per case, before any check runs; the checks only read them.
  *
  * Permanent failures: SMTP 5xx; HTTP 4xx but 409 and 429, 5xx but 500, 502,
- * 503 and 504. Gaps are start to start between consecutive attempts; an
- * attempt that began before the one before it ended (a parallel session) is
- * no retry and opens no gap.
+ * 503 and 504, except an HTTPS error code the case's catalog calls transient
+ * (case.transient_codes: SES's v1 Throttling is a 400). Gaps are start to start between consecutive
+ * attempts; an attempt that began before the one before it ended (a parallel session) is no retry
+ * and opens no gap.
  *
  * Checks (left out when the expect key they need is not set):
  *   exercised - the client met the case's condition: an attempt got a
@@ -151,12 +152,37 @@ static int permanent(const struct grade *g, int code)
 	return code >= 500 && code != 500 && code != 502 && code != 503 && code != 504;
 }
 
+/* Whether the HTTPS error code of attempt a is one the case's catalog calls
+ * transient (case.transient_codes): SES's v1 Throttling is a 400, and the
+ * SDKs retry it. */
+static int transient_code(const struct grade *g, const struct attempt *a)
+{
+	const json_t *code;
+	size_t i;
+
+	if (!g->https || a->text == NULL)
+		return 0;
+	json_array_foreach(json_object_get(g->kase, "transient_codes"), i, code)
+	{
+		if (json_is_string(code) && strcmp(json_string_value(code), a->text) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A refusal that no retry will change: by its code, unless the catalog
+ * calls its HTTPS error code transient. */
+static int permanent_failure(const struct grade *g, const struct attempt *a)
+{
+	return a->code >= 400 && permanent(g, a->code) && !transient_code(g, a);
+}
+
 static int failed_transiently(const struct grade *g, const struct attempt *a)
 {
 	if (a->accepted)
 		return 0;
 	if (a->code >= 400)
-		return !permanent(g, a->code);
+		return !permanent_failure(g, a);
 	return strcmp(a->outcome, "dropped") == 0 || strcmp(a->outcome, "timeout") == 0;
 }
 
@@ -470,7 +496,7 @@ static json_t *gives_up_true(const struct grade *g, json_t *c)
 	size_t i;
 
 	set_fmt(c, "expected", "no attempt after the first permanent failure");
-	for (i = 0; i < g->n && !(g->a[i].code >= 400 && permanent(g, g->a[i].code)); i++)
+	for (i = 0; i < g->n && !permanent_failure(g, &g->a[i]); i++)
 		;
 	if (i == g->n) {
 		set_fmt(c, "actual", "no permanent failure seen");

@@ -58,6 +58,7 @@ enum ph_index {
 	PH_PROTOCOL,
 	PH_CLIENTS_DIR,
 	PH_PROFILE,
+	PH_CASE,
 	PH_AWS_KEY_ID,
 	PH_AWS_SECRET,
 	PH_AWS_REGION,
@@ -298,6 +299,7 @@ static void fill_placeholders(struct ctx *x)
 	set_ph(x, PH_PROTOCOL, "protocol", "%s", x->c->https ? "https" : "smtp");
 	set_ph(x, PH_CLIENTS_DIR, "clients_dir", "%s", x->cl->dir);
 	set_ph(x, PH_PROFILE, "profile", "%s", x->c->profile ? x->c->profile : "");
+	set_ph(x, PH_CASE, "case", "%s", x->c->id);
 	set_ph(x, PH_AWS_KEY_ID, "aws_access_key_id", "%s", x->c->secret ? case_user(x) : "");
 	set_ph(x, PH_AWS_SECRET, "aws_secret_access_key", "%s", x->c->secret ? x->c->secret : "");
 	set_ph(x, PH_AWS_REGION, "aws_region", "%s", x->c->region ? x->c->region : "");

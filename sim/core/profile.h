@@ -96,6 +96,9 @@ struct profile {
 	                     struct provider_reply *reply);
 	/* The message was accepted (stored). */
 	void (*smtp_accepted)(void *account, const struct smtp_submission *m);
+	/* A rule's use_quota: n messages counted against the account's own
+	 * quotas (NULL: the provider has none beyond edsim's limits). */
+	void (*account_use_quota)(void *account, unsigned long long n);
 };
 
 /* Loads the profile's embedded catalog; -1 with *errors (malloc'ed). */

@@ -373,6 +373,18 @@ void ses_account_charge(struct ses_account *a, const struct ses_envelope *s)
 	stats_now(a)->attempts += s->nrcpt;
 }
 
+void ses_account_use_quota(struct ses_account *a, unsigned long long recipients)
+{
+	double now = now_of(a);
+
+	if (now - a->second_start >= 1.0) {
+		a->second_start = now;
+		a->second_used = 0;
+	}
+	a->second_used += recipients;
+	charge_day(a, (size_t)recipients);
+}
+
 /* ---- the account's face ---------------------------------------------------- */
 
 const char *ses_account_secret(const struct ses_account *a, const char *key_id)

@@ -27,6 +27,11 @@ static void *account_new(const struct env *env)
 	return ses_account_new(env->cfg, env->clock);
 }
 
+static void account_use_quota(void *account, unsigned long long n)
+{
+	ses_account_use_quota(account, n);
+}
+
 static void account_free(void *account)
 {
 	ses_account_free(account);
@@ -49,4 +54,5 @@ const struct profile ses_profile = {
     .smtp_login = ses_smtp_login,
     .smtp_data_end = ses_smtp_data_end,
     .smtp_accepted = ses_smtp_accepted,
+    .account_use_quota = account_use_quota,
 };
