@@ -86,7 +86,7 @@ CONF_SRC := $(filter-out conformance/runner_main.c,$(wildcard conformance/*.c))
 CONF_HDR := $(wildcard conformance/*.h)
 SIM_HDR  := $(foreach d,$(SIM_DIRS),$(wildcard $(d)/*.h))
 vpath %.c $(SIM_DIRS)
-EMBEDDED := sim/default.yaml scenarios/catalog/oci.yaml
+EMBEDDED := sim/default.yaml scenarios/catalog/oci.yaml scenarios/catalog/ses.yaml sim/ses/defaults.yaml
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 REL := build/release

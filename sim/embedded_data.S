@@ -9,4 +9,12 @@ embedded_default_yaml:
 embedded_catalog_oci_yaml:
 	.incbin "scenarios/catalog/oci.yaml"
 	.byte 0
+	.global embedded_catalog_ses_yaml
+embedded_catalog_ses_yaml:
+	.incbin "scenarios/catalog/ses.yaml"
+	.byte 0
+	.global embedded_ses_defaults_yaml
+embedded_ses_defaults_yaml:
+	.incbin "sim/ses/defaults.yaml"
+	.byte 0
 	.section .note.GNU-stack,"",@progbits

@@ -69,6 +69,32 @@ static void apply_overrides(struct config *cfg, const struct overrides *o)
 		config_set_string(&cfg->profile, o->profile);
 }
 
+/* The defaults, the profile's own defaults, the file, the flags: the
+ * profile is known only once the file and the flags are read. */
+static int load_config(struct config *cfg, const char *file, const struct overrides *o)
+{
+	const struct profile *p;
+	char *errors = NULL;
+	int rc = config_load(cfg, file, &errors);
+
+	if (rc == 0) {
+		apply_overrides(cfg, o);
+		p = profile_find(cfg->profile);
+		if (p != NULL && p->defaults != NULL) {
+			config_free(cfg);
+			rc = config_load_layered(cfg, p->defaults_file, (const char *)p->defaults,
+			                         p->defaults_len(), file, &errors);
+			apply_overrides(cfg, o);
+		}
+	}
+	if (rc < 0) {
+		fprintf(stderr, "%s", errors ? errors : "edsim: invalid configuration\n");
+		free(errors);
+		config_free(cfg);
+	}
+	return rc;
+}
+
 static int set_log_level(const char *name)
 {
 	static const char *const names[] = {"debug", "info", "warn", "error"};
@@ -181,7 +207,7 @@ int main(int argc, char **argv)
 	struct overrides o = {0};
 	struct config cfg;
 	struct server srv;
-	char *errors = NULL, err[8192];
+	char err[8192];
 	int play = 0;
 	int rc;
 
@@ -214,13 +240,8 @@ int main(int argc, char **argv)
 	}
 	if ((rc = parse_args(argc, argv, &config_file, &o)) != 0)
 		return rc;
-	if (config_load(&cfg, config_file, &errors) < 0) {
-		fprintf(stderr, "%s", errors ? errors : "edsim: invalid configuration\n");
-		free(errors);
-		config_free(&cfg);
+	if (load_config(&cfg, config_file, &o) < 0)
 		return 1;
-	}
-	apply_overrides(&cfg, &o);
 	if (set_log_level(cfg.log_level) < 0) {
 		fprintf(stderr, "edsim: --log-level: expected debug, info, warn or error\n");
 		config_free(&cfg);

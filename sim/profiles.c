@@ -8,8 +8,9 @@
 #include <string.h>
 
 #include "oci_profile.h"
+#include "ses_profile.h"
 
-static const struct profile *const profiles[] = {&oci_profile};
+static const struct profile *const profiles[] = {&oci_profile, &ses_profile};
 
 const struct profile *profile_find(const char *name)
 {

@@ -201,7 +201,9 @@ static struct env front_env(struct server *srv)
 	                    .engine = srv->engine,
 	                    .events = srv->events,
 	                    .store = srv->store,
-	                    .flow = srv->flow};
+	                    .flow = srv->flow,
+	                    .profile = srv->profile,
+	                    .account = srv->account};
 }
 
 static int use_scenario_op(void *arg, struct scenario *sc, char **errors)
@@ -233,8 +235,7 @@ static int start_front_ends(struct server *srv, char *err, size_t errlen)
 	const struct config *cfg = srv->cfg;
 	const struct profile *p = srv->profile;
 
-	if ((srv->smtp =
-	         smtp_server_new(&env, p->smtp_reply_prefix, on_drained, srv, err, errlen)) == NULL)
+	if ((srv->smtp = smtp_server_new(&env, on_drained, srv, err, errlen)) == NULL)
 		return -1;
 	if (cfg->listen_https && p->https_new != NULL &&
 	    !(srv->https = p->https_new(&env, cfg->listen_https, &srv->https_port, err, errlen)))
@@ -403,12 +404,16 @@ static int start_rest(struct server *srv, const char *scenario_file, char *err, 
 	}
 	if (open_store(srv, err, errlen) < 0)
 		return -1;
+	srv->store->id_style = (enum store_id_style)srv->profile->message_id_style;
 	srv->policy = policy_new(srv->cfg);
 	srv->engine = engine_new();
 	if (scenario_file != NULL && load_scenario_file(srv, scenario_file, err, errlen) < 0)
 		return -1;
 	if ((srv->events = events_new(srv->cfg->state_dir, err, errlen)) == NULL)
 		return -1;
+	env = front_env(srv);
+	if (srv->profile->account_new != NULL)
+		srv->account = srv->profile->account_new(&env);
 	env = front_env(srv);
 	return (srv->flow = mailflow_new(&env, err, errlen)) ? 0 : -1;
 }
@@ -449,7 +454,7 @@ int server_init(struct server *srv, struct config *cfg, const char *scenario_fil
 	}
 	if (tls_check_finish(&check, err, errlen) < 0)
 		return -1;
-	if (policy_is_open(srv->policy))
+	if (policy_is_open(srv->policy) && srv->profile->smtp_login == NULL)
 		log_warn("no users configured: any credentials and any sender are accepted");
 	return start_listeners(srv, err, errlen);
 }
@@ -489,6 +494,8 @@ void server_free(struct server *srv)
 	if (srv->events)
 		events_flush(srv->events);
 	events_free(srv->events);
+	if (srv->account != NULL)
+		srv->profile->account_free(srv->account);
 	policy_free(srv->policy);
 	engine_free(srv->engine);
 	if (srv->sigterm)

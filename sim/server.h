@@ -47,6 +47,7 @@ struct server {
 	struct evconnlistener *smtps_listener;
 	struct control_api *control;
 	struct https_api *https;
+	void *account; /* the provider's account (profile.h), or NULL */
 	int draining;
 	double started; /* clock_now() at start */
 	struct event *sigterm, *sigint, *drain_timer, *flush_timer;

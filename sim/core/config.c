@@ -17,13 +17,6 @@
 #include "xmalloc.h"
 #include "ydoc.h"
 
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void config_set_string(char **slot, const char *value)
 {
 	free(*slot);
@@ -55,30 +48,6 @@ static const char *const quota_units[] = {"message", "recipient-chunk", NULL};
 static const char *const relay_modes[] = {"capture", "smarthost", "mx", NULL};
 static const char *const relay_tls_names[] = {"none", "may", "encrypt", NULL};
 static const char *const https_auths[] = {"off", "present", "verify", NULL};
-
-/* A scalar that must be one of names (NULL-terminated): its index in *out.
- * The error names the setting: "relay.tls: expected none, may or encrypt". */
-static int load_choice(struct ydoc *d, yaml_node_t *n, const char *setting,
-                       const char *const *names, int *out)
-{
-	const char *s = ydoc_scalar(n);
-	char msg[256];
-	size_t len, count = 0;
-
-	for (int i = 0; names[i] != NULL; i++, count++)
-		if (s != NULL && strcmp(s, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	len = (size_t)snprintf(msg, sizeof msg, "%s: expected", setting);
-	for (size_t i = 0; i < count && len < sizeof msg; i++)
-		len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s",
-		                        i == 0           ? " "
-		                        : i + 1 == count ? " or "
-		                                         : ", ",
-		                        names[i]);
-	return ydoc_error(d, n, "%s", msg);
-}
 
 static int load_limits(struct ydoc *d, yaml_node_t *n, struct config_limits *l)
 {
@@ -137,27 +106,11 @@ static int load_limits(struct ydoc *d, yaml_node_t *n, struct config_limits *l)
 		}
 	if ((v = ydoc_get(d, n, "quota_unit")) != NULL) {
 		int choice = (int)l->quota_unit;
-		rc |= load_choice(d, v, "limits.quota_unit", quota_units, &choice);
+		rc |= ydoc_choice(d, v, "limits.quota_unit", quota_units, &choice);
 		l->quota_unit = (enum quota_unit)choice;
 	}
 	if (l->line_bytes < 80)
 		rc |= ydoc_error(d, n, "limits.line_bytes: expected at least 80");
-	return rc;
-}
-
-static int load_string_list(struct ydoc *d, yaml_node_t *n, const char *what, char ***out,
-                            size_t *nout)
-{
-	size_t len = ydoc_seq_len(n);
-	int rc = 0;
-
-	if (!ydoc_is_seq(n))
-		return ydoc_error(d, n, "%s: expected a list of strings", what);
-	free_strings(*out, *nout);
-	*out = xcalloc(len, sizeof **out);
-	*nout = len;
-	for (size_t i = 0; i < len; i++)
-		rc |= ydoc_string(d, ydoc_seq_item(d, n, i), what, &(*out)[i]);
 	return rc;
 }
 
@@ -167,7 +120,7 @@ static void free_users(struct config *cfg)
 		free(cfg->users[i].name);
 		free(cfg->users[i].password);
 		free(cfg->users[i].public_key);
-		free_strings(cfg->users[i].approved_senders, cfg->users[i].napproved);
+		strings_free(cfg->users[i].approved_senders, cfg->users[i].napproved);
 	}
 	free(cfg->users);
 	cfg->users = NULL;
@@ -191,7 +144,7 @@ static int load_user(struct ydoc *d, yaml_node_t *n, struct config_user *u)
 	if ((v = ydoc_get(d, n, "public_key")) != NULL)
 		rc |= ydoc_string_or_null(d, v, "users[].public_key", &u->public_key);
 	if ((v = ydoc_get(d, n, "approved_senders")) != NULL)
-		rc |= load_string_list(d, v, "users[].approved_senders", &u->approved_senders,
+		rc |= ydoc_string_list(d, v, "users[].approved_senders", &u->approved_senders,
 		                       &u->napproved);
 	return rc;
 }
@@ -253,7 +206,7 @@ static int load_https(struct ydoc *d, yaml_node_t *n, struct config *cfg)
 	if ((v = ydoc_get(d, n, "auth")) == NULL)
 		return 0;
 	choice = (int)cfg->https_auth;
-	if (load_choice(d, v, "https.auth", https_auths, &choice) < 0)
+	if (ydoc_choice(d, v, "https.auth", https_auths, &choice) < 0)
 		return -1;
 	cfg->https_auth = (enum https_auth)choice;
 	return 0;
@@ -296,12 +249,12 @@ static int load_relay(struct ydoc *d, yaml_node_t *n, struct config_relay *r)
 		}
 	if ((v = ydoc_get(d, n, "mode")) != NULL) {
 		int choice = (int)r->mode;
-		rc |= load_choice(d, v, "relay.mode", relay_modes, &choice);
+		rc |= ydoc_choice(d, v, "relay.mode", relay_modes, &choice);
 		r->mode = (enum relay_mode)choice;
 	}
 	if ((v = ydoc_get(d, n, "tls")) != NULL) {
 		int choice = (int)r->tls;
-		rc |= load_choice(d, v, "relay.tls", relay_tls_names, &choice);
+		rc |= ydoc_choice(d, v, "relay.tls", relay_tls_names, &choice);
 		r->tls = (enum relay_tls)choice;
 	}
 	if ((v = ydoc_get(d, n, "port")) != NULL &&
@@ -330,18 +283,6 @@ static int check_relay(struct ydoc *d, yaml_node_t *n, const struct config_relay
 	return 0;
 }
 
-static int load_factor(struct ydoc *d, yaml_node_t *n, double *out)
-{
-	const char *s = ydoc_scalar(n);
-	char *end = NULL;
-	double v = s ? strtod(s, &end) : 0;
-
-	if (s == NULL || end == s || *end != '\0' || !(v >= 1.0 && v <= 100.0)) /* NaN too */
-		return ydoc_error(d, n, "retry.factor: expected a number from 1 to 100");
-	*out = v;
-	return 0;
-}
-
 static int load_retry(struct ydoc *d, yaml_node_t *n, struct config_retry *r)
 {
 	static const char *const keys[] = {"first", "factor", "cap", "max_age", NULL};
@@ -362,7 +303,7 @@ static int load_retry(struct ydoc *d, yaml_node_t *n, struct config_retry *r)
 			rc |= ydoc_duration(d, v, what, durations[i].slot);
 		}
 	if ((v = ydoc_get(d, n, "factor")) != NULL)
-		rc |= load_factor(d, v, &r->factor);
+		rc |= ydoc_number(d, v, "retry.factor", 1, 100, &r->factor);
 	if (rc == 0 && (r->first <= 0 || r->cap < r->first))
 		rc |= ydoc_error(d, n, "retry: expected first > 0 and cap >= first");
 	return rc;
@@ -418,7 +359,7 @@ static void free_webhooks(struct config *cfg)
 	for (size_t i = 0; i < cfg->nwebhooks; i++) {
 		free(cfg->webhooks[i].url);
 		free(cfg->webhooks[i].secret);
-		free_strings(cfg->webhooks[i].events, cfg->webhooks[i].nevents);
+		strings_free(cfg->webhooks[i].events, cfg->webhooks[i].nevents);
 	}
 	free(cfg->webhooks);
 	cfg->webhooks = NULL;
@@ -442,7 +383,7 @@ static int load_webhook(struct ydoc *d, yaml_node_t *n, struct config_webhook *w
 	if ((v = ydoc_get(d, n, "secret")) != NULL)
 		rc |= ydoc_string_or_null(d, v, "webhooks[].secret", &w->secret);
 	if ((v = ydoc_get(d, n, "events")) != NULL)
-		rc |= load_string_list(d, v, "webhooks[].events", &w->events, &w->nevents);
+		rc |= ydoc_string_list(d, v, "webhooks[].events", &w->events, &w->nevents);
 	return rc;
 }
 
@@ -466,7 +407,7 @@ static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 	static const char *const keys[] = {
 	    "listen", "hostname",     "state_dir", "store",   "tls", "limits",
 	    "users",  "suppressions", "auth",      "https",   "log", "relay",
-	    "retry",  "dkim",         "webhooks",  "profile", NULL};
+	    "retry",  "dkim",         "webhooks",  "profile", "ses", NULL};
 	static const char *const store_keys[] = {"path", NULL};
 	static const char *const tls_keys[] = {"cert", "key", NULL};
 	char **store_slots[] = {&cfg->store_path};
@@ -495,7 +436,7 @@ static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 		rc |= load_users(d, v, cfg);
 	if ((v = ydoc_get(d, root, "suppressions")) != NULL)
 		rc |=
-		    load_string_list(d, v, "suppressions", &cfg->suppressions, &cfg->nsuppressions);
+		    ydoc_string_list(d, v, "suppressions", &cfg->suppressions, &cfg->nsuppressions);
 	if ((v = ydoc_get(d, root, "auth")) != NULL)
 		rc |= load_auth(d, v, cfg);
 	if ((v = ydoc_get(d, root, "log")) != NULL)
@@ -510,6 +451,8 @@ static int load_root(struct ydoc *d, yaml_node_t *root, struct config *cfg)
 		rc |= load_dkim(d, v, cfg);
 	if ((v = ydoc_get(d, root, "webhooks")) != NULL)
 		rc |= load_webhooks(d, v, cfg);
+	if ((v = ydoc_get(d, root, "ses")) != NULL)
+		rc |= config_ses_load(&cfg->ses, d, v);
 	if (cfg->store_path == NULL)
 		rc |= ydoc_error(d, ydoc_get(d, root, "store"),
 		                 "store.path: expected a path or ':memory:'");
@@ -544,7 +487,8 @@ static int read_config_file(const char *file, unsigned char **text, size_t *len,
 	return -1;
 }
 
-int config_load(struct config *cfg, const char *file, char **errors)
+int config_load_layered(struct config *cfg, const char *name, const char *layer, size_t layer_len,
+                        const char *file, char **errors)
 {
 	unsigned char *text = NULL;
 	size_t len = 0;
@@ -555,6 +499,9 @@ int config_load(struct config *cfg, const char *file, char **errors)
 	if (load_text(cfg, "<embedded default.yaml>", embedded_default_yaml,
 	              embedded_default_yaml_len(), errors) < 0)
 		return -1;
+	if (layer != NULL &&
+	    load_text(cfg, name, (const unsigned char *)layer, layer_len, errors) < 0)
+		return -1;
 	if (file == NULL)
 		return 0;
 	if (read_config_file(file, &text, &len, errors) < 0)
@@ -562,6 +509,11 @@ int config_load(struct config *cfg, const char *file, char **errors)
 	rc = load_text(cfg, file, text, len, errors);
 	free(text);
 	return rc;
+}
+
+int config_load(struct config *cfg, const char *file, char **errors)
+{
+	return config_load_layered(cfg, NULL, NULL, 0, file, errors);
 }
 
 void config_free(struct config *cfg)
@@ -577,7 +529,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free_users(cfg);
-	free_strings(cfg->suppressions, cfg->nsuppressions);
+	strings_free(cfg->suppressions, cfg->nsuppressions);
 	free(cfg->log_level);
 	free(cfg->relay.host);
 	free(cfg->relay.user);
@@ -587,16 +539,8 @@ void config_free(struct config *cfg)
 	free(cfg->relay.helo);
 	free_dkim(cfg);
 	free_webhooks(cfg);
+	config_ses_free(&cfg->ses);
 	memset(cfg, 0, sizeof *cfg);
-}
-
-static char **copy_strings(char *const *v, size_t n)
-{
-	char **out = xcalloc(n, sizeof *out);
-
-	for (size_t i = 0; i < n; i++)
-		out[i] = xstrdup(v[i]);
-	return out;
 }
 
 void config_copy(struct config *dst, const struct config *src)
@@ -613,14 +557,14 @@ void config_copy(struct config *dst, const struct config *src)
 	dst->tls_cert = xstrdup(src->tls_cert);
 	dst->tls_key = xstrdup(src->tls_key);
 	dst->log_level = xstrdup(src->log_level);
-	dst->suppressions = copy_strings(src->suppressions, src->nsuppressions);
+	dst->suppressions = strings_copy(src->suppressions, src->nsuppressions);
 	dst->users = xcalloc(src->nusers, sizeof *dst->users);
 	for (size_t i = 0; i < src->nusers; i++) {
 		dst->users[i].name = xstrdup(src->users[i].name);
 		dst->users[i].password = xstrdup(src->users[i].password);
 		dst->users[i].public_key = xstrdup(src->users[i].public_key);
 		dst->users[i].approved_senders =
-		    copy_strings(src->users[i].approved_senders, src->users[i].napproved);
+		    strings_copy(src->users[i].approved_senders, src->users[i].napproved);
 		dst->users[i].napproved = src->users[i].napproved;
 	}
 	dst->relay.host = xstrdup(src->relay.host);
@@ -640,15 +584,16 @@ void config_copy(struct config *dst, const struct config *src)
 		dst->webhooks[i].url = xstrdup(src->webhooks[i].url);
 		dst->webhooks[i].secret = xstrdup(src->webhooks[i].secret);
 		dst->webhooks[i].events =
-		    copy_strings(src->webhooks[i].events, src->webhooks[i].nevents);
+		    strings_copy(src->webhooks[i].events, src->webhooks[i].nevents);
 		dst->webhooks[i].nevents = src->webhooks[i].nevents;
 	}
+	config_ses_copy(&dst->ses, &src->ses);
 }
 
 /* Keys a running edsim can change: listeners, state, store and TLS are
  * fixed at start. */
 static const char *const runtime_keys[] = {"hostname", "limits", "users", "suppressions",
-                                           "auth",     "retry",  NULL};
+                                           "auth",     "retry",  "ses",   NULL};
 
 int config_overlay_node(struct config *cfg, struct ydoc *d, yaml_node_t *n, const char *what)
 {
@@ -668,7 +613,7 @@ int config_overlay_node(struct config *cfg, struct ydoc *d, yaml_node_t *n, cons
 			rc = ydoc_error(
 			    d, key,
 			    "%s: '%s' cannot change while edsim runs: expected hostname, "
-			    "limits, users, suppressions, auth or retry",
+			    "limits, users, suppressions, auth, retry or ses",
 			    what, k ? k : "?");
 	}
 	return load_root(d, n, cfg) < 0 || rc < 0 ? -1 : 0;

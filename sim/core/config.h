@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "config_ses.h"
+
 enum quota_unit { QUOTA_MESSAGE, QUOTA_RECIPIENT_CHUNK };
 /* How the HTTPS API checks request signatures: off, or a well-formed
  * Signature header required (present). */
@@ -100,11 +102,16 @@ struct config {
 	struct config_webhook *webhooks;
 	size_t nwebhooks;
 	char *log_level;
+	struct config_ses ses; /* the SES account (profile: ses) */
 };
 
 /* Loads the defaults, then file (may be NULL). On error returns -1 and
  * *errors (malloc'ed) holds one "file:line:col: message" line per problem. */
 int config_load(struct config *cfg, const char *file, char **errors);
+/* The same with a layer between the defaults and the file: a profile's own
+ * defaults (name is the layer's name in error messages). */
+int config_load_layered(struct config *cfg, const char *name, const char *layer, size_t layer_len,
+                        const char *file, char **errors);
 void config_free(struct config *cfg);
 struct ydoc;
 struct yaml_node_s;

@@ -1,6 +1,6 @@
 /*
  * embedded.h - files compiled into the binary (embedded_data.S): the default
- * configuration and the provider catalogs. Each is NUL-terminated.
+ * configuration, the provider catalogs and the providers' own defaults. Each is NUL-terminated.
  */
 #ifndef EDSIM_EMBEDDED_H
 #define EDSIM_EMBEDDED_H
@@ -9,8 +9,12 @@
 
 extern const unsigned char embedded_default_yaml[];
 extern const unsigned char embedded_catalog_oci_yaml[];
+extern const unsigned char embedded_catalog_ses_yaml[];
+extern const unsigned char embedded_ses_defaults_yaml[];
 
 size_t embedded_default_yaml_len(void);
 size_t embedded_catalog_oci_yaml_len(void);
+size_t embedded_catalog_ses_yaml_len(void);
+size_t embedded_ses_defaults_yaml_len(void);
 
 #endif

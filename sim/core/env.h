@@ -23,6 +23,7 @@ struct events;
 struct store;
 struct mailflow;
 struct rule_do;
+struct profile;
 
 struct env {
 	struct event_base *base;
@@ -34,7 +35,9 @@ struct env {
 	struct engine *engine; /* the active scenario */
 	struct events *events;
 	struct store *store;
-	struct mailflow *flow; /* where accepted mail goes */
+	struct mailflow *flow;         /* where accepted mail goes */
+	const struct profile *profile; /* the provider edsim plays */
+	void *account; /* the provider's account (SES: struct ses_account), or NULL */
 };
 
 /* What a rule does besides answering, in every front end: its `set` lays

@@ -107,6 +107,25 @@ enum header_result message_parse_headers(const char *msg, size_t len, size_t max
 	return HDR_OK;
 }
 
+int message_next_field(const char *msg, size_t header_bytes, size_t *pos, struct header_field *f)
+{
+	const char *p = msg + *pos, *end = msg + header_bytes;
+	size_t raw, n;
+
+	if (p >= end || (n = strip_eol(p, raw = line_length(p, end))) == 0 ||
+	    (f->name_len = field_name_length(p, n)) == 0)
+		return 0;
+	f->offset = *pos;
+	f->name = p;
+	f->value[0] = '\0';
+	value_append(f->value, p + f->name_len + 1, n - f->name_len - 1);
+	for (p += raw; p < end && (*p == ' ' || *p == '\t'); p += raw)
+		value_append(f->value, p, strip_eol(p, raw = line_length(p, end)));
+	f->len = (size_t)(p - msg) - f->offset;
+	*pos = (size_t)(p - msg);
+	return 1;
+}
+
 /* Steps over s[*i] in an address list and returns 1 when that character
  * stands outside quoted strings and comments; quoted pairs (\x) inside
  * either are consumed whole, so an escaped quote or paren changes nothing. */

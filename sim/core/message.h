@@ -26,6 +26,18 @@ struct header_info {
 
 enum header_result message_parse_headers(const char *msg, size_t len, size_t max_header_bytes,
                                          struct header_info *out);
+/* One field of a header section: where it is (the whole field, folded
+ * lines and line ends included), its name and its unfolded value. */
+struct header_field {
+	size_t offset, len;
+	const char *name;
+	size_t name_len;
+	char value[HDR_VALUE_MAX + 1];
+};
+
+/* The field at *pos in the first header_bytes of msg (as message_parse_headers
+ * measured them); advances *pos. Returns 0 when there is no further field. */
+int message_next_field(const char *msg, size_t header_bytes, size_t *pos, struct header_field *f);
 /* Splits an address-list header value into bare addresses. Returns the count. */
 size_t message_parse_address_list(const char *value, char out[][256], size_t max);
 

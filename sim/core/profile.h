@@ -18,17 +18,44 @@
  *     lets them go natively when told the scenario changed; it renders the
  *     scenario engine's verdict (engine_decide) and hands accepted mail to
  *     mailflow_submit(), as the SMTP engine does.
- * Invariants: a profile is constant data; its functions may be NULL only
- * all together (no HTTPS API).
+ * Invariants: a profile is constant data; its HTTPS functions may be NULL
+ * only all together (no HTTPS API), and so may its account functions.
  */
 #ifndef EDSIM_PROFILE_H
 #define EDSIM_PROFILE_H
 
 #include <stddef.h>
 
+#include "catalog.h"
+
 struct env;
 struct catalog;
 struct https_api; /* each provider's own, opaque here */
+
+/* A message at the SMTP engine's end of DATA, as a provider sees it. The
+ * provider may shorten the header section in place (SES removes its own
+ * X-SES-* fields): raw and *raw_len change, nothing else does. */
+struct smtp_submission {
+	const char *user; /* the AUTH user, or NULL */
+	const char *mail_from;
+	const char *const *from; /* the header From addresses */
+	size_t nfrom;
+	const char *const *rcpts;
+	size_t nrcpt;
+	char *raw;
+	size_t *raw_len;
+	size_t header_bytes; /* of the header section, without the blank line */
+};
+
+/* A provider's refusal: a catalog entry and the values of its placeholders
+ * (copied into buf). */
+struct provider_reply {
+	const struct cat_entry *entry;
+	struct cat_var vars[4];
+	size_t nvars;
+	char buf[1024];
+	size_t used; /* of buf */
+};
 
 struct profile {
 	const char *name;              /* "oci": `profile:` in scenarios and the configuration */
@@ -36,12 +63,39 @@ struct profile {
 	const unsigned char *catalog;  /* its text, embedded in the binary */
 	size_t (*catalog_len)(void);   /* its length */
 	const char *smtp_reply_prefix; /* "oci.smtp." */
+	/* The provider's own defaults, laid between edsim's and the user's
+	 * configuration (NULL: none): its host name, limits, ... */
+	const char *defaults_file;
+	const unsigned char *defaults;
+	size_t (*defaults_len)(void);
 	/* The HTTPS API on listen (host:port); the bound port in *port. */
 	struct https_api *(*https_new)(const struct env *env, const char *listen, int *port,
 	                               char *err, size_t errlen);
 	void (*https_free)(struct https_api *api);
 	/* The scenario is about to change: waiting requests resume natively now. */
 	void (*https_scenario_changed)(struct https_api *api);
+
+	/* EHLO's lines after the first, in order: "SIZE", "STARTTLS" and "AUTH"
+	 * stand for the lines the session fills in (STARTTLS only before TLS,
+	 * AUTH only after); any other is sent as written; the last is "250 ". */
+	const char *const *ehlo_lines;
+	/* Catalog ids of engine replies this provider names otherwise:
+	 * {reply name, id} pairs, ended by {NULL, NULL} (NULL: none). */
+	const char *const (*smtp_reply_ids)[2];
+	/* Message ids in the provider's shape (store.h); 0: 16 hex digits. */
+	int message_id_style;
+
+	/* The provider's account, when it keeps one (env.account); all NULL
+	 * or all set. */
+	void *(*account_new)(const struct env *env);
+	void (*account_free)(void *account);
+	/* SMTP AUTH: 1 when the credentials are good. */
+	int (*smtp_login)(void *account, const char *user, const char *password);
+	/* The end of DATA after the engine's own checks: 1 and *reply to refuse. */
+	int (*smtp_data_end)(void *account, const struct catalog *c, struct smtp_submission *m,
+	                     struct provider_reply *reply);
+	/* The message was accepted (stored). */
+	void (*smtp_accepted)(void *account, const struct smtp_submission *m);
 };
 
 /* Loads the profile's embedded catalog; -1 with *errors (malloc'ed). */

@@ -95,13 +95,6 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int load_stage(struct ydoc *d, yaml_node_t *when, enum scenario_stage *out)
 {
 	yaml_node_t *n = ydoc_get(d, when, "stage");
@@ -727,17 +720,17 @@ static void rule_free(struct rule *r)
 	free(r->when.user);
 	free(r->when.client_ip);
 	free(r->when.mechanism);
-	free_strings(r->act.reply_lines, r->act.nreply_lines);
+	strings_free(r->act.reply_lines, r->act.nreply_lines);
 	free(r->act.set_text);
 	free(r->act.downstream);
 	free(r->when.method);
 	free(r->when.path);
-	free_strings(r->when.header_names, r->when.nheaders);
-	free_strings(r->when.header_globs, r->when.nheaders);
+	strings_free(r->when.header_names, r->when.nheaders);
+	strings_free(r->when.header_globs, r->when.nheaders);
 	free(r->act.https_code);
 	free(r->act.https_message);
-	free_strings(r->act.header_names, r->act.nheaders);
-	free_strings(r->act.header_values, r->act.nheaders);
+	strings_free(r->act.header_names, r->act.nheaders);
+	strings_free(r->act.header_values, r->act.nheaders);
 }
 
 void scenario_free(struct scenario *sc)
@@ -747,7 +740,7 @@ void scenario_free(struct scenario *sc)
 	for (size_t i = 0; i < sc->nrules; i++)
 		rule_free(&sc->rules[i]);
 	free(sc->rules);
-	free_strings(sc->exercises, sc->nexercises);
+	strings_free(sc->exercises, sc->nexercises);
 	free(sc->file);
 	free(sc->text);
 	free(sc->name);

@@ -23,15 +23,22 @@
 
 struct event_base;
 
+/* A message id, NUL included: 16 hex digits (STORE_ID_HEX), or Amazon SES's
+ * shape (STORE_ID_SES: "0100" and the 12 hex digits of the time in ms, a
+ * UUID whose first group carries the rest of the sequence number, and
+ * "-000000"). Either parses back to its sequence number. */
+#define STORE_ID_MAX 64
+enum store_id_style { STORE_ID_HEX, STORE_ID_SES };
+
 struct store_rcpt {
 	char *address;
 	int suppressed;
 };
 
 struct store_message {
-	uint64_t seq;    /* the id as a number: increasing, derived from the time */
-	char id[40];     /* seq as 16 hex digits */
-	double received; /* Unix time */
+	uint64_t seq;          /* the id as a number: increasing, derived from the time */
+	char id[STORE_ID_MAX]; /* seq in the store's id style */
+	double received;       /* Unix time */
 	char client_ip[64];
 	uint64_t connection;
 	char *user; /* NULL without AUTH */
@@ -104,6 +111,7 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 	uint64_t last_seq; /* the highest id handed out or found in the store */
+	enum store_id_style id_style;
 };
 
 struct store *store_sqlite_open(struct event_base *base, const char *path, char *err,
@@ -112,9 +120,10 @@ struct store *store_sqlite_open(struct event_base *base, const char *path, char 
 /* Gives m a new id: (Unix time in ms << 20), or one more than the last id
  * when that is not higher, so ids always increase, even across restarts. */
 void store_assign_id(struct store *st, struct store_message *m);
-/* seq as the 16 hex digits of a message id, NUL-terminated. */
-void store_format_id(uint64_t seq, char out[17]);
+/* seq as a message id in the store's style, NUL-terminated. */
+void store_format_id(const struct store *st, uint64_t seq, char out[STORE_ID_MAX]);
 /* Parses a 16-hex-digit id back into its number; -1 when it is not one. */
+/* Either style; -1 when id is neither. */
 int store_parse_id(const char *id, uint64_t *seq);
 void store_message_free(struct store_message *m);
 

@@ -610,12 +610,12 @@ static json_t *text_or_null(sqlite3_stmt *st, int col)
 	" COALESCE(d.state, m.state), m.origin, COALESCE(d.attempts, m.attempts)"
 #define SUMMARY_FROM " FROM messages m LEFT JOIN delivery d ON d.seq = m.seq"
 
-static json_t *summary_json(sqlite3_stmt *st, int with_attempts)
+static json_t *summary_json(const struct store *store, sqlite3_stmt *st, int with_attempts)
 {
-	char received[40], id[20];
+	char received[40], id[STORE_ID_MAX];
 	json_t *o;
 
-	store_format_id((uint64_t)sqlite3_column_int64(st, 0), id);
+	store_format_id(store, (uint64_t)sqlite3_column_int64(st, 0), id);
 	clock_format(sqlite3_column_double(st, 1), received, sizeof received);
 	o = json_pack(
 	    "{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:s}", "id", id, "received",
@@ -651,7 +651,7 @@ static json_t *sqlite_list(struct store *st, const struct store_filter *f)
 		sqlite3_bind_int64(q, 4, f->limit);
 		sqlite3_bind_int(q, 5, f->mailbox);
 		while (sqlite3_step(q) == SQLITE_ROW)
-			json_array_append_new(list, summary_json(q, 0));
+			json_array_append_new(list, summary_json(st, q, 0));
 		sqlite3_finalize(q);
 	}
 	return list;
@@ -670,7 +670,7 @@ static json_t *sqlite_get(struct store *st, const char *id)
 	                       &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
 		if (sqlite3_step(q) == SQLITE_ROW)
-			found = summary_json(q, 1);
+			found = summary_json(st, q, 1);
 		sqlite3_finalize(q);
 	}
 	return found;

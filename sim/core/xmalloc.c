@@ -53,3 +53,19 @@ char *xstrndup(const char *s, size_t n)
 		out_of_memory(n + 1);
 	return p;
 }
+
+char **strings_copy(char *const *v, size_t n)
+{
+	char **out = xcalloc(n, sizeof *out);
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+void strings_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

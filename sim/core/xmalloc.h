@@ -32,5 +32,8 @@ void *xrealloc(void *p, size_t size);
 /* A copy of s (NULL stays NULL). */
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* A vector of n strings: a deep copy, and freeing one (both NULL-safe). */
+char **strings_copy(char *const *v, size_t n);
+void strings_free(char **v, size_t n);
 
 #endif

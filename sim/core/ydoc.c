@@ -284,3 +284,54 @@ int ydoc_duration(struct ydoc *d, const yaml_node_t *n, const char *what, double
 	                  "%s: expected a duration such as 500ms, 60s, 10m, 1h or 3d, found '%s'",
 	                  what, s ? s : "a collection");
 }
+
+int ydoc_choice(struct ydoc *d, const yaml_node_t *n, const char *setting, const char *const *names,
+                int *out)
+{
+	const char *s = ydoc_scalar(n);
+	char msg[256];
+	size_t len, count = 0;
+
+	for (int i = 0; names[i] != NULL; i++, count++)
+		if (s != NULL && strcmp(s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	len = (size_t)snprintf(msg, sizeof msg, "%s: expected", setting);
+	for (size_t i = 0; i < count && len < sizeof msg; i++)
+		len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s",
+		                        i == 0           ? " "
+		                        : i + 1 == count ? " or "
+		                                         : ", ",
+		                        names[i]);
+	return ydoc_error(d, n, "%s", msg);
+}
+
+int ydoc_string_list(struct ydoc *d, const yaml_node_t *n, const char *what, char ***out,
+                     size_t *nout)
+{
+	size_t len = ydoc_seq_len(n);
+	int rc = 0;
+
+	if (!ydoc_is_seq(n))
+		return ydoc_error(d, n, "%s: expected a list of strings", what);
+	strings_free(*out, *nout);
+	*out = xcalloc(len, sizeof **out);
+	*nout = len;
+	for (size_t i = 0; i < len; i++)
+		rc |= ydoc_string(d, ydoc_seq_item(d, n, i), what, &(*out)[i]);
+	return rc;
+}
+
+int ydoc_number(struct ydoc *d, const yaml_node_t *n, const char *what, double min, double max,
+                double *out)
+{
+	const char *s = ydoc_scalar(n);
+	char *end = NULL;
+	double v = s ? strtod(s, &end) : 0;
+
+	if (s == NULL || end == s || *end != '\0' || !(v >= min && v <= max)) /* NaN too */
+		return ydoc_error(d, n, "%s: expected a number from %g to %g", what, min, max);
+	*out = v;
+	return 0;
+}

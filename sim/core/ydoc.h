@@ -50,5 +50,15 @@ int ydoc_bool(struct ydoc *d, const yaml_node_t *n, const char *what, int *out);
 /* "500ms", "60s", "10m", "1h", "3d" or a bare number of seconds. */
 int ydoc_duration(struct ydoc *d, const yaml_node_t *n, const char *what, double *secs);
 int parse_duration(const char *text, double *secs);
+/* A scalar that must be one of names (NULL-terminated): its index in *out.
+ * The error names the setting: "relay.tls: expected none, may or encrypt". */
+int ydoc_choice(struct ydoc *d, const yaml_node_t *n, const char *setting, const char *const *names,
+                int *out);
+/* A list of strings, replacing *out (freed with strings_free). */
+int ydoc_string_list(struct ydoc *d, const yaml_node_t *n, const char *what, char ***out,
+                     size_t *nout);
+/* A number (integer or decimal) from min to max. */
+int ydoc_number(struct ydoc *d, const yaml_node_t *n, const char *what, double min, double max,
+                double *out);
 
 #endif

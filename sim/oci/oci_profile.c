@@ -8,6 +8,13 @@
 #include "embedded.h"
 #include "https_oci.h"
 
+/* OCI answers a bad MAIL FROM and a bad RCPT TO address alike. */
+static const char *const reply_ids[][2] = {{"invalid-recipient", "oci.smtp.invalid-address"},
+                                           {NULL, NULL}};
+
+static const char *const ehlo_lines[] = {
+    "PIPELINING", "SIZE", "8BITMIME", "STARTTLS", "AUTH", "ENHANCEDSTATUSCODES", NULL};
+
 const struct profile oci_profile = {
     .name = "oci",
     .catalog_file = "scenarios/catalog/oci.yaml",
@@ -17,4 +24,6 @@ const struct profile oci_profile = {
     .https_new = https_api_new,
     .https_free = https_api_free,
     .https_scenario_changed = https_api_scenario_changed,
+    .ehlo_lines = ehlo_lines,
+    .smtp_reply_ids = reply_ids,
 };

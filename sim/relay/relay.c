@@ -77,7 +77,7 @@ struct qmsg {
 	STAILQ_ENTRY(qmsg) ready_entry; /* in r->ready while on_ready */
 	int on_ready;
 	uint64_t seq;
-	char id[20];
+	char id[STORE_ID_MAX];
 	char *mail_from, *user;
 	int is_dsn, captured;
 	double received, accepted_v;
@@ -160,7 +160,7 @@ static struct qmsg *new_qmsg(struct relay *r, uint64_t seq, const char *from, co
 
 	q->r = r;
 	q->seq = seq;
-	store_format_id(seq, q->id);
+	store_format_id(r->env.store, seq, q->id);
 	q->mail_from = xstrdup(from ? from : "");
 	q->user = xstrdup(user);
 	q->received = received;

@@ -55,6 +55,7 @@
 	X(R_AUTH_REQUIRED, "auth-required")                                                        \
 	X(R_SENDER_NOT_AUTHORIZED, "sender-not-authorized")                                        \
 	X(R_INVALID_ADDRESS, "invalid-address")                                                    \
+	X(R_INVALID_RECIPIENT, "invalid-recipient")                                                \
 	X(R_PARSE_ERROR, "parse-error")
 
 #define SMTP_REPLY_ENUM(name, id) name,

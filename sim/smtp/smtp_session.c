@@ -33,6 +33,7 @@
 #include "log.h"
 #include "mailflow.h"
 #include "message.h"
+#include "profile.h"
 #include "smtp_auth.h"
 #include "smtp_parse.h"
 #include "util.h"
@@ -58,8 +59,20 @@ struct cmd_args {
 	int fields;                       /* AUTH: how many words the command had */
 };
 
-struct smtp_server *smtp_server_new(const struct env *env, const char *reply_prefix,
-                                    void (*drained)(void *arg), void *arg, char *err, size_t errlen)
+/* The catalog id of an engine reply: the profile's own name for it, else
+ * its prefix and the reply's name. */
+static void reply_id(const struct profile *p, const char *name, char *id, size_t len)
+{
+	for (size_t i = 0; p->smtp_reply_ids != NULL && p->smtp_reply_ids[i][0] != NULL; i++)
+		if (strcmp(p->smtp_reply_ids[i][0], name) == 0) {
+			snprintf(id, len, "%s", p->smtp_reply_ids[i][1]);
+			return;
+		}
+	snprintf(id, len, "%s%s", p->smtp_reply_prefix, name);
+}
+
+struct smtp_server *smtp_server_new(const struct env *env, void (*drained)(void *arg), void *arg,
+                                    char *err, size_t errlen)
 {
 #define SMTP_REPLY_NAME(name, id) id,
 	static const char *const names[] = {SMTP_REPLIES(SMTP_REPLY_NAME)};
@@ -72,7 +85,7 @@ struct smtp_server *smtp_server_new(const struct env *env, const char *reply_pre
 	ss->drained = drained;
 	ss->arg = arg;
 	for (size_t i = 0; i < R_COUNT; i++) {
-		snprintf(id, sizeof id, "%s%s", reply_prefix, names[i]);
+		reply_id(env->profile, names[i], id, sizeof id);
 		ss->replies[i] = catalog_find(env->catalog, id);
 		if (ss->replies[i] == NULL || ss->replies[i]->protocol != CAT_SMTP) {
 			snprintf(err, errlen, "the catalog has no SMTP condition '%s'", id);
@@ -121,10 +134,10 @@ void session_record_event(struct session *s, const char *type, int code, const c
 }
 
 /* Sends one catalog reply, possibly as several lines (vars sets, one a line). */
-void session_reply_lines(struct session *s, enum smtp_reply r, const struct cat_var *vars,
-                         size_t nvars_per_line, size_t nlines)
+/* Any catalog entry's reply: one line per nvars_per_line variables. */
+static void reply_entry_lines(struct session *s, const struct cat_entry *e,
+                              const struct cat_var *vars, size_t nvars_per_line, size_t nlines)
 {
-	const struct cat_entry *e = s->srv->replies[r];
 	char line[1024];
 
 	for (size_t i = 0; i < nlines; i++) {
@@ -141,6 +154,18 @@ void session_reply_lines(struct session *s, enum smtp_reply r, const struct cat_
 	}
 	if (e->closes)
 		session_close(s);
+}
+
+void session_reply_lines(struct session *s, enum smtp_reply r, const struct cat_var *vars,
+                         size_t nvars_per_line, size_t nlines)
+{
+	reply_entry_lines(s, s->srv->replies[r], vars, nvars_per_line, nlines);
+}
+
+void session_reply_entry(struct session *s, const struct cat_entry *e, const struct cat_var *vars,
+                         size_t nvars)
+{
+	reply_entry_lines(s, e, vars, nvars, 1);
 }
 
 void session_reply(struct session *s, enum smtp_reply r, const struct cat_var *vars, size_t nvars)
@@ -190,13 +215,31 @@ void session_send_greeting(struct session *s)
 	session_flush_replies(s);
 }
 
-static void add_capability(struct session *s, const char *fmt, unsigned long long value)
+/* One EHLO line after the first (see struct profile's ehlo_lines); 0 when
+ * the session has nothing to say for it. */
+static size_t capability_line(struct session *s, const char *name, char *line, size_t len)
 {
-	char line[128];
-	int n = snprintf(line, sizeof line, "250-");
+	if (strcmp(name, "SIZE") == 0)
+		return (size_t)snprintf(line, len, "SIZE %llu", s->env->cfg->limits.message_bytes);
+	if (strcmp(name, "STARTTLS") == 0)
+		return !s->tls && s->env->tls != NULL ? (size_t)snprintf(line, len, "STARTTLS") : 0;
+	if (strcmp(name, "AUTH") == 0)
+		return s->tls ? (size_t)snprintf(line, len, "AUTH PLAIN LOGIN") : 0;
+	return (size_t)snprintf(line, len, "%s", name);
+}
 
-	n += snprintf(line + n, sizeof line - (size_t)n, fmt, value);
-	session_write_line(s, line, (size_t)n);
+static void write_capabilities(struct session *s)
+{
+	const char *const *names = s->env->profile->ehlo_lines;
+	char line[128];
+	size_t len;
+
+	for (size_t i = 0; names[i] != NULL; i++) {
+		if ((len = capability_line(s, names[i], line + 4, sizeof line - 4)) == 0)
+			continue;
+		memcpy(line, names[i + 1] == NULL ? "250 " : "250-", 4);
+		session_write_line(s, line, len + 4);
+	}
 }
 
 static int check_ehlo(struct session *s, struct cmd_args *a)
@@ -236,14 +279,7 @@ static void proceed_ehlo(struct session *s, struct cmd_args *a, const struct hoo
 	}
 	line[3] = '-';
 	session_write_line(s, line, len);
-	add_capability(s, "PIPELINING", 0);
-	add_capability(s, "SIZE %llu", s->env->cfg->limits.message_bytes);
-	add_capability(s, "8BITMIME", 0);
-	if (!s->tls && s->env->tls != NULL)
-		add_capability(s, "STARTTLS", 0);
-	if (s->tls)
-		add_capability(s, "AUTH PLAIN LOGIN", 0);
-	session_write_line(s, LIT("250 ENHANCEDSTATUSCODES"));
+	write_capabilities(s);
 }
 
 /* RFC 3207: after the handshake the client knows nothing it was told
@@ -292,10 +328,19 @@ static void auth_fail(struct session *s)
 	session_reply(s, R_AUTH_INVALID, NOVARS);
 }
 
+static int credentials_good(const struct session *s, const char *user, const char *password)
+{
+	const struct profile *p = s->env->profile;
+
+	if (p->smtp_login != NULL)
+		return p->smtp_login(s->env->account, user, password);
+	return policy_check_credentials(s->env->policy, user, password);
+}
+
 static void auth_finish(struct session *s, const char *user, const char *password)
 {
 	s->state = ST_COMMAND;
-	if (!s->accept_auth && !policy_check_credentials(s->env->policy, user, password)) {
+	if (!s->accept_auth && !credentials_good(s, user, password)) {
 		auth_fail(s);
 		return;
 	}
@@ -438,7 +483,8 @@ static int take_path(struct session *s, const char *arg, const char *prefix, cha
 		/* fall through */
 	case PATH_INVALID_ADDRESS:
 		snprintf(shown, sizeof shown, "<%s>", addr);
-		session_reply(s, R_INVALID_ADDRESS, VARS({"address", shown}));
+		session_reply(s, allow_empty ? R_INVALID_ADDRESS : R_INVALID_RECIPIENT,
+		              VARS({"address", shown}));
 		return -1;
 	}
 	return -1;
@@ -470,7 +516,8 @@ int session_sender_refused(struct session *s, const char *address)
 	if (policy_sender_approved(s->env->policy, s->authed ? s->user : NULL, address))
 		return 0;
 	policy_auth_failure(s->env->policy, s->ip, vclock_now(s->env->clock));
-	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", address}));
+	session_reply(s, R_SENDER_NOT_AUTHORIZED,
+	              VARS({"address", address}, {"user", session_user_label(s)}));
 	return 1;
 }
 
@@ -871,7 +918,8 @@ static int header_from_refused(struct session *s, const struct header_info *h)
 	if (matches_envelope)
 		return 0;
 	policy_auth_failure(s->env->policy, s->ip, vclock_now(s->env->clock));
-	session_reply(s, R_SENDER_NOT_AUTHORIZED, VARS({"address", h->from[0]}));
+	session_reply(s, R_SENDER_NOT_AUTHORIZED,
+	              VARS({"address", h->from[0]}, {"user", session_user_label(s)}));
 	return 1;
 }
 
@@ -896,24 +944,25 @@ static void finish_transaction(struct session *s)
 
 static void reply_accepted(struct session *s, const char *id)
 {
-	struct cat_var vars[2 * 50];
+	struct cat_var vars[3 * 50];
 	size_t nsup = 0;
 	char line[1024];
 	enum smtp_reply r = R_ACCEPTED;
 
 	for (size_t i = 0; i < s->tx.nrcpt && nsup < 50; i++)
 		if (s->tx.rcpts[i].suppressed) {
-			vars[2 * nsup] = (struct cat_var){"user", session_user_label(s)};
-			vars[2 * nsup + 1] = (struct cat_var){"recipient", s->tx.rcpts[i].address};
+			vars[3 * nsup] = (struct cat_var){"user", session_user_label(s)};
+			vars[3 * nsup + 1] = (struct cat_var){"recipient", s->tx.rcpts[i].address};
+			vars[3 * nsup + 2] = (struct cat_var){"id", id};
 			nsup++;
 		}
 	if (nsup > 0)
 		r = R_SUPPRESSED;
 	else
 		vars[nsup++] = (struct cat_var){"id", id};
-	catalog_smtp_line(s->srv->replies[r], vars, r == R_SUPPRESSED ? 2 : 1, line, sizeof line);
+	catalog_smtp_line(s->srv->replies[r], vars, r == R_SUPPRESSED ? 3 : 1, line, sizeof line);
 	session_record_event(s, "accepted", s->srv->replies[r]->code, line, id);
-	session_reply_lines(s, r, vars, r == R_SUPPRESSED ? 2 : 1, r == R_SUPPRESSED ? nsup : 1);
+	session_reply_lines(s, r, vars, r == R_SUPPRESSED ? 3 : 1, r == R_SUPPRESSED ? nsup : 1);
 }
 
 /* A rule's 2xx at data-end, sent once the message is stored. */
@@ -929,6 +978,62 @@ static void reply_forced_after_commit(struct session *s)
 	                     s->tx.stored_id);
 	smtp_hook_send(s, r, &ctx);
 	free(rcpts);
+}
+
+/* What the provider sees of the transaction (free the result); h is NULL
+ * once the message is stored. */
+static const char **submission_of(struct session *s, const struct header_info *h,
+                                  struct smtp_submission *m)
+{
+	size_t nfrom = h == NULL ? 0 : h->nfrom < HDR_FROM_MAX ? h->nfrom : HDR_FROM_MAX;
+	const char **list = xcalloc(s->tx.nrcpt + nfrom + 1, sizeof *list);
+
+	for (size_t i = 0; i < s->tx.nrcpt; i++)
+		list[i] = s->tx.rcpts[i].address;
+	for (size_t i = 0; i < nfrom; i++)
+		list[s->tx.nrcpt + i] = h->from[i];
+	*m = (struct smtp_submission){.user = s->authed ? s->user : NULL,
+	                              .mail_from = s->tx.mail_from,
+	                              .from = list + s->tx.nrcpt,
+	                              .nfrom = nfrom,
+	                              .rcpts = list,
+	                              .nrcpt = s->tx.nrcpt,
+	                              .raw = s->tx.data,
+	                              .raw_len = &s->tx.data_len,
+	                              .header_bytes = h ? h->header_bytes : 0};
+	return list;
+}
+
+/* The provider's turn (SES: sending state, identities, quotas). */
+static int provider_refused(struct session *s, const struct header_info *h)
+{
+	const struct profile *p = s->env->profile;
+	struct smtp_submission m;
+	struct provider_reply r = {0};
+	const char **list;
+	int refused;
+
+	if (p->smtp_data_end == NULL || s->tx.data == NULL)
+		return 0;
+	list = submission_of(s, h, &m);
+	refused = p->smtp_data_end(s->env->account, s->env->catalog, &m, &r);
+	free(list);
+	if (refused)
+		session_reply_entry(s, r.entry, r.vars, r.nvars);
+	return refused;
+}
+
+static void provider_accepted(struct session *s)
+{
+	const struct profile *p = s->env->profile;
+	struct smtp_submission m;
+	const char **list;
+
+	if (p->smtp_accepted == NULL)
+		return;
+	list = submission_of(s, NULL, &m);
+	p->smtp_accepted(s->env->account, &m);
+	free(list);
 }
 
 static void on_committed(void *arg, int ok, const struct store_message *m)
@@ -949,6 +1054,7 @@ static void on_committed(void *arg, int ok, const struct store_message *m)
 		    s->env->policy, s->authed ? s->user : NULL,
 		    policy_quota_units(s->env->policy, s->tx.nrcpt, s->tx.data_total),
 		    vclock_now(s->env->clock));
+		provider_accepted(s);
 		if (s->tx.commit_rule != NULL)
 			reply_forced_after_commit(s);
 		else
@@ -1015,7 +1121,7 @@ static int message_refused(struct session *s, enum header_result hr, const struc
 		session_reply(s, R_PARSE_ERROR, NOVARS);
 		return 1;
 	}
-	if (header_from_refused(s, h))
+	if (header_from_refused(s, h) || provider_refused(s, h))
 		return 1;
 	if (l->store_bytes > 0 &&
 	    store_bytes_used(s->env->store) + s->tx.data_len > l->store_bytes) {

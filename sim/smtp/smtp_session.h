@@ -18,12 +18,12 @@
 struct sockaddr;
 struct smtp_server;
 
-/* Looks up every reply the engine uses in env's catalog, as reply_prefix +
- * the reply's name ("oci.smtp." + "greeting"); NULL with err naming a
- * missing id. drained(arg) is called when a drain has closed the last session. */
-struct smtp_server *smtp_server_new(const struct env *env, const char *reply_prefix,
-                                    void (*drained)(void *arg), void *arg, char *err,
-                                    size_t errlen);
+/* Looks up every reply the engine uses in env's catalog, as the profile's
+ * reply prefix + the reply's name ("oci.smtp." + "greeting") unless the
+ * profile names it otherwise; NULL with err naming a missing id. drained(arg) is called when a
+ * drain has closed the last session. */
+struct smtp_server *smtp_server_new(const struct env *env, void (*drained)(void *arg), void *arg,
+                                    char *err, size_t errlen);
 /* Closes what is left without a word and frees the engine. */
 void smtp_server_free(struct smtp_server *ss);
 /* Takes over an accepted socket. implicit_tls: the smtps port. */

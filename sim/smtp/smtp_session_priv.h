@@ -129,6 +129,9 @@ void session_record_event(struct session *s, const char *type, int code, const c
 void session_reply_lines(struct session *s, enum smtp_reply r, const struct cat_var *vars,
                          size_t nvars_per_line, size_t nlines);
 void session_reply(struct session *s, enum smtp_reply r, const struct cat_var *vars, size_t nvars);
+/* A reply the engine does not name (a provider's refusal). */
+void session_reply_entry(struct session *s, const struct cat_entry *e, const struct cat_var *vars,
+                         size_t nvars);
 void session_reset_transaction(struct session *s);
 void session_send_greeting(struct session *s);
 void session_read(struct session *s);

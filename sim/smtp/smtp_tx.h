@@ -30,7 +30,7 @@ struct smtp_tx {
 	char *data; /* the message as received, dot-unstuffed */
 	size_t data_len, data_cap, data_total, data_lines;
 	uint64_t attempt;               /* the message's arrival number at data-end */
-	char stored_id[40];             /* id of the message being committed */
+	char stored_id[STORE_ID_MAX];   /* id of the message being committed */
 	const struct rule *commit_rule; /* a rule whose 2xx answers the commit */
 };
 

@@ -204,7 +204,7 @@ f=$(write_config profile-unknown.yaml <<'Y'
 profile: gmail
 Y
 )
-expect_error "an unknown profile" "$f" "edsim: profile: unknown profile 'gmail' (edsim knows: oci)"
+expect_error "an unknown profile" "$f" "edsim: profile: unknown profile 'gmail' (edsim knows: oci, ses)"
 f=$(write_config profile-list.yaml <<'Y'
 profile: [oci]
 Y
@@ -214,7 +214,7 @@ out=$("$EDSIM" --profile nope --state-dir "$T/flag-profile" --smtp 127.0.0.1:0 -
 	--https off --control off 2>&1)
 check "--profile nope: exit status 1" 1 "$?"
 check "--profile nope: the profiles edsim knows" \
-	"edsim: profile: unknown profile 'nope' (edsim knows: oci)" "$out"
+	"edsim: profile: unknown profile 'nope' (edsim knows: oci, ses)" "$out"
 f=$(write_config profile-oci.yaml <<'Y'
 profile: oci
 Y

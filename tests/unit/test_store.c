@@ -257,11 +257,11 @@ static void test_batch_committed_and_reopened(void)
 	CU_ASSERT_EQUAL(store_bytes_used(st), bytes);
 	CU_ASSERT_TRUE(st->last_seq >= l.seq[N - 1]);
 	for (int i = 0; i < N; i++) {
-		char id[17], want[128], *raw = NULL;
+		char id[STORE_ID_MAX], want[128], *raw = NULL;
 		size_t len = 0;
 		json_t *m;
 
-		store_format_id(l.seq[i], id);
+		store_format_id(st, l.seq[i], id);
 		m = store_get(st, id);
 		CU_ASSERT_PTR_NOT_NULL(m);
 		snprintf(want, sizeof want, "batch-%d", i);
