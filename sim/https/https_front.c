@@ -68,7 +68,7 @@ struct commit {
 	struct https_req r;
 	char client_ip[64];
 	char command[8];
-	char id[40]; /* the stored message's id, for the event */
+	char id[STORE_ID_MAX]; /* the stored message's id, for the event */
 	char *user;
 	char *body;
 	const char *content_type;
