@@ -30,17 +30,6 @@ static void add_sender(struct ses_party *v, size_t *n, const char *address)
 	(*n)++;
 }
 
-static void reply_var(struct provider_reply *r, const char *name, const char *value)
-{
-	size_t room = sizeof r->buf - r->used;
-	int n = snprintf(r->buf + r->used, room, "%s", value);
-
-	r->vars[r->nvars].name = name;
-	r->vars[r->nvars].value = r->buf + r->used;
-	r->nvars++;
-	r->used += (size_t)n < room ? (size_t)n + 1 : room;
-}
-
 /* reply = the catalog's entry ses.smtp.<name>; 1 (refused) when it exists. */
 static int refuse(const struct catalog *c, const char *name, struct provider_reply *r)
 {
@@ -76,8 +65,8 @@ static int account_refused(struct ses_account *a, const struct catalog *c,
 	if (v == SES_OK)
 		return 0;
 	ses_region_upper(a, region, sizeof region);
-	reply_var(r, "region", region);
-	reply_var(r, "identities", failed);
+	provider_reply_var(r, "region", region);
+	provider_reply_var(r, "identities", failed);
 	return refuse(c, names[v], r);
 }
 
@@ -95,11 +84,11 @@ int ses_smtp_data_end(void *account, const struct catalog *c, struct smtp_submis
 	if (account_refused(account, c, m, &sc, r))
 		return 1;
 	if (sc.config_set[0] && !ses_account_has_configuration_set(account, sc.config_set)) {
-		reply_var(r, "name", sc.config_set);
+		provider_reply_var(r, "name", sc.config_set);
 		return refuse(c, "configuration-set-does-not-exist", r);
 	}
 	if (sc.duplicate[0]) {
-		reply_var(r, "header", sc.duplicate);
+		provider_reply_var(r, "header", sc.duplicate);
 		return refuse(c, "duplicate-header", r);
 	}
 	m->header_bytes = ses_message_strip(m->raw, m->raw_len, m->header_bytes);
