@@ -24,7 +24,7 @@ PKGS     := $(EDSIM_PKGS) libcurl
 # layer: core (configuration, catalog, clock, store, scenario engine, ...),
 # smtp (the SMTP engine), relay, flow (the way of an accepted message),
 # control (the control API) and one folder per provider (oci; ses, begun).
-SIM_DIRS := sim sim/core sim/smtp sim/relay sim/flow sim/control sim/oci sim/ses
+SIM_DIRS := sim sim/core sim/smtp sim/https sim/relay sim/flow sim/control sim/oci sim/ses
 CSTD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(addprefix -I,$(SIM_DIRS)) -I.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm

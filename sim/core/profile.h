@@ -101,6 +101,9 @@ struct profile {
 	void (*account_use_quota)(void *account, unsigned long long n);
 };
 
+/* Adds a placeholder's value to r (copied into r->buf, cut when it is
+ * full; a fifth and later are ignored). */
+void provider_reply_var(struct provider_reply *r, const char *name, const char *value);
 /* Loads the profile's embedded catalog; -1 with *errors (malloc'ed). */
 int profile_load_catalog(const struct profile *p, struct catalog *c, char **errors);
 

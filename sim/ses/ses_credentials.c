@@ -11,16 +11,22 @@
 
 #include "xmalloc.h"
 
-/* out = HMAC-SHA256(key, text); out may be key. */
+void ses_hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_t len,
+                     unsigned char out[SES_KEY_LEN])
+{
+	unsigned char digest[SES_KEY_LEN];
+	unsigned int digestlen = sizeof digest;
+
+	HMAC(EVP_sha256(), key, (int)keylen, data, len, digest, &digestlen);
+	memcpy(out, digest, sizeof digest);
+	OPENSSL_cleanse(digest, sizeof digest);
+}
+
+/* One link of a key chain: out = HMAC-SHA256(key, text). */
 static void hmac_step(const unsigned char *key, size_t keylen, const char *text,
                       unsigned char out[SES_KEY_LEN])
 {
-	unsigned char digest[SES_KEY_LEN];
-	unsigned int len = sizeof digest;
-
-	HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)text, strlen(text), digest,
-	     &len);
-	memcpy(out, digest, sizeof digest);
+	ses_hmac_sha256(key, keylen, text, strlen(text), out);
 }
 
 void ses_signing_key(const char *secret, const char *date, const char *region, const char *service,

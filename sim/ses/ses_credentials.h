@@ -17,6 +17,10 @@
 #define SES_KEY_LEN           32 /* an HMAC-SHA256 digest */
 #define SES_SMTP_PASSWORD_LEN 44
 
+/* out = HMAC-SHA256(key, data); out may alias key. The one HMAC of the SES
+ * code: the key chains below and the SigV4 signature (sigv4.c) use it. */
+void ses_hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_t len,
+                     unsigned char out[SES_KEY_LEN]);
 /* The SigV4 signing key for date ("YYYYMMDD"), region and service. */
 void ses_signing_key(const char *secret, const char *date, const char *region, const char *service,
                      unsigned char key[SES_KEY_LEN]);

@@ -1,14 +1,15 @@
 /*
  * ses_profile.c - the Amazon SES profile: scenarios/catalog/ses.yaml and
  * sim/ses/defaults.yaml (both embedded), SES's EHLO shape and message ids,
- * its account (ses_account.c) and what SES does at the end of DATA
- * (ses_smtp.c).
+ * its account (ses_account.c), what SES does at the end of DATA
+ * (ses_smtp.c) and its v2 and v1 APIs over HTTPS (https_ses.c).
  */
 #include "ses_profile.h"
 
 #include "embedded.h"
 #include "env.h"
 #include "ses_account.h"
+#include "ses_https.h"
 #include "ses_smtp.h"
 #include "store.h"
 
@@ -46,6 +47,9 @@ const struct profile ses_profile = {
     .defaults = embedded_ses_defaults_yaml,
     .defaults_len = embedded_ses_defaults_yaml_len,
     .smtp_reply_prefix = "ses.smtp.",
+    .https_new = ses_https_new,
+    .https_free = ses_https_free,
+    .https_scenario_changed = ses_https_scenario_changed,
     .ehlo_lines = ehlo_lines,
     .smtp_reply_ids = reply_ids,
     .message_id_style = STORE_ID_SES,

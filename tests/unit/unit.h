@@ -38,6 +38,7 @@ int register_health_cmd_tests(void);
 int register_jsonw_tests(void);
 int register_scenario_engine_tests(void);
 int register_ses_credentials_tests(void);
+int register_sigv4_tests(void);
 int register_retry_tests(void);
 int register_store_tests(void);
 int register_relay_hop_tests(void);
