@@ -59,6 +59,7 @@ enum ph_index {
 	PH_CLIENTS_DIR,
 	PH_PROFILE,
 	PH_CASE,
+	PH_API,
 	PH_AWS_KEY_ID,
 	PH_AWS_SECRET,
 	PH_AWS_REGION,
@@ -273,6 +274,17 @@ static int write_message(struct ctx *x)
 	return write_text(x->ph[PH_EML].value, text);
 }
 
+/* The API a case is about: smtp, or for an HTTPS case its provider's (ses.v1.*
+ * cases are SES's v1 Query API, the other SES ones its v2 API). */
+static const char *case_api(const struct conform_case *c)
+{
+	if (!c->https)
+		return "smtp";
+	if (c->profile == NULL || strcmp(c->profile, "ses") != 0)
+		return "oci";
+	return strncmp(c->id, "ses.v1.", 7) == 0 ? "ses-v1" : "ses-v2";
+}
+
 static void fill_placeholders(struct ctx *x)
 {
 	unsigned char rnd[4];
@@ -300,6 +312,7 @@ static void fill_placeholders(struct ctx *x)
 	set_ph(x, PH_CLIENTS_DIR, "clients_dir", "%s", x->cl->dir);
 	set_ph(x, PH_PROFILE, "profile", "%s", x->c->profile ? x->c->profile : "");
 	set_ph(x, PH_CASE, "case", "%s", x->c->id);
+	set_ph(x, PH_API, "api", "%s", case_api(x->c));
 	set_ph(x, PH_AWS_KEY_ID, "aws_access_key_id", "%s", x->c->secret ? case_user(x) : "");
 	set_ph(x, PH_AWS_SECRET, "aws_secret_access_key", "%s", x->c->secret ? x->c->secret : "");
 	set_ph(x, PH_AWS_REGION, "aws_region", "%s", x->c->region ? x->c->region : "");

@@ -289,8 +289,12 @@ static const char *skip_reason(const struct conform_client *cl, const struct con
                                char *buf, size_t len)
 {
 	const char *missing = client_missing(cl);
+	const char *profile = json_string_value(json_object_get(c->info, "profile"));
 
-	if (c->https && !cl->https)
+	if (!client_speaks_profile(cl, profile))
+		snprintf(buf, len, "%s speaks another provider's API (profiles: %s); this is an %s case",
+		         cl->name, cl->profiles[0], profile);
+	else if (c->https && !cl->https)
 		snprintf(buf, len, "%s does not speak the HTTPS API; this is an HTTPS case",
 		         cl->name);
 	else if (!c->https && !cl->smtp)
