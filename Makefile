@@ -124,10 +124,12 @@ $(DBG)/edsim-conform: $(DBG_OBJ) $(DBG_CONF) conformance/runner_main.c $(CONF_HD
 	$(CC) $(CSTD) -Iconformance -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ conformance/runner_main.c $(DBG_CONF) $(DBG_OBJ) $(PKG_LIBS)
 conformance/clients/refclient: $(REL)/refclient
 	cp $< $@
-$(REL)/refclient: conformance/clients/refclient.c | $(REL)
-	$(CC) $(CSTD) -O2 -g $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
-$(DBG)/refclient: conformance/clients/refclient.c | $(DBG)
-	$(CC) $(CSTD) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+REF_SRC := conformance/clients/refclient.c conformance/clients/refclient_ses.c
+REF_HDR := conformance/clients/refclient_ses.h
+$(REL)/refclient: $(REF_SRC) $(REF_HDR) | $(REL)
+	$(CC) $(CSTD) -O2 -g $(PKG_CFLAGS) -o $@ $(REF_SRC) $(PKG_LIBS)
+$(DBG)/refclient: $(REF_SRC) $(REF_HDR) | $(DBG)
+	$(CC) $(CSTD) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(REF_SRC) $(PKG_LIBS)
 
 edsim: $(REL_OBJ) $(REL)/main.o
 	$(CC) -o $@ $^ $(EDSIM_LIBS)
@@ -175,7 +177,7 @@ fresh-clean:
 	tools/fresh-check --clean
 
 format:
-	clang-format -i $(foreach d,$(SIM_DIRS),$(d)/*.c $(d)/*.h) tests/unit/*.c conformance/*.c conformance/*.h conformance/clients/*.c
+	clang-format -i $(foreach d,$(SIM_DIRS),$(d)/*.c $(d)/*.h) tests/unit/*.c conformance/*.c conformance/*.h conformance/clients/*.c conformance/clients/*.h
 
 clean:
 	rm -rf build edsim edsim-conform conformance/clients/refclient
