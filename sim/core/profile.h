@@ -53,7 +53,7 @@ struct provider_reply {
 	const struct cat_entry *entry;
 	struct cat_var vars[4];
 	size_t nvars;
-	char buf[1024];
+	char buf[2048];
 	size_t used; /* of buf */
 };
 
