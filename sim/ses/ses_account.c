@@ -284,9 +284,12 @@ size_t ses_account_stats(struct ses_account *a, struct ses_stats_point *out, siz
 	long long period = (long long)(now_of(a) / STATS_PERIOD);
 	size_t n = 0;
 
-	for (long long k = period - STATS_MAX + 1; k <= period && a->stats != NULL; k++) {
+	for (long long k = period < STATS_MAX ? 0 : period - STATS_MAX + 1;
+	     k <= period && a->stats != NULL; k++) {
 		const struct ses_stats_point *p = &a->stats[k % STATS_MAX];
-		if (p->time == (double)k * STATS_PERIOD && n < max)
+		int used = p->attempts || p->bounces || p->complaints || p->rejects;
+		if (used && p->time == (double)k * STATS_PERIOD &&
+		    n < max) /* a period of its own */
 			out[n++] = *p;
 	}
 	return n;
