@@ -204,7 +204,7 @@ static enum sigv4_status check_signature(struct https_api *api, struct evhttp_re
 		keys[i] = (struct sigv4_key){cfg->ses.keys[i].id, cfg->ses.keys[i].secret};
 	sr.headers = headers_of(req, &sr.nheaders);
 	st = sigv4_verify(&sr, keys, cfg->ses.nkeys, cfg->ses.region, "ses",
-	                  vclock_now(api->env->clock), res);
+	                  vclock_wall(api->env->clock), res);
 	if (st == SIGV4_OK)
 		snprintf(user, len, "%s", res->key_id);
 	free((void *)sr.headers);

@@ -275,9 +275,10 @@ static void get_send_statistics(struct https_api *api, struct https_req *r)
 
 	jsonw_lit(&w, "    <SendDataPoints>\n");
 	for (size_t i = 0; i < n; i++) {
-		/* the account keeps virtual time: shown as the wall clock's time that
-		 * long ago, to the minute, as SES's data points are */
-		time_t t = (time_t)(clock_wall() - (vclock_now(api->env->clock) - points[i].time));
+		/* the account keeps the virtual clock's monotonic time: shown as Unix
+		 * time, to the minute, as SES's data points are */
+		time_t t = (time_t)(vclock_wall(api->env->clock) -
+		                    (vclock_now(api->env->clock) - points[i].time));
 		t -= t % 60;
 		struct tm tm;
 		gmtime_r(&t, &tm);
