@@ -51,21 +51,38 @@ struct ses_account *ses_account_new(const struct config *cfg, const struct vcloc
 
 	a->cfg = cfg;
 	a->clock = clock;
-	a->seen_sending = a->sending = cfg->ses.sending;
-	for (size_t i = 0; i < DAY_MINUTES; i++)
-		a->day[i].minute = -1;
+	ses_account_reset(a);
 	return a;
+}
+
+static void forget(struct ses_account *a)
+{
+	for (size_t i = 0; i < a->nids; i++)
+		free(a->ids[i].name);
+	free(a->ids);
+	free(a->stats);
 }
 
 void ses_account_free(struct ses_account *a)
 {
 	if (a == NULL)
 		return;
-	for (size_t i = 0; i < a->nids; i++)
-		free(a->ids[i].name);
-	free(a->ids);
-	free(a->stats);
+	forget(a);
 	free(a);
+}
+
+void ses_account_reset(struct ses_account *a)
+{
+	const struct config *cfg = a->cfg;
+	const struct vclock *clock = a->clock;
+
+	forget(a);
+	memset(a, 0, sizeof *a);
+	a->cfg = cfg;
+	a->clock = clock;
+	a->seen_sending = a->sending = cfg->ses.sending;
+	for (size_t i = 0; i < DAY_MINUTES; i++)
+		a->day[i].minute = -1;
 }
 
 static double now_of(const struct ses_account *a)
