@@ -18,6 +18,7 @@
 #include "scenario.h"
 #include "scenario_engine.h"
 #include "server.h"
+#include "ses_credentials.h"
 #include "util.h"
 
 static void usage(FILE *out)
@@ -33,6 +34,9 @@ static void usage(FILE *out)
 	             "                    [--wait DURATION] [--quiet]\n"
 	             "                    is a running edsim up? Asks its control API only, so\n"
 	             "                    no scenario counter moves (exit 0 yes, 1 no)\n"
+	             "       edsim ses-smtp-password [REGION] < SECRET\n"
+	             "                    the SES SMTP password of a secret access key for\n"
+	             "                    REGION (default us-east-1), as SES derives it\n"
 	             "       edsim --version | --help\n"
 	             "\n"
 	             "Starts the Email Delivery simulator. With no --config the embedded defaults\n"
@@ -67,6 +71,33 @@ static void apply_overrides(struct config *cfg, const struct overrides *o)
 		config_set_string(&cfg->log_level, o->log_level);
 	if (o->profile)
 		config_set_string(&cfg->profile, o->profile);
+}
+
+/* `edsim ses-smtp-password [REGION] < SECRET`: the secret is read from
+ * standard input (one line), so that it stays out of the process list. */
+static int ses_password_main(int argc, char **argv)
+{
+	char secret[256], password[SES_SMTP_PASSWORD_LEN + 1];
+	size_t len;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		fprintf(stderr, "usage: edsim ses-smtp-password [REGION] < SECRET\n");
+		return 2;
+	}
+	if (fgets(secret, sizeof secret, stdin) == NULL) {
+		fprintf(stderr, "edsim: ses-smtp-password: expected the secret access key on "
+		                "standard input\n");
+		return 2;
+	}
+	len = strcspn(secret, "\r\n");
+	secret[len] = '\0';
+	if (len == 0) {
+		fprintf(stderr, "edsim: ses-smtp-password: the secret access key is empty\n");
+		return 2;
+	}
+	ses_smtp_password(secret, argc == 2 ? argv[1] : "us-east-1", password);
+	printf("%s\n", password);
+	return 0;
 }
 
 /* The defaults, the profile's own defaults, the file, the flags: the
@@ -222,6 +253,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "health") == 0)
 		return health_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "ses-smtp-password") == 0)
+		return ses_password_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "play") == 0) {
 		if (argc < 3) {
 			fprintf(stderr, "usage: edsim play SCENARIO.yaml [flags as for edsim]\n");

@@ -41,6 +41,7 @@
 #include "env.h"
 #include "events.h"
 #include "policy.h"
+#include "profile.h"
 #include "scenario_engine.h"
 #include "store.h"
 #include "util.h"
@@ -362,6 +363,8 @@ static void post_reset(struct control_api *api, struct evhttp_request *req)
 	mailflow_unsuppress(api->env.flow, NULL);
 	events_clear(api->env.events);
 	policy_reset_counters(api->env.policy);
+	if (api->env.account != NULL)
+		api->env.profile->account_reset(api->env.account);
 	api->ops.restart_scenario(api->ops.arg);
 	send_json(req, 200, json_pack("{s:I}", "deleted", (json_int_t)(deleted < 0 ? 0 : deleted)));
 }

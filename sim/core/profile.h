@@ -53,7 +53,7 @@ struct provider_reply {
 	const struct cat_entry *entry;
 	struct cat_var vars[4];
 	size_t nvars;
-	char buf[1024];
+	char buf[2048];
 	size_t used; /* of buf */
 };
 
@@ -89,6 +89,8 @@ struct profile {
 	 * or all set. */
 	void *(*account_new)(const struct env *env);
 	void (*account_free)(void *account);
+	/* POST /api/v1/reset: quotas, statistics and what the API changed. */
+	void (*account_reset)(void *account);
 	/* SMTP AUTH: 1 when the credentials are good. */
 	int (*smtp_login)(void *account, const char *user, const char *password);
 	/* The end of DATA after the engine's own checks: 1 and *reply to refuse. */

@@ -204,7 +204,7 @@ static enum sigv4_status check_signature(struct https_api *api, struct evhttp_re
 		keys[i] = (struct sigv4_key){cfg->ses.keys[i].id, cfg->ses.keys[i].secret};
 	sr.headers = headers_of(req, &sr.nheaders);
 	st = sigv4_verify(&sr, keys, cfg->ses.nkeys, cfg->ses.region, "ses",
-	                  vclock_now(api->env->clock), res);
+	                  vclock_wall(api->env->clock), res);
 	if (st == SIGV4_OK)
 		snprintf(user, len, "%s", res->key_id);
 	free((void *)sr.headers);
@@ -273,20 +273,25 @@ static void handle(void *arg, struct https_req *r, int h)
 		ses_v2_handle(api, r, user[0] ? user : NULL, h);
 }
 
-/* A rule's reply, rendered in the API the request used. */
+/* A rule's reply, rendered in the API the request used; the placeholders
+ * filled from what the request says and the account. */
 static void send_forced(void *arg, struct https_req *r, const struct cat_entry *entry, int status,
                         const char *code, const char *message, const struct hook_ctx *ctx)
 {
 	struct https_api *api = arg;
+	const char *sender = ctx->sender ? ctx->sender : "";
 	char region[64];
 	const struct cat_var vars[] = {{"region", region},
-	                               {"identities", ctx->sender ? ctx->sender : ""},
-	                               {"address", ctx->sender ? ctx->sender : ""},
-	                               {"name", ""}};
+	                               {"identities", sender},
+	                               {"address", sender},
+	                               {"name", ""},
+	                               {"account", ses_account_id(api->account)},
+	                               {"arn_region", ses_account_region(api->account)}};
 
 	(void)entry;
 	ses_region_upper(api->account, region, sizeof region);
-	ses_reply_fields(r, proto_of(r->req), status, code, message, vars, 4);
+	ses_reply_fields(r, proto_of(r->req), status, code, message, vars,
+	                 sizeof vars / sizeof vars[0]);
 }
 
 static void commit_failed(void *arg, struct https_req *r)

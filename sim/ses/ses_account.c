@@ -51,21 +51,38 @@ struct ses_account *ses_account_new(const struct config *cfg, const struct vcloc
 
 	a->cfg = cfg;
 	a->clock = clock;
-	a->seen_sending = a->sending = cfg->ses.sending;
-	for (size_t i = 0; i < DAY_MINUTES; i++)
-		a->day[i].minute = -1;
+	ses_account_reset(a);
 	return a;
+}
+
+static void forget(struct ses_account *a)
+{
+	for (size_t i = 0; i < a->nids; i++)
+		free(a->ids[i].name);
+	free(a->ids);
+	free(a->stats);
 }
 
 void ses_account_free(struct ses_account *a)
 {
 	if (a == NULL)
 		return;
-	for (size_t i = 0; i < a->nids; i++)
-		free(a->ids[i].name);
-	free(a->ids);
-	free(a->stats);
+	forget(a);
 	free(a);
+}
+
+void ses_account_reset(struct ses_account *a)
+{
+	const struct config *cfg = a->cfg;
+	const struct vclock *clock = a->clock;
+
+	forget(a);
+	memset(a, 0, sizeof *a);
+	a->cfg = cfg;
+	a->clock = clock;
+	a->seen_sending = a->sending = cfg->ses.sending;
+	for (size_t i = 0; i < DAY_MINUTES; i++)
+		a->day[i].minute = -1;
 }
 
 static double now_of(const struct ses_account *a)
@@ -284,9 +301,12 @@ size_t ses_account_stats(struct ses_account *a, struct ses_stats_point *out, siz
 	long long period = (long long)(now_of(a) / STATS_PERIOD);
 	size_t n = 0;
 
-	for (long long k = period - STATS_MAX + 1; k <= period && a->stats != NULL; k++) {
+	for (long long k = period < STATS_MAX ? 0 : period - STATS_MAX + 1;
+	     k <= period && a->stats != NULL; k++) {
 		const struct ses_stats_point *p = &a->stats[k % STATS_MAX];
-		if (p->time == (double)k * STATS_PERIOD && n < max)
+		int used = p->attempts || p->bounces || p->complaints || p->rejects;
+		if (used && p->time == (double)k * STATS_PERIOD &&
+		    n < max) /* a period of its own */
 			out[n++] = *p;
 	}
 	return n;

@@ -68,6 +68,9 @@ struct ses_stats_point {
 
 struct ses_account *ses_account_new(const struct config *cfg, const struct vclock *clock);
 void ses_account_free(struct ses_account *a);
+/* Forgets the quotas' counts, the statistics, the identities created
+ * through the API and the API's sending state. */
+void ses_account_reset(struct ses_account *a);
 
 /* SES's checks on a message about to be accepted; *failed gets the
  * identities that failed, as SES lists them ("a, b, c", ending in "..."

@@ -38,6 +38,11 @@ static void account_free(void *account)
 	ses_account_free(account);
 }
 
+static void account_reset(void *account)
+{
+	ses_account_reset(account);
+}
+
 const struct profile ses_profile = {
     .name = "ses",
     .catalog_file = "scenarios/catalog/ses.yaml",
@@ -55,6 +60,7 @@ const struct profile ses_profile = {
     .message_id_style = STORE_ID_SES,
     .account_new = account_new,
     .account_free = account_free,
+    .account_reset = account_reset,
     .smtp_login = ses_smtp_login,
     .smtp_data_end = ses_smtp_data_end,
     .smtp_accepted = ses_smtp_accepted,

@@ -100,7 +100,7 @@ static void send_xml(struct https_req *rq, int status, struct jsonw *w)
 void ses_reply_fields(struct https_req *rq, enum ses_proto proto, int status, const char *code,
                       const char *tmpl, const struct cat_var *vars, size_t nvars)
 {
-	char message[2048];
+	char message[4096];
 	struct jsonw w = {0};
 
 	catalog_fill(tmpl ? tmpl : "", vars, nvars, message, sizeof message);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "env.h"
 #include "https_front.h"
 #include "ses_account.h"
@@ -274,7 +275,11 @@ static void get_send_statistics(struct https_api *api, struct https_req *r)
 
 	jsonw_lit(&w, "    <SendDataPoints>\n");
 	for (size_t i = 0; i < n; i++) {
-		time_t t = (time_t)points[i].time;
+		/* the account keeps the virtual clock's monotonic time: shown as Unix
+		 * time, to the minute, as SES's data points are */
+		time_t t = (time_t)(vclock_wall(api->env->clock) -
+		                    (vclock_now(api->env->clock) - points[i].time));
+		t -= t % 60;
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);

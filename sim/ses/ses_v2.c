@@ -508,34 +508,15 @@ static int query_number(struct evkeyvalq *q, const char *key, unsigned long long
 	return parse_ulonglong(v, out) < 0 || *out > max ? -1 : 0;
 }
 
-static void list_identities(struct https_api *api, struct https_req *r)
+/* One page of ListEmailIdentities: size identities from position from. */
+static void list_page(struct https_req *r, const struct ses_identity_info *all, size_t n,
+                      size_t from, size_t size)
 {
-	struct evkeyvalq q;
-	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
-	unsigned long long size, from;
-	size_t n, i;
-	struct ses_identity_info *all = ses_identities(api->account, &n);
 	json_t *list = json_array(), *answer;
 	char next[32];
+	size_t i;
 
-	TAILQ_INIT(&q);
-	if (query != NULL)
-		evhttp_parse_query_str(query, &q);
-	if (query_number(&q, "PageSize", LIST_PAGE_LIMIT, LIST_PAGE_MAX, &size) < 0 ||
-	    query_number(&q, "NextToken", 0, n, &from) < 0) {
-		ses_reply_error(api, r, SES_V2,
-		                evhttp_find_header(&q, "NextToken") && size <= LIST_PAGE_MAX
-		                    ? "invalid-next-token"
-		                    : "page-size",
-		                NULL, NULL);
-		json_decref(list);
-		free(all);
-		evhttp_clear_headers(&q);
-		return;
-	}
-	if (size == 0)
-		size = LIST_PAGE_LIMIT;
-	for (i = (size_t)from; i < n && i < from + size; i++)
+	for (i = from; i < n && i < from + size; i++)
 		json_array_append_new(
 		    list, json_pack("{s:s, s:s, s:b, s:s}", "IdentityType", identity_type(&all[i]),
 		                    "IdentityName", all[i].name, "SendingEnabled", 1,
@@ -546,6 +527,26 @@ static void list_identities(struct https_api *api, struct https_req *r)
 		json_object_set_new(answer, "NextToken", json_string(next));
 	}
 	ses_reply_json(r, answer);
+}
+
+static void list_identities(struct https_api *api, struct https_req *r)
+{
+	struct evkeyvalq q;
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+	unsigned long long size, from;
+	size_t n;
+	struct ses_identity_info *all = ses_identities(api->account, &n);
+
+	TAILQ_INIT(&q);
+	if (query != NULL)
+		evhttp_parse_query_str(query, &q);
+	if (query_number(&q, "PageSize", LIST_PAGE_LIMIT, LIST_PAGE_MAX, &size) < 0)
+		ses_reply_error(api, r, SES_V2, "page-size", "value",
+		                evhttp_find_header(&q, "PageSize"));
+	else if (query_number(&q, "NextToken", 0, n, &from) < 0)
+		ses_reply_error(api, r, SES_V2, "invalid-next-token", NULL, NULL);
+	else
+		list_page(r, all, n, (size_t)from, size ? (size_t)size : LIST_PAGE_LIMIT);
 	free(all);
 	evhttp_clear_headers(&q);
 }

@@ -92,7 +92,7 @@ struct sigv4_result {
 	/* EXPIRED, NOT_YET_CURRENT, and set from BAD_DATE on: */
 	char signing_time[SIGV4_TIME_LEN + 1]; /* the request's time */
 	char server_time[SIGV4_TIME_LEN + 1];  /* now */
-	char window_edge[SIGV4_TIME_LEN + 1];  /* now - skew (EXPIRED), now + skew (otherwise) */
+	char window_edge[SIGV4_TIME_LEN + 1];  /* now - skew (EXPIRED), + skew (NOT_YET_CURRENT) */
 	int skew_minutes;                      /* SIGV4_SKEW_SECONDS / 60 */
 	char request_date[9];                  /* YYYYMMDD of signing_time */
 	/* BAD_SCOPE: which parts, and the credential's parts as given */
@@ -112,8 +112,9 @@ struct sigv4_result {
 };
 
 /* Checks req's signature against keys for region and service at now (unix
- * seconds, the virtual clock). Fills *out (always: sigv4_result_free() is
- * safe after any return) and returns out->status. */
+ * seconds, the virtual clock). Every string given, header names and values
+ * included, is non-NULL except req->query and req->body (when body_len is 0). Fills *out (always:
+ * sigv4_result_free() is safe after any return) and returns out->status. */
 enum sigv4_status sigv4_verify(const struct sigv4_request *req, const struct sigv4_key *keys,
                                size_t nkeys, const char *region, const char *service, double now,
                                struct sigv4_result *out);

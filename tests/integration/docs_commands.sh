@@ -27,8 +27,9 @@
 # started, here or by a block, must leave no sanitizer report.
 #
 # Also checked: every relative link in the project's documents points to a
-# file that exists and, with #anchor, to one of its headings; and
-# docs/configuration.md names every key of sim/default.yaml.
+# file that exists and, with #anchor, to one of its headings;
+# docs/configuration.md names every key of sim/default.yaml; and
+# docs/ses.md's table of conditions is scenarios/catalog/ses.yaml's.
 . "$(dirname "$0")/lib.bash"
 
 REPO=${EDSIM_REPO:-$(cd "$HERE/../.." && pwd)}
@@ -306,7 +307,7 @@ for l in open("sim/default.yaml", encoding="utf-8"):
     if not l.strip():
         continue
     ind = len(l) - len(l.lstrip())
-    names = [m for m in re.findall(r"([a-z_]+):", l)]
+    names = [m for m in re.findall(r"([a-z][a-z_0-9]*):", l)]
     for k in names:
         if not re.search(r"\b%s\b" % re.escape(k), doc):
             missing.append(k)
@@ -314,6 +315,10 @@ print(" ".join(sorted(set(missing))))
 PY
 ) || keys="(the check failed)"
 check "docs/configuration.md names every key of sim/default.yaml" "" "$keys"
+
+table=$(cd "$REPO" && cp docs/ses.md "$T/ses.md" && tools/catalog-table scenarios/catalog/ses.yaml \
+	--update "$T/ses.md" && diff docs/ses.md "$T/ses.md" | head -5) || table="(the check failed)"
+check "docs/ses.md's condition table is the catalog's (tools/catalog-table --update)" "" "$table"
 
 echo "docs: $nrun blocks run, $nnorun not run (norun):"
 for b in "${norun_list[@]}"; do echo "    $b"; done

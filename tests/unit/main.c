@@ -45,6 +45,7 @@ int main(void)
 	    register_scenario_engine_tests,
 	    register_ses_credentials_tests,
 	    register_sigv4_tests,
+	    register_ses_account_tests,
 	    register_relay_hop_tests,
 	};
 	unsigned int failures;

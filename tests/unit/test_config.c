@@ -269,6 +269,34 @@ static void test_error_consistency(void)
 	check_error("store: { path: null }\n", "1:8: store.path: expected a path or ':memory:'");
 }
 
+static void test_ses_section(void)
+{
+	struct config cfg;
+	char *errors = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(load("ses.yaml",
+	                           "ses:\n  region: eu-west-1\n  sandbox: true\n  sending: paused\n"
+	                           "  identities: [a.example]\n  max_24h_send: -1\n",
+	                           &cfg, &errors),
+	                      0);
+	CU_ASSERT_STRING_EQUAL(cfg.ses.region, "eu-west-1");
+	CU_ASSERT_STRING_EQUAL(cfg.ses.account_id, "123456789012"); /* the default stays */
+	CU_ASSERT_EQUAL(cfg.ses.sending, SES_SENDING_PAUSED);
+	CU_ASSERT_EQUAL(config_ses_max_send_rate(&cfg.ses), 1); /* the sandbox's */
+	CU_ASSERT_EQUAL(config_ses_max_24h_send(&cfg.ses), -1);
+	CU_ASSERT_EQUAL(cfg.ses.nkeys, 1);
+	config_free(&cfg);
+	check_error("ses:\n  account_id: \"12345\"\n", "2:15: ses.account_id: expected 12 digits");
+	check_error("ses:\n  sending: stopped\n",
+	            "2:12: ses.sending: expected enabled, paused or suspended");
+	check_error("ses:\n  max_send_rate: -3\n",
+	            "2:18: ses.max_send_rate: expected a number from 0 to 1e+12");
+	check_error("ses:\n  access_keys: [{id: A}]\n", "2:17: ses.access_keys[].secret");
+	check_error("ses:\n  verification: {mode: later}\n",
+	            "2:24: ses.verification.mode: expected instant, delayed or never");
+	check_error("ses:\n  regoin: x\n", "2:3: unknown key 'regoin'");
+}
+
 static void test_error_yaml_syntax(void)
 {
 	check_error("limits:\n  recipients: 5\n bad indentation: 1\n", "3:2: YAML syntax error");
@@ -382,6 +410,7 @@ int register_config_tests(void)
 	    {"error: inconsistent settings", test_error_consistency},
 	    {"error: YAML syntax names file:line:col", test_error_yaml_syntax},
 	    {"error: several reported at once", test_error_several},
+	    {"the ses: section, its defaults and its errors", test_ses_section},
 	    {"error: missing file", test_error_missing_file},
 	    {"config_set_string", test_set_string},
 	};

@@ -39,6 +39,7 @@ int register_jsonw_tests(void);
 int register_scenario_engine_tests(void);
 int register_ses_credentials_tests(void);
 int register_sigv4_tests(void);
+int register_ses_account_tests(void);
 int register_retry_tests(void);
 int register_store_tests(void);
 int register_relay_hop_tests(void);
