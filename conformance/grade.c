@@ -45,8 +45,9 @@
  *     same connection FAILs; no 421: INFO.
  *   tls (SMTP) - AUTH before TLS FAILs; an attempt that sent commands in
  *     clear WARNs (edsim always offers STARTTLS).
- *   report - failure true: exit 0 FAILs, non-zero naming the code PASSes,
- *     without it WARNs; false: exit 0 PASSes. Stopped at the budget: FAIL.
+ *   report - failure true: exit 0 FAILs, non-zero naming the code (HTTPS:
+ *     the status or the error code of the last refusal) PASSes, without it
+ *     WARNs; false: exit 0 PASSes. Stopped at the budget: FAIL.
  *     A client of kind "mta" reports by bounce: INFO.
  *   budget - not timed out: INFO; timed out: FAIL when the outcome is
  *     delivered-* (for an "mta", only when not stored exactly once), else INFO.
@@ -662,6 +663,26 @@ static int output_names(const char *out, long code)
 	return 0;
 }
 
+/* HTTPS: the error code of the last refusal ("SignatureDoesNotMatch"), which
+ * names the failure as well as its status does; NULL for SMTP. */
+static const char *error_code_of(const struct grade *g)
+{
+	for (size_t i = g->n; g->https && i > 0; i--)
+		if (g->a[i - 1].code >= 400 && g->a[i - 1].text != NULL && g->a[i - 1].text[0])
+			return g->a[i - 1].text;
+	return NULL;
+}
+
+static int names_error_code(const char *out, const char *code)
+{
+	size_t n = code ? strlen(code) : 0;
+
+	for (const char *p = out; n > 0 && (p = strstr(p, code)) != NULL; p++)
+		if ((p == out || !isalnum((unsigned char)p[-1])) && !isalnum((unsigned char)p[n]))
+			return 1;
+	return 0;
+}
+
 static json_t *check_report(const struct grade *g)
 {
 	const json_t *rep = json_object_get(g->expect, "report"),
@@ -671,13 +692,18 @@ static json_t *check_report(const struct grade *g)
 	           *out = str_of(cr, "output");
 	long code = (long)num_of(rep, "code"), status = (long)num_of(cr, "exit_code");
 	long sig = (long)num_of(cr, "signal");
-	int named = code > 0 && out != NULL && output_names(out, code);
+	const char *error = error_code_of(g);
+	int named =
+	    code > 0 && out != NULL && (output_names(out, code) || names_error_code(out, error));
 	json_t *c;
 
 	if (!json_is_boolean(failure))
 		return NULL;
 	c = check_new("report", "exit status and output report the result");
-	if (json_is_true(failure) && code > 0)
+	if (json_is_true(failure) && code > 0 && error != NULL)
+		set_fmt(c, "expected", "exit status non-zero, output naming %ld or %s", code,
+		        error);
+	else if (json_is_true(failure) && code > 0)
 		set_fmt(c, "expected", "exit status non-zero, output naming %ld", code);
 	else
 		set_fmt(c, "expected",

@@ -9,10 +9,11 @@
 # send-raw-email`, any other `aws sesv2 send-email` with Content.Raw, to
 # {https_url} with the case's access key and region, trusting {ca}
 # (--ca-bundle); everything comes from the EDSIM_* environment that
-# edsim-conform sets. The CLI runs with --debug into the case's directory;
-# from that log every HTTP attempt is printed (the status edsim answered and
-# the delay the CLI chose before the next one), then the CLI's own output.
-# Exit status: the CLI's (0 sent; 254 an error from the service).
+# edsim-conform sets. Only the CLI's own output is shown (what its user
+# sees, graded as the report). The CLI runs with --debug into the case's
+# directory; from that log every HTTP attempt (the status edsim answered
+# and the delay the CLI chose before the next one) goes to aws-attempts.txt
+# beside it. Exit status: the CLI's (0 sent; 254 an error from the service).
 secret=$EDSIM_AWS_SECRET_ACCESS_KEY
 [ "${1:-}" = --secret ] && secret=$2
 dir=${EDSIM_WORKDIR:-.}
@@ -37,6 +38,7 @@ ses-v1)
 	;;
 esac
 rc=$?
+{
 sed -n 's/.* - DEBUG - CLI version: \(.*\)/\1/p' "$debug" | head -1
 # the attempts, from the debug log: urllib3's status line of each request,
 # and the retry handler's chosen delay
@@ -44,6 +46,7 @@ sed -n -e 's/^[0-9-]* \([0-9:,]*\) .*connectionpool - DEBUG - [^"]*"POST \([^ ]*
 	-e 's/^[0-9-]* \([0-9:,]*\) .*\(Retry needed, retrying request after delay of: [0-9.]*\).*/\1 \2/p' \
 	-e 's/^[0-9-]* \([0-9:,]*\) .*\(Max attempts of [0-9]* reached\|Not retrying request\).*/\1 \2/p' "$debug" |
 	awk '/POST/ { n++; print "attempt " n " at " $0; next } { print }'
+} >"$dir/aws-attempts.txt"
 cat "$dir/aws.out"
 grep -E '^(An error occurred|Could not connect|SSL validation failed|Unable to locate)' "$debug" | tail -3
 exit $rc
