@@ -68,8 +68,12 @@ EXAMPLE_DEPS := swaks libnet-ssleay-perl curl jq
 #     libxml2-utils            xmllint: junit.xml against conformance/junit.xsd
 #     chromium                 report.html rendered headless
 #     msmtp                    the msmtp client
-#     nodejs npm               the nodemailer and oci-sdk clients and tests/sdk (npm ci;
-#                              Debian 12's nodejs 18 runs them)
+#     nodejs npm               the nodemailer, oci-sdk and aws-sdk-js clients and tests/sdk
+#                              (npm ci; Debian 12's nodejs 18 runs them)
+#     python3-boto3            the boto3 and boto3-standard clients, sdk_ses.sh (run
+#                              with /usr/bin/python3: Debian's boto3, whatever else is
+#                              on the PATH)
+#     awscli                   the aws-cli client (/usr/bin/aws, version 2), sdk_ses.sh
 #     ca-certificates          npm ci over HTTPS
 #     bc                       https_scenarios.sh's arithmetic on times
 #     util-linux mount         setpriv (postfix-mta.sh), flock; mount and umount
@@ -77,7 +81,7 @@ EXAMPLE_DEPS := swaks libnet-ssleay-perl curl jq
 #                              packages, named all the same
 TEST_DEPS := $(RUN_DEPS) $(EXAMPLE_DEPS) libcunit1-dev expect tcl-expect postfix libsasl2-modules openssl sqlite3 \
              procps python3 python3-dkim python3-jsonschema dnsmasq-base libxml2-utils chromium \
-             msmtp nodejs npm ca-certificates bc util-linux mount coreutils
+             msmtp nodejs npm python3-boto3 awscli ca-certificates bc util-linux mount coreutils
 #   BENCH_DEPS    make bench, make bench-quick: wrk (bench/https.sh), beyond TEST_DEPS
 BENCH_DEPS := $(TEST_DEPS) wrk
 

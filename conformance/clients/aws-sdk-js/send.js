@@ -53,8 +53,8 @@ client.middlewareStack.add(
     const at = () => ((Date.now() - start) / 1000).toFixed(3);
     try {
       const out = await next(args);
-      const type = (out.response.headers || {})["x-amzn-errortype"] || "";
-      console.log(`attempt ${n} at ${at()} s: ${out.response.statusCode} ${type.split(":")[0]}(amz-sdk-request: ${sent})`.replace(" (", type ? " (" : " ("));
+      const type = ((out.response.headers || {})["x-amzn-errortype"] || "").split(":")[0];
+      console.log(`attempt ${n} at ${at()} s: ${out.response.statusCode}${type ? " " + type : ""} (amz-sdk-request: ${sent})`);
       return out;
     } catch (err) {
       const status = err.$metadata && err.$metadata.httpStatusCode;
