@@ -34,7 +34,7 @@
 #define HEADER_RCPTS_MAX (SES_MAX_RECIPIENTS + 1)
 
 struct job {
-	struct https_api *api;
+	struct ses_api *api;
 	struct https_req *r;
 	const struct ses_send *s;
 	struct provider_reply p; /* the refusal */
@@ -404,7 +404,7 @@ static void job_free(struct job *j)
 	store_message_free(j->m);
 }
 
-void ses_send_run(struct https_api *api, struct https_req *r, const struct ses_send *s,
+void ses_send_run(struct ses_api *api, struct https_req *r, const struct ses_send *s,
                   const char *user, int h)
 {
 	struct job j = {.api = api, .r = r, .s = s};

@@ -120,7 +120,7 @@ static int form_read(struct https_req *r, struct form *f)
 /* ---- answers --------------------------------------------------------------------- */
 
 /* A refusal with one placeholder (name NULL: none). */
-static void refuse(struct https_api *api, struct https_req *r, const char *name, const char *var,
+static void refuse(struct ses_api *api, struct https_req *r, const char *name, const char *var,
                    const char *value)
 {
 	ses_reply_error(api, r, SES_V1, name, var, value);
@@ -181,7 +181,7 @@ static void send_common(const struct form *f, struct ses_send *s, const char *ac
 		s->config_set = NULL;
 }
 
-static void send_run(struct https_api *api, struct https_req *r, const struct form *f,
+static void send_run(struct ses_api *api, struct https_req *r, const struct form *f,
                      struct ses_send *s, const char *user, int h)
 {
 	const char *var = NULL, *bad = NULL, *problem = tags_problem(f, &var, &bad);
@@ -196,7 +196,7 @@ static void send_run(struct https_api *api, struct https_req *r, const struct fo
 	free(s->reply_to.v);
 }
 
-static void send_email(struct https_api *api, struct https_req *r, const struct form *f,
+static void send_email(struct ses_api *api, struct https_req *r, const struct form *f,
                        const char *user, int h)
 {
 	struct ses_send s = {0};
@@ -228,7 +228,7 @@ static void send_email(struct https_api *api, struct https_req *r, const struct 
 	send_run(api, r, f, &s, user, h);
 }
 
-static void send_raw_email(struct https_api *api, struct https_req *r, const struct form *f,
+static void send_raw_email(struct ses_api *api, struct https_req *r, const struct form *f,
                            const char *user, int h)
 {
 	struct ses_send s = {0};
@@ -246,7 +246,7 @@ static void send_raw_email(struct https_api *api, struct https_req *r, const str
 
 /* ---- the account -------------------------------------------------------------------- */
 
-static void get_send_quota(struct https_api *api, struct https_req *r)
+static void get_send_quota(struct ses_api *api, struct https_req *r)
 {
 	struct ses_quota q;
 	struct jsonw w = {0};
@@ -266,7 +266,7 @@ static void put_count(struct jsonw *w, const char *name, unsigned long long n)
 	ses_xml_elem(w, name, text);
 }
 
-static void get_send_statistics(struct https_api *api, struct https_req *r)
+static void get_send_statistics(struct ses_api *api, struct https_req *r)
 {
 	struct ses_stats_point *points = xcalloc(STATS_POINTS_MAX, sizeof *points);
 	size_t n = ses_account_stats(api->account, points, STATS_POINTS_MAX);
@@ -300,7 +300,7 @@ static void get_send_statistics(struct https_api *api, struct https_req *r)
 
 /* A domain's verification token: base64 of SHA-256 over the account and
  * the domain, 44 characters as SES's are, the same on every call. */
-static void domain_token(struct https_api *api, const char *domain, char out[64])
+static void domain_token(struct ses_api *api, const char *domain, char out[64])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -318,7 +318,7 @@ static void domain_token(struct https_api *api, const char *domain, char out[64]
 	EVP_MD_CTX_free(ctx);
 }
 
-static void verify_email(struct https_api *api, struct https_req *r, const struct form *f)
+static void verify_email(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	const char *address = form_get(f, "EmailAddress"), *problem;
 	char bare[256];
@@ -333,7 +333,7 @@ static void verify_email(struct https_api *api, struct https_req *r, const struc
 	}
 }
 
-static void verify_domain(struct https_api *api, struct https_req *r, const struct form *f)
+static void verify_domain(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	const char *domain = form_get(f, "Domain");
 	char token[64];
@@ -355,7 +355,7 @@ static void verify_domain(struct https_api *api, struct https_req *r, const stru
 	reply_result(r, "VerifyDomainIdentity", &w);
 }
 
-static void delete_identity(struct https_api *api, struct https_req *r, const struct form *f)
+static void delete_identity(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	const char *name = form_get(f, "Identity");
 
@@ -377,7 +377,7 @@ static int number_param(const struct form *f, const char *key, unsigned long lon
 	return v != NULL && (parse_ulonglong(v, out) < 0 || *out > max) ? -1 : 0;
 }
 
-static void list_identities(struct https_api *api, struct https_req *r, const struct form *f)
+static void list_identities(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	const char *type = form_get(f, "IdentityType");
 	unsigned long long max, from;
@@ -414,7 +414,7 @@ static void list_identities(struct https_api *api, struct https_req *r, const st
 	free(all);
 }
 
-static void get_verification(struct https_api *api, struct https_req *r, const struct form *f)
+static void get_verification(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	struct ses_list names = {0};
 	struct ses_identity_info info;
@@ -449,7 +449,7 @@ static void get_verification(struct https_api *api, struct https_req *r, const s
 
 /* ---- routing ------------------------------------------------------------------------ */
 
-void ses_v1_handle(struct https_api *api, struct https_req *r, const char *user, int h)
+void ses_v1_handle(struct ses_api *api, struct https_req *r, const char *user, int h)
 {
 	struct form f = {0};
 	const char *action;
