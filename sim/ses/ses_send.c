@@ -380,8 +380,10 @@ static void accept_message(struct job *j, const char *user)
 	char *answer = answer_of(j);
 
 	j->m = NULL;
-	if (j->s->content == SES_CONTENT_RAW)
+	if (j->s->content == SES_CONTENT_RAW) {
 		ses_message_strip(m->raw, &m->raw_len, j->hi.header_bytes);
+		m->raw[m->raw_len] = '\0'; /* it was NUL-terminated: still is */
+	}
 	if (answer == NULL) {
 		store_message_free(m);
 		refuse(j, "internal-failure");
