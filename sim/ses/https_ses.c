@@ -80,7 +80,7 @@ static const struct {
     [SIGV4_BAD_DATE] = {"incomplete-signature-date-format", 1},
     [SIGV4_EXPIRED] = {"signature-expired", 0},
     [SIGV4_NOT_YET_CURRENT] = {"signature-not-yet-current", 0},
-    [SIGV4_HOST_NOT_SIGNED] = {"incomplete-signature-host", 1},
+    [SIGV4_HOST_NOT_SIGNED] = {"signature-host-not-signed", 1},
     [SIGV4_BAD_ALGORITHM] = {"incomplete-signature-algorithm", 1},
     [SIGV4_BAD_CREDENTIAL] = {"incomplete-signature-credential", 1},
     [SIGV4_BAD_SCOPE] = {"signature-scope", 0},
@@ -120,7 +120,7 @@ static const char *scope_row(const struct sigv4_result *res, struct provider_rep
 	}
 	provider_reply_var(p, "scope_date", res->scope_date);
 	provider_reply_var(p, "request_date", res->request_date);
-	provider_reply_var(p, "date", res->date);
+	provider_reply_var(p, "signing_time", res->signing_time);
 	return "signature-scope-date";
 }
 
@@ -129,11 +129,12 @@ static void auth_refusal(const struct catalog *c, enum ses_proto proto,
                          const struct sigv4_result *res, struct provider_reply *p)
 {
 	const char *name = auth_rows[res->status].name;
+	char minutes[16];
 
 	switch (res->status) {
 	case SIGV4_MALFORMED_PAIR:
+		provider_reply_var(p, "authorization_hash", res->authorization_hash);
 		provider_reply_var(p, "pair", res->pair);
-		provider_reply_var(p, "authorization", res->authorization);
 		break;
 	case SIGV4_INCOMPLETE:
 		incomplete_vars(res, p, &name);
@@ -144,9 +145,11 @@ static void auth_refusal(const struct catalog *c, enum ses_proto proto,
 		break;
 	case SIGV4_EXPIRED:
 	case SIGV4_NOT_YET_CURRENT:
+		snprintf(minutes, sizeof minutes, "%d", res->skew_minutes);
 		provider_reply_var(p, "signing_time", res->signing_time);
 		provider_reply_var(p, "window_edge", res->window_edge);
 		provider_reply_var(p, "server_time", res->server_time);
+		provider_reply_var(p, "skew_minutes", minutes);
 		break;
 	case SIGV4_BAD_ALGORITHM:
 		provider_reply_var(p, "algorithm", res->algorithm);
