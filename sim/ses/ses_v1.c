@@ -8,8 +8,10 @@
  * is AWS's InvalidAction.
  *
  * Lists are Query members: Name.member.1, Name.member.2, ... read until the
- * first missing index. The form is decoded into one array of parameters
- * owned by the call (values may hold any byte, CR and LF included).
+ * first missing index (at most 1000). The form is decoded into one array of
+ * parameters owned by the call (values may hold any byte, CR and LF
+ * included); its size is the client's, so it is a checked allocation, a
+ * failure answering internal-failure.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -40,33 +42,52 @@ struct param {
 
 struct form {
 	struct param *v;
-	size_t n;
+	size_t n, cap;
 };
 
-/* Adds the pairs of an x-www-form-urlencoded text ('+' is a space). */
-static void form_parse(struct form *f, const char *text)
+/* Adds one pair, decoded ('+' is a space); -1 when memory runs out (the
+ * number of pairs is the client's choice: checked, not xmalloc'ed). */
+static int form_add(struct form *f, const char *text, size_t klen, size_t len)
+{
+	char *key = strndup(text, klen);
+	char *value = klen < len ? strndup(text + klen + 1, len - klen - 1) : strdup("");
+	struct param p = {NULL, NULL};
+	int rc = -1;
+
+	if (key != NULL && value != NULL) {
+		p.key = evhttp_uridecode(key, 1, NULL);
+		p.value = evhttp_uridecode(value, 1, NULL);
+	}
+	if (p.key != NULL && p.value != NULL && f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 32;
+		struct param *grown = realloc(f->v, cap * sizeof *grown);
+		if (grown != NULL) {
+			f->v = grown;
+			f->cap = cap;
+		}
+	}
+	if (p.key != NULL && p.value != NULL && f->n < f->cap) {
+		f->v[f->n++] = p;
+		rc = 0;
+	} else {
+		free(p.key);
+		free(p.value);
+	}
+	free(key);
+	free(value);
+	return rc;
+}
+
+/* Adds the pairs of an x-www-form-urlencoded text; -1 when memory runs out. */
+static int form_parse(struct form *f, const char *text)
 {
 	while (text != NULL && *text != '\0') {
 		size_t len = strcspn(text, "&"), klen = strcspn(text, "=");
-		char *key, *value;
-		if (klen > len)
-			klen = len;
-		key = xstrndup(text, klen);
-		value =
-		    xstrndup(klen < len ? text + klen + 1 : "", klen < len ? len - klen - 1 : 0);
-		f->v = xrealloc(f->v, (f->n + 1) * sizeof *f->v);
-		f->v[f->n].key = evhttp_uridecode(key, 1, NULL);
-		f->v[f->n].value = evhttp_uridecode(value, 1, NULL);
-		if (f->v[f->n].key != NULL && f->v[f->n].value != NULL)
-			f->n++;
-		else {
-			free(f->v[f->n].key);
-			free(f->v[f->n].value);
-		}
-		free(key);
-		free(value);
+		if (len > 0 && form_add(f, text, klen < len ? klen : len, len) < 0)
+			return -1;
 		text += len + (text[len] == '&');
 	}
+	return 0;
 }
 
 static void form_free(struct form *f)
@@ -109,12 +130,13 @@ static int form_read(struct https_req *r, struct form *f)
 	size_t len;
 	char *body = https_front_body(r->req, &len);
 
+	int rc;
+
 	if (body == NULL)
 		return -1;
-	form_parse(f, query);
-	form_parse(f, body);
+	rc = form_parse(f, query) < 0 || form_parse(f, body) < 0 ? -1 : 0;
 	free(body);
-	return 0;
+	return rc;
 }
 
 /* ---- answers --------------------------------------------------------------------- */
@@ -455,6 +477,7 @@ void ses_v1_handle(struct ses_api *api, struct https_req *r, const char *user, i
 	const char *action;
 
 	if (form_read(r, &f) < 0) {
+		form_free(&f);
 		refuse(api, r, "internal-failure", NULL, NULL);
 		return;
 	}

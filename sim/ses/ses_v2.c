@@ -123,7 +123,8 @@ static int get_list(const json_t *obj, const char *key, struct ses_list *out, st
 		return -1;
 	if (v == NULL)
 		return 0;
-	out->v = xcalloc(json_array_size(v) + 1, sizeof *out->v);
+	if ((out->v = calloc(json_array_size(v) + 1, sizeof *out->v)) == NULL)
+		return fail(pb, "internal-failure"); /* as long as the client made it */
 	json_array_foreach(v, i, item)
 	{
 		if (!json_is_string(item))
@@ -220,7 +221,9 @@ static int get_attachments(const json_t *simple, struct ses_send *s, struct prob
 		return -1;
 	if (list == NULL)
 		return 0;
-	s->attachments = v = xcalloc(json_array_size(list) + 1, sizeof *v);
+	s->attachments = v = calloc(json_array_size(list) + 1, sizeof *v);
+	if (v == NULL)
+		return fail(pb, "internal-failure"); /* as long as the client made it */
 	json_array_foreach(list, i, a)
 	{
 		struct ses_attachment *at = &v[s->nattachments++];
