@@ -30,7 +30,7 @@
 
 struct env;
 struct catalog;
-struct https_api; /* each provider's own, opaque here */
+struct https_front; /* the HTTPS front end (sim/https/), the provider's state inside */
 
 /* A message at the SMTP engine's end of DATA, as a provider sees it. The
  * provider may shorten the header section in place (SES removes its own
@@ -69,11 +69,11 @@ struct profile {
 	const unsigned char *defaults;
 	size_t (*defaults_len)(void);
 	/* The HTTPS API on listen (host:port); the bound port in *port. */
-	struct https_api *(*https_new)(const struct env *env, const char *listen, int *port,
-	                               char *err, size_t errlen);
-	void (*https_free)(struct https_api *api);
+	struct https_front *(*https_new)(const struct env *env, const char *listen, int *port,
+	                                 char *err, size_t errlen);
+	void (*https_free)(struct https_front *api);
 	/* The scenario is about to change: waiting requests resume natively now. */
-	void (*https_scenario_changed)(struct https_api *api);
+	void (*https_scenario_changed)(struct https_front *api);
 
 	/* EHLO's lines after the first, in order: "SIZE", "STARTTLS" and "AUTH"
 	 * stand for the lines the session fills in (STARTTLS only before TLS,

@@ -474,8 +474,10 @@ struct https_front *https_front_new(const struct env *env, const char *listen, i
 	evutil_socket_t fd;
 
 	http = http_listen(env->base, listen, "listen.https", "https", port, &fd, err, errlen);
-	if (http == NULL)
+	if (http == NULL) {
+		free(arg);
 		return NULL;
+	}
 	f = xcalloc(1, sizeof *f);
 	LIST_INIT(&f->waiting);
 	f->env = *env;
@@ -506,5 +508,6 @@ void https_front_free(struct https_front *f)
 		free(w);
 	}
 	evhttp_free(f->http);
+	free(f->arg);
 	free(f);
 }

@@ -63,7 +63,9 @@ struct https_front_ops {
 };
 
 /* Binds listen (host:port) with TLS; the bound port in *port. max_body
- * bounds a request body (evhttp answers a larger one itself). */
+ * bounds a request body (evhttp answers a larger one itself). arg, the
+ * provider's state (malloc'ed), is the front's from then on: freed with
+ * it, or at once when the front cannot be made. */
 struct https_front *https_front_new(const struct env *env, const char *listen, int *port,
                                     size_t max_body, const struct https_front_ops *ops, void *arg,
                                     char *err, size_t errlen);

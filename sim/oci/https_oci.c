@@ -39,7 +39,7 @@
 #define SUBMIT_PATH     "/20220926/actions/submitEmail"
 #define SUBMIT_RAW_PATH "/20220926/actions/submitRawEmail"
 
-struct https_api {
+struct oci_api {
 	struct https_front *front;
 	const struct env *env;
 };
@@ -66,7 +66,7 @@ static void send_entry(struct https_req *r, int status, const char *code, const 
 	send_json(r, status, json_pack("{s:s, s:s}", "code", code ? code : "", "message", message));
 }
 
-static void send_error(struct https_api *api, struct https_req *r, const char *id, const char *name,
+static void send_error(struct oci_api *api, struct https_req *r, const char *id, const char *name,
                        const char *value)
 {
 	const struct cat_entry *e = catalog_find(api->env->catalog, id);
@@ -98,7 +98,7 @@ static void request_id_for(void *arg, struct evhttp_request *req, uint64_t seq, 
 /* https.auth verify: the signature over the listed headers checks out with
  * the public key of the user named in keyId, and a body is covered by a
  * matching x-content-sha256. */
-static int signature_verified(struct https_api *api, struct evhttp_request *req,
+static int signature_verified(struct oci_api *api, struct evhttp_request *req,
                               const struct oci_sig *sig, char *user, size_t len)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -125,7 +125,7 @@ static int signature_verified(struct https_api *api, struct evhttp_request *req,
 
 /* https.auth: 0 when the request may go on, with the signing user in user
  * ("" unless verify), -1 when it is not authenticated. */
-static int authenticate(struct https_api *api, struct evhttp_request *req, char *user, size_t len)
+static int authenticate(struct oci_api *api, struct evhttp_request *req, char *user, size_t len)
 {
 	struct oci_sig sig;
 
@@ -140,7 +140,7 @@ static int authenticate(struct https_api *api, struct evhttp_request *req, char 
 }
 
 /* Quotas and approval: the refusal's catalog id, or NULL. */
-static const char *policy_refusal(struct https_api *api, const char *user, const char *sender,
+static const char *policy_refusal(struct oci_api *api, const char *user, const char *sender,
                                   char *limit, size_t len)
 {
 	struct policy *pol = api->env->policy;
@@ -172,7 +172,7 @@ static json_t *suppressed_of(const struct store_message *m)
 	return list;
 }
 
-static struct store_message *make_message(struct https_api *api, struct evhttp_request *req,
+static struct store_message *make_message(struct oci_api *api, struct evhttp_request *req,
                                           const json_t *body)
 {
 	const char **rcpts = NULL;
@@ -195,7 +195,7 @@ static struct store_message *make_message(struct https_api *api, struct evhttp_r
 
 /* Stores m (owned) and answers 200 once it is committed. m->raw NULL (the
  * message could not be made): internal-error. */
-static void accept_message(struct https_api *api, struct https_req *r, const char *user,
+static void accept_message(struct oci_api *api, struct https_req *r, const char *user,
                            struct store_message *m)
 {
 	json_t *answer;
@@ -228,7 +228,7 @@ static int json_content_type(const char *type)
 	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
-static void submit_email(struct https_api *api, struct https_req *r, const char *user)
+static void submit_email(struct oci_api *api, struct https_req *r, const char *user)
 {
 	const char **rcpts = NULL;
 	struct hook_ctx ctx = {.stage = STAGE_SUBMIT};
@@ -343,7 +343,7 @@ static const char *raw_envelope_problem(struct evhttp_request *req, char list[][
 	return NULL;
 }
 
-static void submit_raw(struct https_api *api, struct https_req *r, const char *user)
+static void submit_raw(struct oci_api *api, struct https_req *r, const char *user)
 {
 	struct hook_ctx ctx = {.stage = STAGE_SUBMIT_RAW};
 	int h;
@@ -401,7 +401,7 @@ static void submit_raw(struct https_api *api, struct https_req *r, const char *u
 static void send_forced(void *arg, struct https_req *r, const struct cat_entry *entry, int status,
                         const char *code, const char *message, const struct hook_ctx *ctx)
 {
-	struct https_api *api = arg;
+	struct oci_api *api = arg;
 	const char *rcpt = ctx->nrecipients ? ctx->recipients[0] : "";
 	char limit[32];
 	struct cat_var vars[] = {{"limit", limit},
@@ -419,7 +419,7 @@ static void send_forced(void *arg, struct https_req *r, const struct cat_entry *
 
 static void commit_failed(void *arg, struct https_req *r)
 {
-	struct https_api *api = arg;
+	struct oci_api *api = arg;
 	const struct cat_entry *e = catalog_find(api->env->catalog, "oci.https.internal-error");
 
 	if (e != NULL)
@@ -432,7 +432,7 @@ static void commit_failed(void *arg, struct https_req *r)
 
 static void handle(void *arg, struct https_req *r, int h)
 {
-	struct https_api *api = arg;
+	struct oci_api *api = arg;
 	const char *path = https_front_path(r->req);
 	char user[512];
 
@@ -460,31 +460,17 @@ static const struct https_front_ops oci_ops = {
     .commit_failed = commit_failed,
 };
 
-struct https_api *https_api_new(const struct env *env, const char *listen, int *port, char *err,
-                                size_t errlen)
+struct https_front *https_oci_new(const struct env *env, const char *listen, int *port, char *err,
+                                  size_t errlen)
 {
-	struct https_api *api = xcalloc(1, sizeof *api);
+	struct oci_api *api = xcalloc(1, sizeof *api);
+	struct https_front *f =
+	    https_front_new(env, listen, port, env->cfg->limits.message_bytes * 2 + 65536, &oci_ops,
+	                    api, err, errlen);
 
-	api->front = https_front_new(env, listen, port, env->cfg->limits.message_bytes * 2 + 65536,
-	                             &oci_ops, api, err, errlen);
-	if (api->front == NULL) {
-		free(api);
-		return NULL;
+	if (f != NULL) {
+		api->front = f;
+		api->env = https_front_env(f);
 	}
-	api->env = https_front_env(api->front);
-	return api;
-}
-
-void https_api_free(struct https_api *api)
-{
-	if (api == NULL)
-		return;
-	https_front_free(api->front);
-	free(api);
-}
-
-void https_api_scenario_changed(struct https_api *api)
-{
-	if (api != NULL)
-		https_front_scenario_changed(api->front);
+	return f;
 }

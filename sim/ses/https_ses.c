@@ -80,7 +80,7 @@ static const struct {
     [SIGV4_BAD_DATE] = {"incomplete-signature-date-format", 1},
     [SIGV4_EXPIRED] = {"signature-expired", 0},
     [SIGV4_NOT_YET_CURRENT] = {"signature-not-yet-current", 0},
-    [SIGV4_HOST_NOT_SIGNED] = {"incomplete-signature-host", 1},
+    [SIGV4_HOST_NOT_SIGNED] = {"signature-host-not-signed", 1},
     [SIGV4_BAD_ALGORITHM] = {"incomplete-signature-algorithm", 1},
     [SIGV4_BAD_CREDENTIAL] = {"incomplete-signature-credential", 1},
     [SIGV4_BAD_SCOPE] = {"signature-scope", 0},
@@ -120,7 +120,7 @@ static const char *scope_row(const struct sigv4_result *res, struct provider_rep
 	}
 	provider_reply_var(p, "scope_date", res->scope_date);
 	provider_reply_var(p, "request_date", res->request_date);
-	provider_reply_var(p, "date", res->date);
+	provider_reply_var(p, "signing_time", res->signing_time);
 	return "signature-scope-date";
 }
 
@@ -129,11 +129,12 @@ static void auth_refusal(const struct catalog *c, enum ses_proto proto,
                          const struct sigv4_result *res, struct provider_reply *p)
 {
 	const char *name = auth_rows[res->status].name;
+	char minutes[16];
 
 	switch (res->status) {
 	case SIGV4_MALFORMED_PAIR:
+		provider_reply_var(p, "authorization_hash", res->authorization_hash);
 		provider_reply_var(p, "pair", res->pair);
-		provider_reply_var(p, "authorization", res->authorization);
 		break;
 	case SIGV4_INCOMPLETE:
 		incomplete_vars(res, p, &name);
@@ -144,9 +145,11 @@ static void auth_refusal(const struct catalog *c, enum ses_proto proto,
 		break;
 	case SIGV4_EXPIRED:
 	case SIGV4_NOT_YET_CURRENT:
+		snprintf(minutes, sizeof minutes, "%d", res->skew_minutes);
 		provider_reply_var(p, "signing_time", res->signing_time);
 		provider_reply_var(p, "window_edge", res->window_edge);
 		provider_reply_var(p, "server_time", res->server_time);
+		provider_reply_var(p, "skew_minutes", minutes);
 		break;
 	case SIGV4_BAD_ALGORITHM:
 		provider_reply_var(p, "algorithm", res->algorithm);
@@ -181,7 +184,7 @@ static struct sigv4_header *headers_of(struct evhttp_request *req, size_t *n)
 }
 
 /* The signature under https.auth: SIGV4_OK, or the failure (res filled). */
-static enum sigv4_status check_signature(struct https_api *api, struct evhttp_request *req,
+static enum sigv4_status check_signature(struct ses_api *api, struct evhttp_request *req,
                                          struct sigv4_result *res, char *user, size_t len)
 {
 	const struct config *cfg = api->env->cfg;
@@ -214,8 +217,8 @@ static enum sigv4_status check_signature(struct https_api *api, struct evhttp_re
 
 /* https.auth: 0 when the request may go on (the signing key id in user
  * under verify, else ""), -1 when it was refused (answered). */
-static int authenticate(struct https_api *api, struct https_req *r, enum ses_proto proto,
-                        char *user, size_t len)
+static int authenticate(struct ses_api *api, struct https_req *r, enum ses_proto proto, char *user,
+                        size_t len)
 {
 	enum https_auth mode = api->env->cfg->https_auth;
 	struct sigv4_result res;
@@ -256,7 +259,7 @@ struct ses_identity_info *ses_identities(struct ses_account *a, size_t *n)
 
 static void handle(void *arg, struct https_req *r, int h)
 {
-	struct https_api *api = arg;
+	struct ses_api *api = arg;
 	enum ses_proto proto = proto_of(r->req);
 	char user[128];
 
@@ -278,7 +281,7 @@ static void handle(void *arg, struct https_req *r, int h)
 static void send_forced(void *arg, struct https_req *r, const struct cat_entry *entry, int status,
                         const char *code, const char *message, const struct hook_ctx *ctx)
 {
-	struct https_api *api = arg;
+	struct ses_api *api = arg;
 	const char *sender = ctx->sender ? ctx->sender : "";
 	char region[64];
 	const struct cat_var vars[] = {{"region", region},
@@ -296,7 +299,7 @@ static void send_forced(void *arg, struct https_req *r, const struct cat_entry *
 
 static void commit_failed(void *arg, struct https_req *r)
 {
-	struct https_api *api = arg;
+	struct ses_api *api = arg;
 	struct provider_reply p = {0};
 
 	ses_refuse(api->env->catalog, proto_of(r->req), "internal-failure", &p);
@@ -321,31 +324,17 @@ static const struct https_front_ops ses_ops = {
  * and '=' by up to 3). */
 #define SES_MAX_BODY (4ull * 41943040ull + 65536ull)
 
-struct https_api *ses_https_new(const struct env *env, const char *listen, int *port, char *err,
-                                size_t errlen)
+struct https_front *ses_https_new(const struct env *env, const char *listen, int *port, char *err,
+                                  size_t errlen)
 {
-	struct https_api *api = xcalloc(1, sizeof *api);
+	struct ses_api *api = xcalloc(1, sizeof *api);
+	struct https_front *f =
+	    https_front_new(env, listen, port, SES_MAX_BODY, &ses_ops, api, err, errlen);
 
-	api->front = https_front_new(env, listen, port, SES_MAX_BODY, &ses_ops, api, err, errlen);
-	if (api->front == NULL) {
-		free(api);
-		return NULL;
+	if (f != NULL) {
+		api->front = f;
+		api->env = https_front_env(f);
+		api->account = env->account;
 	}
-	api->env = https_front_env(api->front);
-	api->account = env->account;
-	return api;
-}
-
-void ses_https_free(struct https_api *api)
-{
-	if (api == NULL)
-		return;
-	https_front_free(api->front);
-	free(api);
-}
-
-void ses_https_scenario_changed(struct https_api *api)
-{
-	if (api != NULL)
-		https_front_scenario_changed(api->front);
+	return f;
 }

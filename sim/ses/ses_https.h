@@ -19,17 +19,17 @@ struct https_front;
 struct https_req;
 struct ses_account;
 
-struct https_api {
+struct ses_api {
 	struct https_front *front;
 	const struct env *env;
 	struct ses_account *account;
 };
 
-/* The profile's HTTPS hooks (struct profile). */
-struct https_api *ses_https_new(const struct env *env, const char *listen, int *port, char *err,
-                                size_t errlen);
-void ses_https_free(struct https_api *api);
-void ses_https_scenario_changed(struct https_api *api);
+/* The profile's https_new (struct profile): the front end, the APIs' state
+ * inside it (https_front_free() and https_front_scenario_changed() serve
+ * as its other hooks). */
+struct https_front *ses_https_new(const struct env *env, const char *listen, int *port, char *err,
+                                  size_t errlen);
 
 /* Every identity of the account, in ses_identity_list()'s order
  * (malloc'ed; *n set). */
@@ -39,7 +39,7 @@ struct ses_identity_info *ses_identities(struct ses_account *a, size_t *n);
 /* An API's operations, after authentication and the request rate: user is
  * the signing access key (NULL without https.auth verify), h the request
  * hook's answer (2: native rejections lifted). */
-void ses_v2_handle(struct https_api *api, struct https_req *r, const char *user, int h);
-void ses_v1_handle(struct https_api *api, struct https_req *r, const char *user, int h);
+void ses_v2_handle(struct ses_api *api, struct https_req *r, const char *user, int h);
+void ses_v1_handle(struct ses_api *api, struct https_req *r, const char *user, int h);
 
 #endif

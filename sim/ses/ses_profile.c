@@ -9,6 +9,7 @@
 #include "embedded.h"
 #include "env.h"
 #include "ses_account.h"
+#include "https_front.h"
 #include "ses_https.h"
 #include "ses_smtp.h"
 #include "store.h"
@@ -53,8 +54,8 @@ const struct profile ses_profile = {
     .defaults_len = embedded_ses_defaults_yaml_len,
     .smtp_reply_prefix = "ses.smtp.",
     .https_new = ses_https_new,
-    .https_free = ses_https_free,
-    .https_scenario_changed = ses_https_scenario_changed,
+    .https_free = https_front_free,
+    .https_scenario_changed = https_front_scenario_changed,
     .ehlo_lines = ehlo_lines,
     .smtp_reply_ids = reply_ids,
     .message_id_style = STORE_ID_SES,

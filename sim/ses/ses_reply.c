@@ -127,7 +127,7 @@ void ses_reply_fields(struct https_req *rq, enum ses_proto proto, int status, co
 	send_xml(rq, status, &w);
 }
 
-void ses_reply_refusal(struct https_api *api, struct https_req *rq, enum ses_proto proto,
+void ses_reply_refusal(struct ses_api *api, struct https_req *rq, enum ses_proto proto,
                        const struct provider_reply *r)
 {
 	const struct cat_entry *e = r->entry;
@@ -143,7 +143,7 @@ void ses_reply_refusal(struct https_api *api, struct https_req *rq, enum ses_pro
 	ses_reply_fields(rq, proto, e->status, e->error_code, e->message, r->vars, r->nvars);
 }
 
-void ses_reply_error(struct https_api *api, struct https_req *rq, enum ses_proto proto,
+void ses_reply_error(struct ses_api *api, struct https_req *rq, enum ses_proto proto,
                      const char *name, const char *var, const char *value)
 {
 	struct provider_reply r = {0};

@@ -20,7 +20,7 @@
 #include "profile.h"
 
 struct https_req;
-struct https_api;
+struct ses_api;
 
 enum ses_proto { SES_V2, SES_V1 };
 
@@ -31,10 +31,10 @@ int ses_refuse(const struct catalog *c, enum ses_proto proto, const char *name,
                struct provider_reply *r);
 /* Sends the refusal r (r->entry NULL: the internal-failure row, or a bare
  * 500) and records it as a rejected request. */
-void ses_reply_refusal(struct https_api *api, struct https_req *rq, enum ses_proto proto,
+void ses_reply_refusal(struct ses_api *api, struct https_req *rq, enum ses_proto proto,
                        const struct provider_reply *r);
 /* A refusal by name, with up to two placeholders (name NULL: none). */
-void ses_reply_error(struct https_api *api, struct https_req *rq, enum ses_proto proto,
+void ses_reply_error(struct ses_api *api, struct https_req *rq, enum ses_proto proto,
                      const char *name, const char *var, const char *value);
 /* An error with these fields, its message template filled from vars. */
 void ses_reply_fields(struct https_req *rq, enum ses_proto proto, int status, const char *code,

@@ -29,12 +29,13 @@
 #include "store.h"
 #include "xmalloc.h"
 
-/* More recipients than this in a raw message's header are not read: the
- * request is refused for having more than SES_MAX_RECIPIENTS anyway. */
+/* More recipients than this (in Destination or a raw message's header) are
+ * counted, not kept: the request is refused for having more than
+ * SES_MAX_RECIPIENTS anyway, so what is kept is bounded. */
 #define HEADER_RCPTS_MAX (SES_MAX_RECIPIENTS + 1)
 
 struct job {
-	struct https_api *api;
+	struct ses_api *api;
 	struct https_req *r;
 	const struct ses_send *s;
 	struct provider_reply p; /* the refusal */
@@ -44,9 +45,9 @@ struct job {
 	struct ses_header_scan scan;
 	const char *from; /* as written */
 	char from_bare[256];
-	const char **rcpts; /* as written */
-	char (*bare)[256];
-	size_t nrcpt;
+	const char **rcpts; /* as written; at most HEADER_RCPTS_MAX kept */
+	char (*bare)[256];  /* as many as rcpts */
+	size_t nrcpt;       /* how many there are (more than kept: refused) */
 	char (*header_rcpts)[256];
 	struct store_message *m;
 };
@@ -168,14 +169,14 @@ static void read_envelope(struct job *j)
 		for (size_t i = 0; i < j->nrcpt; i++)
 			j->rcpts[i] = j->header_rcpts[i];
 	} else {
-		j->rcpts = xcalloc(n + 1, sizeof *j->rcpts);
+		j->rcpts = xcalloc(HEADER_RCPTS_MAX + 1, sizeof *j->rcpts);
 		for (size_t k = 0; k < 3; k++)
-			for (size_t i = 0; i < lists[k]->n; i++)
+			for (size_t i = 0; i < lists[k]->n && j->nrcpt < HEADER_RCPTS_MAX; i++)
 				j->rcpts[j->nrcpt++] = lists[k]->v[i];
 	}
+	j->bare = xcalloc(j->nrcpt + 1, sizeof *j->bare); /* as many as are kept */
 	if (n > j->nrcpt)
 		j->nrcpt = n; /* counted, not kept: refused as too many */
-	j->bare = xcalloc(j->nrcpt + 1, sizeof *j->bare);
 }
 
 static int check_address(struct job *j, const char *written, char *bare, size_t len)
@@ -331,7 +332,7 @@ static int check_account(struct job *j, int h)
 /* The scenario at the submit stage: 1 when a rule answered. */
 static int hook(struct job *j, int *h)
 {
-	const char **bare = xcalloc(j->nrcpt + 1, sizeof *bare);
+	const char **bare = xcalloc(HEADER_RCPTS_MAX + 1, sizeof *bare);
 	struct hook_ctx ctx = {.stage = j->s->content == SES_CONTENT_RAW ? STAGE_SUBMIT_RAW
 	                                                                 : STAGE_SUBMIT};
 	char from[256] = "";
@@ -339,7 +340,7 @@ static int hook(struct job *j, int *h)
 
 	if (j->from != NULL)
 		ses_address_problem(j->from, from, sizeof from);
-	for (size_t i = 0; i < j->nrcpt && i < SES_MAX_RECIPIENTS + 1 && j->rcpts[i]; i++) {
+	for (size_t i = 0; i < j->nrcpt && i < HEADER_RCPTS_MAX && j->rcpts[i]; i++) {
 		ses_address_problem(j->rcpts[i], j->bare[i], sizeof j->bare[i]);
 		bare[ctx.nrecipients++] = j->bare[i];
 	}
@@ -380,8 +381,10 @@ static void accept_message(struct job *j, const char *user)
 	char *answer = answer_of(j);
 
 	j->m = NULL;
-	if (j->s->content == SES_CONTENT_RAW)
+	if (j->s->content == SES_CONTENT_RAW) {
 		ses_message_strip(m->raw, &m->raw_len, j->hi.header_bytes);
+		m->raw[m->raw_len] = '\0'; /* it was NUL-terminated: still is */
+	}
 	if (answer == NULL) {
 		store_message_free(m);
 		refuse(j, "internal-failure");
@@ -404,7 +407,7 @@ static void job_free(struct job *j)
 	store_message_free(j->m);
 }
 
-void ses_send_run(struct https_api *api, struct https_req *r, const struct ses_send *s,
+void ses_send_run(struct ses_api *api, struct https_req *r, const struct ses_send *s,
                   const char *user, int h)
 {
 	struct job j = {.api = api, .r = r, .s = s};

@@ -31,7 +31,7 @@
 #define SES_V1_MAX_BYTES   10485760 /* "10 MB per message (after base64 encoding)" */
 #define SES_V2_MAX_BYTES   41943040 /* 40 MB, v2 and SMTP */
 
-struct https_api;
+struct ses_api;
 struct https_req;
 
 /* Addresses as the client wrote them ("Name <a@example.com>" or bare). */
@@ -77,7 +77,7 @@ struct ses_send {
 /* Runs the send and answers the request: an error, or the MessageId once
  * the message is committed. user: the signing key id, or NULL; h: the
  * request hook's answer (2: native rejections lifted). */
-void ses_send_run(struct https_api *api, struct https_req *r, const struct ses_send *s,
+void ses_send_run(struct ses_api *api, struct https_req *r, const struct ses_send *s,
                   const char *user, int h);
 
 /* The syntax of one address as SES checks it (the addr-spec inside angle

@@ -8,8 +8,10 @@
  * is AWS's InvalidAction.
  *
  * Lists are Query members: Name.member.1, Name.member.2, ... read until the
- * first missing index. The form is decoded into one array of parameters
- * owned by the call (values may hold any byte, CR and LF included).
+ * first missing index (at most 1000). The form is decoded into one array of
+ * parameters owned by the call (values may hold any byte, CR and LF
+ * included); its size is the client's, so it is a checked allocation, a
+ * failure answering internal-failure.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -40,33 +42,52 @@ struct param {
 
 struct form {
 	struct param *v;
-	size_t n;
+	size_t n, cap;
 };
 
-/* Adds the pairs of an x-www-form-urlencoded text ('+' is a space). */
-static void form_parse(struct form *f, const char *text)
+/* Adds one pair, decoded ('+' is a space); -1 when memory runs out (the
+ * number of pairs is the client's choice: checked, not xmalloc'ed). */
+static int form_add(struct form *f, const char *text, size_t klen, size_t len)
+{
+	char *key = strndup(text, klen);
+	char *value = klen < len ? strndup(text + klen + 1, len - klen - 1) : strdup("");
+	struct param p = {NULL, NULL};
+	int rc = -1;
+
+	if (key != NULL && value != NULL) {
+		p.key = evhttp_uridecode(key, 1, NULL);
+		p.value = evhttp_uridecode(value, 1, NULL);
+	}
+	if (p.key != NULL && p.value != NULL && f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 32;
+		struct param *grown = realloc(f->v, cap * sizeof *grown);
+		if (grown != NULL) {
+			f->v = grown;
+			f->cap = cap;
+		}
+	}
+	if (p.key != NULL && p.value != NULL && f->n < f->cap) {
+		f->v[f->n++] = p;
+		rc = 0;
+	} else {
+		free(p.key);
+		free(p.value);
+	}
+	free(key);
+	free(value);
+	return rc;
+}
+
+/* Adds the pairs of an x-www-form-urlencoded text; -1 when memory runs out. */
+static int form_parse(struct form *f, const char *text)
 {
 	while (text != NULL && *text != '\0') {
 		size_t len = strcspn(text, "&"), klen = strcspn(text, "=");
-		char *key, *value;
-		if (klen > len)
-			klen = len;
-		key = xstrndup(text, klen);
-		value =
-		    xstrndup(klen < len ? text + klen + 1 : "", klen < len ? len - klen - 1 : 0);
-		f->v = xrealloc(f->v, (f->n + 1) * sizeof *f->v);
-		f->v[f->n].key = evhttp_uridecode(key, 1, NULL);
-		f->v[f->n].value = evhttp_uridecode(value, 1, NULL);
-		if (f->v[f->n].key != NULL && f->v[f->n].value != NULL)
-			f->n++;
-		else {
-			free(f->v[f->n].key);
-			free(f->v[f->n].value);
-		}
-		free(key);
-		free(value);
+		if (len > 0 && form_add(f, text, klen < len ? klen : len, len) < 0)
+			return -1;
 		text += len + (text[len] == '&');
 	}
+	return 0;
 }
 
 static void form_free(struct form *f)
@@ -109,18 +130,19 @@ static int form_read(struct https_req *r, struct form *f)
 	size_t len;
 	char *body = https_front_body(r->req, &len);
 
+	int rc;
+
 	if (body == NULL)
 		return -1;
-	form_parse(f, query);
-	form_parse(f, body);
+	rc = form_parse(f, query) < 0 || form_parse(f, body) < 0 ? -1 : 0;
 	free(body);
-	return 0;
+	return rc;
 }
 
 /* ---- answers --------------------------------------------------------------------- */
 
 /* A refusal with one placeholder (name NULL: none). */
-static void refuse(struct https_api *api, struct https_req *r, const char *name, const char *var,
+static void refuse(struct ses_api *api, struct https_req *r, const char *name, const char *var,
                    const char *value)
 {
 	ses_reply_error(api, r, SES_V1, name, var, value);
@@ -181,7 +203,7 @@ static void send_common(const struct form *f, struct ses_send *s, const char *ac
 		s->config_set = NULL;
 }
 
-static void send_run(struct https_api *api, struct https_req *r, const struct form *f,
+static void send_run(struct ses_api *api, struct https_req *r, const struct form *f,
                      struct ses_send *s, const char *user, int h)
 {
 	const char *var = NULL, *bad = NULL, *problem = tags_problem(f, &var, &bad);
@@ -196,7 +218,7 @@ static void send_run(struct https_api *api, struct https_req *r, const struct fo
 	free(s->reply_to.v);
 }
 
-static void send_email(struct https_api *api, struct https_req *r, const struct form *f,
+static void send_email(struct ses_api *api, struct https_req *r, const struct form *f,
                        const char *user, int h)
 {
 	struct ses_send s = {0};
@@ -228,7 +250,7 @@ static void send_email(struct https_api *api, struct https_req *r, const struct 
 	send_run(api, r, f, &s, user, h);
 }
 
-static void send_raw_email(struct https_api *api, struct https_req *r, const struct form *f,
+static void send_raw_email(struct ses_api *api, struct https_req *r, const struct form *f,
                            const char *user, int h)
 {
 	struct ses_send s = {0};
@@ -246,7 +268,7 @@ static void send_raw_email(struct https_api *api, struct https_req *r, const str
 
 /* ---- the account -------------------------------------------------------------------- */
 
-static void get_send_quota(struct https_api *api, struct https_req *r)
+static void get_send_quota(struct ses_api *api, struct https_req *r)
 {
 	struct ses_quota q;
 	struct jsonw w = {0};
@@ -266,7 +288,7 @@ static void put_count(struct jsonw *w, const char *name, unsigned long long n)
 	ses_xml_elem(w, name, text);
 }
 
-static void get_send_statistics(struct https_api *api, struct https_req *r)
+static void get_send_statistics(struct ses_api *api, struct https_req *r)
 {
 	struct ses_stats_point *points = xcalloc(STATS_POINTS_MAX, sizeof *points);
 	size_t n = ses_account_stats(api->account, points, STATS_POINTS_MAX);
@@ -300,7 +322,7 @@ static void get_send_statistics(struct https_api *api, struct https_req *r)
 
 /* A domain's verification token: base64 of SHA-256 over the account and
  * the domain, 44 characters as SES's are, the same on every call. */
-static void domain_token(struct https_api *api, const char *domain, char out[64])
+static void domain_token(struct ses_api *api, const char *domain, char out[64])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -318,7 +340,7 @@ static void domain_token(struct https_api *api, const char *domain, char out[64]
 	EVP_MD_CTX_free(ctx);
 }
 
-static void verify_email(struct https_api *api, struct https_req *r, const struct form *f)
+static void verify_email(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	const char *address = form_get(f, "EmailAddress"), *problem;
 	char bare[256];
@@ -333,7 +355,7 @@ static void verify_email(struct https_api *api, struct https_req *r, const struc
 	}
 }
 
-static void verify_domain(struct https_api *api, struct https_req *r, const struct form *f)
+static void verify_domain(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	const char *domain = form_get(f, "Domain");
 	char token[64];
@@ -355,7 +377,7 @@ static void verify_domain(struct https_api *api, struct https_req *r, const stru
 	reply_result(r, "VerifyDomainIdentity", &w);
 }
 
-static void delete_identity(struct https_api *api, struct https_req *r, const struct form *f)
+static void delete_identity(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	const char *name = form_get(f, "Identity");
 
@@ -377,7 +399,7 @@ static int number_param(const struct form *f, const char *key, unsigned long lon
 	return v != NULL && (parse_ulonglong(v, out) < 0 || *out > max) ? -1 : 0;
 }
 
-static void list_identities(struct https_api *api, struct https_req *r, const struct form *f)
+static void list_identities(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	const char *type = form_get(f, "IdentityType");
 	unsigned long long max, from;
@@ -414,7 +436,7 @@ static void list_identities(struct https_api *api, struct https_req *r, const st
 	free(all);
 }
 
-static void get_verification(struct https_api *api, struct https_req *r, const struct form *f)
+static void get_verification(struct ses_api *api, struct https_req *r, const struct form *f)
 {
 	struct ses_list names = {0};
 	struct ses_identity_info info;
@@ -449,12 +471,13 @@ static void get_verification(struct https_api *api, struct https_req *r, const s
 
 /* ---- routing ------------------------------------------------------------------------ */
 
-void ses_v1_handle(struct https_api *api, struct https_req *r, const char *user, int h)
+void ses_v1_handle(struct ses_api *api, struct https_req *r, const char *user, int h)
 {
 	struct form f = {0};
 	const char *action;
 
 	if (form_read(r, &f) < 0) {
+		form_free(&f);
 		refuse(api, r, "internal-failure", NULL, NULL);
 		return;
 	}

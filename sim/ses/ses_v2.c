@@ -55,7 +55,7 @@ static int fail_at(struct problem *pb, const char *name, const char *member, con
 	return fail(pb, name);
 }
 
-static void reply_problem(struct https_api *api, struct https_req *r, struct problem *pb)
+static void reply_problem(struct ses_api *api, struct https_req *r, struct problem *pb)
 {
 	ses_refuse(api->env->catalog, SES_V2, pb->name, &pb->p);
 	ses_reply_refusal(api, r, SES_V2, &pb->p);
@@ -99,17 +99,32 @@ static int get_object(const json_t *obj, const char *key, const json_t **out, st
 	return 0;
 }
 
-/* A list of strings (the array's strings are pointed at, not copied). */
-static int get_list(const json_t *obj, const char *key, struct ses_list *out, struct problem *pb)
+/* A member that must be an array when present. */
+static int get_array(const json_t *obj, const char *key, const json_t **out, struct problem *pb)
 {
-	const json_t *v = json_object_get(obj, key), *item;
-	size_t i;
+	const json_t *v = json_object_get(obj, key);
 
+	*out = NULL;
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
 		return fail(pb, "serialization");
-	out->v = xcalloc(json_array_size(v) + 1, sizeof *out->v);
+	*out = v;
+	return 0;
+}
+
+/* A list of strings (the array's strings are pointed at, not copied). */
+static int get_list(const json_t *obj, const char *key, struct ses_list *out, struct problem *pb)
+{
+	const json_t *v, *item;
+	size_t i;
+
+	if (get_array(obj, key, &v, pb) < 0)
+		return -1;
+	if (v == NULL)
+		return 0;
+	if ((out->v = calloc(json_array_size(v) + 1, sizeof *out->v)) == NULL)
+		return fail(pb, "internal-failure"); /* as long as the client made it */
 	json_array_foreach(v, i, item)
 	{
 		if (!json_is_string(item))
@@ -158,15 +173,15 @@ static int header_value_ok(const char *s)
  * length and pattern. */
 static int get_headers(const json_t *simple, struct ses_send *s, struct problem *pb)
 {
-	const json_t *list = json_object_get(simple, "Headers"), *h;
+	const json_t *list, *h;
 	struct ses_field *v;
 	char member[96];
 	size_t i;
 
-	if (list == NULL || json_is_null(list))
+	if (get_array(simple, "Headers", &list, pb) < 0)
+		return -1;
+	if (list == NULL)
 		return 0;
-	if (!json_is_array(list))
-		return fail(pb, "serialization");
 	if (json_array_size(list) > MAX_HEADERS)
 		return fail_at(pb, "too-many-headers", "content.simple.headers", NULL);
 	s->headers = v = xcalloc(json_array_size(list) + 1, sizeof *v);
@@ -197,16 +212,18 @@ static int get_headers(const json_t *simple, struct ses_send *s, struct problem 
 
 static int get_attachments(const json_t *simple, struct ses_send *s, struct problem *pb)
 {
-	const json_t *list = json_object_get(simple, "Attachments"), *a;
+	const json_t *list, *a;
 	struct ses_attachment *v;
 	char member[96];
 	size_t i;
 
-	if (list == NULL || json_is_null(list))
+	if (get_array(simple, "Attachments", &list, pb) < 0)
+		return -1;
+	if (list == NULL)
 		return 0;
-	if (!json_is_array(list))
-		return fail(pb, "serialization");
-	s->attachments = v = xcalloc(json_array_size(list) + 1, sizeof *v);
+	s->attachments = v = calloc(json_array_size(list) + 1, sizeof *v);
+	if (v == NULL)
+		return fail(pb, "internal-failure"); /* as long as the client made it */
 	json_array_foreach(list, i, a)
 	{
 		struct ses_attachment *at = &v[s->nattachments++];
@@ -287,13 +304,13 @@ static int get_content_kind(const json_t *body, struct ses_send *s, struct probl
 /* EmailTags: names and values of ASCII letters, digits, '_' and '-'. */
 static int check_tags(const json_t *body, struct problem *pb)
 {
-	const json_t *list = json_object_get(body, "EmailTags"), *t;
+	const json_t *list, *t;
 	size_t i;
 
-	if (list == NULL || json_is_null(list))
+	if (get_array(body, "EmailTags", &list, pb) < 0)
+		return -1;
+	if (list == NULL)
 		return 0;
-	if (!json_is_array(list))
-		return fail(pb, "serialization");
 	json_array_foreach(list, i, t)
 	{
 		const char *name, *value;
@@ -346,7 +363,7 @@ static void send_free(struct ses_send *s)
 }
 
 /* The request's JSON body: an object, or NULL with the refusal answered. */
-static json_t *body_of(struct https_api *api, struct https_req *r)
+static json_t *body_of(struct ses_api *api, struct https_req *r)
 {
 	struct problem pb = {0};
 	size_t len = 0;
@@ -367,7 +384,7 @@ static json_t *body_of(struct https_api *api, struct https_req *r)
 	return NULL;
 }
 
-static void send_email(struct https_api *api, struct https_req *r, const char *user, int h)
+static void send_email(struct ses_api *api, struct https_req *r, const char *user, int h)
 {
 	struct ses_send s = {0};
 	struct problem pb = {0};
@@ -385,7 +402,7 @@ static void send_email(struct https_api *api, struct https_req *r, const char *u
 
 /* ---- the account -------------------------------------------------------------------- */
 
-static void get_account(struct https_api *api, struct https_req *r)
+static void get_account(struct ses_api *api, struct https_req *r)
 {
 	struct ses_quota q;
 
@@ -401,7 +418,7 @@ static void get_account(struct https_api *api, struct https_req *r)
 	                         "SuppressedReasons", "BOUNCE", "COMPLAINT"));
 }
 
-static void put_sending(struct https_api *api, struct https_req *r)
+static void put_sending(struct ses_api *api, struct https_req *r)
 {
 	const json_t *v;
 	json_t *body = body_of(api, r);
@@ -433,7 +450,7 @@ static json_t *dkim_of(const struct ses_identity_info *info)
 	                 "SigningAttributesOrigin", "AWS_SES");
 }
 
-static void create_identity(struct https_api *api, struct https_req *r)
+static void create_identity(struct ses_api *api, struct https_req *r)
 {
 	struct problem pb = {0};
 	struct ses_identity_info info;
@@ -467,7 +484,7 @@ static void create_identity(struct https_api *api, struct https_req *r)
 	json_decref(body);
 }
 
-static void get_identity(struct https_api *api, struct https_req *r, const char *name)
+static void get_identity(struct ses_api *api, struct https_req *r, const char *name)
 {
 	struct ses_identity_info info;
 	json_t *answer, *dkim;
@@ -487,7 +504,7 @@ static void get_identity(struct https_api *api, struct https_req *r, const char 
 	ses_reply_json(r, answer);
 }
 
-static void delete_identity(struct https_api *api, struct https_req *r, const char *name)
+static void delete_identity(struct ses_api *api, struct https_req *r, const char *name)
 {
 	if (ses_identity_delete(api->account, name) < 0)
 		ses_reply_error(api, r, SES_V2, "identity-not-found", "name", name);
@@ -529,7 +546,7 @@ static void list_page(struct https_req *r, const struct ses_identity_info *all, 
 	ses_reply_json(r, answer);
 }
 
-static void list_identities(struct https_api *api, struct https_req *r)
+static void list_identities(struct ses_api *api, struct https_req *r)
 {
 	struct evkeyvalq q;
 	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
@@ -559,7 +576,7 @@ static char *identity_of(const char *rest)
 	return evhttp_uridecode(rest, 0, NULL);
 }
 
-void ses_v2_handle(struct https_api *api, struct https_req *r, const char *user, int h)
+void ses_v2_handle(struct ses_api *api, struct https_req *r, const char *user, int h)
 {
 	const char *path = https_front_path(r->req), *rest;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(r->req);

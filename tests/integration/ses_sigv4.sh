@@ -90,39 +90,45 @@ check "a GET with a query string: 200" "200|" "$(cut -d'|' -f1-2 <<<"$out")"
 
 # ---- each failure, exactly --------------------------------------------------------------------
 SDM="The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
-check "a wrong secret (v2): SignatureDoesNotMatch" "$(v2err 403 SignatureDoesNotMatch "$SDM")" \
+check "a wrong secret (v2): InvalidSignatureException" "$(v2err 403 InvalidSignatureException "$SDM")" \
 	"$(signed aws:amz:us-east-1:ses "$KEY:wrong-secret" -H 'Content-Type: application/json' --data-binary "$SEND" "$BASE/v2/email/outbound-emails")"
 signed aws:amz:us-east-1:ses "$KEY:wrong-secret" -d Action=GetSendQuota "$BASE/" >/dev/null
 check "a wrong secret (v1): SignatureDoesNotMatch, Type Sender" "403|Sender|SignatureDoesNotMatch|$SDM" "$(xerr)"
-check "an unknown access key: InvalidClientTokenId" \
-	"$(v2err 403 InvalidClientTokenId "The security token included in the request is invalid.")" \
+check "an unknown access key (v2): UnrecognizedClientException" \
+	"$(v2err 403 UnrecognizedClientException "The security token included in the request is invalid.")" \
 	"$(signed aws:amz:us-east-1:ses "AKIDUNKNOWN:$SECRET" "$BASE/v2/email/account")"
-check "no Authorization: MissingAuthenticationToken" \
-	"$(v2err 403 MissingAuthenticationToken "Request is missing Authentication Token")" "$(call "$BASE/v2/email/account")"
+signed aws:amz:us-east-1:ses "AKIDUNKNOWN:$SECRET" -d Action=GetSendQuota "$BASE/" >/dev/null
+check "an unknown access key (v1): InvalidClientTokenId" \
+	"403|Sender|InvalidClientTokenId|The security token included in the request is invalid." "$(xerr)"
+check "no Authorization (v2): MissingAuthenticationTokenException" \
+	"$(v2err 403 MissingAuthenticationTokenException "Missing Authentication Token")" "$(call "$BASE/v2/email/account")"
 call -d Action=GetSendQuota "$BASE/" >/dev/null
 check "no Authorization (v1)" "403|Sender|MissingAuthenticationToken|Request is missing Authentication Token" "$(xerr)"
 check "signed for another region" \
-	"$(v2err 403 SignatureDoesNotMatch "Credential should be scoped to a valid region, not 'eu-west-1'. ")" \
+	"$(v2err 403 InvalidSignatureException "Credential should be scoped to a valid region, not 'eu-west-1'. ")" \
 	"$(signed aws:amz:eu-west-1:ses "$KEY:$SECRET" "$BASE/v2/email/account")"
+signed aws:amz:eu-west-1:ses "$KEY:$SECRET" -d Action=GetSendQuota "$BASE/" >/dev/null
+check "signed for another region (v1, as captured from SES)" \
+	"403|Sender|SignatureDoesNotMatch|Credential should be scoped to a valid region, not 'eu-west-1'. " "$(xerr)"
 check "signed for another service (email, the host's prefix)" \
-	"$(v2err 403 SignatureDoesNotMatch "Credential should be scoped to correct service: 'ses'. ")" \
+	"$(v2err 403 InvalidSignatureException "Credential should be scoped to correct service: 'ses'. ")" \
 	"$(signed aws:amz:us-east-1:email "$KEY:$SECRET" "$BASE/v2/email/account")"
-check "a body changed after signing" "$(v2err 403 SignatureDoesNotMatch "$SDM")" \
+check "a body changed after signing" "$(v2err 403 InvalidSignatureException "$SDM")" \
 	"$(pysign POST /v2/email/outbound-emails "$SEND" "" "" "${SEND/signed/changed}")"
 check "the Python signer's own request: 200" "200|" "$(pysign POST /v2/email/outbound-emails "$SEND" | cut -d'|' -f1-2)"
 now=$(date -u +%s)
 old=$(date -u -d "@$((now - 600))" +%Y%m%dT%H%M%SZ)
 out=$(pysign GET /v2/email/account "" "$old")
-check "signed 10 minutes ago: Signature expired" "403|SignatureDoesNotMatch" "$(cut -d'|' -f1-2 <<<"$out")"
+check "signed 10 minutes ago: Signature expired" "403|InvalidSignatureException" "$(cut -d'|' -f1-2 <<<"$out")"
 check_contains "its text names the request's time" "Signature expired: $old is now earlier than " "$out"
 check_contains "and the window" " - 5 min.)" "$out"
 future=$(date -u -d "@$((now + 600))" +%Y%m%dT%H%M%SZ)
 out=$(pysign GET /v2/email/account "" "$future")
-check "signed 10 minutes ahead: Signature not yet current" "403|SignatureDoesNotMatch" "$(cut -d'|' -f1-2 <<<"$out")"
+check "signed 10 minutes ahead: Signature not yet current" "403|InvalidSignatureException" "$(cut -d'|' -f1-2 <<<"$out")"
 check_contains "its text" "Signature not yet current: $future is still later than " "$out"
 date_=$(date -u +%Y%m%dT%H%M%SZ)
 check "a scope of another day" \
-	"$(v2err 403 SignatureDoesNotMatch "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20200101' != '${date_:0:8}', from '$date_'.")" \
+	"$(v2err 403 InvalidSignatureException "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20200101' != '${date_:0:8}', from '$date_'. ")" \
 	"$(pysign GET /v2/email/account "" "$date_" 20200101)"
 # hand-written Authorization headers
 D=$(date -u +%Y%m%dT%H%M%SZ)
@@ -130,34 +136,38 @@ CRED="Credential=$KEY/${D:0:8}/us-east-1/ses/aws4_request"
 raw_auth() { call -H "X-Amz-Date: $D" -H "Authorization: $1" "$BASE/v2/email/account"; }
 A="AWS4-HMAC-SHA256 $CRED, SignedHeaders=host;x-amz-date"
 check "no Signature: IncompleteSignature" \
-	"$(v2err 400 IncompleteSignature "Authorization header requires 'Signature' parameter. Authorization=$A")" "$(raw_auth "$A")"
+	"$(v2err 400 IncompleteSignatureException "Authorization header requires 'Signature' parameter. Authorization=$A")" "$(raw_auth "$A")"
+call -X POST -H "X-Amz-Date: $D" -H "Authorization: $A" -d Action=GetSendQuota "$BASE/" >/dev/null
+check "no Signature (v1): IncompleteSignature" \
+	"400|Sender|IncompleteSignature|Authorization header requires 'Signature' parameter. Authorization=$A" "$(xerr)"
 A="AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, Signature=abc"
 check "no Credential: IncompleteSignature" \
-	"$(v2err 400 IncompleteSignature "Authorization header requires 'Credential' parameter. Authorization=$A")" "$(raw_auth "$A")"
+	"$(v2err 400 IncompleteSignatureException "Authorization header requires 'Credential' parameter. Authorization=$A")" "$(raw_auth "$A")"
 A="AWS4-HMAC-SHA256 $CRED, SignedHeaders=host;x-amz-date, Signature=abc"
 check "no X-Amz-Date nor Date" \
-	"$(v2err 400 IncompleteSignature "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=$A")" \
+	"$(v2err 400 IncompleteSignatureException "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=$A")" \
 	"$(call -H "Authorization: $A" "$BASE/v2/email/account")"
 check "an X-Amz-Date not in basic format" \
-	"$(v2err 400 IncompleteSignature "Date must be in ISO-8601 'basic format'. Got '2026-12-03T10:00:00Z'. See http://en.wikipedia.org/wiki/ISO_8601")" \
+	"$(v2err 400 IncompleteSignatureException "Date must be in ISO-8601 'basic format'. Got '2026-12-03T10:00:00Z'. See http://en.wikipedia.org/wiki/ISO_8601")" \
 	"$(call -H "X-Amz-Date: 2026-12-03T10:00:00Z" -H "Authorization: $A" "$BASE/v2/email/account")"
 A="AWS4-HMAC-SHA256 $CRED, SignedHeaders=host;x-amz-date, Signature"
+hash=$(printf '%s' "$A" | openssl dgst -sha256 -binary | base64 -w0)
 check "a part without '='" \
-	"$(v2err 400 IncompleteSignature "'Signature' not a valid key=value pair (missing equal-sign) in Authorization header: '$A'.")" "$(raw_auth "$A")"
+	"$(v2err 400 IncompleteSignatureException "Invalid key=value pair (missing equal-sign) in Authorization header (hashed with SHA-256 and encoded with Base64): '$hash'.")" "$(raw_auth "$A")"
 A="AWS4-HMAC-SHA512 $CRED, SignedHeaders=host;x-amz-date, Signature=abc"
-check "another algorithm" "$(v2err 400 IncompleteSignature "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'")" "$(raw_auth "$A")"
+check "another algorithm" "$(v2err 400 IncompleteSignatureException "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512' (only AWS4-HMAC-SHA256 for now). ")" "$(raw_auth "$A")"
 A="AWS4-HMAC-SHA256 Credential=$KEY/${D:0:8}/us-east-1, SignedHeaders=host;x-amz-date, Signature=abc"
 check "a Credential of three parts" \
-	"$(v2err 400 IncompleteSignature "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '$KEY/${D:0:8}/us-east-1'")" \
+	"$(v2err 400 IncompleteSignatureException "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '$KEY/${D:0:8}/us-east-1'")" \
 	"$(raw_auth "$A")"
 A="AWS4-HMAC-SHA256 $CRED, SignedHeaders=x-amz-date, Signature=abc"
 check "host not signed" \
-	"$(v2err 400 IncompleteSignature "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")" "$(raw_auth "$A")"
+	"$(v2err 403 InvalidSignatureException "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")" "$(raw_auth "$A")"
 A="AWS4-HMAC-SHA256 Credential=$KEY/${D:0:8}/us-east-1/ses/aws5_request, SignedHeaders=host;x-amz-date, Signature=abc"
 check "a scope that does not end in aws4_request" \
-	"$(v2err 403 SignatureDoesNotMatch "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'. ")" \
+	"$(v2err 403 InvalidSignatureException "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'. ")" \
 	"$(raw_auth "$A")"
-check "a refused signature is a rejected event" "rejected|403|SignatureDoesNotMatch" \
+check "a refused signature is a rejected event" "rejected|403|InvalidSignatureException" \
 	"$(api GET /api/v1/events | json "[e['type'] + '|' + str(e['code']) + '|' + str(e['reply']) for e in d['events'] if e['type'] == 'rejected'][-1]")"
 edsim_stop verify
 
@@ -171,7 +181,7 @@ edsim_start present --profile ses --config "$cfg" || exit 1
 HTTPS_PORT=$(ready_field "$T/present/state/edsim.ready" https)
 BASE=https://127.0.0.1:$HTTPS_PORT
 check "present: no Authorization is still refused" \
-	"$(v2err 403 MissingAuthenticationToken "Request is missing Authentication Token")" "$(call "$BASE/v2/email/account")"
+	"$(v2err 403 MissingAuthenticationTokenException "Missing Authentication Token")" "$(call "$BASE/v2/email/account")"
 out=$(signed aws:amz:us-east-1:ses "$KEY:wrong-secret" -H 'Content-Type: application/json' --data-binary "$SEND" "$BASE/v2/email/outbound-emails")
 check "present: a wrong secret passes (only the form is checked)" "200|" "$(cut -d'|' -f1-2 <<<"$out")"
 id=$(cut -d'|' -f3- <<<"$out" | json "d['MessageId']")
@@ -181,6 +191,6 @@ check "present: an unknown key passes" "200|" \
 D=$(date -u +%Y%m%dT%H%M%SZ)
 A="AWS4-HMAC-SHA256 Credential=$KEY/${D:0:8}/us-east-1/ses/aws4_request, SignedHeaders=host;x-amz-date"
 check "present: a header without Signature is refused" \
-	"$(v2err 400 IncompleteSignature "Authorization header requires 'Signature' parameter. Authorization=$A")" \
+	"$(v2err 400 IncompleteSignatureException "Authorization header requires 'Signature' parameter. Authorization=$A")" \
 	"$(call -H "X-Amz-Date: $D" -H "Authorization: $A" "$BASE/v2/email/account")"
 edsim_stop present
