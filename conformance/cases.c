@@ -3,7 +3,10 @@
  *
  * Files are found by walking the directory and sorted by path, so a suite always runs in
  * the same order. Each file is loaded with the scenario checker of edsim
- * itself (scenario.c), so a file the runner accepts is a file edsim serves.
+ * itself (scenario.c), against the catalog of the profile it names, so a
+ * file the runner accepts is a file edsim serves under that profile. An SES
+ * case carries the account's access key for the clients (its SMTP password
+ * derived as SES does, ses_credentials.c).
  */
 #include "cases.h"
 
@@ -136,8 +139,10 @@ static json_t *transient_codes(const struct catalog *cat)
 		if (e->protocol == CAT_SMTP || e->error_code == NULL || e->kind == NULL ||
 		    strcmp(e->kind, "transient") != 0)
 			continue;
-		json_array_foreach(codes, k, c) seen |=
-		    strcmp(json_string_value(c), e->error_code) == 0;
+		json_array_foreach(codes, k, c)
+		{
+			seen |= strcmp(json_string_value(c), e->error_code) == 0;
+		}
 		if (!seen)
 			json_array_append_new(codes, json_string(e->error_code));
 	}

@@ -4,7 +4,10 @@
  * Processes are started with posix_spawn() in their own process group, so a
  * client that forks (an MTA, a shell pipeline) is stopped as a whole. The
  * control API is read with libcurl. Times in the evidence are wall-clock
- * Unix seconds, the same clock as edsim's event and transcript times.
+ * Unix seconds, the same clock as edsim's event and transcript times. edsim
+ * runs under the case's profile (--profile), with a configuration of the
+ * runner's for it (OCI: one approved user; SES: https.auth verify and the
+ * account of sim/default.yaml).
  */
 #include "run_case.h"
 

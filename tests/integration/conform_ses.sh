@@ -162,7 +162,7 @@ check_contains "boto3-standard: attempt=2; max=3, LimitExceededException retried
 check_contains "aws-cli (standard mode) retries the 429" "Retry needed, retrying request after delay of" \
 	"$(cat "$T/sdks/cases/aws-cli/ses.v2.max-send-rate/aws-attempts.txt" 2>/dev/null)"
 check_contains "aws-cli reports a refusal by its error code" "An error occurred (SignatureDoesNotMatch)" \
-	"$(log aws-cli ses.v2.signature-does-not-match)"
+	"$(log aws-cli ses.v1.signature-does-not-match)"
 attempts_agree=$(python3 - "$T/sdks" <<'P'
 import json, re, sys, os
 bad = []

@@ -5,8 +5,9 @@
 # client-ses, conformance/clients/aws-sdk-js), boto3 (Debian's
 # python3-boto3) and the AWS CLI (Debian's awscli) each send a message with
 # v2 SendEmail and v1 SendRawEmail, through the conformance drivers, and it
-# is stored once; signed with a wrong secret, each gets SignatureDoesNotMatch
-# and nothing is stored. Then each plays the two journeys of
+# is stored once; signed with a wrong secret, each gets the signature
+# mismatch of the catalog's rows (v1 SignatureDoesNotMatch, v2 as the
+# ses.v2.signature-does-not-match row names it) and nothing is stored. Then each plays the two journeys of
 # scenarios/ses/https/composite: the account paused (SendingPausedException,
 # GetAccount SendingEnabled false), resumed with PutAccountSendingAttributes,
 # the send accepted; the sandbox (MessageRejected naming the recipient), the
@@ -91,6 +92,15 @@ cli_ops() {
 	esac
 }
 stored() { api GET /api/v1/messages | message_ids | grep -cxF "<$1>"; }
+# row_code ID: the error code of a catalog row (what the SDKs must report).
+row_code() {
+	sed -n "/^  - id: $1\$/,/^  - id:/s/^    error_code: \"\(.*\)\"/\1/p" "$REPO/scenarios/catalog/ses.yaml"
+}
+BAD_SIG_V2=$(row_code ses.v2.signature-does-not-match)
+BAD_SIG_V1=$(row_code ses.v1.signature-does-not-match)
+check "the catalog names the wrong-signature error of v1 SignatureDoesNotMatch" SignatureDoesNotMatch "$BAD_SIG_V1"
+check "the catalog names the wrong-signature error of v2 (found: $BAD_SIG_V2)" yes \
+	"$([ -n "$BAD_SIG_V2" ] && echo yes || echo no)"
 
 # ---- sends, signed right and wrong --------------------------------------------------------
 start sends
@@ -100,8 +110,12 @@ for client in aws-sdk-js boto3 aws-cli; do
 		check "$client $a, https.auth verify: sent (exit 0)" 0 "$STATUS"
 		check "$client $a: the message is stored once" 1 "$(stored "$client-$a-ok@example.com")"
 		send "$client" "$a" "$client-$a-bad@example.com" --secret "wrong$SECRET"
+		code=$BAD_SIG_V2
+		[ "$a" = ses-v1 ] && code=$BAD_SIG_V1
 		check "$client $a, a wrong secret: the send fails" 1 "$([ "$STATUS" -ne 0 ] && echo 1 || echo 0)"
-		check_contains "$client $a, a wrong secret: SignatureDoesNotMatch" "SignatureDoesNotMatch" "$OUT"
+		check_contains "$client $a, a wrong secret: $code (the catalog's row)" "$code" "$OUT"
+		check_contains "$client $a, a wrong secret: the row's message" \
+			"The request signature we calculated does not match the signature you provided." "$OUT"
 		check "$client $a, a wrong secret: nothing stored" 0 "$(stored "$client-$a-bad@example.com")"
 	done
 done
