@@ -71,6 +71,27 @@ out=$("$EDSIM" check "${files[@]}" 2>&1)
 check "edsim check accepts every SES scenario file (${#files[@]})" 0 "$?"
 check "edsim check: one ok line per file" "${#files[@]}" "$(grep -c ': ok (' <<<"$out")"
 
+# each file against its own profile's catalog: OCI's and SES's in one call
+# and in one suite; an unknown profile named at its line and column
+mkdir -p "$T/mixed"
+cp "$EDSIM_REPO/scenarios/oci/smtp/oci.smtp.server-error.yaml" "$SUITE/smtp/ses.smtp.max-send-rate.yaml" "$T/mixed/"
+printf 'edsim: 1\nname: x\nprofile: gmail\n' >"$T/gmail.yaml"
+out=$("$EDSIM" check "$T/mixed/oci.smtp.server-error.yaml" "$T/mixed/ses.smtp.max-send-rate.yaml" "$T/gmail.yaml" 2>&1)
+check "edsim check, OCI and SES files and an unknown profile: exit 1" 1 "$?"
+check_contains "edsim check: the OCI file against OCI's catalog" "oci.smtp.server-error.yaml: ok (oci.smtp.server-error, 1 rule)" "$out"
+check_contains "edsim check: the SES file against SES's catalog" "ses.smtp.max-send-rate.yaml: ok (ses.smtp.max-send-rate, 1 rule)" "$out"
+check_contains "edsim check: an unknown profile at its line and column" \
+	"gmail.yaml:3:10: profile: unknown profile 'gmail' (edsim knows: oci, ses)" "$out"
+out=$(conform --list --suite "$T/mixed" 2>&1)
+check "edsim-conform --list: a suite of OCI and SES scenarios" "oci.smtp.server-error ses.smtp.max-send-rate" \
+	"$(awk '{ print $1 }' <<<"$out" | xargs)"
+conform --client refclient-good --suite "$T/mixed" --out "$T/mixed-out" >"$T/mixed.out" 2>&1
+check "a mixed suite: each case served by an edsim of its own profile, both PASS" \
+	"refclient-good: 2 PASS, 0 WARN, 0 FAIL, 0 INFO, 0 SKIPPED" "$(grep '^refclient-good: ' "$T/mixed.out")"
+greets() { grep -q 'ESMTP SimpleEmailService' "$T/mixed-out/cases/refclient-good/$1/evidence.json" && echo yes || echo no; }
+check "a mixed suite: SES's greeting in the SES case only (its edsim ran under profile ses)" "yes no" \
+	"$(greets ses.smtp.max-send-rate) $(greets oci.smtp.server-error)"
+
 # needs_retry REPORT: the cases whose expect needs a retry, one a line.
 needs_retry() {
 	grep -rl '^ *outcome: *delivered-once-after-retry' "$SUITE" | xargs sed -n 's/^name: *//p' | LC_ALL=C sort
