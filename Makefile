@@ -24,7 +24,7 @@ PKGS     := $(EDSIM_PKGS) libcurl
 # layer: core (configuration, catalog, clock, store, scenario engine, ...),
 # smtp (the SMTP engine), relay, flow (the way of an accepted message),
 # control (the control API) and one folder per provider (oci; ses, begun).
-SIM_DIRS := sim sim/core sim/smtp sim/relay sim/flow sim/control sim/oci sim/ses
+SIM_DIRS := sim sim/core sim/smtp sim/https sim/relay sim/flow sim/control sim/oci sim/ses
 CSTD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(addprefix -I,$(SIM_DIRS)) -I.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
@@ -68,8 +68,12 @@ EXAMPLE_DEPS := swaks libnet-ssleay-perl curl jq
 #     libxml2-utils            xmllint: junit.xml against conformance/junit.xsd
 #     chromium                 report.html rendered headless
 #     msmtp                    the msmtp client
-#     nodejs npm               the nodemailer and oci-sdk clients and tests/sdk (npm ci;
-#                              Debian 12's nodejs 18 runs them)
+#     nodejs npm               the nodemailer, oci-sdk and aws-sdk-js clients and tests/sdk
+#                              (npm ci; Debian 12's nodejs 18 runs them)
+#     python3-boto3            the boto3 and boto3-standard clients, sdk_ses.sh (run
+#                              with /usr/bin/python3: Debian's boto3, whatever else is
+#                              on the PATH)
+#     awscli                   the aws-cli client (/usr/bin/aws, version 2), sdk_ses.sh
 #     ca-certificates          npm ci over HTTPS
 #     bc                       https_scenarios.sh's arithmetic on times
 #     util-linux mount         setpriv (postfix-mta.sh), flock; mount and umount
@@ -77,7 +81,7 @@ EXAMPLE_DEPS := swaks libnet-ssleay-perl curl jq
 #                              packages, named all the same
 TEST_DEPS := $(RUN_DEPS) $(EXAMPLE_DEPS) libcunit1-dev expect tcl-expect postfix libsasl2-modules openssl sqlite3 \
              procps python3 python3-dkim python3-jsonschema dnsmasq-base libxml2-utils chromium \
-             msmtp nodejs npm ca-certificates bc util-linux mount coreutils
+             msmtp nodejs npm python3-boto3 awscli ca-certificates bc util-linux mount coreutils
 #   BENCH_DEPS    make bench, make bench-quick: wrk (bench/https.sh), beyond TEST_DEPS
 BENCH_DEPS := $(TEST_DEPS) wrk
 
@@ -124,10 +128,12 @@ $(DBG)/edsim-conform: $(DBG_OBJ) $(DBG_CONF) conformance/runner_main.c $(CONF_HD
 	$(CC) $(CSTD) -Iconformance -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ conformance/runner_main.c $(DBG_CONF) $(DBG_OBJ) $(PKG_LIBS)
 conformance/clients/refclient: $(REL)/refclient
 	cp $< $@
-$(REL)/refclient: conformance/clients/refclient.c | $(REL)
-	$(CC) $(CSTD) -O2 -g $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
-$(DBG)/refclient: conformance/clients/refclient.c | $(DBG)
-	$(CC) $(CSTD) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+REF_SRC := conformance/clients/refclient.c conformance/clients/refclient_ses.c
+REF_HDR := conformance/clients/refclient_ses.h
+$(REL)/refclient: $(REF_SRC) $(REF_HDR) | $(REL)
+	$(CC) $(CSTD) -O2 -g $(PKG_CFLAGS) -o $@ $(REF_SRC) $(PKG_LIBS)
+$(DBG)/refclient: $(REF_SRC) $(REF_HDR) | $(DBG)
+	$(CC) $(CSTD) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(REF_SRC) $(PKG_LIBS)
 
 edsim: $(REL_OBJ) $(REL)/main.o
 	$(CC) -o $@ $^ $(EDSIM_LIBS)
@@ -175,7 +181,7 @@ fresh-clean:
 	tools/fresh-check --clean
 
 format:
-	clang-format -i $(foreach d,$(SIM_DIRS),$(d)/*.c $(d)/*.h) tests/unit/*.c conformance/*.c conformance/*.h conformance/clients/*.c
+	clang-format -i $(foreach d,$(SIM_DIRS),$(d)/*.c $(d)/*.h) tests/unit/*.c conformance/*.c conformance/*.h conformance/clients/*.c conformance/clients/*.h
 
 clean:
 	rm -rf build edsim edsim-conform conformance/clients/refclient

@@ -3,7 +3,10 @@
  *
  * Files are found by walking the directory and sorted by path, so a suite always runs in
  * the same order. Each file is loaded with the scenario checker of edsim
- * itself (scenario.c), so a file the runner accepts is a file edsim serves.
+ * itself (scenario.c), against the catalog of the profile it names, so a
+ * file the runner accepts is a file edsim serves under that profile. An SES
+ * case carries the account's access key for the clients (its SMTP password
+ * derived as SES does, ses_credentials.c).
  */
 #include "cases.h"
 
@@ -17,6 +20,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "scenario.h"
+#include "ses_credentials.h"
 #include "util.h"
 
 struct file_list {
@@ -73,8 +77,11 @@ static int by_path(const void *a, const void *b)
 
 static int https_case(const struct scenario *sc)
 {
-	if (sc->name != NULL && strstr(sc->name, ".https.") != NULL)
-		return 1;
+	static const char *const https_names[] = {".https.", "ses.v2.", "ses.v1.", NULL};
+
+	for (size_t i = 0; sc->name != NULL && https_names[i] != NULL; i++)
+		if (strstr(sc->name, https_names[i]) != NULL)
+			return 1;
 	for (size_t i = 0; i < sc->nrules; i++) {
 		enum scenario_stage st = sc->rules[i].when.stage;
 		if (st == STAGE_REQUEST || st == STAGE_SUBMIT || st == STAGE_SUBMIT_RAW)
@@ -118,6 +125,30 @@ static json_t *row_json(const struct cat_entry *e)
 	                 "client_should", e->client_should);
 }
 
+/* The HTTPS error codes the catalog calls transient, whatever their status
+ * (the grader does not take them for permanent failures). */
+static json_t *transient_codes(const struct catalog *cat)
+{
+	json_t *codes = json_array();
+
+	for (size_t i = 0; i < cat->n; i++) {
+		const struct cat_entry *e = &cat->entries[i];
+		int seen = 0;
+		size_t k;
+		json_t *c;
+		if (e->protocol == CAT_SMTP || e->error_code == NULL || e->kind == NULL ||
+		    strcmp(e->kind, "transient") != 0)
+			continue;
+		json_array_foreach(codes, k, c)
+		{
+			seen |= strcmp(json_string_value(c), e->error_code) == 0;
+		}
+		if (!seen)
+			json_array_append_new(codes, json_string(e->error_code));
+	}
+	return codes;
+}
+
 static json_t *expect_json(const struct scenario_expect *x)
 {
 	json_t *o = json_object();
@@ -154,17 +185,44 @@ static char *sender_for(const char *glob)
 	return strdup(buf);
 }
 
-/* The first user the scenario's settings configure, if any. */
+/* SES: the account's first access key (its id is the SMTP user, its SMTP
+ * password is derived for the region), and its region. */
+static void ses_user(const struct config *cfg, struct conform_case *c)
+{
+	char password[SES_SMTP_PASSWORD_LEN + 1];
+
+	if (cfg->ses.nkeys == 0)
+		return;
+	ses_smtp_password(cfg->ses.keys[0].secret, cfg->ses.region, password);
+	c->user = strdup(cfg->ses.keys[0].id);
+	c->password = strdup(password);
+	c->secret = strdup(cfg->ses.keys[0].secret);
+	c->region = strdup(cfg->ses.region);
+	if (cfg->ses.nidentities > 0) { /* a verified sender: an address, or one at a domain */
+		const char *id = cfg->ses.identities[0];
+		char buf[512];
+		snprintf(buf, sizeof buf, "%s%s", strchr(id, '@') ? "" : "sender@", id);
+		c->sender = strdup(buf);
+	}
+}
+
+/* The first user the scenario's settings configure, if any; under SES, the
+ * account's access key. */
 static void settings_user(const struct scenario *sc, struct conform_case *c)
 {
 	struct config cfg;
 	char *errors = NULL;
+	int ses = sc->profile != NULL && strcmp(sc->profile, "ses") == 0;
 
-	if (sc->settings_text == NULL)
+	if (sc->settings_text == NULL && !ses)
 		return;
 	if (config_load(&cfg, NULL, &errors) == 0 &&
-	    config_overlay_text(&cfg, sc->settings_text, strlen(sc->settings_text), &errors) == 0 &&
-	    cfg.nusers > 0) {
+	    (sc->settings_text == NULL ||
+	     config_overlay_text(&cfg, sc->settings_text, strlen(sc->settings_text), &errors) ==
+	         0) &&
+	    ses) {
+		ses_user(&cfg, c);
+	} else if (errors == NULL && cfg.nusers > 0) {
 		c->user = strdup(cfg.users[0].name);
 		c->password = strdup(cfg.users[0].password);
 		for (size_t i = 0; i < cfg.users[0].napproved && c->sender == NULL; i++)
@@ -182,18 +240,21 @@ static void fill_case(struct conform_case *c, const struct scenario *sc, const c
 	c->id = strdup(sc->name);
 	c->title = strdup(sc->title ? sc->title : sc->name);
 	c->file = strdup(path);
+	c->profile = sc->profile ? strdup(sc->profile) : NULL;
 	c->https = https_case(sc);
 	for (size_t i = 0; i < sc->nexercises; i++) {
 		const struct cat_entry *e = catalog_find(cat, sc->exercises[i]);
 		if (e != NULL)
 			json_array_append_new(rows, row_json(e));
 	}
-	c->info = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:f}", "id", c->id, "title",
-	                    c->title, "file", path, "protocol", c->https ? "https" : "smtp",
-	                    "catalog_rows", rows, "rules", (json_int_t)sc->nrules, "expect",
-	                    expect_json(&sc->expect), "retry_after",
-	                    retry_after(sc) > 0 ? json_real(retry_after(sc)) : json_null(),
-	                    "clock_speed", sc->clock_speed > 0 ? sc->clock_speed : 1.0);
+	c->info =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:f}", "id", c->id, "title",
+	              c->title, "file", path, "profile", cat->profile, "protocol",
+	              c->https ? "https" : "smtp", "catalog_rows", rows, "rules",
+	              (json_int_t)sc->nrules, "expect", expect_json(&sc->expect), "retry_after",
+	              retry_after(sc) > 0 ? json_real(retry_after(sc)) : json_null(), "clock_speed",
+	              sc->clock_speed > 0 ? sc->clock_speed : 1.0);
+	json_object_set_new(c->info, "transient_codes", transient_codes(cat));
 	settings_user(sc, c);
 }
 
@@ -211,8 +272,8 @@ static void append_error(char **errors, const char *text)
 	*errors = grown;
 }
 
-int cases_load(const char *dir, const struct catalog *cat, struct conform_case **out, size_t *n,
-               char **errors)
+int cases_load(const char *dir, scenario_catalog_fn catalog_for, void *arg,
+               struct conform_case **out, size_t *n, char **errors)
 {
 	struct file_list files = {0};
 	int rc = 0;
@@ -229,8 +290,11 @@ int cases_load(const char *dir, const struct catalog *cat, struct conform_case *
 	for (size_t i = 0; i < files.n; i++) {
 		size_t len = 0;
 		char *text = read_file(files.paths[i], &len), *errs = NULL;
-		struct scenario *sc =
-		    text ? scenario_load(files.paths[i], text, len, cat, &errs) : NULL;
+		const struct catalog *cat = NULL;
+		struct scenario *sc = text
+		                          ? scenario_load_for_profile(files.paths[i], text, len,
+		                                                      catalog_for, arg, &cat, &errs)
+		                          : NULL;
 		if (sc != NULL)
 			fill_case(&(*out)[(*n)++], sc, files.paths[i], cat);
 		else {
@@ -252,9 +316,12 @@ void cases_free(struct conform_case *cases, size_t n)
 		free(cases[i].id);
 		free(cases[i].title);
 		free(cases[i].file);
+		free(cases[i].profile);
 		free(cases[i].user);
 		free(cases[i].password);
 		free(cases[i].sender);
+		free(cases[i].secret);
+		free(cases[i].region);
 		json_decref(cases[i].info);
 	}
 	free(cases);

@@ -58,6 +58,29 @@ static int load_requires(struct ydoc *d, yaml_node_t *n, struct conform_client *
 	return rc;
 }
 
+static int load_profiles(struct ydoc *d, yaml_node_t *n, struct conform_client *c)
+{
+	int rc = 0;
+
+	if (!ydoc_is_seq(n) || ydoc_seq_len(n) == 0)
+		return ydoc_error(d, n, "profiles: expected a list of profile names (oci, ses)");
+	c->nprofiles = ydoc_seq_len(n);
+	c->profiles = calloc(c->nprofiles, sizeof *c->profiles);
+	for (size_t i = 0; i < c->nprofiles; i++)
+		rc |= ydoc_string(d, ydoc_seq_item(d, n, i), "profiles[]", &c->profiles[i]);
+	return rc;
+}
+
+int client_speaks_profile(const struct conform_client *c, const char *profile)
+{
+	if (c->nprofiles == 0 || profile == NULL)
+		return 1;
+	for (size_t i = 0; i < c->nprofiles; i++)
+		if (c->profiles[i] != NULL && strcmp(c->profiles[i], profile) == 0)
+			return 1;
+	return 0;
+}
+
 /* What each kind needs. */
 static int check_kind(struct ydoc *d, yaml_node_t *root, const struct conform_client *c)
 {
@@ -76,9 +99,9 @@ static int check_kind(struct ydoc *d, yaml_node_t *root, const struct conform_cl
 
 static int load_definition(struct ydoc *d, struct conform_client *c)
 {
-	static const char *const keys[] = {"name",     "description", "kind",   "protocols",
-	                                   "requires", "command",     "script", "start",
-	                                   "submit",   "stop",        "settle", NULL};
+	static const char *const keys[] = {
+	    "name",  "description", "kind", "protocols", "requires", "command", "script",
+	    "start", "submit",      "stop", "settle",    "profiles", NULL};
 	static const char *const strings[] = {"name",  "description", "command", "script",
 	                                      "start", "submit",      "stop"};
 	char **slots[] = {&c->name,  &c->description, &c->command, &c->script,
@@ -98,6 +121,8 @@ static int load_definition(struct ydoc *d, struct conform_client *c)
 		rc |= load_protocols(d, v, c);
 	if ((v = ydoc_get(d, root, "requires")) != NULL)
 		rc |= load_requires(d, v, c);
+	if ((v = ydoc_get(d, root, "profiles")) != NULL)
+		rc |= load_profiles(d, v, c);
 	c->settle = 1.5;
 	if ((v = ydoc_get(d, root, "settle")) != NULL)
 		rc |= ydoc_duration(d, v, "settle", &c->settle);
@@ -182,6 +207,9 @@ void client_free(struct conform_client *c)
 	for (size_t i = 0; i < c->nrequires; i++)
 		free(c->requires[i]);
 	free(c->requires);
+	for (size_t i = 0; i < c->nprofiles; i++)
+		free(c->profiles[i]);
+	free(c->profiles);
 	free(c->command);
 	free(c->script);
 	free(c->start);
@@ -212,7 +240,10 @@ const char *client_missing(const struct conform_client *c)
 {
 	for (size_t i = 0; i < c->nrequires; i++) {
 		char path[4096];
-		if (strchr(c->requires[i], '/') != NULL) {
+		if (c->requires[i][0] == '/') { /* an absolute path: a file a package installs */
+			if (access(c->requires[i], F_OK) != 0)
+			return c->requires[i];
+		} else if (strchr(c->requires[i], '/') != NULL) {
 			snprintf(path, sizeof path, "%s/%s", c->dir, c->requires[i]);
 			if (access(path, F_OK) != 0)
 			return c->requires[i];

@@ -7,8 +7,11 @@
  *   description: "..."
  *   kind: command | mta | expect
  *   protocols: [smtp, https]      # the cases it can take part in
+ *   profiles: [ses]               # the providers whose cases it takes part in
+ *                                 # (default: every one; an SDK speaks one API)
  *   requires: [swaks]             # programs on PATH, or paths (with a /) relative
- *                                 # to the definition's directory, that must exist
+ *                                 # to the definition's directory, or absolute paths
+ *                                 # (a package's files), that must exist
  *   command: "swaks --server {smtp_host}:{smtp_port} ..."   # command, expect
  *   script: expect-script.exp     # expect: run as `expect -f SCRIPT` (next to the definition)
  *   start: "...", submit: "...", stop: "..."                # mta
@@ -17,8 +20,11 @@
  *                                 # the MTA's longest retry interval
  * Placeholders {smtp_host} {smtp_port} {smtps_port} {https_url} {user}
  * {password} {from} {to} {subject} {message_id} {eml} {ca} {workdir}
- * {control_url} {protocol} (smtp or https: the case's) {clients_dir} are filled in per case, and
- * given to the program as EDSIM_SMTP_HOST, EDSIM_SMTP_PORT, ... as well.
+ * {control_url} {protocol} (smtp or https: the case's) {clients_dir} {profile}
+ * {case} {api} (smtp, oci, ses-v2 or ses-v1: the API the case is about)
+ * {aws_access_key_id} {aws_secret_access_key} {aws_region} (SES cases) are
+ * filled in per case, and given to the program as EDSIM_SMTP_HOST,
+ * EDSIM_SMTP_PORT, ... as well.
  */
 #ifndef EDSIM_CONFORM_CLIENTS_H
 #define EDSIM_CONFORM_CLIENTS_H
@@ -33,6 +39,8 @@ struct conform_client {
 	int smtp, https; /* protocols it speaks */
 	char **requires;
 	size_t nrequires;
+	char **profiles; /* the profiles whose cases it takes part in; none: every one */
+	size_t nprofiles;
 	char *command, *script, *start, *submit, *stop;
 	double settle; /* mta: seconds watched after the outcome is decided */
 	char *dir;     /* where its definition lives (scripts are found there) */
@@ -46,6 +54,8 @@ void client_free(struct conform_client *c);
 /* The first required program missing (from the definition's directory and
  * PATH, where the clients look), or NULL. */
 const char *client_missing(const struct conform_client *c);
+/* Whether the client takes part in cases of profile (its profiles: list). */
+int client_speaks_profile(const struct conform_client *c, const char *profile);
 /* Lists the definitions in clients_dir: "name  protocols  description". */
 void clients_list(const char *clients_dir);
 

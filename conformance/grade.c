@@ -6,9 +6,10 @@
  * once per case, before any check runs; the checks only read them.
  *
  * Permanent failures: SMTP 5xx; HTTP 4xx but 409 and 429, 5xx but 500, 502,
- * 503 and 504. Gaps are start to start between consecutive attempts; an
- * attempt that began before the one before it ended (a parallel session) is
- * no retry and opens no gap.
+ * 503 and 504, except an HTTPS error code the case's catalog calls transient
+ * (case.transient_codes: SES's v1 Throttling is a 400). Gaps are start to start between consecutive
+ * attempts; an attempt that began before the one before it ended (a parallel session) is no retry
+ * and opens no gap.
  *
  * Checks (left out when the expect key they need is not set):
  *   exercised - the client met the case's condition: an attempt got a
@@ -44,8 +45,9 @@
  *     same connection FAILs; no 421: INFO.
  *   tls (SMTP) - AUTH before TLS FAILs; an attempt that sent commands in
  *     clear WARNs (edsim always offers STARTTLS).
- *   report - failure true: exit 0 FAILs, non-zero naming the code PASSes,
- *     without it WARNs; false: exit 0 PASSes. Stopped at the budget: FAIL.
+ *   report - failure true: exit 0 FAILs, non-zero naming the code (HTTPS:
+ *     the status or the error code of the last refusal) PASSes, without it
+ *     WARNs; false: exit 0 PASSes. Stopped at the budget: FAIL.
  *     A client of kind "mta" reports by bounce: INFO.
  *   budget - not timed out: INFO; timed out: FAIL when the outcome is
  *     delivered-* (for an "mta", only when not stored exactly once), else INFO.
@@ -151,12 +153,37 @@ static int permanent(const struct grade *g, int code)
 	return code >= 500 && code != 500 && code != 502 && code != 503 && code != 504;
 }
 
+/* Whether the HTTPS error code of attempt a is one the case's catalog calls
+ * transient (case.transient_codes): SES's v1 Throttling is a 400, and the
+ * SDKs retry it. */
+static int transient_code(const struct grade *g, const struct attempt *a)
+{
+	const json_t *code;
+	size_t i;
+
+	if (!g->https || a->text == NULL)
+		return 0;
+	json_array_foreach(json_object_get(g->kase, "transient_codes"), i, code)
+	{
+		if (json_is_string(code) && strcmp(json_string_value(code), a->text) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A refusal that no retry will change: by its code, unless the catalog
+ * calls its HTTPS error code transient. */
+static int permanent_failure(const struct grade *g, const struct attempt *a)
+{
+	return a->code >= 400 && permanent(g, a->code) && !transient_code(g, a);
+}
+
 static int failed_transiently(const struct grade *g, const struct attempt *a)
 {
 	if (a->accepted)
 		return 0;
 	if (a->code >= 400)
-		return !permanent(g, a->code);
+		return !permanent_failure(g, a);
 	return strcmp(a->outcome, "dropped") == 0 || strcmp(a->outcome, "timeout") == 0;
 }
 
@@ -470,7 +497,7 @@ static json_t *gives_up_true(const struct grade *g, json_t *c)
 	size_t i;
 
 	set_fmt(c, "expected", "no attempt after the first permanent failure");
-	for (i = 0; i < g->n && !(g->a[i].code >= 400 && permanent(g, g->a[i].code)); i++)
+	for (i = 0; i < g->n && !permanent_failure(g, &g->a[i]); i++)
 		;
 	if (i == g->n) {
 		set_fmt(c, "actual", "no permanent failure seen");
@@ -636,6 +663,26 @@ static int output_names(const char *out, long code)
 	return 0;
 }
 
+/* HTTPS: the error code of the last refusal ("SignatureDoesNotMatch"), which
+ * names the failure as well as its status does; NULL for SMTP. */
+static const char *error_code_of(const struct grade *g)
+{
+	for (size_t i = g->n; g->https && i > 0; i--)
+		if (g->a[i - 1].code >= 400 && g->a[i - 1].text != NULL && g->a[i - 1].text[0])
+			return g->a[i - 1].text;
+	return NULL;
+}
+
+static int names_error_code(const char *out, const char *code)
+{
+	size_t n = code ? strlen(code) : 0;
+
+	for (const char *p = out; n > 0 && (p = strstr(p, code)) != NULL; p++)
+		if ((p == out || !isalnum((unsigned char)p[-1])) && !isalnum((unsigned char)p[n]))
+			return 1;
+	return 0;
+}
+
 static json_t *check_report(const struct grade *g)
 {
 	const json_t *rep = json_object_get(g->expect, "report"),
@@ -645,13 +692,18 @@ static json_t *check_report(const struct grade *g)
 	           *out = str_of(cr, "output");
 	long code = (long)num_of(rep, "code"), status = (long)num_of(cr, "exit_code");
 	long sig = (long)num_of(cr, "signal");
-	int named = code > 0 && out != NULL && output_names(out, code);
+	const char *error = error_code_of(g);
+	int named =
+	    code > 0 && out != NULL && (output_names(out, code) || names_error_code(out, error));
 	json_t *c;
 
 	if (!json_is_boolean(failure))
 		return NULL;
 	c = check_new("report", "exit status and output report the result");
-	if (json_is_true(failure) && code > 0)
+	if (json_is_true(failure) && code > 0 && error != NULL)
+		set_fmt(c, "expected", "exit status non-zero, output naming %ld or %s", code,
+		        error);
+	else if (json_is_true(failure) && code > 0)
 		set_fmt(c, "expected", "exit status non-zero, output naming %ld", code);
 	else
 		set_fmt(c, "expected",

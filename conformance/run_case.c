@@ -4,7 +4,10 @@
  * Processes are started with posix_spawn() in their own process group, so a
  * client that forks (an MTA, a shell pipeline) is stopped as a whole. The
  * control API is read with libcurl. Times in the evidence are wall-clock
- * Unix seconds, the same clock as edsim's event and transcript times.
+ * Unix seconds, the same clock as edsim's event and transcript times. edsim
+ * runs under the case's profile (--profile), with a configuration of the
+ * runner's for it (OCI: one approved user; SES: https.auth verify and the
+ * account of sim/default.yaml).
  */
 #include "run_case.h"
 
@@ -57,6 +60,12 @@ enum ph_index {
 	PH_CONTROL_URL,
 	PH_PROTOCOL,
 	PH_CLIENTS_DIR,
+	PH_PROFILE,
+	PH_CASE,
+	PH_API,
+	PH_AWS_KEY_ID,
+	PH_AWS_SECRET,
+	PH_AWS_REGION,
 	PH_COUNT
 };
 
@@ -94,10 +103,28 @@ static const char *case_user(const struct ctx *x)
 	return x->c->user ? x->c->user : DEFAULT_USER;
 }
 
+/* SES (profile ses): the account of sim/default.yaml, whose access key the
+ * clients use over SMTP (its SMTP password) and HTTPS (SigV4, verified). */
+static int write_ses_config(struct ctx *x, const char *path)
+{
+	char text[1024];
+
+	snprintf(text, sizeof text,
+	         "# written by edsim-conform for case %s (profile ses)\n"
+	         "auth: {required: true}\n"
+	         "limits: {connections_per_ip: 50}\n"
+	         "https: {auth: verify}\n",
+	         x->c->id);
+	return write_text(path, text);
+}
+
 static int write_config(struct ctx *x)
 {
 	char path[4200], text[1024];
 
+	snprintf(path, sizeof path, "%s/edsim.yaml", x->dir);
+	if (x->c->profile != NULL && strcmp(x->c->profile, "ses") == 0)
+		return write_ses_config(x, path);
 	snprintf(text, sizeof text,
 	         "# written by edsim-conform for case %s\n"
 	         "auth: {required: true}\n"
@@ -107,7 +134,6 @@ static int write_config(struct ctx *x)
 	         "    password: %s\n"
 	         "    approved_senders: [\"*@example.com\"]\n",
 	         x->c->id, DEFAULT_USER, DEFAULT_PASSWORD);
-	snprintf(path, sizeof path, "%s/edsim.yaml", x->dir);
 	return write_text(path, text);
 }
 
@@ -185,6 +211,8 @@ static int start_edsim(struct ctx *x, char *err, size_t errlen)
 	                "127.0.0.1:0",
 	                "--scenario",
 	                x->c->file,
+	                x->c->profile ? "--profile" : NULL, /* the scenario's profile */
+	                x->c->profile,
 	                NULL};
 	int status;
 
@@ -249,6 +277,17 @@ static int write_message(struct ctx *x)
 	return write_text(x->ph[PH_EML].value, text);
 }
 
+/* The API a case is about: smtp, or for an HTTPS case its provider's (ses.v1.*
+ * cases are SES's v1 Query API, the other SES ones its v2 API). */
+static const char *case_api(const struct conform_case *c)
+{
+	if (!c->https)
+		return "smtp";
+	if (c->profile == NULL || strcmp(c->profile, "ses") != 0)
+		return "oci";
+	return strncmp(c->id, "ses.v1.", 7) == 0 ? "ses-v1" : "ses-v2";
+}
+
 static void fill_placeholders(struct ctx *x)
 {
 	unsigned char rnd[4];
@@ -274,6 +313,12 @@ static void fill_placeholders(struct ctx *x)
 	set_ph(x, PH_CONTROL_URL, "control_url", "http://127.0.0.1:%d", x->control);
 	set_ph(x, PH_PROTOCOL, "protocol", "%s", x->c->https ? "https" : "smtp");
 	set_ph(x, PH_CLIENTS_DIR, "clients_dir", "%s", x->cl->dir);
+	set_ph(x, PH_PROFILE, "profile", "%s", x->c->profile ? x->c->profile : "");
+	set_ph(x, PH_CASE, "case", "%s", x->c->id);
+	set_ph(x, PH_API, "api", "%s", case_api(x->c));
+	set_ph(x, PH_AWS_KEY_ID, "aws_access_key_id", "%s", x->c->secret ? case_user(x) : "");
+	set_ph(x, PH_AWS_SECRET, "aws_secret_access_key", "%s", x->c->secret ? x->c->secret : "");
+	set_ph(x, PH_AWS_REGION, "aws_region", "%s", x->c->region ? x->c->region : "");
 }
 
 /* Replaces every {name} of a placeholder; other braces stay. */

@@ -1,8 +1,8 @@
 /*
  * run_case.h - one case for one client: a fresh edsim serving the case's
- * scenario (its own process, free ports, its own state directory), a unique
- * message, the client run within the case's budget, and the evidence
- * (SCHEMA.md section 1) collected from edsim's control API.
+ * scenario under its profile (its own process, free ports, its own state
+ * directory), a unique message, the client run within the case's budget,
+ * and the evidence (SCHEMA.md section 1) collected from edsim's control API.
  *
  * Everything a case leaves is in its directory OUT/cases/CLIENT/CASE:
  * edsim.yaml, state/, edsim.log, message.eml, client.log, evidence.json.

@@ -289,8 +289,12 @@ static const char *skip_reason(const struct conform_client *cl, const struct con
                                char *buf, size_t len)
 {
 	const char *missing = client_missing(cl);
+	const char *profile = json_string_value(json_object_get(c->info, "profile"));
 
-	if (c->https && !cl->https)
+	if (!client_speaks_profile(cl, profile))
+		snprintf(buf, len, "%s speaks another provider's API (profiles: %s); this is an %s case",
+		         cl->name, cl->profiles[0], profile);
+	else if (c->https && !cl->https)
 		snprintf(buf, len, "%s does not speak the HTTPS API; this is an HTTPS case",
 		         cl->name);
 	else if (!c->https && !cl->smtp)
@@ -572,13 +576,13 @@ static int run_suite(const struct options *o, struct conform_case *cases, size_t
 	return failures > 0;
 }
 
-static int load_suite(const struct options *o, struct catalog *cat, struct conform_case **cases,
-                      size_t *n)
+/* Each scenario is checked against the catalog of the profile it names. */
+static int load_suite(const struct options *o, struct profile_catalogs *pc,
+                      struct conform_case **cases, size_t *n)
 {
 	char *errors = NULL;
 
-	if (profile_load_catalog(profile_find(NULL), cat, &errors) < 0 ||
-	    cases_load(o->suite, cat, cases, n, &errors) < 0) {
+	if (cases_load(o->suite, profile_catalog, pc, cases, n, &errors) < 0) {
 		fprintf(stderr, "edsim-conform: %s: the suite has errors:\n%s", o->suite,
 		        errors ? errors : "");
 		free(errors);
@@ -596,7 +600,7 @@ int main(int argc, char **argv)
 {
 	struct options o = {0};
 	struct conform_case *cases = NULL;
-	struct catalog cat = {0};
+	struct profile_catalogs pc = {0};
 	size_t ncases = 0;
 	int rc;
 
@@ -615,9 +619,9 @@ int main(int argc, char **argv)
 	}
 	if (o.render)
 		return render_only(&o);
-	if (load_suite(&o, &cat, &cases, &ncases) < 0) {
+	if (load_suite(&o, &pc, &cases, &ncases) < 0) {
 		cases_free(cases, ncases);
-		catalog_free(&cat);
+		profile_catalogs_free(&pc);
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -628,7 +632,7 @@ int main(int argc, char **argv)
 		rc = run_suite(&o, cases, ncases);
 	}
 	cases_free(cases, ncases);
-	catalog_free(&cat);
+	profile_catalogs_free(&pc);
 	curl_global_cleanup();
 	return rc;
 }

@@ -215,20 +215,14 @@ static void start_play(struct server *srv, const struct config *cfg)
 	events_set_live(srv->events, stdout, colour);
 }
 
-/* `edsim check FILE...` against the default profile's catalog. */
+/* `edsim check FILE...`, each file against the catalog of the profile it
+ * names (`profile:`; none: the default profile's). */
 static int check_scenarios(int nfiles, char **files)
 {
-	struct catalog cat;
-	char *errors = NULL;
-	int rc;
+	struct profile_catalogs pc = {0};
+	int rc = scenario_check_files_by_profile(nfiles, files, profile_catalog, &pc);
 
-	if (profile_load_catalog(profile_find(NULL), &cat, &errors) < 0) {
-		fprintf(stderr, "%s", errors ? errors : "the catalog is invalid\n");
-		free(errors);
-		return 1;
-	}
-	rc = scenario_check_files(nfiles, files, &cat);
-	catalog_free(&cat);
+	profile_catalogs_free(&pc);
 	return rc;
 }
 

@@ -24,7 +24,7 @@
 
 struct smtp_server;
 struct control_api;
-struct https_api;
+struct https_front;
 struct mailflow;
 struct scenario;
 struct profile;
@@ -46,7 +46,7 @@ struct server {
 	struct evconnlistener *smtp_listener;
 	struct evconnlistener *smtps_listener;
 	struct control_api *control;
-	struct https_api *https;
+	struct https_front *https;
 	void *account; /* the provider's account (profile.h), or NULL */
 	int draining;
 	double started; /* clock_now() at start */

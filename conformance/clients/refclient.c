@@ -1,18 +1,23 @@
 /*
  * refclient.c - the conformance reference client: sends one message to edsim
- * over SMTP (libcurl, STARTTLS or implicit TLS, AUTH PLAIN) or over the OCI
- * HTTPS submitEmail API, and handles failures as a careful client does
- * (--policy good) or as a careless one does (--policy naive).
+ * over SMTP (libcurl, STARTTLS or implicit TLS, AUTH PLAIN), over the OCI
+ * HTTPS submitEmail API, or over Amazon SES's v2 SendEmail or v1
+ * SendRawEmail API signed with SigV4 (refclient_ses.c), and handles
+ * failures as a careful client does (--policy good) or as a careless one
+ * does (--policy naive).
  *
  * Every attempt uses a fresh libcurl easy handle on a fresh connection, so a
  * retry after a 421 or a stalled reply starts a new session. A reply is
  * classified once: 2xx delivered (also SMTP 254, which libcurl calls an
  * error); SMTP 4xx, a missing reply (refused, dropped, timed out) and HTTPS
- * 409/429/500/502/503/504 and 400 LimitExceeded transient; client-side errors
- * (certificate, configuration) and anything else permanent. The good policy
- * retries transient failures with exponential backoff and jitter (at least
- * Retry-After) within --max-attempts and --max-time; the naive policy makes
- * one attempt. HTTPS retries keep one opc-request-id, as the OCI SDKs do.
+ * 409/429/500/502/503/504 and 400 LimitExceeded transient (SES: 429, 500,
+ * 502, 503, 504 and the throttling error codes, as the AWS SDKs read them);
+ * client-side errors (certificate, configuration) and anything else
+ * permanent. The good policy retries transient failures with exponential
+ * backoff and jitter (at least Retry-After) within --max-attempts and
+ * --max-time; the naive policy makes one attempt. HTTPS retries keep one
+ * opc-request-id, as the OCI SDKs do, or one amz-sdk-invocation-id with
+ * amz-sdk-request: attempt=N, as the AWS SDKs do.
  *
  * Output, one line each on stdout: "attempt N: CODE TEXT" (or "attempt N: no
  * reply: ERROR", "attempt N: error: ERROR"), "waiting X.Xs before attempt
@@ -36,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "refclient_ses.h"
+
 #define MAX_RCPT       50
 #define REPLY_MAX      512
 #define MAX_BACKOFF    30.0 /* seconds, before jitter */
@@ -49,14 +56,17 @@
 
 enum policy { POLICY_GOOD, POLICY_NAIVE };
 enum protocol { PROTO_SMTP, PROTO_HTTPS };
+enum api { API_SMTP, API_OCI, API_SES_V2, API_SES_V1 };
 enum tls_mode { TLS_STARTTLS, TLS_IMPLICIT, TLS_NONE };
 enum verdict { VERDICT_DELIVERED, VERDICT_TRANSIENT, VERDICT_PERMANENT };
 
 struct options {
 	int policy;   /* enum policy, -1 until given */
 	int protocol; /* enum protocol */
+	int api;      /* enum api, -1 until given: --protocol decides (smtp or oci) */
 	int tls;      /* enum tls_mode */
 	const char *smtp_host, *https_url, *ca, *user, *password, *from;
+	const char *region, *aws_secret; /* SES: SigV4's region and secret key (--user: its id) */
 	const char *subject, *message_id, *eml;
 	const char *to[MAX_RCPT];
 	size_t nto;
@@ -160,6 +170,7 @@ static void set_text(char *dst, size_t n, const char *s)
 static void usage(FILE *f)
 {
 	fputs("usage: refclient --policy good|naive [--protocol smtp|https]\n"
+	      "         [--api smtp|oci|ses-v2|ses-v1] [--region R --aws-secret S]\n"
 	      "         --smtp-host H --smtp-port P [--smtps-port P2]\n"
 	      "         [--tls starttls|implicit|none] [--https-url https://127.0.0.1:PORT]\n"
 	      "         --ca CAFILE --user U --password P --from F --to T (repeatable)\n"
@@ -240,11 +251,15 @@ struct opt_spec {
 #define AT(field) offsetof(struct options, field)
 static const char *const policies[] = {"good", "naive", NULL};
 static const char *const protocols[] = {"smtp", "https", NULL};
+static const char *const apis[] = {"smtp", "oci", "ses-v2", "ses-v1", NULL};
 static const char *const tls_modes[] = {"starttls", "implicit", "none", NULL};
 
 static const struct opt_spec opt_specs[] = {
     {"policy", KIND_CHOICE, AT(policy), policies},
     {"protocol", KIND_CHOICE, AT(protocol), protocols},
+    {"api", KIND_CHOICE, AT(api), apis},
+    {"region", KIND_STRING, AT(region), NULL},
+    {"aws-secret", KIND_STRING, AT(aws_secret), NULL},
     {"tls", KIND_CHOICE, AT(tls), tls_modes},
     {"smtp-host", KIND_STRING, AT(smtp_host), NULL},
     {"smtp-port", KIND_PORT, AT(smtp_port), NULL},
@@ -313,6 +328,20 @@ static int set_value(struct options *o, const struct opt_spec *sp, const char *v
 	return -1;
 }
 
+static int is_ses(const struct options *o)
+{
+	return o->api == API_SES_V2 || o->api == API_SES_V1;
+}
+
+/* --api names the protocol too; without it --protocol decides (OCI's API). */
+static void resolve_api(struct options *o)
+{
+	if (o->api < 0)
+		o->api = o->protocol == PROTO_HTTPS ? API_OCI : API_SMTP;
+	else
+		o->protocol = o->api == API_SMTP ? PROTO_SMTP : PROTO_HTTPS;
+}
+
 /* check_options: the options a run needs; prints what is missing, returns -1 then. */
 static int check_options(const struct options *o)
 {
@@ -326,8 +355,16 @@ static int check_options(const struct options *o)
 		missing = o->smtp_host == NULL ? "--smtp-host" : "--smtp-port";
 	else if (o->protocol == PROTO_SMTP && o->eml == NULL)
 		missing = "--eml";
-	else if (o->protocol == PROTO_HTTPS && (o->https_url == NULL || o->subject == NULL))
-		missing = o->https_url == NULL ? "--https-url" : "--subject";
+	else if (o->protocol == PROTO_HTTPS && o->https_url == NULL)
+		missing = "--https-url";
+	else if (o->api == API_OCI && o->subject == NULL)
+		missing = "--subject";
+	else if (is_ses(o) && (o->eml == NULL || o->user == NULL || o->user[0] == '\0'))
+		missing = o->eml == NULL ? "--eml" : "--user (the access key id)";
+	else if (is_ses(o) && (o->region == NULL || o->region[0] == '\0'))
+		missing = "--region";
+	else if (is_ses(o) && (o->aws_secret == NULL || o->aws_secret[0] == '\0'))
+		missing = "--aws-secret";
 	else if ((o->protocol == PROTO_HTTPS || o->tls != TLS_NONE) && o->ca == NULL)
 		missing = "--ca";
 	else if ((o->user == NULL) != (o->password == NULL))
@@ -342,6 +379,7 @@ static void default_options(struct options *o)
 {
 	memset(o, 0, sizeof *o);
 	o->policy = -1;
+	o->api = -1;
 	o->max_attempts = 8;
 	o->max_time = 50;
 	o->reply_timeout = 5;
@@ -372,6 +410,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return 2;
 		}
 	}
+	resolve_api(o);
 	return check_options(o) == 0 ? 0 : 2;
 }
 
@@ -877,14 +916,54 @@ static void https_attempt(const struct options *o, const char *json, const char 
 	curl_slist_free_all(headers);
 }
 
+/* ses_attempt: attempt n of an SES call, signed with the access key. */
+static void ses_attempt(const struct options *o, const struct ses_call *call, long n, double budget,
+                        struct outcome *out)
+{
+	struct curl_slist *headers = ses_call_headers(call, n, o->max_attempts);
+	struct buffer b = {NULL, 0};
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *h = curl_easy_init();
+	CURLcode rc = CURLE_OUT_OF_MEMORY;
+	curl_off_t retry_after = 0;
+	long status = 0;
+
+	if (h != NULL && headers != NULL) {
+		set_common(h, o, errbuf, budget);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buffer_write);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(o->reply_timeout + 0.999));
+		ses_call_setup(h, call, headers, o->region, o->user, o->aws_secret);
+		rc = perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after);
+	}
+	if (rc != CURLE_OK) {
+		outcome_no_reply(out, rc, errbuf);
+	} else {
+		int transient = ses_answer(call, h, status, b.data, out->text, sizeof out->text);
+		out->code = status;
+		out->verdict = status / 100 == 2 ? VERDICT_DELIVERED
+		               : transient       ? VERDICT_TRANSIENT
+		                                 : VERDICT_PERMANENT;
+		out->retry_after = (double)retry_after;
+	}
+	free(b.data);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(headers);
+}
+
 /* ---- the retry loop ---------------------------------------------------------------------- */
 
 struct run {
 	const struct options *o;
 	const struct message *m;
-	char *json;      /* HTTPS: the request body, the same for every attempt */
-	char rid[40];    /* HTTPS: opc-request-id, the same for every attempt */
-	double deadline; /* monotonic time --max-time ends at */
+	char *json;          /* HTTPS: the request body, the same for every attempt */
+	char rid[40];        /* HTTPS: opc-request-id, the same for every attempt */
+	struct ses_call ses; /* SES: the call, the same for every attempt */
+	long n;              /* the attempt being made, from 1 */
+	double deadline;     /* monotonic time --max-time ends at */
 	uint64_t rng;
 };
 
@@ -895,7 +974,9 @@ static void attempt(struct run *r, struct outcome *out)
 	memset(out, 0, sizeof *out);
 	if (budget < 1)
 		budget = 1;
-	if (r->o->protocol == PROTO_HTTPS)
+	if (is_ses(r->o))
+		ses_attempt(r->o, &r->ses, r->n, budget, out);
+	else if (r->o->protocol == PROTO_HTTPS)
 		https_attempt(r->o, r->json, r->rid, budget, out);
 	else
 		smtp_attempt(r->o, r->m, budget, out);
@@ -922,6 +1003,7 @@ static int run_attempts(struct run *r)
 	double wait;
 
 	for (long n = 1;; n++) {
+		r->n = n;
 		attempt(r, &out);
 		printf("attempt %ld: %s\n", n, describe(&out, desc, sizeof desc));
 		if (out.verdict == VERDICT_DELIVERED) {
@@ -953,7 +1035,12 @@ static int run(const struct options *o, const struct message *m)
 	int status;
 
 	r.rng = o->have_seed ? o->seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	if (o->protocol == PROTO_HTTPS) {
+	if (is_ses(o) && ses_call_new(&r.ses, o->api == API_SES_V1 ? SES_API_V1 : SES_API_V2,
+	                              o->https_url, o->from, o->to, o->nto, m->data, m->len) < 0) {
+		fprintf(stderr, "refclient: out of memory\n");
+		return 1;
+	}
+	if (o->api == API_OCI) {
 		request_id(r.rid, sizeof r.rid);
 		if ((r.json = submit_body(o, m)) == NULL) {
 			fprintf(stderr, "refclient: the message body is not valid UTF-8\n");
@@ -962,6 +1049,8 @@ static int run(const struct options *o, const struct message *m)
 	}
 	status = run_attempts(&r);
 	free(r.json);
+	if (is_ses(o))
+		ses_call_free(&r.ses);
 	return status;
 }
 

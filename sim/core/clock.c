@@ -41,6 +41,11 @@ void vclock_set_speed(struct vclock *c, double speed)
 	c->speed = speed > 0 ? speed : 1.0;
 }
 
+double vclock_wall(const struct vclock *c)
+{
+	return clock_wall() + (vclock_now(c) - clock_now());
+}
+
 double vclock_real(const struct vclock *c, double virtual_secs)
 {
 	return virtual_secs / c->speed;

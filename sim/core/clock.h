@@ -22,6 +22,9 @@ struct vclock {
 void vclock_init(struct vclock *c);
 /* The virtual time, in seconds (monotonic). */
 double vclock_now(const struct vclock *c);
+/* The virtual time as Unix time: the wall clock plus how far the virtual
+ * clock has run ahead of the real one (the wall clock at speed 1). */
+double vclock_wall(const struct vclock *c);
 /* Runs the clock at speed (<= 0: 1) from its present reading on. */
 void vclock_set_speed(struct vclock *c, double speed);
 /* The real seconds a virtual duration lasts. */

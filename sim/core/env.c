@@ -10,6 +10,7 @@
 #include "config.h"
 #include "log.h"
 #include "policy.h"
+#include "profile.h"
 #include "scenario.h"
 
 void env_apply_effects(const struct env *env, const struct rule_do *act, const char *user)
@@ -22,4 +23,7 @@ void env_apply_effects(const struct env *env, const struct rule_do *act, const c
 	free(errors);
 	if (act->use_quota > 0)
 		policy_quota_charge(env->policy, user, act->use_quota, vclock_now(env->clock));
+	if (act->use_quota > 0 && env->account != NULL && env->profile != NULL &&
+	    env->profile->account_use_quota != NULL)
+		env->profile->account_use_quota(env->account, act->use_quota);
 }

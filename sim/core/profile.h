@@ -30,7 +30,7 @@
 
 struct env;
 struct catalog;
-struct https_api; /* each provider's own, opaque here */
+struct https_front; /* the HTTPS front end (sim/https/), the provider's state inside */
 
 /* A message at the SMTP engine's end of DATA, as a provider sees it. The
  * provider may shorten the header section in place (SES removes its own
@@ -53,7 +53,7 @@ struct provider_reply {
 	const struct cat_entry *entry;
 	struct cat_var vars[4];
 	size_t nvars;
-	char buf[1024];
+	char buf[2048];
 	size_t used; /* of buf */
 };
 
@@ -69,11 +69,11 @@ struct profile {
 	const unsigned char *defaults;
 	size_t (*defaults_len)(void);
 	/* The HTTPS API on listen (host:port); the bound port in *port. */
-	struct https_api *(*https_new)(const struct env *env, const char *listen, int *port,
-	                               char *err, size_t errlen);
-	void (*https_free)(struct https_api *api);
+	struct https_front *(*https_new)(const struct env *env, const char *listen, int *port,
+	                                 char *err, size_t errlen);
+	void (*https_free)(struct https_front *api);
 	/* The scenario is about to change: waiting requests resume natively now. */
-	void (*https_scenario_changed)(struct https_api *api);
+	void (*https_scenario_changed)(struct https_front *api);
 
 	/* EHLO's lines after the first, in order: "SIZE", "STARTTLS" and "AUTH"
 	 * stand for the lines the session fills in (STARTTLS only before TLS,
@@ -98,8 +98,14 @@ struct profile {
 	                     struct provider_reply *reply);
 	/* The message was accepted (stored). */
 	void (*smtp_accepted)(void *account, const struct smtp_submission *m);
+	/* A rule's use_quota: n messages counted against the account's own
+	 * quotas (NULL: the provider has none beyond edsim's limits). */
+	void (*account_use_quota)(void *account, unsigned long long n);
 };
 
+/* Adds a placeholder's value to r (copied into r->buf, cut when it is
+ * full; a fifth and later are ignored). */
+void provider_reply_var(struct provider_reply *r, const char *name, const char *value);
 /* Loads the profile's embedded catalog; -1 with *errors (malloc'ed). */
 int profile_load_catalog(const struct profile *p, struct catalog *c, char **errors);
 

@@ -753,7 +753,53 @@ void scenario_free(struct scenario *sc)
 	free(sc);
 }
 
-int scenario_check_files(int nfiles, char **files, const struct catalog *cat)
+/* The catalog the text's `profile:` names, or NULL with *errors set. A text
+ * that does not parse gets the default profile's: the loader reports it. */
+static const struct catalog *catalog_of(const char *file, const char *text, size_t len,
+                                        scenario_catalog_fn catalog_for, void *arg, char **errors)
+{
+	const struct catalog *cat;
+	yaml_node_t *root, *v = NULL;
+	const char *name = NULL;
+	char why[256] = "";
+	struct ydoc d;
+
+	if (ydoc_load(&d, file, (const unsigned char *)text, len) == 0 &&
+	    (root = ydoc_root(&d)) != NULL && ydoc_is_map(root) &&
+	    (v = ydoc_get(&d, root, "profile")) != NULL)
+		name = ydoc_scalar(v);
+	if ((cat = catalog_for(arg, name, why, sizeof why)) == NULL) {
+		ydoc_error(&d, v, "profile: %s", why);
+		*errors = xstrdup(ydoc_errors(&d));
+	}
+	ydoc_free(&d);
+	return cat;
+}
+
+struct scenario *scenario_load_for_profile(const char *file, const char *text, size_t len,
+                                           scenario_catalog_fn catalog_for, void *arg,
+                                           const struct catalog **cat, char **errors)
+{
+	const struct catalog *c;
+
+	*errors = NULL;
+	if (cat != NULL)
+		*cat = NULL;
+	if ((c = catalog_of(file, text, len, catalog_for, arg, errors)) == NULL)
+		return NULL;
+	if (cat != NULL)
+		*cat = c;
+	return scenario_load(file, text, len, c, errors);
+}
+
+static const struct catalog *the_catalog(void *arg, const char *profile, char *err, size_t errlen)
+{
+	(void)profile, (void)err, (void)errlen;
+	return arg; /* the loader says when the scenario's profile is another */
+}
+
+int scenario_check_files_by_profile(int nfiles, char **files, scenario_catalog_fn catalog_for,
+                                    void *arg)
 {
 	char *errors = NULL;
 	int bad = 0;
@@ -767,7 +813,8 @@ int scenario_check_files(int nfiles, char **files, const struct catalog *cat)
 			bad++;
 			continue;
 		}
-		sc = scenario_load(files[i], text, len, cat, &errors);
+		sc =
+		    scenario_load_for_profile(files[i], text, len, catalog_for, arg, NULL, &errors);
 		if (sc == NULL) {
 			fputs(errors ? errors : "", stderr);
 			bad++;
@@ -781,4 +828,9 @@ int scenario_check_files(int nfiles, char **files, const struct catalog *cat)
 		scenario_free(sc);
 	}
 	return bad ? 1 : 0;
+}
+
+int scenario_check_files(int nfiles, char **files, const struct catalog *cat)
+{
+	return scenario_check_files_by_profile(nfiles, files, the_catalog, (void *)cat);
 }

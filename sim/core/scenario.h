@@ -119,4 +119,19 @@ void scenario_free(struct scenario *sc);
  * returns the exit status. */
 int scenario_check_files(int nfiles, char **files, const struct catalog *cat);
 
+/* The catalog of the profile a scenario names (profile NULL: it names none,
+ * the default profile's), or NULL with the reason in err when there is no
+ * such profile. arg is the caller's (sim/profiles.c keeps the catalogs). */
+typedef const struct catalog *(*scenario_catalog_fn)(void *arg, const char *profile, char *err,
+                                                     size_t errlen);
+/* scenario_load() against the catalog of the profile the text names in
+ * `profile:`; *cat (may be NULL) gets that catalog. An unknown profile is
+ * an error at its line and column. */
+struct scenario *scenario_load_for_profile(const char *file, const char *text, size_t len,
+                                           scenario_catalog_fn catalog_for, void *arg,
+                                           const struct catalog **cat, char **errors);
+/* scenario_check_files(), each file against its own profile's catalog. */
+int scenario_check_files_by_profile(int nfiles, char **files, scenario_catalog_fn catalog_for,
+                                    void *arg);
+
 #endif

@@ -1,14 +1,12 @@
 /*
- * https_oci.c - POST /20220926/actions/submitEmail, answered as the service
- * answers it.
+ * https_oci.c - POST /20220926/actions/submitEmail and submitRawEmail,
+ * answered as the service answers them, on the shared HTTPS front end
+ * (sim/https/https_front.c: listener, scenario verdicts, waits, commits).
  *
  * Every response carries opc-request-id (the client's, else a new one) and
  * every error is {"code", "message"} from the catalog. An accepted request
  * becomes a real message in the same store as SMTP mail, with the same
  * quotas, approvals and suppressions; the 200 is sent after the commit.
- * A request whose connection closes before its commit calls back is
- * forgotten (the message is still stored). Requests a rule's delay holds
- * wait on a LIST, so that a scenario change can release them all.
  *
  * The request body and the message made from it are as large as the client
  * made them: a failure to allocate them answers oci.https.internal-error.
@@ -17,210 +15,90 @@
 #include "https_oci.h"
 
 #include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/queue.h>
-#include <sys/socket.h>
 
+#include "address.h"
 #include "catalog.h"
 #include "clock.h"
 #include "config.h"
 #include "env.h"
-#include "events.h"
-#include "mailflow.h"
+#include "https_front.h"
 #include "message.h"
 #include "oci_signature.h"
-#include "scenario_engine.h"
 #include "oci_submit.h"
 #include "policy.h"
-#include "address.h"
+#include "scenario_engine.h"
 #include "store.h"
-#include "tls.h"
-#include "util.h"
 #include "xmalloc.h"
 
 #define SUBMIT_PATH     "/20220926/actions/submitEmail"
 #define SUBMIT_RAW_PATH "/20220926/actions/submitRawEmail"
 
-struct call;
-struct hook_ctx;
-
-struct https_api {
-	struct env env;
-	struct evhttp *http;
-	LIST_HEAD(, call) waiting; /* requests a rule's delay holds */
-	uint64_t next_request;
-	double window_start; /* the current second of the request-rate limit */
-	unsigned long long window_requests;
+struct oci_api {
+	struct https_front *front;
+	const struct env *env;
 };
 
-static int https_hook(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                      struct call *c, struct hook_ctx *ctx);
+#define header_of https_front_header
 
-/* limits.requests_per_second, counted in fixed one-second windows of the
- * server's clock: 1 when this request is over the limit. */
-static int rate_limited(struct https_api *api)
+static void send_json(struct https_req *r, int status, json_t *body)
 {
-	unsigned long long limit = api->env.cfg->limits.requests_per_second;
-	double now = vclock_now(api->env.clock);
-
-	if (limit == 0)
-		return 0;
-	if (now - api->window_start >= 1.0) {
-		api->window_start = now;
-		api->window_requests = 0;
-	}
-	return ++api->window_requests > limit;
-}
-
-/* A submission waiting for its commit. */
-struct pending {
-	struct https_api *api;
-	struct evhttp_request *req; /* NULL once its connection is gone */
-	char request_id[80];
-	char client_ip[64];
-	char *user;
-	json_t *answer;
-};
-
-/* An event for a submission, as SMTP records one per message: stage
- * "https", the HTTP status as the code. */
-static void record_rule(struct https_api *api, const char *client_ip, const char *user,
-                        const char *type, int status, const char *text, const char *message,
-                        const char *rule)
-{
-	struct event_record rec = {.type = type,
-	                           .rule = rule,
-	                           .client_ip = client_ip,
-	                           .user = user,
-	                           .stage = "https",
-	                           .command = "POST",
-	                           .code = status,
-	                           .reply = text,
-	                           .message = message};
-
-	events_emit(api->env.events, &rec);
-}
-
-static void record(struct https_api *api, const char *client_ip, const char *user, const char *type,
-                   int status, const char *text, const char *message)
-{
-	record_rule(api, client_ip, user, type, status, text, message, NULL);
-}
-
-static const char *peer_of(struct evhttp_request *req)
-{
-	char *peer = NULL;
-	ev_uint16_t port = 0;
-
-	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
-	return peer ? peer : "";
-}
-
-/* The answer's head and body as one piece of the connection's output, so
- * that the TLS layer sends them as one record in one write (it writes each
- * piece of its output as a record of its own). */
-static void one_record(struct evhttp_connection *conn)
-{
-	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-
-	if (bev != NULL)
-		evbuffer_pullup(bufferevent_get_output(bev), -1);
-}
-
-static void send_json(struct evhttp_request *req, const char *request_id, int status, json_t *body)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	struct evbuffer *out = evbuffer_new();
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	const char *answer = text != NULL ? text : "{}";
 
-	evhttp_add_header(h, "Content-Type", "application/json");
-	evhttp_add_header(h, "opc-request-id", request_id);
-	evbuffer_add(out, answer, strlen(answer));
-	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
-	one_record(conn);
+	https_front_send(r, status, NULL, "application/json", answer, strlen(answer));
 	free(text);
 	json_decref(body);
-	evbuffer_free(out);
 }
 
 /* The catalog entry's status, code and message, its placeholders filled. */
-static void send_entry(struct evhttp_request *req, const char *request_id,
-                       const struct cat_entry *e, const struct cat_var *vars, size_t nvars)
+static void send_entry(struct https_req *r, int status, const char *code, const char *tmpl,
+                       const struct cat_var *vars, size_t nvars)
 {
 	char message[1024];
 
-	catalog_fill(e->message ? e->message : "", vars, nvars, message, sizeof message);
-	send_json(req, request_id, e->status,
-	          json_pack("{s:s, s:s}", "code", e->error_code ? e->error_code : "", "message",
-	                    message));
+	catalog_fill(tmpl ? tmpl : "", vars, nvars, message, sizeof message);
+	send_json(r, status, json_pack("{s:s, s:s}", "code", code ? code : "", "message", message));
 }
 
-static void send_error(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                       const char *id, const char *name, const char *value)
+static void send_error(struct oci_api *api, struct https_req *r, const char *id, const char *name,
+                       const char *value)
 {
-	const struct cat_entry *e = catalog_find(api->env.catalog, id);
+	const struct cat_entry *e = catalog_find(api->env->catalog, id);
 	struct cat_var var = {name, value};
 
-	if (e != NULL)
-		record(api, peer_of(req), NULL, "rejected", e->status, e->error_code, NULL);
 	if (e == NULL) {
-		send_json(req, request_id, 500,
+		send_json(r, 500,
 		          json_pack("{s:s, s:s}", "code", "InternalServerError", "message",
 		                    "Internal Server Error"));
 		return;
 	}
-	send_entry(req, request_id, e, &var, name ? 1 : 0);
+	https_front_record(api->front, r->req, NULL, "rejected", e->status, e->error_code, NULL);
+	send_entry(r, e->status, e->error_code, e->message, &var, name ? 1 : 0);
 }
 
-static void request_id_for(struct https_api *api, struct evhttp_request *req, char *out, size_t len)
+static void request_id_for(void *arg, struct evhttp_request *req, uint64_t seq, char *out,
+                           size_t len)
 {
-	const char *given =
-	    evhttp_find_header(evhttp_request_get_input_headers(req), "opc-request-id");
+	const char *given = header_of(req, "opc-request-id");
 
+	(void)arg;
 	if (given != NULL && *given != '\0' && strlen(given) < len)
 		snprintf(out, len, "%s", given);
 	else
 		snprintf(out, len, "EDSIM%016llX%08llX",
-		         (unsigned long long)(clock_wall() * 1000.0),
-		         (unsigned long long)++api->next_request);
-}
-
-static const char *header_of(void *arg, const char *name)
-{
-	return evhttp_find_header(evhttp_request_get_input_headers(arg), name);
-}
-
-static const char *method_name(enum evhttp_cmd_type cmd)
-{
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-		return "get";
-	case EVHTTP_REQ_PUT:
-		return "put";
-	case EVHTTP_REQ_DELETE:
-		return "delete";
-	case EVHTTP_REQ_HEAD:
-		return "head";
-	default:
-		return "post";
-	}
+		         (unsigned long long)(clock_wall() * 1000.0), (unsigned long long)seq);
 }
 
 /* https.auth verify: the signature over the listed headers checks out with
  * the public key of the user named in keyId, and a body is covered by a
  * matching x-content-sha256. */
-static int signature_verified(struct https_api *api, struct evhttp_request *req,
+static int signature_verified(struct oci_api *api, struct evhttp_request *req,
                               const struct oci_sig *sig, char *user, size_t len)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -229,11 +107,10 @@ static int signature_verified(struct https_api *api, struct evhttp_request *req,
 	size_t body_len = evbuffer_get_length(in);
 
 	if (oci_sig_user(sig, user, len) < 0 ||
-	    (u = policy_find_user(api->env.policy, user)) == NULL || u->public_key == NULL)
+	    (u = policy_find_user(api->env->policy, user)) == NULL || u->public_key == NULL)
 		return 0;
-	if (oci_sig_signing_string(sig, method_name(evhttp_request_get_command(req)),
-	                           evhttp_request_get_uri(req), header_of, req, text,
-	                           sizeof text) < 0 ||
+	if (oci_sig_signing_string(sig, https_front_method(req), evhttp_request_get_uri(req),
+	                           header_of, req, text, sizeof text) < 0 ||
 	    !oci_sig_verify(u->public_key, text, sig->signature))
 		return 0;
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
@@ -248,60 +125,30 @@ static int signature_verified(struct https_api *api, struct evhttp_request *req,
 
 /* https.auth: 0 when the request may go on, with the signing user in user
  * ("" unless verify), -1 when it is not authenticated. */
-static int authenticate(struct https_api *api, struct evhttp_request *req, char *user, size_t len)
+static int authenticate(struct oci_api *api, struct evhttp_request *req, char *user, size_t len)
 {
 	struct oci_sig sig;
 
 	user[0] = '\0';
-	if (api->env.cfg->https_auth == HTTPS_AUTH_OFF)
+	if (api->env->cfg->https_auth == HTTPS_AUTH_OFF)
 		return 0;
 	if (oci_sig_parse(header_of(req, "Authorization"), &sig) < 0)
 		return -1;
-	if (api->env.cfg->https_auth == HTTPS_AUTH_PRESENT)
+	if (api->env->cfg->https_auth == HTTPS_AUTH_PRESENT)
 		return 0;
 	return signature_verified(api, req, &sig, user, len) ? 0 : -1;
 }
 
-static void on_connection_closed(struct evhttp_connection *conn, void *arg)
-{
-	struct pending *p = arg;
-
-	(void)conn;
-	p->req = NULL;
-}
-
-static void on_committed(void *arg, int ok, const struct store_message *m)
-{
-	struct pending *p = arg;
-
-	(void)m;
-	if (ok)
-		record(p->api, p->client_ip, p->user, "accepted", 200, NULL,
-		       json_string_value(json_object_get(p->answer, "envelopeId")));
-	if (p->req != NULL) {
-		evhttp_connection_set_closecb(evhttp_request_get_connection(p->req), NULL, NULL);
-		if (ok)
-			send_json(p->req, p->request_id, 200, json_incref(p->answer));
-		else
-			send_json(p->req, p->request_id, 500,
-			          json_pack("{s:s, s:s}", "code", "InternalServerError", "message",
-			                    "Internal Server Error"));
-	}
-	json_decref(p->answer);
-	free(p->user);
-	free(p);
-}
-
 /* Quotas and approval: the refusal's catalog id, or NULL. */
-static const char *policy_refusal(struct https_api *api, const char *user, const char *sender,
+static const char *policy_refusal(struct oci_api *api, const char *user, const char *sender,
                                   char *limit, size_t len)
 {
-	struct policy *pol = api->env.policy;
+	struct policy *pol = api->env->policy;
 	unsigned long long n = 0;
 
 	if (!policy_sender_approved(pol, user, sender))
 		return "oci.https.sender-not-authorized";
-	switch (policy_quota_check(pol, user, vclock_now(api->env.clock), &n)) {
+	switch (policy_quota_check(pol, user, vclock_now(api->env->clock), &n)) {
 	case QUOTA_MINUTE:
 		snprintf(limit, len, "%llu", n);
 		return "oci.https.rate-minute";
@@ -314,42 +161,26 @@ static const char *policy_refusal(struct https_api *api, const char *user, const
 	return NULL;
 }
 
-/* A store record for a submission: its id, time, peer and envelope, with
- * the suppressed recipients listed in *suppressed. */
-static struct store_message *new_message(struct https_api *api, struct evhttp_request *req,
-                                         const char *sender, const char *const *rcpts, size_t n,
-                                         json_t **suppressed)
+/* The recipients the store marked suppressed, for suppressedRecipients. */
+static json_t *suppressed_of(const struct store_message *m)
 {
-	struct store_message *m = xcalloc(1, sizeof *m);
-	char *peer = NULL;
-	ev_uint16_t port = 0;
+	json_t *list = json_array();
 
-	*suppressed = json_array();
-	store_assign_id(api->env.store, m);
-	m->received = clock_wall();
-	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
-	snprintf(m->client_ip, sizeof m->client_ip, "%s", peer ? peer : "");
-	m->mail_from = xstrdup(sender);
-	m->rcpts = xcalloc(n, sizeof *m->rcpts);
-	m->nrcpt = n;
-	for (size_t i = 0; i < n; i++) {
-		m->rcpts[i].address = xstrdup(rcpts[i]);
-		m->rcpts[i].suppressed = policy_is_suppressed(api->env.policy, rcpts[i]);
+	for (size_t i = 0; i < m->nrcpt; i++)
 		if (m->rcpts[i].suppressed)
-			json_array_append_new(*suppressed, json_string(rcpts[i]));
-	}
-	return m;
+			json_array_append_new(list, json_string(m->rcpts[i].address));
+	return list;
 }
 
-static struct store_message *make_message(struct https_api *api, struct evhttp_request *req,
-                                          const json_t *body, json_t **suppressed)
+static struct store_message *make_message(struct oci_api *api, struct evhttp_request *req,
+                                          const json_t *body)
 {
 	const char **rcpts = NULL;
 	const json_t *subject = json_object_get(body, "subject");
 	size_t n = oci_submit_recipients(body, &rcpts);
 	const char *sender = json_string_value(json_object_get(
 	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email"));
-	struct store_message *m = new_message(api, req, sender, rcpts, n, suppressed);
+	struct store_message *m = https_front_message(api->front, req, sender, rcpts, n);
 	char generated[80];
 
 	free(rcpts);
@@ -362,38 +193,28 @@ static struct store_message *make_message(struct https_api *api, struct evhttp_r
 	return m;
 }
 
-/* Stores m and answers 200 once it is committed; owns m and suppressed.
- * m->raw NULL (the message could not be made): internal-error. */
-static void accept_message(struct https_api *api, struct evhttp_request *req,
-                           const char *request_id, const char *user, struct store_message *m,
-                           json_t *suppressed)
+/* Stores m (owned) and answers 200 once it is committed. m->raw NULL (the
+ * message could not be made): internal-error. */
+static void accept_message(struct oci_api *api, struct https_req *r, const char *user,
+                           struct store_message *m)
 {
-	struct pending *p;
+	json_t *answer;
+	char *text;
 
 	if (m->raw == NULL) {
 		store_message_free(m);
-		json_decref(suppressed);
-		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
+		send_error(api, r, "oci.https.internal-error", NULL, NULL);
 		return;
 	}
-	p = xcalloc(1, sizeof *p);
-	p->api = api;
-	p->req = req;
-	p->user = xstrdup(user);
-	snprintf(p->client_ip, sizeof p->client_ip, "%s", peer_of(req));
-	snprintf(p->request_id, sizeof p->request_id, "%s", request_id);
-	p->answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id ? m->message_id : "",
-	                      "envelopeId", m->id, "suppressedRecipients", suppressed);
-	m->user = xstrdup(user);
-	policy_quota_charge(api->env.policy, user, 1, vclock_now(api->env.clock));
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_connection_closed, p);
-	if (mailflow_submit(api->env.flow, m, on_committed, p) < 0) {
-		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
-		store_message_free(m);
-		json_decref(p->answer);
-		free(p->user);
-		free(p);
-		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
+	answer = json_pack("{s:s, s:s, s:o}", "messageId", m->message_id ? m->message_id : "",
+	                   "envelopeId", m->id, "suppressedRecipients", suppressed_of(m));
+	text = json_dumps(answer, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(answer);
+	policy_quota_charge(api->env->policy, user, 1, vclock_now(api->env->clock));
+	if (text == NULL || https_front_commit(r, m, user, text, "application/json") < 0) {
+		if (text == NULL)
+			store_message_free(m);
+		send_error(api, r, "oci.https.internal-error", NULL, NULL);
 	}
 }
 
@@ -407,15 +228,14 @@ static int json_content_type(const char *type)
 	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
-static void submit_email(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                         const char *user, struct call *resumed)
+static void submit_email(struct oci_api *api, struct https_req *r, const char *user)
 {
 	const char **rcpts = NULL;
 	struct hook_ctx ctx = {.stage = STAGE_SUBMIT};
 	int h;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t len = evbuffer_get_length(in);
-	unsigned long long max = api->env.cfg->limits.message_bytes;
+	unsigned long long max = api->env->cfg->limits.message_bytes;
 	struct oci_error err = {0};
 	json_t *body;
 	char limit[32], *text;
@@ -423,15 +243,15 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 
 	if (len > max) {
 		snprintf(limit, sizeof limit, "%llu", max);
-		send_error(api, req, request_id, "oci.https.entity-too-large", "limit", limit);
+		send_error(api, r, "oci.https.entity-too-large", "limit", limit);
 		return;
 	}
-	if (!json_content_type(header_of(req, "Content-Type"))) {
-		send_error(api, req, request_id, "oci.https.unsupported-content-type", NULL, NULL);
+	if (!json_content_type(header_of(r->req, "Content-Type"))) {
+		send_error(api, r, "oci.https.unsupported-content-type", NULL, NULL);
 		return;
 	}
 	if ((text = malloc(len + 1)) == NULL) { /* as long as the client sent */
-		send_error(api, req, request_id, "oci.https.internal-error", NULL, NULL);
+		send_error(api, r, "oci.https.internal-error", NULL, NULL);
 		return;
 	}
 	evbuffer_copyout(in, text, len);
@@ -440,7 +260,7 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 	free(text);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		send_error(api, req, request_id, "oci.https.invalid-json", NULL, NULL);
+		send_error(api, r, "oci.https.invalid-json", NULL, NULL);
 		return;
 	}
 	ctx.sender = json_string_value(json_object_get(
@@ -448,29 +268,25 @@ static void submit_email(struct https_api *api, struct evhttp_request *req, cons
 	ctx.nrecipients = oci_submit_recipients(body, &rcpts);
 	ctx.recipients = rcpts;
 	ctx.user = user;
-	h = https_hook(api, req, request_id, resumed, &ctx);
+	h = https_front_hook(r, &ctx);
 	free(rcpts);
 	if (h == 1) {
 		json_decref(body);
 		return;
 	}
 	if (oci_submit_check(body, &err) < 0) {
-		send_error(api, req, request_id, err.id,
-		           strstr(err.id, "address") ? "address" : "header", err.value);
+		send_error(api, r, err.id, strstr(err.id, "address") ? "address" : "header",
+		           err.value);
 		json_decref(body);
 		return;
 	}
 	sender = json_string_value(json_object_get(
 	    json_object_get(json_object_get(body, "sender"), "senderAddress"), "email"));
 	if (h != 2 && (refusal = policy_refusal(api, user, sender, limit, sizeof limit)) != NULL)
-		send_error(api, req, request_id, refusal,
-		           strstr(refusal, "rate") ? "limit" : "sender",
+		send_error(api, r, refusal, strstr(refusal, "rate") ? "limit" : "sender",
 		           strstr(refusal, "rate") ? limit : sender);
-	else {
-		json_t *suppressed = NULL;
-		struct store_message *m = make_message(api, req, body, &suppressed);
-		accept_message(api, req, request_id, user, m, suppressed);
-	}
+	else
+		accept_message(api, r, user, make_message(api, r->req, body));
 	json_decref(body);
 }
 
@@ -527,51 +343,48 @@ static const char *raw_envelope_problem(struct evhttp_request *req, char list[][
 	return NULL;
 }
 
-static void submit_raw(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                       const char *user, struct call *resumed)
+static void submit_raw(struct oci_api *api, struct https_req *r, const char *user)
 {
 	struct hook_ctx ctx = {.stage = STAGE_SUBMIT_RAW};
 	int h;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t len = evbuffer_get_length(in), n = 0;
-	unsigned long long max = api->env.cfg->limits.message_bytes;
+	unsigned long long max = api->env->cfg->limits.message_bytes;
 	char list[OCI_MAX_RECIPIENTS + 1][256], limit[32], generated[80];
 	const char *rcpts[OCI_MAX_RECIPIENTS + 1], *problem, *sender;
 	struct oci_error err;
 	struct header_info hi;
 	struct store_message *m;
-	json_t *suppressed = NULL;
 
 	if (len > max) {
 		snprintf(limit, sizeof limit, "%llu", max);
-		send_error(api, req, request_id, "oci.https.entity-too-large", "limit", limit);
+		send_error(api, r, "oci.https.entity-too-large", "limit", limit);
 		return;
 	}
-	ctx.sender = header_of(req, "sender");
+	ctx.sender = header_of(r->req, "sender");
 	ctx.nrecipients =
-	    split_recipients(header_of(req, "recipients"), list, OCI_MAX_RECIPIENTS + 1);
+	    split_recipients(header_of(r->req, "recipients"), list, OCI_MAX_RECIPIENTS + 1);
 	for (size_t i = 0; i < ctx.nrecipients && i <= OCI_MAX_RECIPIENTS; i++)
 		rcpts[i] = list[i];
 	ctx.recipients = rcpts;
 	if (ctx.nrecipients > OCI_MAX_RECIPIENTS + 1)
 		ctx.nrecipients = OCI_MAX_RECIPIENTS + 1;
 	ctx.user = user;
-	if ((h = https_hook(api, req, request_id, resumed, &ctx)) == 1)
+	if ((h = https_front_hook(r, &ctx)) == 1)
 		return;
-	if ((problem = raw_envelope_problem(req, list, &n, &err)) != NULL) {
-		send_error(api, req, request_id, problem, "address", err.value);
+	if ((problem = raw_envelope_problem(r->req, list, &n, &err)) != NULL) {
+		send_error(api, r, problem, "address", err.value);
 		return;
 	}
-	sender = evhttp_find_header(evhttp_request_get_input_headers(req), "sender");
+	sender = header_of(r->req, "sender");
 	if (h != 2 && (problem = policy_refusal(api, user, sender, limit, sizeof limit)) != NULL) {
-		send_error(api, req, request_id, problem,
-		           strstr(problem, "rate") ? "limit" : "sender",
+		send_error(api, r, problem, strstr(problem, "rate") ? "limit" : "sender",
 		           strstr(problem, "rate") ? limit : sender);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		rcpts[i] = list[i];
-	m = new_message(api, req, sender, rcpts, n, &suppressed);
+	m = https_front_message(api->front, r->req, sender, rcpts, n);
 	if ((m->raw = malloc(len + 1)) != NULL) { /* as long as the client sent */
 		evbuffer_copyout(in, m->raw, len);
 		m->raw[len] = '\0';
@@ -581,262 +394,83 @@ static void submit_raw(struct https_api *api, struct evhttp_request *req, const 
 		m->message_id = xstrdup(hi.message_id[0] ? hi.message_id : generated);
 		m->subject = hi.subject[0] ? xstrdup(hi.subject) : NULL;
 	}
-	accept_message(api, req, request_id, user, m, suppressed);
+	accept_message(api, r, user, m);
 }
 
-/* A request held by a rule's delay; it resumes at the stage it stopped. */
-struct call {
-	LIST_ENTRY(call) link;
-	struct https_api *api;
-	struct evhttp_request *req; /* NULL once its connection is gone */
-	enum scenario_stage resume; /* hooks of earlier stages have run */
-	const struct rule *forced;  /* the delayed rule, acting when the wait ends */
-	uint64_t attempt;
-	struct event *timer;
-};
-
-static void handle(struct https_api *api, struct evhttp_request *req, struct call *resumed);
-
-static void on_call_closed(struct evhttp_connection *conn, void *arg)
+/* A rule's reply, its placeholders filled from what the request says. */
+static void send_forced(void *arg, struct https_req *r, const struct cat_entry *entry, int status,
+                        const char *code, const char *message, const struct hook_ctx *ctx)
 {
-	struct call *c = arg;
-
-	(void)conn;
-	c->req = NULL;
-}
-
-static void on_wait_over(evutil_socket_t fd, short what, void *arg)
-{
-	struct call *c = arg;
-
-	(void)fd;
-	(void)what;
-	LIST_REMOVE(c, link);
-	if (c->req != NULL) {
-		evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL, NULL);
-		handle(c->api, c->req, c);
-	}
-	event_free(c->timer);
-	free(c);
-}
-
-static void start_wait(struct https_api *api, struct evhttp_request *req, enum scenario_stage stage,
-                       const struct rule *r, double delay, uint64_t attempt)
-{
-	struct call *c = xcalloc(1, sizeof *c);
-	struct timeval tv;
-
-	c->api = api;
-	c->req = req;
-	c->resume = stage;
-	c->forced = r;
-	c->attempt = attempt;
-	c->timer = evtimer_new(api->env.base, on_wait_over, c);
-	LIST_INSERT_HEAD(&api->waiting, c, link);
-	tv.tv_sec = (long)delay;
-	tv.tv_usec = (long)((delay - (double)tv.tv_sec) * 1e6);
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_call_closed, c);
-	evtimer_add(c->timer, &tv);
-}
-
-void https_api_scenario_changed(struct https_api *api)
-{
-	static const struct timeval now = {0, 0};
-
-	if (api == NULL)
-		return;
-	for (struct call *c = LIST_FIRST(&api->waiting); c != NULL; c = LIST_NEXT(c, link)) {
-		c->forced = NULL; /* the old scenario's rule: resume natively, now */
-		evtimer_add(c->timer, &now);
-	}
-}
-
-/* Closes the connection without an answer. */
-static void drop_request(struct evhttp_request *req)
-{
-	struct bufferevent *bev =
-	    evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
-
-	shutdown(bufferevent_getfd(bev), SHUT_RDWR);
-}
-
-/* A rule answered (or dropped) the request: an event like a native one,
- * naming the rule. */
-static void record_forced(struct https_api *api, struct evhttp_request *req, const char *label,
-                          int status, const char *text)
-{
-	record_rule(api, peer_of(req), NULL,
-	            status == 0    ? "dropped"
-	            : status < 400 ? "accepted"
-	                           : "rejected",
-	            status, text, NULL, label);
-}
-
-static void send_forced(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                        const struct verdict *v, const struct hook_ctx *ctx)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	const struct rule *r = v->rule;
+	struct oci_api *api = arg;
+	const char *rcpt = ctx->nrecipients ? ctx->recipients[0] : "";
 	char limit[32];
+	struct cat_var vars[] = {{"limit", limit},
+	                         {"sender", ctx->sender ? ctx->sender : ""},
+	                         {"address", ctx->sender ? ctx->sender : rcpt},
+	                         {"header", "X-Header"}};
 
-	for (size_t i = 0; i < r->act.nheaders; i++)
-		evhttp_add_header(h, r->act.header_names[i], r->act.header_values[i]);
-	if (r->act.close)
-		evhttp_add_header(h, "Connection", "close");
-	if (r->act.reply_entry != NULL) {
-		const char *rcpt = ctx->nrecipients ? ctx->recipients[0] : "";
-		struct cat_var vars[] = {{"limit", limit},
-		                         {"sender", ctx->sender ? ctx->sender : ""},
-		                         {"address", ctx->sender ? ctx->sender : rcpt},
-		                         {"header", "X-Header"}};
-		snprintf(limit, sizeof limit, "%llu",
-		         policy_limit_for(api->env.policy, r->act.reply_entry->id));
-		send_entry(req, request_id, r->act.reply_entry, vars, 4);
-	} else {
-		send_json(req, request_id, r->act.https_status,
-		          json_pack("{s:s, s:s}", "code", r->act.https_code, "message",
-		                    r->act.https_message));
-	}
-	record_forced(api, req, v->label, v->code,
-	              r->act.reply_entry ? r->act.reply_entry->error_code : r->act.https_code);
-}
-
-static uint64_t request_attempt(struct https_api *api, struct evhttp_request *req)
-{
-	const char *id = header_of(req, "opc-request-id");
-	char key[200];
-
-	if (!engine_uses_attempt(api->env.engine) || id == NULL)
-		return 1;
-	snprintf(key, sizeof key, "opc-request-id:%s", id);
-	return engine_attempt(api->env.engine, key);
-}
-
-/* The scenario at an HTTPS stage: 0 native, 1 answered (or dropped, or
- * waiting), 2 the stage's native rejections are lifted. */
-static int https_hook(struct https_api *api, struct evhttp_request *req, const char *request_id,
-                      struct call *c, struct hook_ctx *ctx)
-{
-	const struct rule *held = NULL;
-	struct verdict v;
-
-	if (c != NULL && c->resume == ctx->stage && c->forced != NULL) {
-		held = c->forced;
-		c->forced = NULL;
-	} else if (c != NULL && ctx->stage <= c->resume) {
-		return 0; /* it ran before the wait */
-	}
-	ctx->method = method_name(evhttp_request_get_command(req));
-	ctx->path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	ctx->header = header_of;
-	ctx->header_arg = req;
-	ctx->attempt = c != NULL ? c->attempt : request_attempt(api, req);
-	v = engine_decide(api->env.engine, ctx, held);
-	if (v.kind == V_NATIVE)
-		return 0;
-	if (v.kind == V_WAIT) {
-		start_wait(api, req, ctx->stage, v.rule, v.delay, ctx->attempt);
-		return 1;
-	}
-	env_apply_effects(&api->env, &v.rule->act, ctx->user);
-	switch (v.kind) {
-	case V_DROP:
-		record_forced(api, req, v.label, 0, NULL);
-		drop_request(req);
-		return 1;
-	case V_REPLY:
-		send_forced(api, req, request_id, &v, ctx);
-		return 1;
-	default:
-		return v.kind == V_ACCEPT ? 2 : 0;
-	}
-}
-
-static void handle(struct https_api *api, struct evhttp_request *req, struct call *resumed)
-{
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	struct hook_ctx ctx = {.stage = STAGE_REQUEST};
-	char request_id[80], user[512];
-	int h;
-
-	request_id_for(api, req, request_id, sizeof request_id);
-	if ((h = https_hook(api, req, request_id, resumed, &ctx)) == 1)
+	if (entry == NULL) {
+		send_json(r, status, json_pack("{s:s, s:s}", "code", code, "message", message));
 		return;
-	if (h != 2 && rate_limited(api))
-		send_error(api, req, request_id, "oci.https.too-many-requests", NULL, NULL);
+	}
+	snprintf(limit, sizeof limit, "%llu", policy_limit_for(api->env->policy, entry->id));
+	send_entry(r, status, code, message, vars, 4);
+}
+
+static void commit_failed(void *arg, struct https_req *r)
+{
+	struct oci_api *api = arg;
+	const struct cat_entry *e = catalog_find(api->env->catalog, "oci.https.internal-error");
+
+	if (e != NULL)
+		send_entry(r, e->status, e->error_code, e->message, NULL, 0);
+	else
+		send_json(r, 500,
+		          json_pack("{s:s, s:s}", "code", "InternalServerError", "message",
+		                    "Internal Server Error"));
+}
+
+static void handle(void *arg, struct https_req *r, int h)
+{
+	struct oci_api *api = arg;
+	const char *path = https_front_path(r->req);
+	char user[512];
+
+	if (h != 2 && https_front_rate_limited(api->front))
+		send_error(api, r, "oci.https.too-many-requests", NULL, NULL);
 	else if (path == NULL ||
 	         (strcmp(path, SUBMIT_PATH) != 0 && strcmp(path, SUBMIT_RAW_PATH) != 0))
-		send_error(api, req, request_id, "oci.https.not-found", NULL, NULL);
-	else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
-		send_error(api, req, request_id, "oci.https.method-not-allowed", NULL, NULL);
-	else if (h != 2 && authenticate(api, req, user, sizeof user) < 0)
-		send_error(api, req, request_id, "oci.https.not-authenticated", NULL, NULL);
+		send_error(api, r, "oci.https.not-found", NULL, NULL);
+	else if (evhttp_request_get_command(r->req) != EVHTTP_REQ_POST)
+		send_error(api, r, "oci.https.method-not-allowed", NULL, NULL);
+	else if (h != 2 && authenticate(api, r->req, user, sizeof user) < 0)
+		send_error(api, r, "oci.https.not-authenticated", NULL, NULL);
 	else if (strcmp(path, SUBMIT_RAW_PATH) == 0)
-		submit_raw(api, req, request_id, h == 2 ? NULL : (user[0] ? user : NULL), resumed);
+		submit_raw(api, r, h == 2 ? NULL : (user[0] ? user : NULL));
 	else
-		submit_email(api, req, request_id, h == 2 ? NULL : (user[0] ? user : NULL),
-		             resumed);
+		submit_email(api, r, h == 2 ? NULL : (user[0] ? user : NULL));
 }
 
-static void route(struct evhttp_request *req, void *arg)
+static const struct https_front_ops oci_ops = {
+    .request_id_header = "opc-request-id",
+    .attempt_header = "opc-request-id",
+    .request_id = request_id_for,
+    .handle = handle,
+    .send_forced = send_forced,
+    .commit_failed = commit_failed,
+};
+
+struct https_front *https_oci_new(const struct env *env, const char *listen, int *port, char *err,
+                                  size_t errlen)
 {
-	handle(arg, req, NULL);
-}
+	struct oci_api *api = xcalloc(1, sizeof *api);
+	struct https_front *f =
+	    https_front_new(env, listen, port, env->cfg->limits.message_bytes * 2 + 65536, &oci_ops,
+	                    api, err, errlen);
 
-static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
-{
-	struct https_api *api = arg;
-	SSL *ssl = SSL_new(tls_context(api->env.tls));
-	struct bufferevent *bev =
-	    ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	                                         BEV_OPT_CLOSE_ON_FREE)
-	        : NULL;
-
-	if (bev == NULL)
-		SSL_free(ssl);
-	else
-		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
-}
-
-struct https_api *https_api_new(const struct env *env, const char *listen, int *port, char *err,
-                                size_t errlen)
-{
-	struct evhttp *http;
-	struct https_api *api;
-	evutil_socket_t fd;
-
-	http = http_listen(env->base, listen, "listen.https", "https", port, &fd, err, errlen);
-	if (http == NULL)
-		return NULL;
-	api = xcalloc(1, sizeof *api);
-	LIST_INIT(&api->waiting);
-	api->env = *env;
-	api->http = http;
-	evhttp_set_bevcb(api->http, tls_bufferevent, api);
-	evhttp_set_max_body_size(api->http,
-	                         (ev_ssize_t)(env->cfg->limits.message_bytes * 2 + 65536));
-	evhttp_set_gencb(api->http, route, api);
-	/* Answers leave in two TLS records (head, body): with Nagle the second
-	 * waits for the client's delayed ACK, about 40 ms. Accepted sockets
-	 * inherit TCP_NODELAY from the listening one. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-	return api;
-}
-
-void https_api_free(struct https_api *api)
-{
-	if (api == NULL)
-		return;
-	while (!LIST_EMPTY(&api->waiting)) {
-		struct call *c = LIST_FIRST(&api->waiting);
-		LIST_REMOVE(c, link);
-		if (c->req != NULL)
-			evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL,
-			                              NULL);
-		event_free(c->timer);
-		free(c);
+	if (f != NULL) {
+		api->front = f;
+		api->env = https_front_env(f);
 	}
-	evhttp_free(api->http);
-	free(api);
+	return f;
 }

@@ -6,6 +6,7 @@
 #include "oci_profile.h"
 
 #include "embedded.h"
+#include "https_front.h"
 #include "https_oci.h"
 
 /* OCI answers a bad MAIL FROM and a bad RCPT TO address alike. */
@@ -21,9 +22,9 @@ const struct profile oci_profile = {
     .catalog = embedded_catalog_oci_yaml,
     .catalog_len = embedded_catalog_oci_yaml_len,
     .smtp_reply_prefix = "oci.smtp.",
-    .https_new = https_api_new,
-    .https_free = https_api_free,
-    .https_scenario_changed = https_api_scenario_changed,
+    .https_new = https_oci_new,
+    .https_free = https_front_free,
+    .https_scenario_changed = https_front_scenario_changed,
     .ehlo_lines = ehlo_lines,
     .smtp_reply_ids = reply_ids,
 };

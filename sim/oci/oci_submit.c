@@ -12,16 +12,13 @@
 #include "oci_submit.h"
 
 #include <ctype.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "clock.h"
 #include "address.h"
-#include "util.h"
+#include "mime_build.h"
 
 static int fail(struct oci_error *err, const char *id, const char *value)
 {
@@ -224,193 +221,62 @@ size_t oci_submit_recipients(const json_t *body, const char ***out)
 
 /* ---- building the message -------------------------------------------------------- */
 
-struct text {
-	char *buf;
-	size_t len, cap;
-	int failed; /* a piece could not be added: the text is incomplete */
-};
-
-static void put(struct text *t, const char *s, size_t n)
-{
-	if (t->failed)
-		return;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 1024;
-		char *grown;
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		if ((grown = realloc(t->buf, cap)) == NULL) {
-			t->failed = 1;
-			return;
-		}
-		t->buf = grown;
-		t->cap = cap;
-	}
-	memcpy(t->buf + t->len, s, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
-}
-
-static void puts_(struct text *t, const char *s)
-{
-	put(t, s, strlen(s));
-}
-
-static int ascii_only(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s > 126 || ((unsigned char)*s < 32 && *s != '\t'))
-			return 0;
-	return 1;
-}
-
-/* RFC 2047 "B" encoded words of at most 75 characters, split on UTF-8
- * character boundaries, separated by CRLF SP (folding). */
-static void put_encoded_words(struct text *t, const char *s)
-{
-	size_t len = strlen(s), pos = 0;
-	unsigned char out[64];
-
-	while (pos < len) {
-		size_t take = len - pos < 45 ? len - pos : 45;
-		while (pos + take < len && take > 0 &&
-		       ((unsigned char)s[pos + take] & 0xC0) == 0x80)
-			take--; /* do not cut a UTF-8 character */
-		EVP_EncodeBlock(out, (const unsigned char *)s + pos, (int)take);
-		if (pos > 0)
-			puts_(t, "\r\n ");
-		puts_(t, "=?UTF-8?B?");
-		puts_(t, (const char *)out);
-		puts_(t, "?=");
-		pos += take;
-	}
-}
-
-static void put_phrase(struct text *t, const char *s)
-{
-	if (ascii_only(s)) {
-		put(t, LIT("\""));
-		for (; *s != '\0'; s++) {
-			if (*s == '"' || *s == '\\')
-				put(t, LIT("\\"));
-			put(t, s, 1);
-		}
-		put(t, LIT("\""));
-	} else {
-		put_encoded_words(t, s);
-	}
-}
-
-static void put_address(struct text *t, const json_t *addr)
+static void put_address(struct mime_text *t, const json_t *addr)
 {
 	const char *name = text_of(addr, "name"), *email = text_of(addr, "email");
 
 	if (!empty(name)) {
-		put_phrase(t, name);
-		puts_(t, " ");
+		mime_put_phrase(t, name);
+		mime_puts(t, " ");
 	}
-	puts_(t, "<");
-	puts_(t, email ? email : "");
-	puts_(t, ">");
+	mime_puts(t, "<");
+	mime_puts(t, email ? email : "");
+	mime_puts(t, ">");
 }
 
-static void put_address_header(struct text *t, const char *name, const json_t *list)
+static void put_address_header(struct mime_text *t, const char *name, const json_t *list)
 {
 	size_t i;
 	const json_t *addr;
 
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return;
-	puts_(t, name);
-	puts_(t, ": ");
+	mime_puts(t, name);
+	mime_puts(t, ": ");
 	json_array_foreach(list, i, addr)
 	{
 		if (i > 0)
-			puts_(t, ",\r\n ");
+			mime_puts(t, ",\r\n ");
 		put_address(t, addr);
 	}
-	puts_(t, "\r\n");
-}
-
-/* Body text with CRLF line ends. */
-static void put_body(struct text *t, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\n' && (t->len == 0 || t->buf[t->len - 1] != '\r'))
-			put(t, LIT("\r"));
-		put(t, s, 1);
-	}
-	if (t->len < 2 || memcmp(t->buf + t->len - 2, LIT("\r\n")) != 0)
-		puts_(t, "\r\n");
-}
-
-static void put_part_headers(struct text *t, const char *type)
-{
-	puts_(t, "Content-Type: ");
-	puts_(t, type);
-	puts_(t, "; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+	mime_puts(t, "\r\n");
 }
 
 char *oci_submit_message(const json_t *body, const char *message_id, double now, size_t *len)
 {
 	const json_t *r = json_object_get(body, "recipients"), *fields, *v;
-	const char *text = text_of(body, "bodyText"), *html = text_of(body, "bodyHtml");
 	const char *given = text_of(body, "messageId"), *key;
-	struct text t = {0};
-	char date[64], boundary[64];
+	struct mime_text t = {0};
 
-	clock_format_rfc5322(now, date, sizeof date);
-	puts_(&t, "Date: ");
-	puts_(&t, date);
-	puts_(&t, "\r\nFrom: ");
+	mime_put_date(&t, now);
+	mime_puts(&t, "From: ");
 	put_address(&t, json_object_get(json_object_get(body, "sender"), "senderAddress"));
-	puts_(&t, "\r\n");
+	mime_puts(&t, "\r\n");
 	put_address_header(&t, "To", json_object_get(r, "to"));
 	put_address_header(&t, "Cc", json_object_get(r, "cc"));
 	put_address_header(&t, "Reply-To", json_object_get(body, "replyTo"));
-	puts_(&t, "Subject: ");
-	if (ascii_only(text_of(body, "subject")))
-		puts_(&t, text_of(body, "subject"));
-	else
-		put_encoded_words(&t, text_of(body, "subject"));
-	puts_(&t, "\r\nMessage-ID: ");
-	puts_(&t, !empty(given) ? given : message_id);
-	puts_(&t, "\r\nMIME-Version: 1.0\r\n");
+	mime_put_header(&t, "Subject", text_of(body, "subject"));
+	mime_put_header(&t, "Message-ID", !empty(given) ? given : message_id);
+	mime_puts(&t, "MIME-Version: 1.0\r\n");
 	fields = json_object_get(body, "headerFields");
 	if (json_is_object(fields))
 		json_object_foreach((json_t *)fields, key, v)
 		{
-			puts_(&t, key);
-			puts_(&t, ": ");
-			puts_(&t, json_is_string(v) ? json_string_value(v) : "");
-			puts_(&t, "\r\n");
+			mime_puts(&t, key);
+			mime_puts(&t, ": ");
+			mime_puts(&t, json_is_string(v) ? json_string_value(v) : "");
+			mime_puts(&t, "\r\n");
 		}
-	if (!empty(text) && !empty(html)) {
-		snprintf(boundary, sizeof boundary, "edsim-alt-%llx",
-		         (unsigned long long)(now * 1000.0));
-		puts_(&t, "Content-Type: multipart/alternative; boundary=\"");
-		puts_(&t, boundary);
-		puts_(&t, "\"\r\n\r\n--");
-		puts_(&t, boundary);
-		puts_(&t, "\r\n");
-		put_part_headers(&t, "text/plain");
-		put_body(&t, text);
-		puts_(&t, "--");
-		puts_(&t, boundary);
-		puts_(&t, "\r\n");
-		put_part_headers(&t, "text/html");
-		put_body(&t, html);
-		puts_(&t, "--");
-		puts_(&t, boundary);
-		puts_(&t, "--\r\n");
-	} else {
-		put_part_headers(&t, !empty(text) ? "text/plain" : "text/html");
-		put_body(&t, !empty(text) ? text : html);
-	}
-	if (t.failed) {
-		free(t.buf);
-		return NULL;
-	}
-	*len = t.len;
-	return t.buf;
+	mime_put_bodies(&t, text_of(body, "bodyText"), NULL, text_of(body, "bodyHtml"), NULL, now);
+	return mime_take(&t, len);
 }

@@ -301,9 +301,12 @@ size_t ses_account_stats(struct ses_account *a, struct ses_stats_point *out, siz
 	long long period = (long long)(now_of(a) / STATS_PERIOD);
 	size_t n = 0;
 
-	for (long long k = period - STATS_MAX + 1; k <= period && a->stats != NULL; k++) {
+	for (long long k = period < STATS_MAX ? 0 : period - STATS_MAX + 1;
+	     k <= period && a->stats != NULL; k++) {
 		const struct ses_stats_point *p = &a->stats[k % STATS_MAX];
-		if (p->time == (double)k * STATS_PERIOD && n < max)
+		int used = p->attempts || p->bounces || p->complaints || p->rejects;
+		if (used && p->time == (double)k * STATS_PERIOD &&
+		    n < max) /* a period of its own */
 			out[n++] = *p;
 	}
 	return n;
@@ -388,6 +391,18 @@ void ses_account_charge(struct ses_account *a, const struct ses_envelope *s)
 	a->second_used += s->nrcpt;
 	charge_day(a, counted_for_day(s));
 	stats_now(a)->attempts += s->nrcpt;
+}
+
+void ses_account_use_quota(struct ses_account *a, unsigned long long recipients)
+{
+	double now = now_of(a);
+
+	if (now - a->second_start >= 1.0) {
+		a->second_start = now;
+		a->second_used = 0;
+	}
+	a->second_used += recipients;
+	charge_day(a, (size_t)recipients);
 }
 
 /* ---- the account's face ---------------------------------------------------- */

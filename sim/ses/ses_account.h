@@ -81,6 +81,9 @@ enum ses_verdict ses_account_check(struct ses_account *a, const struct ses_envel
  * except the mailbox simulator's, against the 24-hour quota. */
 void ses_account_charge(struct ses_account *a, const struct ses_envelope *s);
 void ses_account_bounced(struct ses_account *a);
+/* A scenario's use_quota: recipients counted against the send rate and the
+ * 24-hour quota as if they had just been sent. */
+void ses_account_use_quota(struct ses_account *a, unsigned long long recipients);
 
 /* The SMTP user name is an access key id, the password is that key's SMTP
  * password for the account's region. */

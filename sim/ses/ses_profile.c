@@ -1,14 +1,16 @@
 /*
  * ses_profile.c - the Amazon SES profile: scenarios/catalog/ses.yaml and
  * sim/ses/defaults.yaml (both embedded), SES's EHLO shape and message ids,
- * its account (ses_account.c) and what SES does at the end of DATA
- * (ses_smtp.c).
+ * its account (ses_account.c), what SES does at the end of DATA
+ * (ses_smtp.c) and its v2 and v1 APIs over HTTPS (https_ses.c).
  */
 #include "ses_profile.h"
 
 #include "embedded.h"
 #include "env.h"
 #include "ses_account.h"
+#include "https_front.h"
+#include "ses_https.h"
 #include "ses_smtp.h"
 #include "store.h"
 
@@ -25,6 +27,11 @@ static const char *const reply_ids[][2] = {
 static void *account_new(const struct env *env)
 {
 	return ses_account_new(env->cfg, env->clock);
+}
+
+static void account_use_quota(void *account, unsigned long long n)
+{
+	ses_account_use_quota(account, n);
 }
 
 static void account_free(void *account)
@@ -46,6 +53,9 @@ const struct profile ses_profile = {
     .defaults = embedded_ses_defaults_yaml,
     .defaults_len = embedded_ses_defaults_yaml_len,
     .smtp_reply_prefix = "ses.smtp.",
+    .https_new = ses_https_new,
+    .https_free = https_front_free,
+    .https_scenario_changed = https_front_scenario_changed,
     .ehlo_lines = ehlo_lines,
     .smtp_reply_ids = reply_ids,
     .message_id_style = STORE_ID_SES,
@@ -55,4 +65,5 @@ const struct profile ses_profile = {
     .smtp_login = ses_smtp_login,
     .smtp_data_end = ses_smtp_data_end,
     .smtp_accepted = ses_smtp_accepted,
+    .account_use_quota = account_use_quota,
 };

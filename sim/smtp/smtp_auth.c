@@ -1,53 +1,20 @@
 /*
- * smtp_auth.c - SASL PLAIN and LOGIN decoding with OpenSSL's base64.
- *
- * OpenSSL's EVP_DecodeBlock accepts sloppy input and keeps padding bytes, so
- * the alphabet and padding are checked here first and the padding is removed
- * from the decoded length.
+ * smtp_auth.c - SASL PLAIN and LOGIN decoding with strict base64 (base64.c:
+ * OpenSSL's decoder, the alphabet and padding checked first).
  */
 #include "smtp_auth.h"
 
-#include <openssl/evp.h>
+#include "base64.h"
+
 #include <string.h>
-
-static int base64_well_formed(const char *in, size_t len, size_t *padding)
-{
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-
-	*padding = 0;
-	if (len == 0 || len % 4 != 0)
-		return 0;
-	for (i = 0; i < len && in[i] != '='; i++)
-		if (strchr(alphabet, in[i]) == NULL || in[i] == '\0')
-			return 0;
-	*padding = len - i;
-	if (*padding > 2)
-		return 0;
-	for (; i < len; i++)
-		if (in[i] != '=')
-			return 0;
-	return 1;
-}
 
 long auth_base64_decode(const char *in, unsigned char *out, size_t outlen)
 {
-	size_t len = strlen(in), padding;
-	int n;
-
 	if (strcmp(in, "=") == 0) {
 		out[0] = '\0';
 		return 0;
 	}
-	if (!base64_well_formed(in, len, &padding) || len / 4 * 3 + 1 > outlen)
-		return -1;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0)
-		return -1;
-	n -= (int)padding;
-	out[n] = '\0';
-	return n;
+	return base64_decode(in, strlen(in), out, outlen);
 }
 
 enum auth_decode auth_decode_plain(const char *b64, struct auth_credentials *cred)

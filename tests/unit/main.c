@@ -47,6 +47,7 @@ int main(void)
 	    register_sigv4_tests,
 	    register_ses_account_tests,
 	    register_relay_hop_tests,
+	    register_ses_send_tests,
 	};
 	unsigned int failures;
 	CU_ErrorCode err;

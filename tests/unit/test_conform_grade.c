@@ -718,6 +718,54 @@ static void test_rfc_wait(void)
 	json_decref(ev);
 }
 
+/* SES v2's 400 LimitExceededException is a transient error code of the
+ * catalog (case.transient_codes): a client that stops after it gave up on a
+ * temporary failure, whatever the status; without the list, a 400 is
+ * permanent. */
+static void test_transient_code(void)
+{
+	json_t *ev = load("ses-transient-400.json"), *res;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	res = grade_case(ev, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "FAIL");
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(res, "attempts")), 1);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "gives-up"), "FAIL");
+	CU_ASSERT_STRING_EQUAL(field(check_of(res, "gives-up"), "actual"),
+	                       "stopped after the temporary failure of attempt 1 (rejected)");
+	json_decref(res);
+	json_object_del(json_object_get(ev, "case"), "transient_codes");
+	res = grade_case(ev, 0);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "gives-up"), "PASS");
+	json_decref(res);
+	json_decref(ev);
+}
+
+/* The AWS CLI names a refusal by its error code, not its HTTP status: that
+ * reports it; output naming neither WARNs. */
+static void test_report_error_code(void)
+{
+	json_t *ev = load("ses-error-code.json"), *res;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	res = grade_case(ev, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_STRING_EQUAL(field(res, "verdict"), "PASS");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "report"), "PASS");
+	CU_ASSERT_STRING_EQUAL(field(check_of(res, "report"), "expected"),
+	                       "exit status non-zero, output naming 403 or SignatureDoesNotMatch");
+	CU_ASSERT_STRING_EQUAL(verdict(res, "gives-up"), "PASS");
+	json_decref(res);
+	json_object_set_new(
+	    json_object_get(ev, "client_result"), "output",
+	    json_string("An error occurred when calling the SendRawEmail operation"));
+	res = grade_case(ev, 0);
+	CU_ASSERT_STRING_EQUAL(verdict(res, "report"), "WARN");
+	json_decref(res);
+	json_decref(ev);
+}
+
 static void test_rank(void)
 {
 	CU_ASSERT_EQUAL(grade_rank("SKIPPED"), 0);
@@ -757,6 +805,8 @@ int register_conform_grade_tests(void)
 	    {"quota used up at the client's first MAIL", test_late_quota},
 	    {"acted only in the other protocol: SKIPPED", test_other_protocol},
 	    {"stopped by the budget within RFC 5321's wait", test_rfc_wait},
+	    {"an HTTPS error code the catalog calls transient", test_transient_code},
+	    {"report: an HTTPS failure named by its error code", test_report_error_code},
 	    {"grade_rank", test_rank},
 	};
 

@@ -43,5 +43,6 @@ int register_ses_account_tests(void);
 int register_retry_tests(void);
 int register_store_tests(void);
 int register_relay_hop_tests(void);
+int register_ses_send_tests(void);
 
 #endif
