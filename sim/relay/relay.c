@@ -871,7 +871,7 @@ static void report_captured(struct relay *r, const struct store_message *m)
 {
 	struct qmsg q = {.r = r, .user = m->user};
 
-	snprintf(q.id, sizeof q.id, "%.16s", m->id);
+	snprintf(q.id, sizeof q.id, "%s", m->id);
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		struct rrcpt rc = {.address = m->rcpts[i].address,
 		                   .attempts = !m->rcpts[i].suppressed,

@@ -62,7 +62,8 @@ struct ses_quota {
 };
 
 struct ses_stats_point {
-	double time; /* the start of the 15-minute period (Unix seconds) */
+	double time; /* the start of the 15-minute period (virtual clock seconds; vclock_wall()
+	                turns them into Unix time) */
 	unsigned long long attempts, bounces, complaints, rejects;
 };
 

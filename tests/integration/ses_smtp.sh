@@ -104,6 +104,8 @@ check "the control API finds the message by its SES id" "$id" \
 	"$(api GET "/api/v1/messages/$id" | json "d['id']")"
 check_contains "the reply the client saw carries the same id" "250 Ok $id" \
 	"$(api GET /api/v1/events | json "'\n'.join(e['reply'] or '' for e in d['events'])")"
+check "the relay's delivered event names the message by the same id" "$id" \
+	"$(api GET /api/v1/events | json "[e['message'] for e in d['events'] if e['type'] == 'delivered'][0]")"
 
 dialog_check "address syntax: 553 Invalid email address (MAIL), address unknown (RCPT)" starttls "$SMTP_PORT" <<S
 $(authed)
