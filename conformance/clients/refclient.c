@@ -852,6 +852,16 @@ static struct curl_slist *https_headers(const char *rid)
 	return list;
 }
 
+/* What every HTTPS attempt does with the answer: the body into b; no byte
+ * for reply-timeout seconds and the request is given up. */
+static void receive_into(CURL *h, const struct options *o, struct buffer *b)
+{
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buffer_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(o->reply_timeout + 0.999));
+}
+
 static void https_setup(CURL *h, const struct options *o, const char *json,
                         struct curl_slist *headers, struct buffer *b)
 {
@@ -864,11 +874,7 @@ static void https_setup(CURL *h, const struct options *o, const char *json,
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buffer_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-	/* no byte for reply-timeout seconds: the request is given up */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(o->reply_timeout + 0.999));
+	receive_into(h, o, b);
 }
 
 /* https_note_request_id: appends the opc-request-id the server echoed, so the
@@ -930,10 +936,7 @@ static void ses_attempt(const struct options *o, const struct ses_call *call, lo
 
 	if (h != NULL && headers != NULL) {
 		set_common(h, o, errbuf, budget);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buffer_write);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(o->reply_timeout + 0.999));
+		receive_into(h, o, &b);
 		ses_call_setup(h, call, headers, o->region, o->user, o->aws_secret);
 		rc = perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

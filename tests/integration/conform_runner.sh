@@ -14,15 +14,8 @@
 # summary, junit.xml against conformance/junit.xsd.
 . "$(dirname "$0")/lib.bash"
 
-CONFORM=${EDSIM_CONFORM:-$EDSIM_REPO/build/asan/edsim-conform}
 SUITE=$EDSIM_REPO/scenarios/oci
-SAN=$T/sanitizer
-mkdir -p "$SAN"
-conform() {
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path=$SAN/conform \
-		UBSAN_OPTIONS=print_stacktrace=1:log_path=$SAN/conform \
-		"$CONFORM" --edsim "$EDSIM" "$@"
-}
+conform_setup
 
 # --- --list and usage ---------------------------------------------------------------
 out=$(conform --list --suite "$SUITE")

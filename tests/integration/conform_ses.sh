@@ -18,16 +18,9 @@
 #     openssl-expect, postfix) on SES SMTP cases, each as measured.
 . "$(dirname "$0")/lib.bash"
 
-CONFORM=${EDSIM_CONFORM:-$EDSIM_REPO/build/asan/edsim-conform}
 SUITE=$EDSIM_REPO/scenarios/ses
 CLIENTS=$EDSIM_REPO/conformance/clients
-SAN=$T/sanitizer
-mkdir -p "$SAN"
-conform() {
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path=$SAN/conform \
-		UBSAN_OPTIONS=print_stacktrace=1:log_path=$SAN/conform \
-		"$CONFORM" --edsim "$EDSIM" "$@"
-}
+conform_setup
 
 # ---- coverage --------------------------------------------------------------------------------
 missing=$(python3 - "$EDSIM_REPO" <<'P'

@@ -199,3 +199,17 @@ if found is not None:
     print(found)
 P
 }
+
+# conform_setup: defines conform ARGS..., edsim-conform ($EDSIM_CONFORM, by
+# default the sanitizer build) run against $EDSIM with its sanitizer reports
+# in $SAN ($T/sanitizer).
+conform_setup() {
+	CONFORM=${EDSIM_CONFORM:-$EDSIM_REPO/build/asan/edsim-conform}
+	SAN=$T/sanitizer
+	mkdir -p "$SAN"
+}
+conform() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path=$SAN/conform \
+		UBSAN_OPTIONS=print_stacktrace=1:log_path=$SAN/conform \
+		"$CONFORM" --edsim "$EDSIM" "$@"
+}
