@@ -85,7 +85,7 @@ check_contains "the text part with its charset" "Content-Type: text/plain; chars
 check_contains "the attachment as a base64 part" 'Content-Disposition: attachment; filename="note.txt"' "$rawmsg"
 check_contains "its content" "$att" "$rawmsg"
 check "an accepted event for it (stage https)" "accepted|https|200|POST" \
-	"$(api GET /api/v1/events | json "[e['type'] + '|' + e['stage'] + '|' + str(e['code']) + '|' + e['command'] for e in d['events'] if e['message'] == '$id'][0]")"
+	"$(api GET /api/v1/events | json "[e['type'] + '|' + e['stage'] + '|' + str(e['code']) + '|' + e['command'] for e in d['events'] if e['message'] == '$id' and e['type'] == 'accepted'][0]")"
 
 # ---- Raw content --------------------------------------------------------------------------
 msg='From: Raw Sender <noreply@example.com>\r\nTo: r1@example.net, R2 <r2@example.net>\r\nSubject: raw one\r\nMessage-ID: <raw-1@example.com>\r\nX-SES-CONFIGURATION-SET: marketing\r\n\r\nraw body\r\n'
