@@ -242,19 +242,6 @@ static int authenticate(struct ses_api *api, struct https_req *r, enum ses_proto
 	return -1;
 }
 
-struct ses_identity_info *ses_identities(struct ses_account *a, size_t *n)
-{
-	size_t cap = 16;
-	struct ses_identity_info *all = NULL;
-
-	do {
-		cap *= 2;
-		all = xrealloc(all, cap * sizeof *all);
-		*n = ses_identity_list(a, all, cap);
-	} while (*n == cap);
-	return all;
-}
-
 /* ---- the front end's callbacks ---------------------------------------------------- */
 
 static void handle(void *arg, struct https_req *r, int h)

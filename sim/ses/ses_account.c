@@ -224,6 +224,19 @@ size_t ses_identity_list(struct ses_account *a, struct ses_identity_info *out, s
 	return n;
 }
 
+struct ses_identity_info *ses_identities(struct ses_account *a, size_t *n)
+{
+	size_t cap = 16;
+	struct ses_identity_info *all = NULL;
+
+	do {
+		cap *= 2;
+		all = xrealloc(all, cap * sizeof *all);
+		*n = ses_identity_list(a, all, cap);
+	} while (*n == cap);
+	return all;
+}
+
 const char *ses_status_v2(enum ses_identity_status s)
 {
 	static const char *const names[] = {"PENDING", "SUCCESS", "FAILED", "NOT_STARTED"};

@@ -112,6 +112,8 @@ int ses_identity_delete(struct ses_account *a, const char *name);
 int ses_identity_get(struct ses_account *a, const char *name, struct ses_identity_info *out);
 /* Every identity (configured first), in order; returns how many. */
 size_t ses_identity_list(struct ses_account *a, struct ses_identity_info *out, size_t max);
+/* Every identity, in ses_identity_list()'s order (malloc'ed; *n set). */
+struct ses_identity_info *ses_identities(struct ses_account *a, size_t *n);
 const char *ses_status_v2(enum ses_identity_status s); /* "SUCCESS" */
 const char *ses_status_v1(enum ses_identity_status s); /* "Success" */
 

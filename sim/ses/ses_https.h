@@ -31,11 +31,6 @@ struct ses_api {
 struct https_front *ses_https_new(const struct env *env, const char *listen, int *port, char *err,
                                   size_t errlen);
 
-/* Every identity of the account, in ses_identity_list()'s order
- * (malloc'ed; *n set). */
-struct ses_identity_info;
-struct ses_identity_info *ses_identities(struct ses_account *a, size_t *n);
-
 /* An API's operations, after authentication and the request rate: user is
  * the signing access key (NULL without https.auth verify), h the request
  * hook's answer (2: native rejections lifted). */
