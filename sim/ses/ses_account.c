@@ -43,6 +43,8 @@ struct ses_account {
 	struct api_identity *ids;
 	size_t nids;
 	struct ses_stats_point *stats; /* a ring of STATS_MAX periods, by period number */
+	struct sns *sns;               /* kept by reset: the profile's, attached once */
+	struct ses_events *events;
 };
 
 struct ses_account *ses_account_new(const struct config *cfg, const struct vclock *clock)
@@ -71,15 +73,35 @@ void ses_account_free(struct ses_account *a)
 	free(a);
 }
 
+void ses_account_attach(struct ses_account *a, struct sns *sns, struct ses_events *events)
+{
+	a->sns = sns;
+	a->events = events;
+}
+
+struct sns *ses_account_sns(const struct ses_account *a)
+{
+	return a->sns;
+}
+
+struct ses_events *ses_account_events(const struct ses_account *a)
+{
+	return a->events;
+}
+
 void ses_account_reset(struct ses_account *a)
 {
 	const struct config *cfg = a->cfg;
 	const struct vclock *clock = a->clock;
+	struct sns *sns = a->sns;
+	struct ses_events *events = a->events;
 
 	forget(a);
 	memset(a, 0, sizeof *a);
 	a->cfg = cfg;
 	a->clock = clock;
+	a->sns = sns;
+	a->events = events;
 	a->seen_sending = a->sending = cfg->ses.sending;
 	for (size_t i = 0; i < DAY_MINUTES; i++)
 		a->day[i].minute = -1;

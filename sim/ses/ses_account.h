@@ -21,6 +21,8 @@
 
 struct config;
 struct vclock;
+struct sns;
+struct ses_events;
 struct ses_account;
 
 enum ses_verdict {
@@ -69,6 +71,11 @@ struct ses_stats_point {
 
 struct ses_account *ses_account_new(const struct config *cfg, const struct vclock *clock);
 void ses_account_free(struct ses_account *a);
+/* What the account publishes through (sns.h, ses_events.h), attached once
+ * by the profile and owned by it; NULL until then. */
+void ses_account_attach(struct ses_account *a, struct sns *sns, struct ses_events *events);
+struct sns *ses_account_sns(const struct ses_account *a);
+struct ses_events *ses_account_events(const struct ses_account *a);
 /* Forgets the quotas' counts, the statistics, the identities created
  * through the API and the API's sending state. */
 void ses_account_reset(struct ses_account *a);
